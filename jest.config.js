@@ -1,0 +1,52 @@
+// @ts-check
+// Three projects: unit (pure, no servers), integration (real servers the test bed
+// starts), e2e (the whole system on the test bed). TypeScript is transformed by swc
+// without type checking; `npm run typecheck` does that.
+/** @typedef {import("jest").Config} Config */
+
+/** @type {Config['transform']} */
+const transform = {
+  '^.+\\.ts$': [
+    '@swc/jest',
+    {
+      jsc: { parser: { syntax: 'typescript' }, target: 'es2023' },
+      module: { type: 'es6' },
+    },
+  ],
+};
+
+const common = {
+  transform,
+  extensionsToTreatAsEsm: ['.ts'],
+  testEnvironment: 'node',
+  rootDir: '.',
+  modulePathIgnorePatterns: ['<rootDir>/node_modules/'],
+};
+
+/** @type {Config} */
+const config = {
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/{operator,api,runner,crds,test}/**/*.test.ts'],
+      testPathIgnorePatterns: ['\\.(int|e2e)\\.test\\.ts$', '/node_modules/'],
+    },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/{operator,api,runner,crds,test}/**/*.int.test.ts'],
+      globalSetup: '<rootDir>/test/bed/jest-global-setup.ts',
+      globalTeardown: '<rootDir>/test/bed/jest-global-teardown.ts',
+    },
+    {
+      ...common,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/test/e2e/**/*.e2e.test.ts'],
+      globalSetup: '<rootDir>/test/bed/jest-global-setup.ts',
+      globalTeardown: '<rootDir>/test/bed/jest-global-teardown.ts',
+    },
+  ],
+};
+
+export default config;
