@@ -35,6 +35,8 @@ const config = {
     {
       ...common,
       displayName: 'integration',
+      // Waits on real servers; each wait has its own, shorter timeout with a reason.
+      setupFilesAfterEnv: ['<rootDir>/test/support/timeouts-integration.ts'],
       testMatch: ['<rootDir>/{operator,api,runner,crds,test}/**/*.int.test.ts'],
       globalSetup: '<rootDir>/test/bed/jest-global-setup.ts',
       globalTeardown: '<rootDir>/test/bed/jest-global-teardown.ts',
@@ -42,6 +44,7 @@ const config = {
     {
       ...common,
       displayName: 'e2e',
+      setupFilesAfterEnv: ['<rootDir>/test/support/timeouts-e2e.ts'],
       testMatch: ['<rootDir>/test/e2e/**/*.e2e.test.ts'],
       globalSetup: '<rootDir>/test/bed/jest-global-setup.ts',
       globalTeardown: '<rootDir>/test/bed/jest-global-teardown.ts',

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { repoRoot } from './binaries.ts';
 import { apiGet, startControlPlane, type ControlPlane } from './control-plane.ts';
 import { provisionPostgres } from './postgres.ts';
-import { startSupervised, waitFor, type Supervised } from './process.ts';
+import { GiveUp, startSupervised, waitFor, type Supervised } from './process.ts';
 import { provisionRedis } from './redis.ts';
 
 /** What the bed hands to tests, scripts and kubectl, as environment variables. */
@@ -73,7 +73,10 @@ async function startLocalNode(controlPlane: ControlPlane, podsDir: string, logFi
       `--kubeconfig=${controlPlane.adminKubeconfig}`, `--pods-dir=${podsDir}`, `--node-name=${localNodeName}`],
     logFile,
   });
+  let exited = false;
+  void localNode.exited.then(() => { exited = true; });
   await waitFor(`node ${localNodeName} Ready`, async () => {
+    if (exited) throw new GiveUp('the local node exited');
     const { status, body } = await apiGet(controlPlane.server, controlPlane.caCertFile, controlPlane.adminToken,
       `/api/v1/nodes/${localNodeName}`);
     if (status !== 200) return false;

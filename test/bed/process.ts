@@ -83,7 +83,10 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** Polls until check() resolves true, or throws with describe() after timeoutMs. */
+/** Thrown by a waitFor check to stop waiting at once: the awaited thing can no longer happen. */
+export class GiveUp extends Error {}
+
+/** Polls until check() resolves true; throws after timeoutMs, or at once on GiveUp. */
 export async function waitFor(
   what: string,
   check: () => Promise<boolean>,
@@ -95,6 +98,7 @@ export async function waitFor(
     try {
       if (await check()) return;
     } catch (error) {
+      if (error instanceof GiveUp) throw error;
       lastError = error;
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));

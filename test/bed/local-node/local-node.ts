@@ -118,11 +118,20 @@ export class LocalNode {
       if (this.deleting.has(uid)) return;
       this.deleting.add(uid);
       const grace = pod.metadata.deletionGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30;
-      if (worker) await worker.stop(grace);
-      else if (!terminal) await this.writeStatus(pod, { phase: 'Failed', reason: 'Terminated', message: 'deleted before it ran on the local node' });
-      // Like the kubelet: once the containers are gone, finish the deletion.
-      await this.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0, body: { preconditions: { uid } } })
-        .catch(() => undefined);
+      this.log('stopping pod', { pod: `${namespace}/${name}`, grace, running: worker !== undefined });
+      if (worker) {
+        await worker.stop(grace);
+      } else if (!terminal) {
+        await this.writeStatus(pod, { phase: 'Failed', reason: 'Terminated', message: 'deleted before it ran on the local node' });
+      }
+      // Like the kubelet: once the containers are gone, finish the deletion. (With
+      // a body the apiserver reads DeleteOptions from it and ignores the query.)
+      await this.core.deleteNamespacedPod({ name, namespace, body: { gracePeriodSeconds: 0, preconditions: { uid } } })
+        .catch((error: { code?: number }) => {
+          // A failure is retried by the next relist; 404 means it is gone already.
+          this.deleting.delete(uid);
+          if (error.code !== 404) this.log('delete failed', { pod: `${namespace}/${name}`, error: String(error) });
+        });
       return;
     }
     if (worker || terminal) return;

@@ -77,6 +77,7 @@ export class PodWorker {
     fs.mkdirSync(path.join(this.podDir, 'logs'), { recursive: true });
     const rootfs = path.join(this.podDir, 'rootfs');
     fs.mkdirSync(path.join(rootfs, 'root'), { recursive: true });
+    fs.mkdirSync(path.join(rootfs, 'dev'), { recursive: true });
     const volumeDirs = await this.prepareVolumes();
     if (volumeDirs && !this.stopRequested) {
       this.record.startTime = this.now();
@@ -186,7 +187,8 @@ export class PodWorker {
     signalGroup(child, 'SIGKILL');
     this.processes.delete(spec.name);
     const termination = terminationOf(code, signal);
-    record.run = { kind: 'terminated', ...termination, startedAt, finishedAt: this.now() };
+    const message = terminationMessage(spec, rootfs, path.join(this.podDir, 'logs', `${spec.name}.log`), termination.exitCode);
+    record.run = { kind: 'terminated', ...termination, ...(message ? { message } : {}), startedAt, finishedAt: this.now() };
     this.deps.log('container exited', { pod: this.key, container: spec.name, exitCode: termination.exitCode });
     await this.report();
     return termination;
@@ -224,6 +226,23 @@ export class PodWorker {
       this.wakers.add(done);
     });
   }
+}
+
+/** What the container wrote to its terminationMessagePath (under its rootfs),
+ * or with FallbackToLogsOnError the tail of its log after a failure; 4 KiB at most. */
+function terminationMessage(spec: V1Container, rootfs: string, logFile: string, exitCode: number): string | undefined {
+  const limit = 4096;
+  const read = (file: string) => {
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const written = read(path.join(rootfs, spec.terminationMessagePath ?? '/dev/termination-log')).slice(0, limit);
+  if (written) return written;
+  if (spec.terminationMessagePolicy === 'FallbackToLogsOnError' && exitCode !== 0) return read(logFile).slice(-limit) || undefined;
+  return undefined;
 }
 
 function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {

@@ -1,0 +1,34 @@
+// `up`: brings the single-machine stack up and keeps it up until Ctrl-C.
+//   node test/bed/up.ts [--env-file FILE]
+// Writes KEY=value lines (KUBECONFIG, DATABASE_URL, REDIS_URL, KUBECTL, HELM) to
+// FILE (default .bed.env in the repo), so `set -a; . .bed.env` or
+// `kubectl --kubeconfig ...` can use the running stack.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { repoRoot } from './binaries.ts';
+import { startBed } from './bed.ts';
+
+const { values } = parseArgs({ options: { 'env-file': { type: 'string', default: path.join(repoRoot, '.bed.env') } } });
+const envFile = path.resolve(values['env-file']);
+
+const started = Date.now();
+console.error('[up] starting the control plane, the local node, Postgres and Redis...');
+const bed = await startBed();
+await fs.writeFile(envFile, Object.entries(bed.settings).map(([key, value]) => `${key}=${value}`).join('\n') + '\n', { mode: 0o600 });
+console.error(`[up] ready in ${((Date.now() - started) / 1000).toFixed(1)} s; settings written to ${envFile}`);
+console.error(`[up] try: ${bed.settings.KUBECTL} --kubeconfig ${bed.settings.KUBECONFIG} get nodes`);
+console.error('[up] Ctrl-C stops everything.');
+
+let stopping = false;
+const shutdown = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  console.error(`[up] ${signal}: stopping...`);
+  await bed.stop();
+  await fs.rm(envFile, { force: true });
+  console.error('[up] stopped');
+  process.exit(0);
+};
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
