@@ -1,5 +1,5 @@
 // `up`: brings the single-machine stack up and keeps it up until Ctrl-C.
-//   node test/bed/up.ts [--env-file FILE]
+//   node test/bed/up.ts [--settings FILE]
 // Writes KEY=value lines (KUBECONFIG, DATABASE_URL, REDIS_URL, KUBECTL, HELM) to
 // FILE (default .bed.env in the repo), so `set -a; . .bed.env` or
 // `kubectl --kubeconfig ...` can use the running stack.
@@ -9,8 +9,8 @@ import { parseArgs } from 'node:util';
 import { repoRoot } from './binaries.ts';
 import { startBed } from './bed.ts';
 
-const { values } = parseArgs({ options: { 'env-file': { type: 'string', default: path.join(repoRoot, '.bed.env') } } });
-const envFile = path.resolve(values['env-file']);
+const { values } = parseArgs({ options: { settings: { type: 'string', default: path.join(repoRoot, '.bed.env') } } });
+const envFile = path.resolve(values.settings);
 
 const started = Date.now();
 console.error('[up] starting the control plane, the local node, Postgres and Redis...');

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The test command: from a fresh clone on a fresh machine it installs what it
+# needs (Debian packages, npm packages, the control plane built from Go
+# modules), then runs the type check, the linter and every jest project (unit,
+# integration, e2e), and finally checks that no process was left behind.
+#
+#   bash test/run-all.sh [jest args...]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+started=$SECONDS
+step() { printf '\n== %s (%ss)\n' "$*" "$((SECONDS - started))"; }
+
+step "prerequisites (Debian packages, PostgreSQL, Go)"
+bash test/bed/prerequisites.sh
+
+step "npm packages"
+if [ ! -x node_modules/.bin/node ] || ! cmp -s package-lock.json node_modules/.package-lock.json.ci 2>/dev/null; then
+  npm ci --no-audit --no-fund
+  cp package-lock.json node_modules/.package-lock.json.ci
+fi
+export PATH="$PWD/node_modules/.bin:$PATH"
+node --version
+
+step "control plane binaries"
+bash test/cluster/build-control-plane.sh >/dev/null
+
+step "type check"
+tsc --noEmit -p tsconfig.json
+
+step "lint"
+eslint .
+
+step "jest: unit, integration, e2e"
+results=$(mktemp)
+status=0
+node --experimental-vm-modules node_modules/jest/bin/jest.js --ci --json --outputFile="$results" "$@" || status=$?
+read -r passed failed < <(node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  console.log(r.numPassedTests, r.numFailedTests + r.numRuntimeErrorTestSuites);' "$results" 2>/dev/null || echo "0 1")
+rm -f "$results"
+
+step "left-behind processes"
+sleep 1
+if ! bash test/leftover-processes.sh; then
+  echo "processes were left behind (listed above)"
+  status=1
+  failed=$((failed + 1))
+fi
+
+echo
+echo "tests: ${passed} passed, ${failed} failed"
+echo "total time: $((SECONDS - started)) s"
+exit "$status"
