@@ -1,0 +1,36 @@
+// The operator's configuration: parsed once at start from the environment, with
+// an error that names every bad variable.
+import { z } from 'zod';
+
+const optionalUrl = z.string().url().optional();
+
+export const OperatorConfigSchema = z.object({
+  /** The runner image each task's pod runs. */
+  RUNNER_IMAGE: z.string().min(1).default('ghcr.io/claude-operator/runner:latest'),
+  /** The Secret (in the task's namespace) holding the API key when a task names none. */
+  DEFAULT_API_KEY_SECRET: z.string().min(1).default('anthropic-api-key'),
+  DEFAULT_API_KEY_SECRET_KEY: z.string().min(1).default('api-key'),
+  DEFAULT_TIMEOUT_SECONDS: z.coerce.number().int().min(1).default(3600),
+  /** Where runners publish events; handed to each task's pod. */
+  RUNNER_REDIS_URL: z.string().min(1),
+  /** Passed through to the runner, so gateways (and the scripted API in tests) work. */
+  ANTHROPIC_BASE_URL: optionalUrl,
+  HTTPS_PROXY: z.string().optional(),
+  HTTP_PROXY: z.string().optional(),
+  NO_PROXY: z.string().optional(),
+  DATABASE_URL: z.string().min(1),
+  /** Empty: every namespace. */
+  WATCH_NAMESPACE: z.string().optional(),
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9090),
+});
+
+export type OperatorConfig = z.infer<typeof OperatorConfigSchema>;
+
+export class ConfigError extends Error {}
+
+export function parseOperatorConfig(env: NodeJS.ProcessEnv): OperatorConfig {
+  const parsed = OperatorConfigSchema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`);
+  throw new ConfigError(`invalid operator configuration:\n  ${problems.join('\n  ')}`);
+}

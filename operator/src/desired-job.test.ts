@@ -1,0 +1,91 @@
+import { describe, expect, test } from '@jest/globals';
+import type { ClaudeTask } from '../../crds/src/claude-task.ts';
+import { parseOperatorConfig } from './config.ts';
+import { desiredJob, desiredSpecSecret, podPaths } from './desired-job.ts';
+import { jobNameFor } from './names.ts';
+
+const config = parseOperatorConfig({ RUNNER_REDIS_URL: 'redis://redis:6379', DATABASE_URL: 'postgres://db/x', ANTHROPIC_BASE_URL: 'http://gateway:8080' });
+const task = (spec: Partial<ClaudeTask['spec']> = {}): ClaudeTask => ({
+  apiVersion: 'claude-operator.io/v1alpha1',
+  kind: 'ClaudeTask',
+  metadata: { name: 'fix-bug', namespace: 'team-a', uid: '1111-2222', generation: 1 },
+  spec: { prompt: 'Fix the bug', ...spec },
+});
+
+describe('job names', () => {
+  test('are deterministic, differ by uid, and fit in 63 characters', () => {
+    expect(jobNameFor('fix-bug', 'u1')).toBe(jobNameFor('fix-bug', 'u1'));
+    expect(jobNameFor('fix-bug', 'u1')).not.toBe(jobNameFor('fix-bug', 'u2'));
+    const long = jobNameFor('a'.repeat(253), 'u1');
+    expect(long.length).toBeLessThanOrEqual(63);
+    expect(long).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+  });
+});
+
+describe('desiredJob', () => {
+  test('is owned by the task, so garbage collection removes it with the task', () => {
+    const job = desiredJob(task(), config);
+    expect(job.metadata?.ownerReferences).toEqual([expect.objectContaining({
+      kind: 'ClaudeTask', name: 'fix-bug', uid: '1111-2222', controller: true, blockOwnerDeletion: true })]);
+  });
+
+  test.each([
+    ['defaults', {}, { backoffLimit: 0, activeDeadlineSeconds: 3600 }],
+    ['retries and timeout', { retries: 2, timeoutSeconds: 60 }, { backoffLimit: 2, activeDeadlineSeconds: 60 }],
+    ['ttl', { ttlSecondsAfterFinished: 300 }, { ttlSecondsAfterFinished: 300 }],
+  ])('%s map to the Job', (_name, spec, expected) => {
+    expect(desiredJob(task(spec), config).spec).toMatchObject(expected);
+  });
+
+  test('evictions do not use up retries, bad input fails at once, and replacements wait for a terminated pod', () => {
+    const spec = desiredJob(task(), config).spec!;
+    expect(spec.podReplacementPolicy).toBe('Failed');
+    expect(spec.podFailurePolicy?.rules).toEqual([
+      expect.objectContaining({ action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] }),
+      expect.objectContaining({ action: 'FailJob', onExitCodes: expect.objectContaining({ operator: 'In', values: [2] }) }),
+    ]);
+    expect(spec.template.spec?.restartPolicy).toBe('Never');
+  });
+
+  test('the pod meets the restricted profile and has no service-account token', () => {
+    const pod = desiredJob(task(), config).spec!.template.spec!;
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod.containers[0]?.securityContext).toMatchObject({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+  });
+
+  test('the API key is a mounted file from its Secret, never an env var', () => {
+    const pod = desiredJob(task({ apiKeySecretRef: { name: 'my-key', key: 'token' } }), config).spec!.template.spec!;
+    expect(pod.volumes).toContainEqual({ name: 'anthropic', secret: { secretName: 'my-key', items: [{ key: 'token', path: 'api-key' }], defaultMode: 0o440 } });
+    const env = pod.containers[0]?.env ?? [];
+    expect(env).toContainEqual({ name: 'ANTHROPIC_API_KEY_FILE', value: podPaths.apiKeyFile });
+    expect(JSON.stringify(env)).not.toMatch(/my-key|ANTHROPIC_API_KEY"/);
+  });
+
+  test('the default API key Secret comes from the operator config', () => {
+    const pod = desiredJob(task(), config).spec!.template.spec!;
+    expect(pod.volumes).toContainEqual(expect.objectContaining({ name: 'anthropic', secret: expect.objectContaining({ secretName: 'anthropic-api-key', items: [{ key: 'api-key', path: 'api-key' }] }) }));
+  });
+
+  test('the base URL passes through, and the task env follows the runner contract env', () => {
+    const env = desiredJob(task({ env: [{ name: 'TEAM', value: 'a' }] }), config).spec!.template.spec!.containers[0]!.env!;
+    expect(env).toContainEqual({ name: 'ANTHROPIC_BASE_URL', value: 'http://gateway:8080' });
+    expect(env).toContainEqual({ name: 'REDIS_URL', value: 'redis://redis:6379' });
+    expect(env.at(-1)).toEqual({ name: 'TEAM', value: 'a' });
+  });
+
+  test('a PVC workspace replaces the emptyDir', () => {
+    const volumes = desiredJob(task({ workspace: { persistentVolumeClaim: { claimName: 'ws' } } }), config).spec!.template.spec!.volumes!;
+    expect(volumes).toContainEqual({ name: 'workspace', persistentVolumeClaim: { claimName: 'ws' } });
+  });
+});
+
+test('the spec Secret carries the spec as JSON and is owned by the task', () => {
+  const secret = desiredSpecSecret(task({ model: 'claude-x' }));
+  expect(JSON.parse(secret.stringData!['spec.json']!)).toEqual({ prompt: 'Fix the bug', model: 'claude-x' });
+  expect(secret.metadata?.ownerReferences?.[0]?.uid).toBe('1111-2222');
+});
+
+test('bad operator config names every bad variable', () => {
+  expect(() => parseOperatorConfig({ DEFAULT_TIMEOUT_SECONDS: 'soon' })).toThrow(/RUNNER_REDIS_URL[\s\S]*DATABASE_URL|DEFAULT_TIMEOUT_SECONDS/);
+});

@@ -1,0 +1,143 @@
+// What a task's Job and spec Secret should be. Pure: the reconciler creates
+// these once and never edits them (a Job's pod template is immutable).
+import type { V1Job, V1Secret, V1Volume, V1VolumeMount, V1EnvVar } from '@kubernetes/client-node';
+import { claudeTaskKind, group, version, type ClaudeTask } from '../../crds/src/claude-task.ts';
+import type { OperatorConfig } from './config.ts';
+import { jobNameFor, managedByLabel, managedByValue, specSecretNameFor, taskNameLabel, taskUidLabel } from './names.ts';
+
+/** Where the runner finds what it needs inside the pod (runner/README.md). */
+export const podPaths = {
+  specFile: '/var/run/claude-operator/task/spec.json',
+  apiKeyFile: '/var/run/claude-operator/anthropic/api-key',
+  workspace: '/workspace',
+  home: '/home/claude',
+} as const;
+
+/** The runner exits 2 for a spec or config it cannot use: retrying cannot help. */
+export const runnerExitBadInput = 2;
+const runAsUser = 65532;
+
+function ownerReference(task: ClaudeTask) {
+  return {
+    apiVersion: `${group}/${version}`,
+    kind: claudeTaskKind,
+    name: task.metadata.name ?? '',
+    uid: task.metadata.uid ?? '',
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+function labels(task: ClaudeTask): Record<string, string> {
+  return { [managedByLabel]: managedByValue, [taskNameLabel]: task.metadata.name ?? '', [taskUidLabel]: task.metadata.uid ?? '' };
+}
+
+export function desiredSpecSecret(task: ClaudeTask): V1Secret {
+  const jobName = jobNameFor(task.metadata.name ?? '', task.metadata.uid ?? '');
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: specSecretNameFor(jobName), namespace: task.metadata.namespace, labels: labels(task), ownerReferences: [ownerReference(task)] },
+    type: 'Opaque',
+    // A Secret, not a ConfigMap: prompts may hold what their authors would not publish.
+    stringData: { 'spec.json': JSON.stringify(task.spec) },
+  };
+}
+
+export function desiredJob(task: ClaudeTask, config: OperatorConfig): V1Job {
+  const { spec } = task;
+  const name = jobNameFor(task.metadata.name ?? '', task.metadata.uid ?? '');
+  const apiKeySecret = spec.apiKeySecretRef?.name ?? config.DEFAULT_API_KEY_SECRET;
+  const apiKeyKey = spec.apiKeySecretRef?.key ?? (spec.apiKeySecretRef ? 'api-key' : config.DEFAULT_API_KEY_SECRET_KEY);
+
+  const volumes: V1Volume[] = [
+    { name: 'task', secret: { secretName: specSecretNameFor(name), defaultMode: 0o440 } },
+    { name: 'anthropic', secret: { secretName: apiKeySecret, items: [{ key: apiKeyKey, path: 'api-key' }], defaultMode: 0o440 } },
+    spec.workspace?.persistentVolumeClaim
+      ? { name: 'workspace', persistentVolumeClaim: { claimName: spec.workspace.persistentVolumeClaim.claimName } }
+      : { name: 'workspace', emptyDir: {} },
+    { name: 'home', emptyDir: {} },
+    { name: 'tmp', emptyDir: {} },
+  ];
+  const volumeMounts: V1VolumeMount[] = [
+    { name: 'task', mountPath: '/var/run/claude-operator/task', readOnly: true },
+    { name: 'anthropic', mountPath: '/var/run/claude-operator/anthropic', readOnly: true },
+    { name: 'workspace', mountPath: podPaths.workspace },
+    { name: 'home', mountPath: podPaths.home },
+    { name: 'tmp', mountPath: '/tmp' },
+  ];
+  const passThrough = (['ANTHROPIC_BASE_URL', 'HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY'] as const)
+    .flatMap((key): V1EnvVar[] => (config[key] ? [{ name: key, value: config[key] }] : []));
+  const env: V1EnvVar[] = [
+    { name: 'CLAUDE_TASK_NAMESPACE', value: task.metadata.namespace ?? '' },
+    { name: 'CLAUDE_TASK_NAME', value: task.metadata.name ?? '' },
+    { name: 'CLAUDE_TASK_UID', value: task.metadata.uid ?? '' },
+    { name: 'CLAUDE_TASK_SPEC_FILE', value: podPaths.specFile },
+    { name: 'ANTHROPIC_API_KEY_FILE', value: podPaths.apiKeyFile },
+    { name: 'WORKSPACE_DIR', value: podPaths.workspace },
+    { name: 'CLAUDE_HOME', value: podPaths.home },
+    { name: 'REDIS_URL', value: config.RUNNER_REDIS_URL },
+    ...passThrough,
+    // The task's own variables, for the agent; the runner passes them on to the CLI.
+    ...(spec.env ?? []).map((variable): V1EnvVar => ({
+      name: variable.name,
+      ...(variable.value !== undefined ? { value: variable.value } : {}),
+      ...(variable.valueFrom ? { valueFrom: variable.valueFrom } : {}),
+    })),
+  ];
+
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name, namespace: task.metadata.namespace, labels: labels(task), ownerReferences: [ownerReference(task)] },
+    spec: {
+      backoffLimit: spec.retries ?? 0,
+      activeDeadlineSeconds: spec.timeoutSeconds ?? config.DEFAULT_TIMEOUT_SECONDS,
+      ...(spec.ttlSecondsAfterFinished !== undefined ? { ttlSecondsAfterFinished: spec.ttlSecondsAfterFinished } : {}),
+      // Never two agents on one workspace: a replacement starts only once the
+      // previous pod has fully terminated.
+      podReplacementPolicy: 'Failed',
+      podFailurePolicy: {
+        rules: [
+          // An eviction or preemption is not the task's fault: it does not use up a retry.
+          { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
+          // A spec or config the runner cannot use fails the same way every time.
+          { action: 'FailJob', onExitCodes: { containerName: 'runner', operator: 'In', values: [runnerExitBadInput] } },
+        ],
+      },
+      template: {
+        metadata: { labels: labels(task) },
+        spec: {
+          restartPolicy: 'Never',
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          ...(spec.runtimeClassName ? { runtimeClassName: spec.runtimeClassName } : {}),
+          terminationGracePeriodSeconds: 30,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser,
+            runAsGroup: runAsUser,
+            fsGroup: runAsUser,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          volumes,
+          containers: [{
+            name: 'runner',
+            image: config.RUNNER_IMAGE,
+            env,
+            ...(spec.envFrom ? { envFrom: spec.envFrom } : {}),
+            volumeMounts,
+            workingDir: podPaths.workspace,
+            ...(spec.resources ? { resources: spec.resources } : {}),
+            terminationMessagePolicy: 'FallbackToLogsOnError',
+            securityContext: {
+              allowPrivilegeEscalation: false,
+              readOnlyRootFilesystem: true,
+              capabilities: { drop: ['ALL'] },
+            },
+          }],
+        },
+      },
+    },
+  };
+}

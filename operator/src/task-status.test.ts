@@ -1,0 +1,75 @@
+import { describe, expect, test } from '@jest/globals';
+import type { V1Job, V1Pod } from '@kubernetes/client-node';
+import type { ClaudeTask } from '../../crds/src/claude-task.ts';
+import { computeStatus, decidePhase, formatDuration } from './task-status.ts';
+
+const now = new Date('2026-01-01T00:10:00Z');
+const task = (spec: Partial<ClaudeTask['spec']> = {}, status?: ClaudeTask['status']): ClaudeTask => ({
+  apiVersion: 'claude-operator.io/v1alpha1', kind: 'ClaudeTask',
+  metadata: { name: 't', namespace: 'n', uid: 'u', generation: 1 },
+  spec: { prompt: 'p', ...spec }, ...(status ? { status } : {}),
+});
+const job = (status: V1Job['status'] = {}, spec: Partial<V1Job['spec']> = {}): V1Job =>
+  ({ metadata: { name: 't-job' }, spec: { template: {}, activeDeadlineSeconds: 60, ...spec }, status: { startTime: new Date('2026-01-01T00:00:00Z'), ...status } });
+const cond = (type: string, reason?: string) => ({ type, status: 'True', ...(reason ? { reason } : {}) });
+const pod = (phase: string, runner: NonNullable<V1Pod['status']>['containerStatuses'] = [], deleting = false): V1Pod =>
+  ({ metadata: { name: `pod-${phase}`, creationTimestamp: new Date('2026-01-01T00:00:01Z'), ...(deleting ? { deletionTimestamp: now } : {}) },
+    status: { phase, containerStatuses: runner } });
+const summary = JSON.stringify({ outcome: 'failed', exitCode: 1, message: 'API error 500: overloaded', sessionId: 's-1',
+  result: 'did it', usage: { inputTokens: 10, outputTokens: 5, costUsd: 0.01234, turns: 2 } });
+const terminatedRunner = (exitCode: number, message?: string) =>
+  [{ name: 'runner', image: 'r', imageID: '', ready: false, restartCount: 0,
+    state: { terminated: { exitCode, ...(message ? { message } : {}) } } }];
+
+describe('decidePhase', () => {
+  test.each([
+    ['no Job yet', task(), undefined, [], 'Pending', 'Creating'],
+    ['Job, no pod yet', task(), job(), [], 'Pending', 'Starting'],
+    ['a running pod', task(), job({ active: 1 }), [pod('Running')], 'Running', 'Running'],
+    ['Job Complete', task(), job({ conditions: [cond('Complete')] }), [], 'Succeeded', 'Succeeded'],
+    ['Job past its deadline', task(), job({ conditions: [cond('Failed', 'DeadlineExceeded')] }), [], 'TimedOut', 'DeadlineExceeded'],
+    ['Job out of retries', task(), job({ conditions: [cond('Failed', 'BackoffLimitExceeded')] }), [], 'Failed', 'BackoffLimitExceeded'],
+    ['cancel before any Job', task({ cancel: true }), undefined, [], 'Cancelled', 'Cancelled'],
+    ['cancel while the pod stops', task({ cancel: true }), job({}, { suspend: true }), [pod('Running', [], true)], 'Running', 'Cancelling'],
+    ['cancel once the pod is gone', task({ cancel: true }), job({}, { suspend: true }), [], 'Cancelled', 'Cancelled'],
+    ['cancel not yet seen by the Job', task({ cancel: true }), job(), [pod('Running')], 'Running', 'Cancelling'],
+  ] as const)('%s → %s', (_name, t, j, pods, phase, reason) => {
+    expect(decidePhase({ task: t, job: j, pods: [...pods], now })).toMatchObject({ phase, reason });
+  });
+
+  test('a failure says what the runner said, and how many attempts were made', () => {
+    const decided = decidePhase({ task: task(), job: job({ failed: 3, conditions: [cond('Failed', 'BackoffLimitExceeded')] }),
+      pods: [pod('Failed', terminatedRunner(1, summary))], now });
+    expect(decided.message).toBe('API error 500: overloaded (after 3 attempts)');
+  });
+});
+
+describe('computeStatus', () => {
+  test('takes usage, result and session from the runner summary and times from the Job', () => {
+    const status = computeStatus({ task: task(), job: job({ succeeded: 1, completionTime: new Date('2026-01-01T00:01:32Z'), conditions: [cond('Complete')] }),
+      pods: [pod('Succeeded', terminatedRunner(0, summary))], now });
+    expect(status).toMatchObject({
+      phase: 'Succeeded', attempts: 1, jobName: 't-job', podName: 'pod-Succeeded', claudeSessionId: 's-1', result: 'did it', exitCode: 0,
+      startTime: '2026-01-01T00:00:00.000Z', completionTime: '2026-01-01T00:01:32.000Z', duration: '1m32s',
+      usage: { inputTokens: 10, outputTokens: 5, costUSD: '0.0123', turns: 2 },
+    });
+    expect(status.conditions?.find((c) => c.type === 'Finished')).toMatchObject({ status: 'True', reason: 'Succeeded', observedGeneration: 1 });
+  });
+
+  test('a terminal status is final', () => {
+    const done = task({}, { phase: 'Cancelled', message: 'cancelled by spec.cancel' });
+    expect(computeStatus({ task: done, job: job({ conditions: [cond('Complete')] }), pods: [], now })).toBe(done.status);
+  });
+
+  test('a condition keeps its transition time while its status holds', () => {
+    const first = computeStatus({ task: task(), job: job({ active: 1 }), pods: [pod('Running')], now });
+    const later = new Date(now.getTime() + 60_000);
+    const second = computeStatus({ task: task({}, first), job: job({ active: 1 }), pods: [pod('Running')], now: later });
+    expect(second.conditions?.find((c) => c.type === 'Running')?.lastTransitionTime).toBe(now.toISOString());
+    expect(second.duration).toBe('11m0s');
+  });
+});
+
+test.each([[0, '0s'], [59_400, '59s'], [92_000, '1m32s'], [3_600_000, '1h0m0s'], [3_725_000, '1h2m5s']])('formatDuration(%d) = %s', (ms, text) => {
+  expect(formatDuration(ms)).toBe(text);
+});
