@@ -14,6 +14,17 @@ export const maxPromptLength = 100 * 1024;
 const dnsLabel = z.string().min(1).max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a DNS subdomain name');
 const shortText = z.string().max(1024);
 
+/**
+ * A record with at most maxProperties entries, checked by zod and emitted as
+ * maxProperties: the apiserver estimates the cost of the CRD's CEL rules from
+ * such bounds (an unbounded map counts as big as a whole request).
+ */
+function boundedRecord<K extends z.ZodString, V extends z.ZodType>(key: K, value: V, maxProperties: number) {
+  return z.record(key, value)
+    .refine((record) => Object.keys(record).length <= maxProperties, `must have at most ${maxProperties} entries`)
+    .meta({ maxProperties });
+}
+
 export const SecretKeySelectorSchema = z.object({
   name: dnsLabel.describe('Name of the Secret in the task\'s namespace.'),
   key: z.string().min(1).max(253).optional().describe('Key in the Secret; each reference documents its default.'),
@@ -54,9 +65,9 @@ export const WorkspaceSchema = z.object({
 
 const quantity = z.string().max(64).regex(/^[0-9.]+[a-zA-Z]*$/, 'must be a Kubernetes quantity such as 500m or 1Gi');
 export const ResourcesSchema = z.object({
-  requests: z.record(z.string().max(253), quantity).optional(),
-  limits: z.record(z.string().max(253), quantity).optional(),
-});
+  requests: boundedRecord(z.string().max(253), quantity, 16).optional(),
+  limits: boundedRecord(z.string().max(253), quantity, 16).optional(),
+}).describe('Compute resources of the agent\'s container, as in a Pod.');
 
 export const permissionModes = ['default', 'acceptEdits', 'plan', 'bypassPermissions'] as const;
 export const engines = ['cli', 'api'] as const;
@@ -65,30 +76,31 @@ const toolName = z.string().min(1).max(256);
 
 export const ClaudeTaskSpecSchema = z.object({
   prompt: z.string().min(1).max(maxPromptLength).describe('What the agent is asked to do. {{name}} is replaced by variables[name].'),
-  variables: z.record(z.string().max(253), z.string().max(32 * 1024)).optional()
+  variables: boundedRecord(z.string().max(253), z.string().max(32 * 1024), 64).optional()
     .describe('Values substituted into the prompt where it says {{name}}.'),
   engine: z.enum(engines).optional().describe('cli (default) runs the Claude Code CLI; api runs a plain Messages API conversation without tools.'),
-  model: z.string().min(1).max(256).optional(),
-  maxTurns: z.number().int().min(1).max(1000).optional(),
-  permissionMode: z.enum(permissionModes).optional(),
-  allowedTools: z.array(toolName).max(256).optional(),
-  disallowedTools: z.array(toolName).max(256).optional(),
-  systemPrompt: z.string().max(maxPromptLength).optional(),
-  appendSystemPrompt: z.string().max(maxPromptLength).optional(),
-  mcpServers: z.record(z.string().max(253), z.record(z.string(), z.unknown())).optional()
+  model: z.string().min(1).max(256).optional().describe('Claude model name or alias; the operator\'s default when empty.'),
+  maxTurns: z.number().int().min(1).max(1000).optional().describe('Stop after this many agent turns.'),
+  permissionMode: z.enum(permissionModes).optional().describe('The CLI\'s --permission-mode.'),
+  allowedTools: z.array(toolName).max(256).optional().describe('Tools the agent may use without asking (--allowedTools).'),
+  disallowedTools: z.array(toolName).max(256).optional().describe('Tools the agent may not use (--disallowedTools).'),
+  systemPrompt: z.string().max(maxPromptLength).optional().describe('Replaces the default system prompt.'),
+  appendSystemPrompt: z.string().max(maxPromptLength).optional().describe('Appended to the default system prompt.'),
+  mcpServers: boundedRecord(z.string().max(253), boundedRecord(z.string().max(253), z.unknown(), 64), 32).optional()
     .describe('MCP servers by name, each configured as the CLI\'s --mcp-config takes it.'),
   workspace: WorkspaceSchema.optional(),
   env: z.array(EnvVarSchema).max(128).optional(),
   envFrom: z.array(EnvFromSourceSchema).max(32).optional(),
   apiKeySecretRef: SecretKeySelectorSchema.optional()
     .describe('Secret holding the Anthropic API key (key defaults to api-key); the operator\'s default when empty.'),
-  timeoutSeconds: z.number().int().min(1).max(7 * 24 * 3600).optional(),
-  retries: z.number().int().min(0).max(10).optional(),
-  ttlSecondsAfterFinished: z.number().int().min(0).max(365 * 24 * 3600).optional(),
+  timeoutSeconds: z.number().int().min(1).max(7 * 24 * 3600).optional().describe('The task ends TimedOut after this long.'),
+  retries: z.number().int().min(0).max(10).optional().describe('How many times a failed attempt is retried.'),
+  ttlSecondsAfterFinished: z.number().int().min(0).max(365 * 24 * 3600).optional()
+    .describe('Delete the finished task after this long; kept when empty.'),
   resources: ResourcesSchema.optional(),
   runtimeClassName: dnsLabel.optional(),
   cancel: z.boolean().optional().describe('Set to true to stop the task; it ends Cancelled. The only field that may change after creation.'),
-});
+}).describe('What the agent is asked to do and how it runs. Immutable after creation except cancel.');
 
 export const taskPhases = ['Pending', 'Running', 'Succeeded', 'Failed', 'Cancelled', 'TimedOut'] as const;
 export const terminalPhases: ReadonlySet<string> = new Set(['Succeeded', 'Failed', 'Cancelled', 'TimedOut']);
@@ -127,7 +139,7 @@ export const ClaudeTaskStatusSchema = z.object({
   usage: UsageSchema.optional(),
   exitCode: z.number().int().optional(),
   message: shortText.optional(),
-});
+}).describe('What the operator observed; written only by the operator.');
 
 export type ClaudeTaskSpec = z.infer<typeof ClaudeTaskSpecSchema>;
 export type ClaudeTaskStatus = z.infer<typeof ClaudeTaskStatusSchema>;

@@ -1,0 +1,86 @@
+import { describe, expect, test } from '@jest/globals';
+import { z } from 'zod';
+import { ClaudeTaskSpecSchema } from './claude-task.ts';
+import { exactlyOneOf, escapeCelField } from './cel-rules.ts';
+import { claudeTaskCrd, claudeTaskSpecJsonSchema } from './generate.ts';
+import { toStructural, type JsonSchema } from './structural.ts';
+
+type Version = { schema: { openAPIV3Schema: JsonSchema }; additionalPrinterColumns: { name: string; type: string; jsonPath: string }[] };
+const version = (claudeTaskCrd().spec as { versions: Version[] }).versions[0]!;
+const root = version.schema.openAPIV3Schema;
+const properties = (node: JsonSchema) => node.properties as Record<string, JsonSchema>;
+const spec = properties(root).spec!;
+
+/** Every schema node with its path. */
+function* nodes(node: JsonSchema, path: string): Generator<[string, JsonSchema]> {
+  yield [path, node];
+  for (const [name, child] of Object.entries((node.properties ?? {}) as Record<string, JsonSchema>)) yield* nodes(child, `${path}.${name}`);
+  if (node.items) yield* nodes(node.items as JsonSchema, `${path}[]`);
+  if (typeof node.additionalProperties === 'object') yield* nodes(node.additionalProperties as JsonSchema, `${path}[*]`);
+}
+
+describe('the CRD schema is structural', () => {
+  test.each([...nodes(root, '')])('%s', (_path, node) => {
+    expect(node.type !== undefined || node['x-kubernetes-preserve-unknown-fields'] === true).toBe(true);
+    expect(node.additionalProperties).not.toBe(false);
+    expect(node.properties !== undefined && node.additionalProperties !== undefined).toBe(false);
+    expect(node).not.toHaveProperty('$schema');
+  });
+});
+
+// The apiserver estimates the cost of CEL rules from these bounds (unbounded means
+// "as large as a 3 MiB request") and refuses a CRD whose rules cost too much.
+// Today's rules fit even unbounded; the bounds keep rules added later in budget.
+test('every string, list and map in the spec is bounded', () => {
+  const unbounded = [...nodes(spec, 'spec')].filter(([, node]) =>
+    (node.type === 'string' && node.maxLength === undefined && node.enum === undefined)
+    || (node.type === 'array' && node.maxItems === undefined)
+    || (node.type === 'object' && node.properties === undefined && node.maxProperties === undefined));
+  expect(unbounded.map(([path]) => path)).toEqual([]);
+});
+
+test('spec and spec.prompt are required; records are maps; mcpServers keeps what it is given', () => {
+  expect(root.required).toEqual(['spec']);
+  expect(spec.required).toEqual(['prompt']);
+  expect(properties(spec).variables).toMatchObject({ type: 'object', maxProperties: 64, additionalProperties: { type: 'string' } });
+  expect(properties(spec).mcpServers!.additionalProperties).toEqual({
+    type: 'object', maxProperties: 64, 'x-kubernetes-preserve-unknown-fields': true,
+  });
+  expect(properties(spec).maxTurns).toEqual({ description: expect.any(String), type: 'integer', minimum: 1, maximum: 1000 });
+  expect(properties(properties(properties(root).status!).usage!).turns).toEqual({ type: 'integer', minimum: 0 });
+});
+
+test('the immutability rule compares every spec field but cancel', () => {
+  const [immutable] = spec['x-kubernetes-validations'] as { rule: string }[];
+  for (const name of Object.keys(ClaudeTaskSpecSchema.shape)) {
+    if (name === 'cancel') expect(immutable!.rule).not.toContain('cancel');
+    else expect(immutable!.rule).toContain(`self.${name} == oldSelf.${name}`);
+  }
+});
+
+test('printer columns', () => {
+  expect(version.additionalPrinterColumns.map((c) => `${c.name}:${c.type}:${c.jsonPath}`)).toEqual([
+    'Phase:string:.status.phase', 'Model:string:.spec.model', 'Turns:integer:.status.usage.turns',
+    'Cost:string:.status.usage.costUSD', 'Age:date:.metadata.creationTimestamp', 'Duration:string:.status.duration',
+  ]);
+});
+
+test('the API\'s JSON Schema of the spec rejects unknown fields and has no $schema', () => {
+  const schema = claudeTaskSpecJsonSchema();
+  expect(schema).not.toHaveProperty('$schema');
+  expect(schema.additionalProperties).toBe(false);
+  expect(schema.required).toEqual(['prompt']);
+});
+
+test('what a structural schema cannot say is an error, not silently dropped', () => {
+  const union = z.toJSONSchema(z.object({ a: z.union([z.string(), z.number()]) }), { target: 'openapi-3.0' }) as JsonSchema;
+  expect(() => toStructural(union)).toThrow('.a: cannot express anyOf in a structural schema');
+  expect(() => toStructural({ type: 'object', properties: { a: {} } })).toThrow('.a: every node of a structural schema needs a type');
+});
+
+test('CEL rules refuse fields the schema does not have, and escape reserved words', () => {
+  const node = { type: 'object', properties: { a: { type: 'string' }, b: { type: 'string' } } };
+  expect(() => exactlyOneOf(node, ['a', 'c'])).toThrow('no field c for a CEL rule (fields: a, b)');
+  expect(escapeCelField('namespace')).toBe('__namespace__');
+  expect(escapeCelField('x-y.z')).toBe('x__dash__y__dot__z');
+});

@@ -1,0 +1,40 @@
+// Installs crds/claudetask.yaml into a cluster and waits until it is served.
+// Idempotent and safe to run concurrently (CRDs are cluster-scoped, and tests
+// sharing one cluster each install it): a server-side apply of the same object
+// by the same field manager changes nothing the second time.
+import { readFileSync } from 'node:fs';
+import {
+  ApiextensionsV1Api, KubernetesObjectApi, PatchStrategy, loadYaml, type KubeConfig, type V1CustomResourceDefinition,
+} from '@kubernetes/client-node';
+import { claudeTaskCrdFile } from './files.ts';
+
+const fieldManager = 'claude-operator-crds';
+
+export async function installClaudeTaskCrd(kubeConfig: KubeConfig, { timeoutMs = 30_000 } = {}): Promise<V1CustomResourceDefinition> {
+  // Typed by loadYaml, as the client serializes it back (it drops keys it has no model for).
+  const crd = loadYaml<V1CustomResourceDefinition>(readFileSync(claudeTaskCrdFile, 'utf8'));
+  const objects = KubernetesObjectApi.makeApiClient(kubeConfig);
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await objects.patch(crd, undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply);
+      break;
+    } catch (error) {
+      // 409: another installer created it between our lookup and create, or updated it concurrently.
+      if ((error as { code?: number }).code !== 409 || attempt >= 5) throw error;
+    }
+  }
+
+  const name = crd.metadata?.name ?? '';
+  const extensions = kubeConfig.makeApiClient(ApiextensionsV1Api);
+  for (;;) {
+    const current = await extensions.readCustomResourceDefinition({ name });
+    const conditions = current.status?.conditions ?? [];
+    if (conditions.some((c) => c.type === 'Established' && c.status === 'True')) return current;
+    if (Date.now() > deadline) {
+      const summary = conditions.map((c) => `${c.type}=${c.status} (${c.reason}: ${c.message})`).join('; ');
+      throw new Error(`CustomResourceDefinition ${name} not Established after ${timeoutMs} ms: ${summary || 'no conditions'}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
