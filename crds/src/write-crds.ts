@@ -1,7 +1,12 @@
-// Writes crds/claudetask.yaml from the model: `node crds/src/write-crds.ts`.
-import { writeFileSync } from 'node:fs';
-import { claudeTaskCrdFile } from './files.ts';
+// Writes the CRD from the model, to crds/ and to the chart: `node crds/src/write-crds.ts`.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generatedCrdFiles } from './files.ts';
 import { claudeTaskCrdYaml } from './generate.ts';
 
-writeFileSync(claudeTaskCrdFile, claudeTaskCrdYaml());
-process.stdout.write(`wrote ${claudeTaskCrdFile.pathname}\n`);
+for (const file of generatedCrdFiles) {
+  mkdirSync(dirname(fileURLToPath(file)), { recursive: true });
+  writeFileSync(file, claudeTaskCrdYaml());
+  process.stdout.write(`wrote ${file.pathname}\n`);
+}

@@ -11,8 +11,10 @@ export const OperatorConfigSchema = z.object({
   DEFAULT_API_KEY_SECRET: z.string().min(1).default('anthropic-api-key'),
   DEFAULT_API_KEY_SECRET_KEY: z.string().min(1).default('api-key'),
   DEFAULT_TIMEOUT_SECONDS: z.coerce.number().int().min(1).default(3600),
-  /** Where runners publish events; handed to each task's pod. */
-  RUNNER_REDIS_URL: z.string().min(1),
+  /** Where the operator reads the runners' events from. */
+  REDIS_URL: z.string().min(1),
+  /** The same Redis as the pods reach it; REDIS_URL when empty. */
+  RUNNER_REDIS_URL: z.string().min(1).optional(),
   /** Passed through to the runner, so gateways (and the scripted API in tests) work. */
   ANTHROPIC_BASE_URL: optionalUrl,
   HTTPS_PROXY: z.string().optional(),
@@ -24,13 +26,13 @@ export const OperatorConfigSchema = z.object({
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9090),
 });
 
-export type OperatorConfig = z.infer<typeof OperatorConfigSchema>;
+export type OperatorConfig = z.infer<typeof OperatorConfigSchema> & { RUNNER_REDIS_URL: string };
 
 export class ConfigError extends Error {}
 
 export function parseOperatorConfig(env: NodeJS.ProcessEnv): OperatorConfig {
   const parsed = OperatorConfigSchema.safeParse(env);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) return { ...parsed.data, RUNNER_REDIS_URL: parsed.data.RUNNER_REDIS_URL ?? parsed.data.REDIS_URL };
   const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`);
   throw new ConfigError(`invalid operator configuration:\n  ${problems.join('\n  ')}`);
 }

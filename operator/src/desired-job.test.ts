@@ -4,7 +4,7 @@ import { parseOperatorConfig } from './config.ts';
 import { desiredJob, desiredSpecSecret, podPaths } from './desired-job.ts';
 import { jobNameFor } from './names.ts';
 
-const config = parseOperatorConfig({ RUNNER_REDIS_URL: 'redis://redis:6379', DATABASE_URL: 'postgres://db/x', ANTHROPIC_BASE_URL: 'http://gateway:8080' });
+const config = parseOperatorConfig({ REDIS_URL: 'redis://redis:6379', DATABASE_URL: 'postgres://db/x', ANTHROPIC_BASE_URL: 'http://gateway:8080' });
 const task = (spec: Partial<ClaudeTask['spec']> = {}): ClaudeTask => ({
   apiVersion: 'claude-operator.io/v1alpha1',
   kind: 'ClaudeTask',
@@ -87,5 +87,5 @@ test('the spec Secret carries the spec as JSON and is owned by the task', () => 
 });
 
 test('bad operator config names every bad variable', () => {
-  expect(() => parseOperatorConfig({ DEFAULT_TIMEOUT_SECONDS: 'soon' })).toThrow(/RUNNER_REDIS_URL[\s\S]*DATABASE_URL|DEFAULT_TIMEOUT_SECONDS/);
+  expect(() => parseOperatorConfig({ DEFAULT_TIMEOUT_SECONDS: 'soon' })).toThrow(/DEFAULT_TIMEOUT_SECONDS[\s\S]*REDIS_URL[\s\S]*DATABASE_URL/);
 });

@@ -18,6 +18,8 @@ export interface BedSettings {
   KUBECTL: string;
   HELM: string;
   BED_DIR: string;
+  /** The apiserver's audit log (JSON lines). */
+  AUDIT_LOG: string;
   [key: string]: string;
 }
 
@@ -55,6 +57,7 @@ export async function startBed(): Promise<Bed> {
         KUBECTL: controlPlane.kubectl,
         HELM: controlPlane.helm,
         BED_DIR: dir,
+        AUDIT_LOG: controlPlane.auditLog,
       },
       stop,
     };

@@ -20,6 +20,8 @@ export interface ControlPlane {
   kubectl: string;
   helm: string;
   workDir: string;
+  /** JSON lines, one per request (Metadata level). */
+  auditLog: string;
   stop(): Promise<void>;
 }
 
@@ -67,6 +69,14 @@ export async function startControlPlane(workDir: string): Promise<ControlPlane> 
       `${controllerManagerToken},system:kube-controller-manager,system:kube-controller-manager`,
     ].join('\n') + '\n', { mode: 0o600 });
 
+    // Every request at Metadata level (who, verb, resource; no bodies), so tests
+    // can prove which permissions a component really uses.
+    const auditPolicy = path.join(workDir, 'audit-policy.yaml');
+    const auditLog = path.join(workDir, 'audit.log');
+    await fs.writeFile(auditPolicy, JSON.stringify({
+      apiVersion: 'audit.k8s.io/v1', kind: 'Policy', omitStages: ['RequestReceived'], rules: [{ level: 'Metadata' }],
+    }));
+
     const server = `https://127.0.0.1:${apiserverPort}`;
     const apiserver = startSupervised({
       name: 'kube-apiserver',
@@ -81,8 +91,14 @@ export async function startControlPlane(workDir: string): Promise<ControlPlane> 
         `--client-ca-file=${pki.caCert}`,
         `--token-auth-file=${tokenFile}`,
         '--authorization-mode=RBAC',
-        // Added to the defaults (which already hold both) to say they are relied on.
-        '--enable-admission-plugins=PodSecurity,ResourceQuota,ServiceAccount',
+        // Added to the defaults (which already hold the first three) to say they are
+        // relied on; OwnerReferencesPermissionEnforcement makes blockOwnerDeletion
+        // need permission, as on clusters that enable it.
+        '--enable-admission-plugins=PodSecurity,ResourceQuota,ServiceAccount,OwnerReferencesPermissionEnforcement',
+        `--audit-policy-file=${auditPolicy}`,
+        `--audit-log-path=${auditLog}`,
+        '--audit-log-format=json',
+        '--audit-log-maxsize=200',
         '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
         `--service-account-key-file=${pki.serviceAccountPub}`,
         `--service-account-signing-key-file=${pki.serviceAccountKey}`,
@@ -144,6 +160,7 @@ export async function startControlPlane(workDir: string): Promise<ControlPlane> 
       kubectl: bin.kubectl,
       helm: bin.helm,
       workDir,
+      auditLog,
       async stop() {
         stopping = true;
         await stopAll();

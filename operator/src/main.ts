@@ -1,0 +1,92 @@
+// The operator's entry point: configuration, migrations, leader election, then
+// the controller until SIGTERM.
+//   node operator/src/main.ts
+import os from 'node:os';
+import path from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { Redis } from 'ioredis';
+import { ConfigError, parseOperatorConfig } from './config.ts';
+import { TaskController } from './controller.ts';
+import { EventRecorder } from './event-recorder.ts';
+import { makeKubeClients } from './kube-clients.ts';
+import { LeaderElector } from './leader-election.ts';
+import { makeLogger } from './logger.ts';
+import { OperatorMetrics } from './metrics.ts';
+import { migrate } from './store/migrate.ts';
+import { TaskStore } from './store/task-store.ts';
+import { TaskReconciler } from './task-reconciler.ts';
+
+const log = makeLogger('claude-operator');
+
+function loadKubeConfig(): KubeConfig {
+  const config = new KubeConfig();
+  if (process.env.KUBECONFIG || !process.env.KUBERNETES_SERVICE_HOST) {
+    config.loadFromDefault();
+  } else {
+    // In a pod. The test bed's local node has no mount namespace and puts the
+    // service-account files under LOCAL_NODE_ROOTFS; elsewhere that is unset.
+    config.loadFromCluster(process.env.LOCAL_NODE_ROOTFS ? path.join(process.env.LOCAL_NODE_ROOTFS) : undefined);
+  }
+  return config;
+}
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = parseOperatorConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      log.fatal(error.message);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const clients = makeKubeClients(loadKubeConfig());
+  const applied = await migrate(config.DATABASE_URL);
+  log.info({ applied }, 'database migrated');
+  const store = new TaskStore(config.DATABASE_URL);
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
+  const metrics = new OperatorMetrics();
+  let ready = false;
+  const server = await metrics.serve(config.METRICS_PORT, () => ready);
+
+  const identity = process.env.POD_NAME ?? `${os.hostname()}-${process.pid}`;
+  const elector = new LeaderElector({
+    coordination: clients.coordination,
+    namespace: process.env.LEADER_ELECTION_NAMESPACE ?? process.env.POD_NAMESPACE ?? 'default',
+    name: 'claude-operator-leader',
+    identity,
+    log,
+  });
+  const controller = new TaskController({
+    clients, config, log, metrics,
+    reconciler: new TaskReconciler({ clients, store, redis, config, log, recorder: new EventRecorder(clients.core) }),
+  });
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = (reason: string, code: number) => {
+    stopping ??= (async () => {
+      log.info({ reason }, 'stopping');
+      await controller.stop().catch(() => undefined);
+      await elector.release().catch(() => undefined);
+      metrics.leader.set(0);
+      server.close();
+      redis.disconnect();
+      await store.close();
+      process.exit(code);
+    })();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM', 0));
+  process.on('SIGINT', () => shutdown('SIGINT', 0));
+
+  await elector.acquire(() => shutdown('lost leadership', 1));
+  metrics.leader.set(1);
+  await controller.start();
+  ready = true;
+  log.info({ identity }, 'operator running');
+}
+
+main().catch((error: unknown) => {
+  log.fatal({ err: error instanceof Error ? error.stack : String(error) }, 'operator failed to start');
+  process.exit(1);
+});

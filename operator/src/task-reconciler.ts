@@ -1,0 +1,224 @@
+// Reconciles one ClaudeTask, by key. Level-triggered and idempotent: every pass
+// reads the task, its Job and pods, and rebuilds the status from them.
+//
+// Contract of the phases (who may write what):
+// - creating: only while there is no Job and the task is not cancelled; the spec
+//   Secret and the Job are created once and never edited, but for `suspend`.
+// - cancelling: sets the Job's spec.suspend, so the job controller deletes the
+//   pod gracefully; nothing else touches the pod.
+// - status: written only from computeStatus(); Postgres first, then the status
+//   subresource, so a crash in between repeats the write instead of losing it.
+// - finalizing: the finalizer is removed only after the final status and every
+//   event are in Postgres.
+import { isDeepStrictEqual } from 'node:util';
+import { PatchStrategy, setHeaderOptions, type V1Job, type V1Pod } from '@kubernetes/client-node';
+import type { Redis } from 'ioredis';
+import {
+  ClaudeTaskSpecSchema, claudeTaskPlural, group, terminalPhases, version, type ClaudeTask, type ClaudeTaskStatus,
+} from '../../crds/src/claude-task.ts';
+import { taskEventStreamKey } from '../../runner/src/event-stream.ts';
+import type { OperatorConfig } from './config.ts';
+import { desiredJob, desiredSpecSecret } from './desired-job.ts';
+import type { EventRecorder } from './event-recorder.ts';
+import { statusCode, type KubeClients } from './kube-clients.ts';
+import type { Logger } from './logger.ts';
+import { finalizerName, jobNameFor } from './names.ts';
+import type { TaskStore, StoredEvent } from './store/task-store.ts';
+import { computeStatus } from './task-status.ts';
+
+export interface ReconcileResult {
+  requeueAfterMs?: number;
+}
+
+export interface TaskReconcilerDeps {
+  clients: KubeClients;
+  store: TaskStore;
+  redis: Redis;
+  recorder: EventRecorder;
+  config: OperatorConfig;
+  log: Logger;
+  now?: () => Date;
+}
+
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+/** A running task is looked at again at least this often, whatever the watches say. */
+const activeResyncMs = 30_000;
+
+export class TaskReconciler {
+  private readonly deps: TaskReconcilerDeps;
+
+  constructor(deps: TaskReconcilerDeps) {
+    this.deps = deps;
+  }
+
+  private now(): Date {
+    return this.deps.now?.() ?? new Date();
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const [namespace = '', name = ''] = key.split('/');
+    let task = await this.getTask(namespace, name);
+    if (!task) return {};
+    if (task.metadata.deletionTimestamp) {
+      await this.finalizeDeleted(task);
+      return {};
+    }
+    if (!task.metadata.finalizers?.includes(finalizerName)) task = await this.addFinalizer(task);
+    if (task.status?.phase && terminalPhases.has(task.status.phase)) {
+      await this.recordFinal(task, task.status);
+      return {};
+    }
+
+    const invalid = ClaudeTaskSpecSchema.safeParse(task.spec);
+    if (!invalid.success) {
+      const message = `invalid spec: ${invalid.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;
+      await this.writeStatus(task, { ...task.status, phase: 'Failed', message, completionTime: this.now().toISOString() });
+      return {};
+    }
+
+    const jobName = jobNameFor(name, task.metadata.uid ?? '');
+    let job = await this.getJob(namespace, jobName);
+    if (!job && !task.spec.cancel) job = await this.createJob(task);
+    if (job && task.spec.cancel && !job.spec?.suspend && !jobFinished(job)) {
+      job = await this.deps.clients.batch.patchNamespacedJob({ name: jobName, namespace, body: { spec: { suspend: true } } }, mergePatch);
+      await this.deps.recorder.record(task, 'Normal', 'Cancelling', 'spec.cancel is set: stopping the agent');
+    }
+    const pods = job ? await this.listPods(namespace, jobName) : [];
+    const status = computeStatus({ task, job, pods, now: this.now() });
+    await this.writeStatus(task, status);
+    if (status.phase && terminalPhases.has(status.phase)) {
+      await this.recordFinal(task, status);
+      return {};
+    }
+    return { requeueAfterMs: activeResyncMs };
+  }
+
+  private async getTask(namespace: string, name: string): Promise<ClaudeTask | undefined> {
+    try {
+      return await this.deps.clients.custom.getNamespacedCustomObject({ group, version, namespace, plural: claudeTaskPlural, name }) as ClaudeTask;
+    } catch (error) {
+      if (statusCode(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  private async getJob(namespace: string, name: string): Promise<V1Job | undefined> {
+    try {
+      return await this.deps.clients.batch.readNamespacedJob({ namespace, name });
+    } catch (error) {
+      if (statusCode(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  private async listPods(namespace: string, jobName: string): Promise<V1Pod[]> {
+    const pods = await this.deps.clients.core.listNamespacedPod({ namespace, labelSelector: `batch.kubernetes.io/job-name=${jobName}` });
+    return pods.items;
+  }
+
+  /** Creates the spec Secret and the Job; one already there (an earlier pass) is used as is. */
+  private async createJob(task: ClaudeTask): Promise<V1Job> {
+    const namespace = task.metadata.namespace ?? '';
+    const secret = desiredSpecSecret(task);
+    await this.deps.clients.core.createNamespacedSecret({ namespace, body: secret }).catch((error: unknown) => {
+      if (statusCode(error) !== 409) throw error;
+    });
+    const job = desiredJob(task, this.deps.config);
+    try {
+      const created = await this.deps.clients.batch.createNamespacedJob({ namespace, body: job });
+      this.deps.log.info({ task: `${namespace}/${task.metadata.name}`, job: created.metadata?.name }, 'job created');
+      await this.deps.recorder.record(task, 'Normal', 'JobCreated', `created Job ${created.metadata?.name}`);
+      return created;
+    } catch (error) {
+      if (statusCode(error) !== 409) throw error;
+      return this.deps.clients.batch.readNamespacedJob({ namespace, name: job.metadata?.name ?? '' });
+    }
+  }
+
+  private async addFinalizer(task: ClaudeTask): Promise<ClaudeTask> {
+    const finalizers = [...(task.metadata.finalizers ?? []), finalizerName];
+    // resourceVersion in the patch: a concurrent change fails it (409) instead of being overwritten.
+    return await this.deps.clients.custom.patchNamespacedCustomObject({
+      group, version, namespace: task.metadata.namespace ?? '', plural: claudeTaskPlural, name: task.metadata.name ?? '',
+      body: { metadata: { finalizers, resourceVersion: task.metadata.resourceVersion } },
+    }, mergePatch) as ClaudeTask;
+  }
+
+  private async removeFinalizer(task: ClaudeTask): Promise<void> {
+    const finalizers = (task.metadata.finalizers ?? []).filter((f) => f !== finalizerName);
+    await this.deps.clients.custom.patchNamespacedCustomObject({
+      group, version, namespace: task.metadata.namespace ?? '', plural: claudeTaskPlural, name: task.metadata.name ?? '',
+      body: { metadata: { finalizers, resourceVersion: task.metadata.resourceVersion } },
+    }, mergePatch).catch((error: unknown) => {
+      if (statusCode(error) !== 404) throw error;
+    });
+  }
+
+  /** Postgres first, then the status subresource; both only when something changed. */
+  private async writeStatus(task: ClaudeTask, status: ClaudeTaskStatus): Promise<void> {
+    if (isDeepStrictEqual(normalize(status), normalize(task.status ?? {}))) return;
+    await this.deps.store.recordStatus(task, status);
+    await this.deps.clients.custom.patchNamespacedCustomObjectStatus({
+      group, version, namespace: task.metadata.namespace ?? '', plural: claudeTaskPlural, name: task.metadata.name ?? '',
+      body: { status },
+    }, mergePatch);
+    if (status.phase !== task.status?.phase) {
+      this.deps.log.info({ task: `${task.metadata.namespace}/${task.metadata.name}`, from: task.status?.phase, to: status.phase }, 'phase');
+      const warning = status.phase === 'Failed' || status.phase === 'TimedOut';
+      await this.deps.recorder.record(task, warning ? 'Warning' : 'Normal', status.phase ?? 'Pending', status.message ?? '');
+    }
+  }
+
+  /** The final status and every event in Postgres; idempotent and skipped once done. */
+  private async recordFinal(task: ClaudeTask, status: ClaudeTaskStatus): Promise<void> {
+    const uid = task.metadata.uid ?? '';
+    const stored = await this.deps.store.get(uid);
+    if (stored?.finalizedAt) return;
+    await this.deps.store.recordStatus(task, status);
+    await this.deps.store.recordEvents(uid, await this.readEvents(task));
+    await this.deps.store.markFinalized(uid, status.result);
+  }
+
+  private async finalizeDeleted(task: ClaudeTask): Promise<void> {
+    if (!task.metadata.finalizers?.includes(finalizerName)) return;
+    await this.recordFinal(task, task.status ?? { phase: 'Pending' });
+    await this.removeFinalizer(task);
+  }
+
+  private async readEvents(task: ClaudeTask): Promise<StoredEvent[]> {
+    const key = taskEventStreamKey(task.metadata.namespace ?? '', task.metadata.name ?? '');
+    const events: StoredEvent[] = [];
+    let start = '-';
+    for (;;) {
+      const entries = await this.deps.redis.xrange(key, start, '+', 'COUNT', 1000);
+      for (const [id, fields] of entries) {
+        const record = Object.fromEntries(pairs(fields));
+        events.push({ seq: Number(record.seq), type: record.type ?? 'unknown', data: parseJson(record.data), time: record.time ?? new Date().toISOString() });
+        start = `(${id}`;
+      }
+      if (entries.length < 1000) return events;
+    }
+  }
+}
+
+function jobFinished(job: V1Job): boolean {
+  return job.status?.conditions?.some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True') ?? false;
+}
+
+function normalize(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value ?? {}));
+}
+
+function pairs(fields: string[]): Array<[string, string]> {
+  const result: Array<[string, string]> = [];
+  for (let i = 0; i + 1 < fields.length; i += 2) result.push([fields[i]!, fields[i + 1]!]);
+  return result;
+}
+
+function parseJson(text: string | undefined): unknown {
+  try {
+    return JSON.parse(text ?? 'null');
+  } catch {
+    return text;
+  }
+}

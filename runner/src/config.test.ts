@@ -1,0 +1,81 @@
+import { describe, expect, it } from '@jest/globals';
+import { agentEnvOf, loadConfig } from './config.ts';
+import { ConfigError } from './errors.ts';
+
+const valid = {
+  CLAUDE_TASK_SPEC_FILE: '/etc/claude-task/spec.json',
+  ANTHROPIC_API_KEY_FILE: '/etc/anthropic/api-key',
+  CLAUDE_TASK_NAMESPACE: 'team-a',
+  CLAUDE_TASK_NAME: 'fix-bug',
+  CLAUDE_TASK_UID: '0b1c',
+  REDIS_URL: 'redis://redis:6379',
+  WORKSPACE_DIR: '/workspace',
+  CLAUDE_HOME: '/claude-home',
+  PATH: '/nonexistent',
+};
+
+describe('loadConfig', () => {
+  it('parses a minimal environment with defaults', () => {
+    const config = loadConfig(valid);
+    expect(config).toMatchObject({
+      task: { namespace: 'team-a', name: 'fix-bug', uid: '0b1c', attempt: undefined },
+      specFile: '/etc/claude-task/spec.json',
+      workspaceDir: '/workspace',
+      terminationLogFile: '/dev/termination-log',
+      eventStreamMaxLength: 10_000,
+      flushTimeoutMs: 10_000,
+      anthropicBaseUrl: undefined,
+      proxy: {},
+      agentEnv: {},
+    });
+    expect(config.cliPath).toMatch(/node_modules\/\.bin\/claude$/);
+  });
+
+  it('resolves mount paths under LOCAL_NODE_ROOTFS', () => {
+    const config = loadConfig({ ...valid, LOCAL_NODE_ROOTFS: '/var/pods/p1/rootfs' });
+    expect(config).toMatchObject({
+      specFile: '/var/pods/p1/rootfs/etc/claude-task/spec.json',
+      apiKeyFile: '/var/pods/p1/rootfs/etc/anthropic/api-key',
+      workspaceDir: '/var/pods/p1/rootfs/workspace',
+      claudeHome: '/var/pods/p1/rootfs/claude-home',
+      terminationLogFile: '/var/pods/p1/rootfs/dev/termination-log',
+    });
+  });
+
+  it('takes optional settings', () => {
+    const config = loadConfig({
+      ...valid, CLAUDE_TASK_ATTEMPT: '2', ANTHROPIC_BASE_URL: 'http://127.0.0.1:9', HTTPS_PROXY: 'http://proxy:3128',
+      NO_PROXY: 'localhost', RUNNER_EVENT_STREAM_MAXLEN: '500', CLAUDE_CLI_PATH: '/opt/claude',
+      CLAUDE_AGENT_ENV_CLAUDE_CODE_MAX_RETRIES: '0',
+    });
+    expect(config).toMatchObject({
+      task: { attempt: 2 }, anthropicBaseUrl: 'http://127.0.0.1:9', proxy: { HTTPS_PROXY: 'http://proxy:3128', NO_PROXY: 'localhost' },
+      eventStreamMaxLength: 500, cliPath: '/opt/claude', agentEnv: { CLAUDE_CODE_MAX_RETRIES: '0' },
+    });
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(loadConfig({ ...valid, CLAUDE_TASK_ATTEMPT: '', ANTHROPIC_BASE_URL: '' }).task.attempt).toBeUndefined();
+  });
+
+  it('reports every bad variable by name', () => {
+    const bad = { ...valid, REDIS_URL: 'http://x', WORKSPACE_DIR: 'relative', CLAUDE_TASK_ATTEMPT: 'two' } as Record<string, string>;
+    delete bad.CLAUDE_TASK_NAME;
+    let error: unknown;
+    try {
+      loadConfig(bad);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    for (const name of ['REDIS_URL', 'WORKSPACE_DIR', 'CLAUDE_TASK_ATTEMPT', 'CLAUDE_TASK_NAME']) expect(message).toContain(name);
+  });
+});
+
+describe('agentEnvOf', () => {
+  it('takes CLAUDE_AGENT_ENV_<NAME> as <NAME> and nothing else', () => {
+    expect(agentEnvOf({ CLAUDE_AGENT_ENV_GITHUB_TOKEN: 't', CLAUDE_AGENT_ENV_: 'x', REDIS_URL: 'r', PATH: '/bin' }))
+      .toEqual({ GITHUB_TOKEN: 't' });
+  });
+});

@@ -1,0 +1,126 @@
+// The runner's configuration: the environment the operator sets on the pod
+// (runner/README.md), parsed once at start. Every problem is reported at once,
+// by variable name, as a ConfigError (exit code 2: the pod is set up wrongly).
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+import { defaultEventStreamMaxLength } from './event-stream.ts';
+import { hostPath } from './host-path.ts';
+
+/** Variables named CLAUDE_AGENT_ENV_<NAME> reach the CLI as <NAME> (spec.env and spec.envFrom). */
+export const agentEnvPrefix = 'CLAUDE_AGENT_ENV_';
+
+/** The model for `engine: api` when the spec names none: what the pinned CLI uses by default. */
+export const defaultApiModel = 'claude-opus-5-5';
+
+const repoCli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../node_modules/.bin/claude');
+
+const absolutePath = z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path');
+const positiveInt = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
+const resourceName = z.string().min(1).max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a Kubernetes resource name');
+
+const EnvSchema = z.object({
+  CLAUDE_TASK_SPEC_FILE: absolutePath,
+  ANTHROPIC_API_KEY_FILE: absolutePath,
+  CLAUDE_TASK_NAMESPACE: resourceName,
+  CLAUDE_TASK_NAME: resourceName,
+  CLAUDE_TASK_UID: z.string().min(1).max(128),
+  CLAUDE_TASK_ATTEMPT: z.coerce.number().int().min(1).optional(),
+  REDIS_URL: z.string().regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL'),
+  WORKSPACE_DIR: absolutePath,
+  CLAUDE_HOME: absolutePath,
+  ANTHROPIC_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  HTTPS_PROXY: z.string().optional(),
+  HTTP_PROXY: z.string().optional(),
+  NO_PROXY: z.string().optional(),
+  CLAUDE_CLI_PATH: z.string().optional(),
+  LOCAL_NODE_ROOTFS: absolutePath.optional(),
+  RUNNER_EVENT_STREAM_MAXLEN: positiveInt(defaultEventStreamMaxLength),
+  RUNNER_FLUSH_TIMEOUT_MS: positiveInt(10_000),
+  RUNNER_CLI_STOP_GRACE_MS: positiveInt(10_000),
+  RUNNER_TERMINATION_LOG: absolutePath.default('/dev/termination-log'),
+  RUNNER_API_MODEL: z.string().min(1).default(defaultApiModel),
+  RUNNER_API_MAX_TOKENS: positiveInt(8192),
+});
+
+export interface RunnerConfig {
+  task: { namespace: string; name: string; uid: string; attempt: number | undefined };
+  /** Files and directories below are already resolved with hostPath(). */
+  specFile: string;
+  apiKeyFile: string;
+  workspaceDir: string;
+  claudeHome: string;
+  terminationLogFile: string;
+  redisUrl: string;
+  eventStreamMaxLength: number;
+  flushTimeoutMs: number;
+  /** Between SIGTERM and SIGKILL to the CLI's process group. */
+  cliStopGraceMs: number;
+  cliPath: string;
+  /** `setpriv` when installed: the CLI then dies with the runner even if the runner is SIGKILLed. */
+  setprivPath: string | undefined;
+  anthropicBaseUrl: string | undefined;
+  /** HTTPS_PROXY, HTTP_PROXY, NO_PROXY as given. */
+  proxy: Record<string, string>;
+  /** CLAUDE_AGENT_ENV_<NAME> variables, without the prefix. */
+  agentEnv: Record<string, string>;
+  api: { defaultModel: string; maxTokens: number };
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): RunnerConfig {
+  // Kubernetes makes it easy to set a variable to ""; that means "not set" here.
+  const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const parsed = EnvSchema.safeParse(given);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`invalid runner environment: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  const rootfs = e.LOCAL_NODE_ROOTFS;
+  const proxy: Record<string, string> = {};
+  for (const name of ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY'] as const) if (e[name] !== undefined) proxy[name] = e[name];
+  return {
+    task: { namespace: e.CLAUDE_TASK_NAMESPACE, name: e.CLAUDE_TASK_NAME, uid: e.CLAUDE_TASK_UID, attempt: e.CLAUDE_TASK_ATTEMPT },
+    specFile: hostPath(e.CLAUDE_TASK_SPEC_FILE, rootfs),
+    apiKeyFile: hostPath(e.ANTHROPIC_API_KEY_FILE, rootfs),
+    workspaceDir: hostPath(e.WORKSPACE_DIR, rootfs),
+    claudeHome: hostPath(e.CLAUDE_HOME, rootfs),
+    terminationLogFile: hostPath(e.RUNNER_TERMINATION_LOG, rootfs),
+    redisUrl: e.REDIS_URL,
+    eventStreamMaxLength: e.RUNNER_EVENT_STREAM_MAXLEN,
+    flushTimeoutMs: e.RUNNER_FLUSH_TIMEOUT_MS,
+    cliStopGraceMs: e.RUNNER_CLI_STOP_GRACE_MS,
+    cliPath: e.CLAUDE_CLI_PATH ?? findExecutable('claude', env.PATH) ?? repoCli,
+    setprivPath: findExecutable('setpriv', env.PATH),
+    anthropicBaseUrl: e.ANTHROPIC_BASE_URL,
+    proxy,
+    agentEnv: agentEnvOf(env),
+    api: { defaultModel: e.RUNNER_API_MODEL, maxTokens: e.RUNNER_API_MAX_TOKENS },
+  };
+}
+
+export function agentEnvOf(env: NodeJS.ProcessEnv): Record<string, string> {
+  const agentEnv: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined || !name.startsWith(agentEnvPrefix) || name.length === agentEnvPrefix.length) continue;
+    agentEnv[name.slice(agentEnvPrefix.length)] = value;
+  }
+  return agentEnv;
+}
+
+/** The first executable `name` on PATH. */
+export function findExecutable(name: string, searchPath: string | undefined): string | undefined {
+  for (const dir of (searchPath ?? '').split(path.delimiter)) {
+    if (dir === '') continue;
+    const candidate = path.join(dir, name);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      if (fs.statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,84 @@
+// The Redis Stream a task's events go to: shared by the runner (writer), the API
+// (SSE to clients) and the operator (reader), so all three agree on key and fields.
+//
+// Each entry has the fields `seq` (1, 2, ... without gaps across all attempts of
+// the task), `type`, `data` (the event as JSON, including `type`) and `time`
+// (ISO 8601, when the runner took the event). The Stream is the record; the
+// Pub/Sub channel only wakes readers up and carries the newest seq.
+import type { z } from 'zod';
+import type { UsageSchema } from '../../crds/src/claude-task.ts';
+
+export const eventStreamPrefix = 'claude-operator:task:';
+
+export function taskEventStreamKey(namespace: string, name: string): string {
+  return `${eventStreamPrefix}${namespace}/${name}:events`;
+}
+
+/** PUBLISHed with the newest seq after each write; a hint, never the only copy of an event. */
+export function taskEventWakeChannel(namespace: string, name: string): string {
+  return `${taskEventStreamKey(namespace, name)}:wake`;
+}
+
+export const defaultEventStreamMaxLength = 10_000;
+
+export const outcomes = ['succeeded', 'failed', 'cancelled'] as const;
+export type Outcome = (typeof outcomes)[number];
+
+/** The `usage` of the task status, so the operator can copy it as is. */
+export type TaskUsage = z.infer<typeof UsageSchema>;
+
+/** The last event of every attempt. */
+// A type, not an interface, so that it is assignable to TaskEvent's index signature.
+export type RunnerCompletedEvent = {
+  type: 'runner.completed';
+  outcome: Outcome;
+  /** The runner's own exit code (see runner/README.md). */
+  exitCode: number;
+  /** Human-readable: why it failed, or a short success note. */
+  message: string;
+  /** The final answer text; null when the run did not succeed. Fields without a value are null, never missing. */
+  result: string | null;
+  usage: TaskUsage | null;
+  sessionId: string | null;
+};
+
+export interface TaskEvent {
+  type: string;
+  [key: string]: unknown;
+}
+
+export interface StoredTaskEvent {
+  /** The Stream entry id, e.g. 1700000000000-0. */
+  id: string;
+  seq: number;
+  type: string;
+  time: string;
+  event: TaskEvent;
+}
+
+/** Reads one entry as XRANGE/XREAD return it ([id, [field, value, ...]]). */
+export function parseStreamEntry(id: string, fields: string[]): StoredTaskEvent {
+  const values = fieldMap(fields);
+  const seq = seqOfEntry(fields);
+  if (seq === undefined) throw new Error(`stream entry ${id} has no valid seq`);
+  const data = values.get('data') ?? '{}';
+  return {
+    id,
+    seq,
+    type: values.get('type') ?? 'unknown',
+    time: values.get('time') ?? '',
+    event: JSON.parse(data) as TaskEvent,
+  };
+}
+
+/** The entry's seq, undefined when it has none that is valid. */
+export function seqOfEntry(fields: string[]): number | undefined {
+  const seq = Number(fieldMap(fields).get('seq'));
+  return Number.isSafeInteger(seq) && seq >= 1 ? seq : undefined;
+}
+
+function fieldMap(fields: string[]): Map<string, string> {
+  const values = new Map<string, string>();
+  for (let i = 0; i + 1 < fields.length; i += 2) values.set(fields[i]!, fields[i + 1]!);
+  return values;
+}

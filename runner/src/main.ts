@@ -1,0 +1,43 @@
+// The runner's entry point in the task pod: node runner/src/main.ts
+// Exit codes are listed in errors.ts and runner/README.md.
+import { loadConfig } from './config.ts';
+import { ConfigError, exitCodes } from './errors.ts';
+import { hostPath } from './host-path.ts';
+import { createLogger } from './logger.ts';
+import { runTask } from './run-task.ts';
+import { writeTerminationMessage } from './termination.ts';
+
+const logger = createLogger();
+const stop = new AbortController();
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    if (stop.signal.aborted) return;
+    logger.info({ signal }, 'stopping: the CLI gets SIGTERM, then the events are flushed');
+    stop.abort();
+  });
+}
+
+async function main(): Promise<number> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    // Without a valid config there is no Redis to tell; the termination message still says why.
+    logger.error({ err: error.message }, 'invalid configuration');
+    await writeTerminationMessage(hostPath(process.env.RUNNER_TERMINATION_LOG || '/dev/termination-log'), {
+      outcome: 'failed', exitCode: exitCodes.invalid, message: error.message, sessionId: null, usage: null,
+      result: null, resultTruncated: false, attempt: null, lastSeq: 0, unpublishedEvents: 0,
+    }).catch(() => undefined);
+    return exitCodes.invalid;
+  }
+  return runTask({ config, signal: stop.signal, logger, runnerEnv: process.env });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    logger.fatal({ err: error }, 'runner crashed');
+    process.exit(exitCodes.taskFailed);
+  },
+);

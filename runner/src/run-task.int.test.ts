@@ -1,0 +1,268 @@
+// The real runner as the operator starts it: `node runner/src/main.ts` with the pod's
+// environment, the spec and key as files, against the scripted Messages API, the real
+// claude CLI and the test bed's Redis. Paths are given as in the pod and resolved under
+// LOCAL_NODE_ROOTFS, as on the test bed's local node.
+import { execFile, spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
+import type { ClaudeTaskSpec } from '../../crds/src/claude-task.ts';
+import { waitFor } from '../../test/bed/process.ts';
+import { startScriptedApi, type ScriptedApi } from '../../test/scripted-api/server.ts';
+import { parseStreamEntry, taskEventStreamKey, type RunnerCompletedEvent, type StoredTaskEvent } from './event-stream.ts';
+import type { TerminationSummary } from './termination.ts';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const nodeBin = path.join(repoRoot, 'node_modules/.bin/node');
+const apiKey = `sk-runner-test-${crypto.randomBytes(6).toString('hex')}`;
+const namespace = 'runner-int';
+
+let api: ScriptedApi;
+let redis: Redis;
+const tempDirs: string[] = [];
+
+beforeAll(async () => {
+  const redisUrl = process.env.REDIS_URL;
+  if (!redisUrl) throw new Error('REDIS_URL is not set: run this through jest, whose global setup starts the test bed');
+  redis = new Redis(redisUrl);
+  api = await startScriptedApi({ apiKey });
+});
+
+afterAll(async () => {
+  redis?.disconnect();
+  await api?.close();
+  for (const dir of tempDirs) await fs.rm(dir, { recursive: true, force: true });
+});
+
+interface RunnerRun {
+  name: string;
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  events: StoredTaskEvent[];
+  completed: RunnerCompletedEvent;
+  termination: TerminationSummary;
+  /** The workspace on the host (under the rootfs). */
+  workspace: string;
+}
+
+interface RunnerOptions {
+  spec: ClaudeTaskSpec;
+  name?: string;
+  env?: Record<string, string>;
+  /** Called once the runner has started; e.g. to send it SIGTERM. */
+  whileRunning?: (pid: number, workspace: string) => Promise<void>;
+  /** Files to put in the rootfs before the start (path in the pod → content). */
+  rootfs?: string;
+}
+
+/** What the operator does for one attempt: mount spec and key, set the env, start the runner. */
+async function runRunner(options: RunnerOptions): Promise<RunnerRun> {
+  const rootfs = options.rootfs ?? (await newRootfs());
+  const name = options.name ?? `task-${crypto.randomBytes(4).toString('hex')}`;
+  await fs.mkdir(path.join(rootfs, 'etc/claude-task'), { recursive: true });
+  await fs.mkdir(path.join(rootfs, 'etc/anthropic'), { recursive: true });
+  await fs.mkdir(path.join(rootfs, 'dev'), { recursive: true });
+  await fs.writeFile(path.join(rootfs, 'etc/claude-task/spec.json'), JSON.stringify(options.spec));
+  await fs.writeFile(path.join(rootfs, 'etc/anthropic/api-key'), `${apiKey}\n`);
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    LOCAL_NODE_ROOTFS: rootfs,
+    CLAUDE_TASK_SPEC_FILE: '/etc/claude-task/spec.json',
+    ANTHROPIC_API_KEY_FILE: '/etc/anthropic/api-key',
+    CLAUDE_TASK_NAMESPACE: namespace,
+    CLAUDE_TASK_NAME: name,
+    CLAUDE_TASK_UID: crypto.randomUUID(),
+    REDIS_URL: process.env.REDIS_URL!,
+    WORKSPACE_DIR: '/workspace',
+    CLAUDE_HOME: '/claude-home',
+    ANTHROPIC_BASE_URL: api.url,
+    CLAUDE_CLI_PATH: path.join(repoRoot, 'node_modules/.bin/claude'),
+    RUNNER_CLI_STOP_GRACE_MS: '5000',
+    ...options.env,
+  };
+  const child = spawn(nodeBin, [path.join(repoRoot, 'runner/src/main.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (code, sig) => resolve([code, sig])));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const workspace = path.join(rootfs, 'workspace');
+  if (options.whileRunning) await options.whileRunning(child.pid!, workspace);
+  const [exitCode, signal] = await exited;
+  clearTimeout(killer);
+
+  const events = (await redis.xrange(taskEventStreamKey(namespace, name), '-', '+')).map(([id, fields]) => parseStreamEntry(id, fields));
+  const last = events.at(-1)?.event;
+  if (last?.type !== 'runner.completed') throw new Error(`no terminal event; runner output:\n${stdout}`);
+  const termination = JSON.parse(await fs.readFile(path.join(rootfs, 'dev/termination-log'), 'utf8')) as TerminationSummary;
+  return { name, exitCode, signal, stdout, events, completed: last as RunnerCompletedEvent, termination, workspace };
+}
+
+async function newRootfs(): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'runner-rootfs-'));
+  tempDirs.push(dir);
+  return dir;
+}
+
+function expectGapFree(events: StoredTaskEvent[], from = 1): void {
+  expect(events.map((e) => e.seq)).toEqual(Array.from({ length: events.length }, (_, i) => from + i));
+}
+
+/** Processes whose working directory is inside `dir` (the CLI and its tools run there). */
+async function processesIn(dir: string): Promise<number[]> {
+  const found: number[] = [];
+  const real = await fs.realpath(dir).catch(() => dir);
+  for (const entry of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cwd = await fs.readlink(`/proc/${entry}/cwd`).catch(() => '');
+    if (cwd === real || cwd.startsWith(`${real}/`)) found.push(Number(entry));
+  }
+  return found;
+}
+
+describe('the runner', () => {
+  it('runs the CLI in the workspace and streams every event, gap-free, ending with the terminal event', async () => {
+    const run = await runRunner({
+      spec: {
+        prompt: '[[scenario:write-file {"path":"hello.txt","content":"hello {{who}}"}]]',
+        variables: { who: 'runner' },
+        permissionMode: 'acceptEdits',
+      },
+    });
+    expect(run.exitCode).toBe(0);
+    expect(await fs.readFile(path.join(run.workspace, 'hello.txt'), 'utf8')).toBe('hello runner');
+
+    expectGapFree(run.events);
+    const types = run.events.map((e) => e.type);
+    expect(types[0]).toBe('runner.started');
+    expect(types.at(-1)).toBe('runner.completed');
+    expect(types.slice(1, -1)).toEqual(['system', 'assistant', 'user', 'assistant', 'result']);
+    expect(run.events[0]!.event).toMatchObject({ engine: 'cli', namespace, name: run.name });
+    const init = run.events[1]!.event;
+    expect(init).toMatchObject({ subtype: 'init', permissionMode: 'acceptEdits' });
+    expect(await fs.realpath(init.cwd as string)).toBe(await fs.realpath(run.workspace));
+
+    const sessionId = init.session_id as string;
+    expect(run.completed).toEqual({
+      type: 'runner.completed', outcome: 'succeeded', exitCode: 0, message: 'Claude finished the task.',
+      result: 'Wrote hello.txt.', sessionId,
+      usage: { inputTokens: 320, cacheCreationInputTokens: 1200, cacheReadInputTokens: 1000, outputTokens: expect.any(Number),
+        costUSD: expect.stringMatching(/^\d+\.\d+$/), turns: 2 },
+    });
+    expect(run.termination).toMatchObject({ outcome: 'succeeded', exitCode: 0, result: 'Wrote hello.txt.', sessionId,
+      usage: run.completed.usage, lastSeq: run.events.length, unpublishedEvents: 0 });
+
+    // The key reached the API (the scripted API refuses any other) and nothing else.
+    const requests = api.requests.filter((r) => r.headers['x-claude-code-session-id'] === sessionId);
+    expect(requests.map((r) => r.status)).toEqual([200, 200]);
+    expect(JSON.stringify(run.events)).not.toContain(apiKey);
+    expect(run.stdout).not.toContain(apiKey);
+    expect(run.stdout).not.toContain('hello.txt'); // the prompt stays out of the logs
+  });
+
+  it('fails with a readable message when the API keeps failing', async () => {
+    const run = await runRunner({
+      spec: { prompt: '[[scenario:server-error]]' },
+      env: { CLAUDE_AGENT_ENV_CLAUDE_CODE_MAX_RETRIES: '0' }, // spec.env as the operator renders it
+    });
+    expect(run.exitCode).toBe(1);
+    expectGapFree(run.events);
+    expect(run.completed).toMatchObject({ outcome: 'failed', exitCode: 1, result: null, sessionId: expect.any(String) });
+    expect(run.completed.message).toMatch(/^Claude failed: API Error: 500/);
+    expect(run.termination).toMatchObject({ outcome: 'failed', exitCode: 1, message: run.completed.message });
+  });
+
+  it('stops the CLI on SIGTERM, ends cancelled with 143 and leaves no process behind', async () => {
+    let cliPids: number[] = [];
+    const run = await runRunner({
+      spec: { prompt: '[[scenario:slow {"tokens":300,"delayMs":100}]]' },
+      whileRunning: async (pid, workspace) => {
+        await waitFor('the CLI to ask the API', async () => api.requests.some((r) => r.scenario === 'slow' && r.time > Date.now() - 20_000),
+          { timeoutMs: 30_000, intervalMs: 50 });
+        cliPids = await processesIn(workspace);
+        process.kill(pid, 'SIGTERM');
+      },
+    });
+    expect(cliPids.length).toBeGreaterThan(0);
+    expect(run.exitCode).toBe(143);
+    expectGapFree(run.events);
+    expect(run.completed).toMatchObject({ outcome: 'cancelled', exitCode: 143 });
+    expect(run.termination).toMatchObject({ outcome: 'cancelled', exitCode: 143 });
+    expect(await processesIn(run.workspace)).toEqual([]);
+    for (const pid of cliPids) expect(() => process.kill(pid, 0)).toThrow();
+  });
+
+  it('answers with the Messages API for engine api', async () => {
+    const run = await runRunner({ spec: { prompt: 'Say something.', engine: 'api', systemPrompt: 'Be brief.' } });
+    expect(run.exitCode).toBe(0);
+    expectGapFree(run.events);
+    const types = run.events.map((e) => e.type);
+    expect(types[0]).toBe('runner.started');
+    expect(types.slice(1, 3)).toEqual(['system', 'stream_event']);
+    expect(types.slice(-3)).toEqual(['assistant', 'result', 'runner.completed']);
+    expect(run.completed).toMatchObject({ outcome: 'succeeded', result: 'Scripted side answer.', usage: { inputTokens: expect.any(Number) } });
+    expect(run.termination.result).toBe('Scripted side answer.');
+  });
+
+  it('clones spec.workspace.git at the ref before the CLI starts', async () => {
+    const repos = await newRootfs();
+    const git = promisify(execFile);
+    const origin = path.join(repos, 'origin.git');
+    const work = path.join(repos, 'work');
+    await git('git', ['init', '--quiet', '--bare', '-b', 'main', origin]);
+    await git('git', ['clone', '--quiet', origin, work]);
+    const inWork = (...args: string[]) => git('git', ['-C', work, '-c', 'user.name=t', '-c', 'user.email=t@t', ...args]);
+    await fs.writeFile(path.join(work, 'README.md'), 'on main\n');
+    await inWork('add', '.');
+    await inWork('commit', '--quiet', '-m', 'main');
+    await inWork('push', '--quiet', 'origin', 'main');
+    await inWork('checkout', '--quiet', '-b', 'feature');
+    await fs.writeFile(path.join(work, 'README.md'), 'on feature\n');
+    await inWork('commit', '--quiet', '-am', 'feature');
+    await inWork('push', '--quiet', 'origin', 'feature');
+
+    const run = await runRunner({
+      spec: {
+        prompt: '[[scenario:bash {"command":"cat README.md"}]]',
+        allowedTools: ['Bash'],
+        workspace: { git: { url: `file://${origin}`, ref: 'feature' } },
+      },
+    });
+    expect(run.exitCode).toBe(0);
+    expect(run.completed.result).toBe('Ran `cat README.md`. Output:\non feature');
+    expect(run.events.map((e) => e.type).slice(0, 2)).toEqual(['runner.started', 'runner.workspace_ready']);
+  });
+
+  it.each([
+    ['a CLI that is not there', { prompt: 'x' }, { CLAUDE_CLI_PATH: '/nonexistent/claude' }, 2, /cannot be run/],
+    ['a repository that cannot be cloned', { prompt: 'x', workspace: { git: { url: 'file:///nonexistent/repo.git' } } }, {}, 3,
+      /git clone file:\/\/\/nonexistent\/repo\.git failed/],
+  ] as Array<[string, ClaudeTaskSpec, Record<string, string>, number, RegExp]>)('fails early for %s', async (_name, spec, env, exitCode, message) => {
+    const run = await runRunner({ spec, env });
+    expect(run.exitCode).toBe(exitCode);
+    expect(run.completed).toMatchObject({ outcome: 'failed', exitCode });
+    expect(run.completed.message).toMatch(message);
+    expect(run.termination).toMatchObject({ outcome: 'failed', exitCode });
+  });
+
+  it('rejects a prompt variable that is not given (exit 2), and a retry attempt continues the seq', async () => {
+    const name = `task-${crypto.randomBytes(4).toString('hex')}`;
+    const spec = { prompt: 'Fix {{issue}} in {{repo}}.', variables: { repo: 'x' } };
+    const first = await runRunner({ spec, name, env: { CLAUDE_TASK_ATTEMPT: '1' } });
+    expect(first.exitCode).toBe(2);
+    expect(first.completed).toMatchObject({ outcome: 'failed', exitCode: 2 });
+    expect(first.completed.message).toContain('{{issue}}');
+
+    const second = await runRunner({ spec, name, env: { CLAUDE_TASK_ATTEMPT: '2' } });
+    expect(second.events.map((e) => `${e.seq}:${e.type}:${String(e.event.attempt ?? '')}`)).toEqual([
+      '1:runner.started:1', '2:runner.completed:', '3:runner.started:2', '4:runner.completed:',
+    ]);
+    expect(second.termination).toMatchObject({ attempt: 2, lastSeq: 4 });
+  });
+});

@@ -1,0 +1,180 @@
+// One attempt of a task, start to end: read the spec and key, prepare the
+// workspace, run the engine, and always finish with the terminal event, the
+// flush to Redis and the termination message. Returns the exit code.
+import fs from 'node:fs/promises';
+import { ClaudeTaskSpecSchema, type ClaudeTaskSpec } from '../../crds/src/claude-task.ts';
+import { claudeArgs } from './cli-args.ts';
+import { buildCliEnv, inheritedEnvNames } from './cli-env.ts';
+import { completionOf, type EngineRunOutcome } from './completion.ts';
+import type { RunnerConfig } from './config.ts';
+import { CancelledError, ConfigError, exitCodes, RunnerError } from './errors.ts';
+import { EventPublisher } from './event-publisher.ts';
+import { taskEventStreamKey, taskEventWakeChannel, type RunnerCompletedEvent } from './event-stream.ts';
+import type { Logger } from './logger.ts';
+import { renderPrompt } from './prompt-template.ts';
+import { runApi } from './run-api.ts';
+import { runCli } from './run-cli.ts';
+import { writeTerminationMessage } from './termination.ts';
+import { prepareWorkspace, redactUrl } from './workspace.ts';
+
+export interface RunTaskOptions {
+  config: RunnerConfig;
+  /** Aborted on SIGTERM. */
+  signal: AbortSignal;
+  logger: Logger;
+  /** The runner's own environment, for the variables the CLI and git inherit. */
+  runnerEnv: NodeJS.ProcessEnv;
+}
+
+interface PreparedTask {
+  spec: ClaudeTaskSpec;
+  apiKey: string;
+  prompt: string;
+}
+
+export async function runTask(options: RunTaskOptions): Promise<number> {
+  const { config, logger } = options;
+  const publisher = new EventPublisher({
+    redisUrl: config.redisUrl,
+    streamKey: taskEventStreamKey(config.task.namespace, config.task.name),
+    wakeChannel: taskEventWakeChannel(config.task.namespace, config.task.name),
+    maxLength: config.eventStreamMaxLength,
+    logger,
+  });
+  let completed: RunnerCompletedEvent;
+  try {
+    completed = await runAttempt(options, publisher);
+  } catch (error) {
+    completed = completionOfError(error, logger);
+  }
+  publisher.publish(completed);
+  const closed = await publisher.close(config.flushTimeoutMs);
+  const { type: _type, ...outcome } = completed;
+  try {
+    await writeTerminationMessage(config.terminationLogFile, {
+      ...outcome,
+      resultTruncated: false,
+      attempt: config.task.attempt ?? null,
+      lastSeq: closed.lastSeq,
+      unpublishedEvents: closed.unpublished,
+    });
+  } catch (error) {
+    logger.warn({ err: (error as Error).message, file: config.terminationLogFile }, 'cannot write the termination message');
+  }
+  logger.info({ outcome: completed.outcome, exitCode: completed.exitCode, usage: completed.usage, sessionId: completed.sessionId,
+    lastSeq: closed.lastSeq, unpublishedEvents: closed.unpublished }, 'task attempt finished');
+  return completed.exitCode;
+}
+
+async function runAttempt(options: RunTaskOptions, publisher: EventPublisher): Promise<RunnerCompletedEvent> {
+  const { config, signal, logger } = options;
+  const started = { type: 'runner.started', namespace: config.task.namespace, name: config.task.name, uid: config.task.uid,
+    attempt: config.task.attempt ?? null };
+  let task: PreparedTask;
+  try {
+    task = await prepareTask(config);
+  } catch (error) {
+    publisher.publish(started);
+    throw error;
+  }
+  const { spec } = task;
+  const engine = spec.engine ?? 'cli';
+  publisher.publish({ ...started, engine, model: spec.model ?? null, promptLength: task.prompt.length });
+  logger.info({ engine, model: spec.model, attempt: config.task.attempt, promptLength: task.prompt.length }, 'task attempt started');
+
+  const inherited = Object.fromEntries(inheritedEnvNames.flatMap((name) => {
+    const value = options.runnerEnv[name];
+    return value === undefined ? [] : [[name, value]];
+  }));
+  await prepareWorkspace({ dir: config.workspaceDir, git: spec.workspace?.git, env: { ...inherited, ...config.proxy, HOME: config.claudeHome },
+    signal, logger });
+  if (spec.workspace?.git) publisher.publish({ type: 'runner.workspace_ready', git: redactUrl(spec.workspace.git.url), ref: spec.workspace.git.ref ?? null });
+  if (signal.aborted) throw new CancelledError('Stopped by SIGTERM before Claude started.');
+
+  const outcome = engine === 'api' ? await runApiEngine(options, task, publisher) : await runCliEngine(options, task, publisher);
+  return completionOf(outcome);
+}
+
+async function prepareTask(config: RunnerConfig): Promise<PreparedTask> {
+  const spec = await readSpec(config.specFile);
+  const apiKey = await readApiKey(config.apiKeyFile);
+  return { spec, apiKey, prompt: renderPrompt(spec.prompt, spec.variables) };
+}
+
+async function runCliEngine(options: RunTaskOptions, task: PreparedTask, publisher: EventPublisher): Promise<EngineRunOutcome> {
+  const { config, logger } = options;
+  const { args, stdin } = claudeArgs(task.spec, task.prompt);
+  const { env, ignoredAgentEnv } = buildCliEnv({
+    runnerEnv: options.runnerEnv, agentEnv: config.agentEnv, apiKey: task.apiKey, anthropicBaseUrl: config.anthropicBaseUrl,
+    proxy: config.proxy, claudeHome: config.claudeHome, permissionMode: task.spec.permissionMode,
+  });
+  if (ignoredAgentEnv.length > 0) logger.warn({ names: ignoredAgentEnv }, 'agent environment variables ignored: the runner sets them');
+  await fs.mkdir(config.claudeHome, { recursive: true });
+  // Checked here because under setpriv a missing CLI would look like a CLI that failed.
+  await fs.access(config.cliPath, fs.constants.X_OK).catch((error: Error) => {
+    throw new ConfigError(`the Claude CLI at ${config.cliPath} cannot be run: ${error.message}`, { cause: error });
+  });
+  const run = await runCli({
+    cliPath: config.cliPath, setprivPath: config.setprivPath, args, stdin, env, cwd: config.workspaceDir,
+    signal: options.signal, stopGraceMs: config.cliStopGraceMs, onEvent: (event) => publisher.publish(event), logger,
+  });
+  return {
+    sessionId: run.summary.sessionId,
+    result: run.summary.result,
+    stopped: run.stopped,
+    process: { exitCode: run.exitCode, signal: run.signal, spawnError: run.spawnError, stderrTail: run.stderrTail, cliPath: config.cliPath },
+  };
+}
+
+async function runApiEngine(options: RunTaskOptions, task: PreparedTask, publisher: EventPublisher): Promise<EngineRunOutcome> {
+  const { config } = options;
+  const run = await runApi({
+    spec: task.spec, prompt: task.prompt, apiKey: task.apiKey, baseUrl: config.anthropicBaseUrl,
+    defaultModel: config.api.defaultModel, maxTokens: config.api.maxTokens, signal: options.signal,
+    onEvent: (event) => publisher.publish(event), logger: options.logger,
+  });
+  return { sessionId: run.summary.sessionId, result: run.summary.result, stopped: run.stopped };
+}
+
+export async function readSpec(file: string): Promise<ClaudeTaskSpec> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read the task spec at ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`the task spec at ${file} is not JSON: ${(error as Error).message}`, { cause: error });
+  }
+  const parsed = ClaudeTaskSpecSchema.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `spec.${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`invalid task spec: ${problems.join('; ')}`);
+  }
+  return parsed.data;
+}
+
+async function readApiKey(file: string): Promise<string> {
+  let key: string;
+  try {
+    key = (await fs.readFile(file, 'utf8')).trim();
+  } catch (error) {
+    throw new ConfigError(`cannot read the API key at ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  if (key === '') throw new ConfigError(`the API key file ${file} is empty`);
+  return key;
+}
+
+function completionOfError(error: unknown, logger: Logger): RunnerCompletedEvent {
+  const base = { type: 'runner.completed' as const, result: null, usage: null, sessionId: null };
+  if (error instanceof RunnerError) {
+    logger.error({ err: error.message, retryable: error.retryable }, 'task attempt failed before Claude finished');
+    const outcome = error instanceof CancelledError ? 'cancelled' : 'failed';
+    return { ...base, outcome, exitCode: error.exitCode, message: error.message };
+  }
+  logger.error({ err: error }, 'runner error');
+  return { ...base, outcome: 'failed', exitCode: exitCodes.taskFailed, message: `Runner error: ${(error as Error).message}` };
+}

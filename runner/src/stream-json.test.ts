@@ -1,0 +1,99 @@
+import { describe, expect, it } from '@jest/globals';
+import { CliRunSummary, formatUsd, malformedLineKeep, parseLine, StreamJsonReader } from './stream-json.ts';
+
+const init = { type: 'system', subtype: 'init', session_id: 'sess-1', cwd: '/w' };
+const result = {
+  type: 'result', subtype: 'success', is_error: false, result: 'Wrote hello.txt.', session_id: 'sess-1',
+  total_cost_usd: 0.0059, num_turns: 2,
+  usage: { input_tokens: 320, output_tokens: 40, cache_read_input_tokens: 1000, cache_creation_input_tokens: 1200, service_tier: 'standard' },
+};
+
+describe('StreamJsonReader', () => {
+  it('passes objects through unchanged, whatever their type', () => {
+    const reader = new StreamJsonReader();
+    const brandNew = { type: 'something_new', nested: { a: [1, 2] } };
+    const text = [init, brandNew, result].map((e) => JSON.stringify(e)).join('\n') + '\n';
+    expect(reader.feed(text)).toEqual([init, brandNew, result]);
+    expect(reader.end()).toEqual([]);
+  });
+
+  it('joins lines split across chunks and keeps a partial line until it ends', () => {
+    const reader = new StreamJsonReader();
+    const line = JSON.stringify(init);
+    expect(reader.feed(line.slice(0, 10))).toEqual([]);
+    expect(reader.feed(line.slice(10) + '\n' + '{"type":"a"}')).toEqual([init]);
+    expect(reader.end()).toEqual([{ type: 'a' }]);
+  });
+
+  it('skips blank lines and accepts CRLF', () => {
+    expect(new StreamJsonReader().feed('\n  \n{"type":"x"}\r\n')).toEqual([{ type: 'x' }]);
+  });
+
+  it('turns a malformed line into an event and goes on', () => {
+    const events = new StreamJsonReader().feed('Warning: something\n{"type":"x"}\n');
+    expect(events).toEqual([
+      { type: 'runner.malformed_line', line: 'Warning: something', truncated: false, error: expect.stringMatching(/^not JSON/) },
+      { type: 'x' },
+    ]);
+  });
+
+  it.each([
+    ['an array', '[1,2]', 'not a JSON object'],
+    ['a number', '42', 'not a JSON object'],
+    ['null', 'null', 'not a JSON object'],
+    ['an object without type', '{"a":1}', 'no "type" string'],
+    ['a non-string type', '{"type":3}', 'no "type" string'],
+  ])('reports %s as malformed', (_name, line, error) => {
+    expect(parseLine(line)).toEqual([{ type: 'runner.malformed_line', line, truncated: false, error }]);
+  });
+
+  it('keeps only the start of a huge malformed line', () => {
+    const [event] = parseLine('x'.repeat(malformedLineKeep * 3));
+    expect(event).toMatchObject({ truncated: true });
+    expect((event!.line as string).length).toBe(malformedLineKeep);
+  });
+});
+
+describe('CliRunSummary', () => {
+  it('extracts session id, result text and usage', () => {
+    const summary = new CliRunSummary();
+    for (const event of [init, { type: 'assistant', session_id: 'sess-1' }, result]) summary.observe(event);
+    expect(summary.sessionId).toBe('sess-1');
+    expect(summary.result).toEqual({
+      subtype: 'success', isError: false, text: 'Wrote hello.txt.',
+      usage: { inputTokens: 320, outputTokens: 40, cacheReadInputTokens: 1000, cacheCreationInputTokens: 1200, costUSD: '0.0059', turns: 2 },
+    });
+  });
+
+  it('treats is_error on a success subtype as an error (API errors after retries)', () => {
+    const summary = new CliRunSummary();
+    summary.observe({ type: 'result', subtype: 'success', is_error: true, result: 'API Error: 500 ...', api_error_status: 500 });
+    expect(summary.result).toMatchObject({ isError: true, text: 'API Error: 500 ...', usage: {} });
+  });
+
+  it('treats a non-success subtype as an error', () => {
+    const summary = new CliRunSummary();
+    summary.observe({ type: 'result', subtype: 'error_max_turns', num_turns: 3 });
+    expect(summary.result).toMatchObject({ subtype: 'error_max_turns', isError: true, text: undefined, usage: { turns: 3 } });
+  });
+
+  it('ignores usage values of the wrong type', () => {
+    const summary = new CliRunSummary();
+    summary.observe({ type: 'result', subtype: 'success', usage: { input_tokens: '5', output_tokens: -1 }, total_cost_usd: 'x' });
+    expect(summary.result?.usage).toEqual({});
+  });
+
+  it('has nothing before any event', () => {
+    const summary = new CliRunSummary();
+    expect([summary.sessionId, summary.result]).toEqual([undefined, undefined]);
+  });
+});
+
+describe('formatUsd', () => {
+  it.each([
+    [0.0059, '0.0059'], [1e-7, '0'], [2, '2'], [0, '0'], [12.3456789, '12.345679'],
+    [-1, undefined], [Number.NaN, undefined], ['1', undefined],
+  ])('%p → %p', (value, expected) => {
+    expect(formatUsd(value)).toBe(expected);
+  });
+});

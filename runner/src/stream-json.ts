@@ -1,0 +1,101 @@
+// Reads the CLI's `--output-format stream-json` stdout: one JSON object per line.
+// Lenient on purpose: the CLI adds event types and fields between versions, so
+// anything that parses as an object with a `type` passes through unchanged, and a
+// line that does not becomes a `runner.malformed_line` event instead of an error.
+// CliRunSummary picks out what the task status needs: session id, result, usage.
+import type { TaskEvent, TaskUsage } from './event-stream.ts';
+
+/** How much of a malformed line is kept in its event. */
+export const malformedLineKeep = 4096;
+
+export class StreamJsonReader {
+  private pending = '';
+
+  /** Events for the complete lines in `chunk` (plus what was pending); keeps a partial last line. */
+  feed(chunk: string): TaskEvent[] {
+    this.pending += chunk;
+    const lines = this.pending.split('\n');
+    this.pending = lines.pop() ?? '';
+    return lines.flatMap(parseLine);
+  }
+
+  /** Events for a last line without a newline. */
+  end(): TaskEvent[] {
+    const rest = this.pending;
+    this.pending = '';
+    return parseLine(rest);
+  }
+}
+
+export function parseLine(rawLine: string): TaskEvent[] {
+  const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
+  if (line.trim() === '') return [];
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (error) {
+    return [malformed(line, `not JSON: ${(error as Error).message}`)];
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return [malformed(line, 'not a JSON object')];
+  if (typeof (value as { type?: unknown }).type !== 'string') return [malformed(line, 'no "type" string')];
+  return [value as TaskEvent];
+}
+
+function malformed(line: string, error: string): TaskEvent {
+  const truncated = line.length > malformedLineKeep;
+  return { type: 'runner.malformed_line', error, line: truncated ? line.slice(0, malformedLineKeep) : line, truncated };
+}
+
+export interface CliResult {
+  /** `success`, `error_max_turns`, `error_during_execution`, ... as the CLI says. */
+  subtype: string;
+  /** The CLI sets is_error also on `success` when an API error ended the run. */
+  isError: boolean;
+  /** The final answer, or for an API error its message. */
+  text: string | undefined;
+  usage: TaskUsage;
+}
+
+/** Follows the events of one CLI run and keeps what the terminal event needs. */
+export class CliRunSummary {
+  sessionId: string | undefined;
+  result: CliResult | undefined;
+
+  observe(event: TaskEvent): void {
+    if (typeof event.session_id === 'string' && event.session_id !== '') this.sessionId = event.session_id;
+    if (event.type === 'result') this.result = resultOf(event);
+  }
+}
+
+function resultOf(event: TaskEvent): CliResult {
+  return {
+    subtype: typeof event.subtype === 'string' ? event.subtype : 'unknown',
+    isError: event.is_error === true || (typeof event.subtype === 'string' && event.subtype !== 'success'),
+    text: typeof event.result === 'string' ? event.result : undefined,
+    usage: usageOf(event),
+  };
+}
+
+/** The CLI's `usage`, `total_cost_usd` and `num_turns` in the shape of the task status. */
+export function usageOf(event: TaskEvent): TaskUsage {
+  const raw = (typeof event.usage === 'object' && event.usage !== null ? event.usage : {}) as Record<string, unknown>;
+  const usage: TaskUsage = {};
+  const count = (value: unknown) => (Number.isSafeInteger(value) && (value as number) >= 0 ? (value as number) : undefined);
+  const set = <K extends keyof TaskUsage>(key: K, value: TaskUsage[K] | undefined) => {
+    if (value !== undefined) usage[key] = value;
+  };
+  set('inputTokens', count(raw.input_tokens));
+  set('outputTokens', count(raw.output_tokens));
+  set('cacheReadInputTokens', count(raw.cache_read_input_tokens));
+  set('cacheCreationInputTokens', count(raw.cache_creation_input_tokens));
+  set('costUSD', formatUsd(event.total_cost_usd));
+  set('turns', count(event.num_turns));
+  return usage;
+}
+
+/** A decimal string without exponent (String(1e-7) would be "1e-7"), at most 6 places. */
+export function formatUsd(value: unknown): string | undefined {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return undefined;
+  const fixed = value.toFixed(6).replace(/0+$/, '');
+  return fixed.endsWith('.') ? fixed.slice(0, -1) : fixed;
+}
