@@ -71,7 +71,12 @@ describe('desiredJob', () => {
     const env = desiredJob(task({ env: [{ name: 'TEAM', value: 'a' }] }), config).spec!.template.spec!.containers[0]!.env!;
     expect(env).toContainEqual({ name: 'ANTHROPIC_BASE_URL', value: 'http://gateway:8080' });
     expect(env).toContainEqual({ name: 'REDIS_URL', value: 'redis://redis:6379' });
-    expect(env.at(-1)).toEqual({ name: 'TEAM', value: 'a' });
+    expect(env.at(-1)).toEqual({ name: 'CLAUDE_AGENT_ENV_TEAM', value: 'a' });
+  });
+
+  test('envFrom keeps its source and gets the agent prefix before its own', () => {
+    const container = desiredJob(task({ envFrom: [{ secretRef: { name: 'tokens' }, prefix: 'GH_' }] }), config).spec!.template.spec!.containers[0]!;
+    expect(container.envFrom).toEqual([{ secretRef: { name: 'tokens' }, prefix: 'CLAUDE_AGENT_ENV_GH_' }]);
   });
 
   test('a PVC workspace replaces the emptyDir', () => {

@@ -16,6 +16,7 @@ export const podPaths = {
 /** The runner exits 2 for a spec or config it cannot use: retrying cannot help. */
 export const runnerExitBadInput = 2;
 const runAsUser = 65532;
+export const agentEnvPrefix = 'CLAUDE_AGENT_ENV_';
 
 function ownerReference(task: ClaudeTask) {
   return {
@@ -78,9 +79,10 @@ export function desiredJob(task: ClaudeTask, config: OperatorConfig): V1Job {
     { name: 'CLAUDE_HOME', value: podPaths.home },
     { name: 'REDIS_URL', value: config.RUNNER_REDIS_URL },
     ...passThrough,
-    // The task's own variables, for the agent; the runner passes them on to the CLI.
+    // The task's own variables, for the agent: the runner hands CLAUDE_AGENT_ENV_<NAME>
+    // to the CLI as <NAME> (runner/README.md), and keeps its own settings apart.
     ...(spec.env ?? []).map((variable): V1EnvVar => ({
-      name: variable.name,
+      name: `${agentEnvPrefix}${variable.name}`,
       ...(variable.value !== undefined ? { value: variable.value } : {}),
       ...(variable.valueFrom ? { valueFrom: variable.valueFrom } : {}),
     })),
@@ -125,7 +127,7 @@ export function desiredJob(task: ClaudeTask, config: OperatorConfig): V1Job {
             name: 'runner',
             image: config.RUNNER_IMAGE,
             env,
-            ...(spec.envFrom ? { envFrom: spec.envFrom } : {}),
+            ...(spec.envFrom ? { envFrom: spec.envFrom.map((from) => ({ ...from, prefix: `${agentEnvPrefix}${from.prefix ?? ''}` })) } : {}),
             volumeMounts,
             workingDir: podPaths.workspace,
             ...(spec.resources ? { resources: spec.resources } : {}),

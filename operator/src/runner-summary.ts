@@ -2,21 +2,16 @@
 // (runner/README.md): how the operator learns the outcome, usage and session of
 // an attempt without reading the event stream.
 import { z } from 'zod';
+import { UsageSchema } from '../../crds/src/claude-task.ts';
 
 export const RunnerSummarySchema = z.object({
-  outcome: z.string().optional(),
-  exitCode: z.number().int().optional(),
-  message: z.string().optional(),
-  result: z.string().optional(),
-  sessionId: z.string().optional(),
-  usage: z.object({
-    inputTokens: z.number().optional(),
-    outputTokens: z.number().optional(),
-    cacheReadInputTokens: z.number().optional(),
-    cacheCreationInputTokens: z.number().optional(),
-    costUsd: z.number().optional(),
-    turns: z.number().optional(),
-  }).partial().optional(),
+  outcome: z.string().nullish(),
+  exitCode: z.number().int().nullish(),
+  message: z.string().nullish(),
+  result: z.string().nullish(),
+  sessionId: z.string().nullish(),
+  // The runner writes usage in the status's own shape, so it is copied as is.
+  usage: UsageSchema.nullish(),
 }).loose();
 
 export type RunnerSummary = z.infer<typeof RunnerSummarySchema>;

@@ -182,6 +182,9 @@ export class TaskReconciler {
   private async finalizeDeleted(task: ClaudeTask): Promise<void> {
     if (!task.metadata.finalizers?.includes(finalizerName)) return;
     await this.recordFinal(task, task.status ?? { phase: 'Pending' });
+    // Postgres has every event now; the stream goes, so a task made again under
+    // the same name starts a stream of its own.
+    await this.deps.redis.del(taskEventStreamKey(task.metadata.namespace ?? '', task.metadata.name ?? ''));
     await this.removeFinalizer(task);
   }
 

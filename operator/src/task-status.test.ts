@@ -16,7 +16,7 @@ const pod = (phase: string, runner: NonNullable<V1Pod['status']>['containerStatu
   ({ metadata: { name: `pod-${phase}`, creationTimestamp: new Date('2026-01-01T00:00:01Z'), ...(deleting ? { deletionTimestamp: now } : {}) },
     status: { phase, containerStatuses: runner } });
 const summary = JSON.stringify({ outcome: 'failed', exitCode: 1, message: 'API error 500: overloaded', sessionId: 's-1',
-  result: 'did it', usage: { inputTokens: 10, outputTokens: 5, costUsd: 0.01234, turns: 2 } });
+  result: 'did it', usage: { inputTokens: 10, outputTokens: 5, costUSD: '0.0123', turns: 2 } });
 const terminatedRunner = (exitCode: number, message?: string) =>
   [{ name: 'runner', image: 'r', imageID: '', ready: false, restartCount: 0,
     state: { terminated: { exitCode, ...(message ? { message } : {}) } } }];

@@ -111,18 +111,10 @@ function summaryFields(summary: RunnerSummary | undefined, previous: ClaudeTaskS
       ...(previous.result ? { result: previous.result } : {}),
     };
   }
-  const u = summary.usage ?? {};
   return {
     ...(summary.sessionId ? { claudeSessionId: summary.sessionId } : {}),
     ...(summary.result ? { result: summary.result.slice(0, maxResultLength) } : {}),
-    usage: {
-      ...(u.inputTokens !== undefined ? { inputTokens: u.inputTokens } : {}),
-      ...(u.outputTokens !== undefined ? { outputTokens: u.outputTokens } : {}),
-      ...(u.cacheReadInputTokens !== undefined ? { cacheReadInputTokens: u.cacheReadInputTokens } : {}),
-      ...(u.cacheCreationInputTokens !== undefined ? { cacheCreationInputTokens: u.cacheCreationInputTokens } : {}),
-      ...(u.costUsd !== undefined ? { costUSD: u.costUsd.toFixed(4) } : {}),
-      ...(u.turns !== undefined ? { turns: u.turns } : {}),
-    },
+    ...(summary.usage ? { usage: summary.usage } : previous.usage ? { usage: previous.usage } : {}),
   };
 }
 
