@@ -1,0 +1,152 @@
+// A ClaudeTask from `kubectl apply` to a finished run, on the test bed: the real
+// claude CLI in a pod of the local node, against the scripted API, with the
+// operator running under the chart's ClusterRole.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { installClaudeTaskCrd } from '../../crds/src/install.ts';
+import type { ClaudeTask } from '../../crds/src/claude-task.ts';
+import { taskEventStreamKey } from '../../runner/src/event-stream.ts';
+import { repoRoot } from '../bed/binaries.ts';
+import { startScriptedApi, type ScriptedApi } from '../scripted-api/server.ts';
+import { bedSetting, createTestNamespace, kubeConfig, waitFor, type TestNamespace } from '../support/cluster.ts';
+import { prepareOperator, type OperatorUnderTest } from './support/operator-under-test.ts';
+
+let api: ScriptedApi;
+let ns: TestNamespace;
+let operator: OperatorUnderTest;
+let redis: Redis;
+let db: pg.Client;
+const custom = () => kubeConfig().makeApiClient(CustomObjectsApi);
+
+beforeAll(async () => {
+  await installClaudeTaskCrd(kubeConfig());
+  api = await startScriptedApi({ apiKey: 'test-key' });
+  ns = await createTestNamespace('tasks');
+  await ns.core.createNamespacedSecret({ namespace: ns.name, body: { metadata: { name: 'anthropic-api-key' }, stringData: { 'api-key': 'test-key' } } });
+  operator = await prepareOperator({ watchNamespace: ns.name, anthropicBaseUrl: api.url });
+  await operator.start();
+  redis = new Redis(bedSetting('REDIS_URL'));
+  db = new pg.Client({ connectionString: bedSetting('DATABASE_URL') });
+  await db.connect();
+});
+
+afterAll(async () => {
+  await operator?.stop();
+  await ns?.delete();
+  await operator?.uninstall();
+  await api?.close();
+  redis?.disconnect();
+  await db?.end();
+});
+
+async function getTask(name: string): Promise<ClaudeTask> {
+  return await custom().getNamespacedCustomObject({ group: 'claude-operator.io', version: 'v1alpha1', namespace: ns.name, plural: 'claudetasks', name }) as ClaudeTask;
+}
+
+async function taskWhen(name: string, what: string, check: (task: ClaudeTask) => boolean, timeoutMs = 90_000): Promise<ClaudeTask> {
+  let last: ClaudeTask | undefined;
+  await waitFor(`task ${name}: ${what}`, async () => check(last = await getTask(name)), { timeoutMs, intervalMs: 250 })
+    .catch(async (error: Error) => {
+      throw new Error(`${error.message}\nlast status: ${JSON.stringify(last?.status)}\n--- operator log ---\n${
+        (await fs.readFile(operator.logFile, 'utf8').catch(() => '')).split('\n').slice(-30).join('\n')}`);
+    });
+  return last!;
+}
+
+async function applyTask(name: string, spec: Record<string, unknown>): Promise<void> {
+  const file = path.join(bedSetting('BED_DIR'), `${ns.name}-${name}.json`);
+  await fs.writeFile(file, JSON.stringify({ apiVersion: 'claude-operator.io/v1alpha1', kind: 'ClaudeTask', metadata: { name }, spec }));
+  const applied = await ns.kubectl('apply', '-f', file);
+  expect(applied.stderr).toBe('');
+}
+
+async function podsOf(task: ClaudeTask) {
+  return (await ns.core.listNamespacedPod({ namespace: ns.name, labelSelector: `claude-operator.io/task=${task.metadata.name}` })).items;
+}
+
+async function streamEvents(name: string) {
+  const entries = await redis.xrange(taskEventStreamKey(ns.name, name), '-', '+');
+  return entries.map(([, fields]) => {
+    const record: Record<string, string> = {};
+    for (let i = 0; i < fields.length; i += 2) record[fields[i]!] = fields[i + 1]!;
+    return { seq: Number(record.seq), type: record.type!, data: JSON.parse(record.data!) as Record<string, unknown> };
+  });
+}
+
+describe('a task runs', () => {
+  test('kubectl apply -f examples/task.yaml reaches Succeeded; the file is written; Postgres and Redis hold every event in order', async () => {
+    const applied = await ns.kubectl('apply', '-f', path.join(repoRoot, 'examples/task.yaml'));
+    expect(applied.stdout).toContain('claudetask.claude-operator.io/hello-file created');
+    const task = await taskWhen('hello-file', 'Succeeded', (t) => t.status?.phase === 'Succeeded');
+
+    const table = await ns.kubectl('get', 'ctask');
+    expect(table.stdout).toMatch(/^NAME\s+PHASE\s+MODEL\s+TURNS\s+COST\s+AGE\s+DURATION\s*$/m);
+    expect(table.stdout).toMatch(/^hello-file\s+Succeeded\s+claude-sonnet-4-5\s+\d+\s+\d+\.\d+\s+\S+\s+\d+s\s*$/m);
+    expect(task.status).toMatchObject({ attempts: 1, exitCode: 0, claudeSessionId: expect.any(String) });
+    expect(task.status?.conditions?.find((c) => c.type === 'Finished')).toMatchObject({ status: 'True', reason: 'Succeeded' });
+
+    // The file the scenario asked for, in the pod's workspace volume on the local node.
+    const podDirs = await fs.readdir(path.join(bedSetting('BED_DIR'), 'pods'));
+    const podDir = podDirs.find((dir) => dir.startsWith(`${ns.name}_${task.status?.podName}_`));
+    expect(podDir).toBeDefined();
+    expect(await fs.readFile(path.join(bedSetting('BED_DIR'), 'pods', podDir!, 'volumes/workspace/hello.txt'), 'utf8'))
+      .toBe('hello from claude-operator\n');
+
+    const events = await streamEvents('hello-file');
+    expect(events.map((e) => e.seq)).toEqual(events.map((_e, i) => i + 1));
+    expect(events[0]?.type).toBe('runner.started');
+    expect(events.some((e) => e.type === 'assistant')).toBe(true);
+    expect(events.at(-1)).toMatchObject({ type: 'runner.completed', data: { outcome: 'succeeded' } });
+
+    await waitFor('the final record in Postgres', async () =>
+      (await db.query('SELECT finalized_at FROM claude_tasks WHERE uid = $1', [task.metadata.uid])).rows[0]?.finalized_at != null);
+    const record = await db.query('SELECT phase, spec, result FROM claude_tasks WHERE uid = $1', [task.metadata.uid]);
+    expect(record.rows[0]).toMatchObject({ phase: 'Succeeded', spec: expect.objectContaining({ model: 'claude-sonnet-4-5' }) });
+    const stored = await db.query('SELECT seq, type, data FROM claude_task_events WHERE task_uid = $1 ORDER BY seq', [task.metadata.uid]);
+    expect(stored.rows.map((row) => ({ seq: Number(row.seq), type: row.type, data: row.data }))).toEqual(events);
+    const transitions = await db.query('SELECT to_phase FROM claude_task_transitions WHERE task_uid = $1 ORDER BY id', [task.metadata.uid]);
+    expect(transitions.rows.map((row) => row.to_phase).at(-1)).toBe('Succeeded');
+    expect(transitions.rows[0]?.to_phase).toBe('Pending');
+  });
+});
+
+describe('tasks end as they should', () => {
+  test('cancel mid-run: Cancelled within seconds, and the pod is gone', async () => {
+    await applyTask('cancel-me', { prompt: '[[scenario:slow {"tokens":600,"delayMs":100}]]', timeoutSeconds: 300 });
+    const running = await taskWhen('cancel-me', 'Running', (t) => t.status?.phase === 'Running');
+    // Mid-run: the model is streaming its (slow) answer to the agent.
+    await waitFor('the model answering', async () => api.requests.some((r) => r.scenario === 'slow'));
+    const patched = await ns.kubectl('patch', 'ctask', 'cancel-me', '--type', 'merge', '-p', '{"spec":{"cancel":true}}');
+    expect(patched.code).toBe(0);
+    const cancelledAt = Date.now();
+    const cancelled = await taskWhen('cancel-me', 'Cancelled', (t) => t.status?.phase === 'Cancelled', 45_000);
+    expect(Date.now() - cancelledAt).toBeLessThan(45_000);
+    expect(cancelled.status?.message).toContain('cancel');
+    await waitFor('no pod left', async () => (await podsOf(running)).length === 0, { timeoutMs: 30_000 });
+    await waitFor('the runner reported the cancellation', async () => (await streamEvents('cancel-me')).at(-1)?.type === 'runner.completed');
+    expect((await streamEvents('cancel-me')).at(-1)?.data).toMatchObject({ outcome: 'cancelled' });
+  });
+
+  test('a deadline: TimedOut', async () => {
+    await applyTask('too-slow', { prompt: '[[scenario:slow {"tokens":600,"delayMs":100}]]', timeoutSeconds: 4 });
+    const task = await taskWhen('too-slow', 'TimedOut', (t) => t.status?.phase === 'TimedOut');
+    expect(task.status?.message).toMatch(/longer than 4 s/);
+  });
+
+  test('scripted 500s: Failed with a message, after the retries the task asked for', async () => {
+    await applyTask('server-errors', {
+      prompt: '[[scenario:server-error]]', retries: 1,
+      env: [{ name: 'CLAUDE_CODE_MAX_RETRIES', value: '0' }],
+    });
+    const task = await taskWhen('server-errors', 'Failed', (t) => t.status?.phase === 'Failed', 120_000);
+    expect(task.status?.attempts).toBe(2);
+    expect(task.status?.message).toMatch(/500|api_error|API Error/i);
+    expect(task.status?.message).toContain('after 2 attempts');
+    const job = await ns.batch.readNamespacedJob({ name: task.status!.jobName!, namespace: ns.name });
+    expect(job.status?.failed).toBe(2);
+  });
+});
