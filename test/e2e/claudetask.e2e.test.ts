@@ -4,7 +4,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { CustomObjectsApi } from '@kubernetes/client-node';
+import { CustomObjectsApi, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { installClaudeTaskCrd } from '../../crds/src/install.ts';
@@ -25,7 +25,8 @@ const custom = () => kubeConfig().makeApiClient(CustomObjectsApi);
 beforeAll(async () => {
   await installClaudeTaskCrd(kubeConfig());
   api = await startScriptedApi({ apiKey: 'test-key' });
-  ns = await createTestNamespace('tasks');
+  // Restricted: every task pod the operator makes must pass the profile to be admitted.
+  ns = await createTestNamespace('tasks', { 'pod-security.kubernetes.io/enforce': 'restricted' });
   await ns.core.createNamespacedSecret({ namespace: ns.name, body: { metadata: { name: 'anthropic-api-key' }, stringData: { 'api-key': 'test-key' } } });
   operator = await prepareOperator({ watchNamespace: ns.name, anthropicBaseUrl: api.url });
   await operator.start();
@@ -111,15 +112,35 @@ describe('a task runs', () => {
     const transitions = await db.query('SELECT to_phase FROM claude_task_transitions WHERE task_uid = $1 ORDER BY id', [task.metadata.uid]);
     expect(transitions.rows.map((row) => row.to_phase).at(-1)).toBe('Succeeded');
     expect(transitions.rows[0]?.to_phase).toBe('Pending');
+
+    const kubeEvents = await ns.kubectl('get', 'events', '--field-selector', `involvedObject.name=hello-file,involvedObject.kind=ClaudeTask`, '-o', 'jsonpath={.items[*].reason}');
+    expect(kubeEvents.stdout.split(' ')).toEqual(expect.arrayContaining(['JobCreated', 'Succeeded']));
+    const metrics = await (await fetch(`${operator.metricsUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^claude_operator_reconcile_total\{outcome="(done|requeued)"\} [1-9]/m);
+    expect(metrics).toMatch(/^claude_operator_leader 1$/m);
+  });
+
+  test('deleting a running task waits (finalizer) until its record and events are in Postgres', async () => {
+    await applyTask('delete-me', { prompt: 'delete-me [[scenario:slow {"tokens":600,"delayMs":100}]]' });
+    const running = await taskWhen('delete-me', 'Running', (t) => t.status?.phase === 'Running');
+    expect(running.metadata.finalizers).toContain('claude-operator.io/record');
+    await waitFor('the model answering', async () => api.requests.some((r) => r.scenario === 'slow' && JSON.stringify(r.body).includes('delete-me')));
+    const deleted = await ns.kubectl('delete', 'ctask', 'delete-me', '--wait=true', '--timeout=60s');
+    expect(deleted.code).toBe(0);
+    const record = await db.query('SELECT finalized_at, phase FROM claude_tasks WHERE uid = $1', [running.metadata.uid]);
+    expect(record.rows[0]?.finalized_at).not.toBeNull();
+    const stored = await db.query('SELECT count(*)::int AS n FROM claude_task_events WHERE task_uid = $1', [running.metadata.uid]);
+    expect(stored.rows[0]?.n).toBeGreaterThan(0);
+    expect(await redis.exists(taskEventStreamKey(ns.name, 'delete-me'))).toBe(0);
   });
 });
 
 describe('tasks end as they should', () => {
   test('cancel mid-run: Cancelled within seconds, and the pod is gone', async () => {
-    await applyTask('cancel-me', { prompt: '[[scenario:slow {"tokens":600,"delayMs":100}]]', timeoutSeconds: 300 });
+    await applyTask('cancel-me', { prompt: 'cancel-me [[scenario:slow {"tokens":600,"delayMs":100}]]', timeoutSeconds: 300 });
     const running = await taskWhen('cancel-me', 'Running', (t) => t.status?.phase === 'Running');
     // Mid-run: the model is streaming its (slow) answer to the agent.
-    await waitFor('the model answering', async () => api.requests.some((r) => r.scenario === 'slow'));
+    await waitFor('the model answering', async () => api.requests.some((r) => r.scenario === 'slow' && JSON.stringify(r.body).includes('cancel-me')));
     const patched = await ns.kubectl('patch', 'ctask', 'cancel-me', '--type', 'merge', '-p', '{"spec":{"cancel":true}}');
     expect(patched.code).toBe(0);
     const cancelledAt = Date.now();
@@ -148,5 +169,72 @@ describe('tasks end as they should', () => {
     expect(task.status?.message).toContain('after 2 attempts');
     const job = await ns.batch.readNamespacedJob({ name: task.status!.jobName!, namespace: ns.name });
     expect(job.status?.failed).toBe(2);
+  });
+});
+
+describe('RBAC', () => {
+  interface AuditEvent { user?: { username?: string }; verb: string; objectRef?: { apiGroup?: string; resource?: string; subresource?: string }; responseStatus?: { code?: number } }
+  const permission = (group: string | undefined, resource: string, verb: string) => `${group ?? ''}/${resource}:${verb}`;
+
+  async function grantedByChart(): Promise<Set<string>> {
+    const rbac = kubeConfig().makeApiClient(RbacAuthorizationV1Api);
+    const clusterRole = await rbac.readClusterRole({ name: operator.release });
+    const role = await rbac.readNamespacedRole({ name: `${operator.release}-leader-election`, namespace: operator.namespace });
+    return new Set([...clusterRole.rules ?? [], ...role.rules ?? []].flatMap((rule) =>
+      (rule.apiGroups ?? []).flatMap((group) => (rule.resources ?? []).flatMap((resource) => rule.verbs.map((verb) => permission(group, resource, verb))))));
+  }
+
+  test('the operator uses every permission the chart grants, and is refused none', async () => {
+    // Every path that needs a permission: create, run, cancel, delete.
+    await applyTask('rbac-probe', { prompt: 'rbac-probe [[scenario:slow {"tokens":600,"delayMs":100}]]' });
+    await taskWhen('rbac-probe', 'Running', (t) => t.status?.phase === 'Running');
+    await ns.kubectl('patch', 'ctask', 'rbac-probe', '--type', 'merge', '-p', '{"spec":{"cancel":true}}');
+    await taskWhen('rbac-probe', 'Cancelled', (t) => t.status?.phase === 'Cancelled', 45_000);
+    expect((await ns.kubectl('delete', 'ctask', 'rbac-probe', '--wait=true', '--timeout=60s')).code).toBe(0);
+
+    const user = `system:serviceaccount:${operator.namespace}:${operator.serviceAccount}`;
+    const audit = (await fs.readFile(bedSetting('AUDIT_LOG'), 'utf8')).split('\n').filter(Boolean)
+      .map((line) => JSON.parse(line) as AuditEvent).filter((event) => event.user?.username === user && event.objectRef?.resource);
+    const refused = audit.filter((event) => event.responseStatus?.code === 403);
+    expect(refused.map((e) => permission(e.objectRef?.apiGroup, `${e.objectRef?.resource}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''}`, e.verb))).toEqual([]);
+    const used = new Set(audit.map((e) => permission(e.objectRef?.apiGroup, `${e.objectRef?.resource}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''}`, e.verb)));
+    const granted = await grantedByChart();
+    // claudetasks/finalizers is checked inside the Job create's admission
+    // (OwnerReferencesPermissionEnforcement), never requested itself: the next test proves it.
+    const checkedAtAdmission = permission('claude-operator.io', 'claudetasks/finalizers', 'update');
+    expect([...granted].filter((p) => !used.has(p) && p !== checkedAtAdmission).sort()).toEqual([]);
+    expect([...used].filter((p) => !granted.has(p)).sort()).toEqual([]);
+  });
+
+  test('claudetasks/finalizers is needed: without it, creating an owned Job is refused', async () => {
+    await applyTask('owner', { prompt: 'owner', cancel: true });
+    const owner = await taskWhen('owner', 'Cancelled', (t) => t.status?.phase === 'Cancelled');
+    const rbac = kubeConfig().makeApiClient(RbacAuthorizationV1Api);
+    const reduced = `${operator.release}-no-finalizers`;
+    const chartRole = await rbac.readClusterRole({ name: operator.release });
+    await rbac.createClusterRole({ body: { metadata: { name: reduced },
+      rules: (chartRole.rules ?? []).filter((rule) => !rule.resources?.includes('claudetasks/finalizers')) } });
+    await ns.core.createNamespacedServiceAccount({ namespace: ns.name, body: { metadata: { name: 'reduced' } } });
+    await rbac.createClusterRoleBinding({ body: { metadata: { name: reduced },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: reduced },
+      subjects: [{ kind: 'ServiceAccount', name: 'reduced', namespace: ns.name }] } });
+    try {
+      const job = {
+        apiVersion: 'batch/v1', kind: 'Job',
+        metadata: { name: 'owned', ownerReferences: [{ apiVersion: 'claude-operator.io/v1alpha1', kind: 'ClaudeTask', name: 'owner', uid: owner.metadata.uid, controller: true, blockOwnerDeletion: true }] },
+        spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'busybox', command: ['true'] }] } } },
+      };
+      const file = path.join(bedSetting('BED_DIR'), `${ns.name}-owned-job.json`);
+      await fs.writeFile(file, JSON.stringify(job));
+      const asReduced = await ns.kubectl('create', '-f', file, '--dry-run=server', `--as=system:serviceaccount:${ns.name}:reduced`);
+      expect(asReduced.code).not.toBe(0);
+      expect(asReduced.stderr).toMatch(/cannot set blockOwnerDeletion/);
+      const asOperator = await ns.kubectl('create', '-f', file, '--dry-run=server', `--as=system:serviceaccount:${operator.namespace}:${operator.serviceAccount}`);
+      expect(asOperator.code).toBe(0);
+      expect(asOperator.stderr).not.toMatch(/blockOwnerDeletion|forbidden/i);
+    } finally {
+      await rbac.deleteClusterRoleBinding({ name: reduced }).catch(() => undefined);
+      await rbac.deleteClusterRole({ name: reduced }).catch(() => undefined);
+    }
   });
 });

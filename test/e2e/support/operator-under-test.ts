@@ -22,7 +22,9 @@ export interface OperatorUnderTest {
   serviceAccount: string;
   release: string;
   logFile: string;
-  start(): Promise<Supervised>;
+  /** The metrics server of the last start(). */
+  metricsUrl: string;
+  start(options?: { waitReady?: boolean; logFile?: string }): Promise<Supervised>;
   stop(): Promise<void>;
   /** Removes the cluster-scoped RBAC objects the chart made. */
   uninstall(): Promise<void>;
@@ -57,13 +59,16 @@ export async function prepareOperator(options: { watchNamespace: string; anthrop
   });
   const logFile = path.join(bedSetting('BED_DIR'), `${release}.log`);
   let current: Supervised | undefined;
-  return {
+  const all: Supervised[] = [];
+  const operator: OperatorUnderTest = {
     namespace,
     serviceAccount: release,
     release,
     logFile,
-    async start() {
+    metricsUrl: '',
+    async start({ waitReady = true, logFile: log = logFile } = {}) {
       const metricsPort = await freePort();
+      operator.metricsUrl = `http://127.0.0.1:${metricsPort}`;
       current = startSupervised({
         name: 'operator',
         command: path.join(repoRoot, 'node_modules/.bin/node'),
@@ -80,19 +85,22 @@ export async function prepareOperator(options: { watchNamespace: string; anthrop
           METRICS_PORT: String(metricsPort),
           LOG_LEVEL: 'debug',
         },
-        logFile,
+        logFile: log,
       });
       const started = current;
+      all.push(started);
+      if (!waitReady) return started;
       await waitFor('the operator ready', async () => (await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).ok, { timeoutMs: 60_000 })
         .catch((error: Error) => { throw new Error(`${error.message}\n${started.logTail(40)}`); });
       return started;
     },
     async stop() {
-      await current?.stop(10_000);
+      await Promise.all(all.map((process) => process.stop(10_000)));
     },
     async uninstall() {
       await kubectl('delete', 'clusterrole,clusterrolebinding', release, '--ignore-not-found');
       await core.deleteNamespace({ name: namespace }).catch(() => undefined);
     },
   };
+  return operator;
 }
