@@ -16,6 +16,12 @@ import { bedSetting, kubeConfig, kubectl } from '../../support/cluster.ts';
 
 const run = promisify(execFile);
 
+export interface RunningOperator {
+  process: Supervised;
+  metricsUrl: string;
+  logFile: string;
+}
+
 export interface OperatorUnderTest {
   /** The operator's own namespace (its ServiceAccount and leader Lease). */
   namespace: string;
@@ -24,7 +30,7 @@ export interface OperatorUnderTest {
   logFile: string;
   /** The metrics server of the last start(). */
   metricsUrl: string;
-  start(options?: { waitReady?: boolean; logFile?: string }): Promise<Supervised>;
+  start(options?: { waitReady?: boolean; logFile?: string }): Promise<RunningOperator>;
   stop(): Promise<void>;
   /** Removes the cluster-scoped RBAC objects the chart made. */
   uninstall(): Promise<void>;
@@ -89,10 +95,11 @@ export async function prepareOperator(options: { watchNamespace: string; anthrop
       });
       const started = current;
       all.push(started);
-      if (!waitReady) return started;
-      await waitFor('the operator ready', async () => (await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).ok, { timeoutMs: 60_000 })
+      const running = { process: started, metricsUrl: operator.metricsUrl, logFile: log };
+      if (!waitReady) return running;
+      await waitFor('the operator ready', async () => (await fetch(`${running.metricsUrl}/readyz`)).ok, { timeoutMs: 60_000 })
         .catch((error: Error) => { throw new Error(`${error.message}\n${started.logTail(40)}`); });
-      return started;
+      return running;
     },
     async stop() {
       await Promise.all(all.map((process) => process.stop(10_000)));
