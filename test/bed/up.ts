@@ -1,23 +1,25 @@
-// `up`: brings the single-machine stack up and keeps it up until Ctrl-C.
+// `up`: brings the single-machine stack up and keeps it up until Ctrl-C:
+// control plane, local node, Postgres, Redis, the CRD and the operator (and the
+// scripted Messages API when ANTHROPIC_BASE_URL is not set).
 //   node test/bed/up.ts [--settings FILE]
-// Writes KEY=value lines (KUBECONFIG, DATABASE_URL, REDIS_URL, KUBECTL, HELM) to
-// FILE (default .bed.env in the repo), so `set -a; . .bed.env` or
-// `kubectl --kubeconfig ...` can use the running stack.
+// Writes KEY=value lines (KUBECONFIG, DATABASE_URL, REDIS_URL, KUBECTL, HELM,
+// ANTHROPIC_BASE_URL, OPERATOR_METRICS_URL) to FILE (default .bed.env in the
+// repo), so `set -a; . .bed.env` or `kubectl --kubeconfig ...` can use it.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRoot } from './binaries.ts';
-import { startBed } from './bed.ts';
+import { startStack } from './stack.ts';
 
 const { values } = parseArgs({ options: { settings: { type: 'string', default: path.join(repoRoot, '.bed.env') } } });
 const envFile = path.resolve(values.settings);
 
 const started = Date.now();
-console.error('[up] starting the control plane, the local node, Postgres and Redis...');
-const bed = await startBed();
+console.error('[up] starting the control plane, the local node, Postgres, Redis and the operator...');
+const bed = await startStack();
 await fs.writeFile(envFile, Object.entries(bed.settings).map(([key, value]) => `${key}=${value}`).join('\n') + '\n', { mode: 0o600 });
 console.error(`[up] ready in ${((Date.now() - started) / 1000).toFixed(1)} s; settings written to ${envFile}`);
-console.error(`[up] try: ${bed.settings.KUBECTL} --kubeconfig ${bed.settings.KUBECONFIG} get nodes`);
+console.error(`[up] try: ${bed.settings.KUBECTL} --kubeconfig ${bed.settings.KUBECONFIG} apply -f examples/task.yaml`);
 console.error('[up] Ctrl-C stops everything.');
 
 let stopping = false;

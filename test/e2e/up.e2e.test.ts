@@ -27,7 +27,7 @@ async function readSettings(file: string): Promise<Record<string, string>> {
   }));
 }
 
-test('up: kubectl sees a Ready node, a Job runs to Complete, and Ctrl-C stops everything', async () => {
+test('up: kubectl sees a Ready node, a Job runs to Complete, the example task Succeeds, and Ctrl-C stops everything', async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'up-e2e-'));
   const envFile = path.join(dir, 'bed.env');
   const log = await fs.open(path.join(dir, 'up.log'), 'w');
@@ -51,6 +51,10 @@ test('up: kubectl sees a Ready node, a Job runs to Complete, and Ctrl-C stops ev
     await kubectl('wait', '--for=condition=Complete', 'job/hello', '--timeout=90s');
     const job = await kubectl('get', 'job', 'hello', '-o', 'jsonpath={.status.succeeded}');
     expect(job.stdout).toBe('1');
+
+    // The operator came up with the stack: the example task runs to Succeeded.
+    await kubectl('apply', '-f', path.join(repoRoot, 'examples/task.yaml'));
+    await kubectl('wait', '--for=jsonpath={.status.phase}=Succeeded', 'ctask/hello-file', '--timeout=120s');
 
     const client = new pg.Client({ connectionString: settings.DATABASE_URL });
     await client.connect();
