@@ -5,15 +5,15 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { CustomObjectsApi, RbacAuthorizationV1Api } from '@kubernetes/client-node';
-import { Redis } from 'ioredis';
-import pg from 'pg';
-import { installClaudeTaskCrd } from '../../crds/src/install.ts';
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
 import type { ClaudeTask } from '../../crds/src/claude-task.ts';
 import { taskEventStreamKey } from '../../runner/src/event-stream.ts';
 import { repoRoot } from '../bed/binaries.ts';
-import { startScriptedApi, type ScriptedApi } from '../scripted-api/server.ts';
-import { bedSetting, createTestNamespace, kubeConfig, waitFor, type TestNamespace } from '../support/cluster.ts';
-import { prepareOperator, type OperatorUnderTest } from './support/operator-under-test.ts';
+import type { ScriptedApi } from '../scripted-api/server.ts';
+import { bedSetting, kubeConfig, waitFor, type TestNamespace } from '../support/cluster.ts';
+import type { OperatorUnderTest } from './support/operator-under-test.ts';
+import { setUpTaskFixture, type TaskFixture } from './support/task-fixture.ts';
 
 let api: ScriptedApi;
 let ns: TestNamespace;
@@ -21,27 +21,16 @@ let operator: OperatorUnderTest;
 let redis: Redis;
 let db: pg.Client;
 const custom = () => kubeConfig().makeApiClient(CustomObjectsApi);
+let fixture: TaskFixture | undefined;
 
 beforeAll(async () => {
-  await installClaudeTaskCrd(kubeConfig());
-  api = await startScriptedApi({ apiKey: 'test-key' });
-  // Restricted: every task pod the operator makes must pass the profile to be admitted.
-  ns = await createTestNamespace('tasks', { 'pod-security.kubernetes.io/enforce': 'restricted' });
-  await ns.core.createNamespacedSecret({ namespace: ns.name, body: { metadata: { name: 'anthropic-api-key' }, stringData: { 'api-key': 'test-key' } } });
-  operator = await prepareOperator({ watchNamespace: ns.name, anthropicBaseUrl: api.url });
+  fixture = await setUpTaskFixture('tasks');
+  ({ api, ns, operator, redis, db } = fixture);
   await operator.start();
-  redis = new Redis(bedSetting('REDIS_URL'));
-  db = new pg.Client({ connectionString: bedSetting('DATABASE_URL') });
-  await db.connect();
 });
 
 afterAll(async () => {
-  await operator?.stop();
-  await ns?.delete();
-  await operator?.uninstall();
-  await api?.close();
-  redis?.disconnect();
-  await db?.end();
+  await fixture?.close();
 });
 
 async function getTask(name: string): Promise<ClaudeTask> {

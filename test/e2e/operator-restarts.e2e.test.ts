@@ -4,39 +4,27 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { CoordinationV1Api, CustomObjectsApi } from '@kubernetes/client-node';
-import { Redis } from 'ioredis';
-import pg from 'pg';
-import { installClaudeTaskCrd } from '../../crds/src/install.ts';
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
 import { terminalPhases, type ClaudeTask } from '../../crds/src/claude-task.ts';
 import { taskEventStreamKey } from '../../runner/src/event-stream.ts';
-import { startScriptedApi, type ScriptedApi } from '../scripted-api/server.ts';
-import { bedSetting, createTestNamespace, kubeConfig, waitFor, type TestNamespace } from '../support/cluster.ts';
-import { prepareOperator, type OperatorUnderTest } from './support/operator-under-test.ts';
+import { bedSetting, kubeConfig, waitFor, type TestNamespace } from '../support/cluster.ts';
+import type { OperatorUnderTest } from './support/operator-under-test.ts';
+import { setUpTaskFixture, type TaskFixture } from './support/task-fixture.ts';
 
-let api: ScriptedApi;
 let ns: TestNamespace;
 let operator: OperatorUnderTest;
 let redis: Redis;
 let db: pg.Client;
+let fixture: TaskFixture | undefined;
 
 beforeAll(async () => {
-  await installClaudeTaskCrd(kubeConfig());
-  api = await startScriptedApi({ apiKey: 'test-key' });
-  ns = await createTestNamespace('burst', { 'pod-security.kubernetes.io/enforce': 'restricted' });
-  await ns.core.createNamespacedSecret({ namespace: ns.name, body: { metadata: { name: 'anthropic-api-key' }, stringData: { 'api-key': 'test-key' } } });
-  operator = await prepareOperator({ watchNamespace: ns.name, anthropicBaseUrl: api.url });
-  redis = new Redis(bedSetting('REDIS_URL'));
-  db = new pg.Client({ connectionString: bedSetting('DATABASE_URL') });
-  await db.connect();
+  fixture = await setUpTaskFixture('burst');
+  ({ ns, operator, redis, db } = fixture);
 });
 
 afterAll(async () => {
-  await operator?.stop();
-  await ns?.delete();
-  await operator?.uninstall();
-  await api?.close();
-  redis?.disconnect();
-  await db?.end();
+  await fixture?.close();
 });
 
 async function listTasks(prefix: string): Promise<ClaudeTask[]> {

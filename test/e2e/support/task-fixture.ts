@@ -1,0 +1,41 @@
+// What every ClaudeTask e2e file needs: the CRD, the scripted API, a restricted
+// namespace with the default API key Secret, an operator prepared under the
+// chart's RBAC for that namespace, and clients for Redis and Postgres.
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { installClaudeTaskCrd } from '../../../crds/src/install.ts';
+import { startScriptedApi, type ScriptedApi } from '../../scripted-api/server.ts';
+import { bedSetting, createTestNamespace, kubeConfig, type TestNamespace } from '../../support/cluster.ts';
+import { prepareOperator, type OperatorUnderTest } from './operator-under-test.ts';
+
+export interface TaskFixture {
+  api: ScriptedApi;
+  ns: TestNamespace;
+  operator: OperatorUnderTest;
+  redis: Redis;
+  db: pg.Client;
+  close(): Promise<void>;
+}
+
+export async function setUpTaskFixture(namespacePrefix: string): Promise<TaskFixture> {
+  await installClaudeTaskCrd(kubeConfig());
+  const api = await startScriptedApi({ apiKey: 'test-key' });
+  // Restricted: every task pod the operator makes must pass the profile to be admitted.
+  const ns = await createTestNamespace(namespacePrefix, { 'pod-security.kubernetes.io/enforce': 'restricted' });
+  await ns.core.createNamespacedSecret({ namespace: ns.name, body: { metadata: { name: 'anthropic-api-key' }, stringData: { 'api-key': 'test-key' } } });
+  const operator = await prepareOperator({ watchNamespace: ns.name, anthropicBaseUrl: api.url });
+  const redis = new Redis(bedSetting('REDIS_URL'));
+  const db = new pg.Client({ connectionString: bedSetting('DATABASE_URL') });
+  await db.connect();
+  return {
+    api, ns, operator, redis, db,
+    async close() {
+      await operator.stop();
+      await ns.delete();
+      await operator.uninstall();
+      await api.close();
+      redis.disconnect();
+      await db.end();
+    },
+  };
+}
