@@ -83,6 +83,30 @@ describe('desiredJob', () => {
     const volumes = desiredJob(task({ workspace: { persistentVolumeClaim: { claimName: 'ws' } } }), config).spec!.template.spec!.volumes!;
     expect(volumes).toContainEqual({ name: 'workspace', persistentVolumeClaim: { claimName: 'ws' } });
   });
+
+  test.each([
+    ['no git workspace', {}, undefined],
+    ['a git workspace without credentials', { workspace: { git: { url: 'https://example.com/r.git' } } }, undefined],
+    ['https credentials', { workspace: { git: { url: 'https://example.com/r.git', credentialsSecretRef: { name: 'git-basic' } } } }, 'git-basic'],
+    ['ssh credentials on a PVC', { workspace: { git: { url: 'git@example.com:r.git', credentialsSecretRef: { name: 'deploy-key' } },
+      persistentVolumeClaim: { claimName: 'ws' } } }, 'deploy-key'],
+  ] as Array<[string, Partial<ClaudeTask['spec']>, string | undefined]>)('git credentials: %s', (_name, spec, secretName) => {
+    const pod = desiredJob(task(spec), config).spec!.template.spec!;
+    const container = pod.containers[0]!;
+    const volume = pod.volumes!.find((v) => v.name === 'git-credentials');
+    const mount = container.volumeMounts!.find((m) => m.name === 'git-credentials');
+    const env = container.env!.find((e) => e.name === 'GIT_CREDENTIALS_DIR');
+    if (secretName === undefined) {
+      expect([volume, mount, env]).toEqual([undefined, undefined, undefined]);
+      return;
+    }
+    // Read-only, readable by the pod's fsGroup (the runner's uid is not the files' owner), and never an env var.
+    expect(volume).toEqual({ name: 'git-credentials', secret: { secretName, defaultMode: 0o440 } });
+    expect(pod.securityContext?.fsGroup).toBe(pod.securityContext?.runAsUser);
+    expect(mount).toEqual({ name: 'git-credentials', mountPath: '/var/run/claude-operator/git-credentials', readOnly: true });
+    expect(env).toEqual({ name: 'GIT_CREDENTIALS_DIR', value: podPaths.gitCredentials });
+    expect(JSON.stringify(container.env)).not.toContain(secretName);
+  });
 });
 
 test('the spec Secret carries the spec as JSON and is owned by the task', () => {

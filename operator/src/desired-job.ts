@@ -11,6 +11,8 @@ export const podPaths = {
   apiKeyFile: '/var/run/claude-operator/anthropic/api-key',
   workspace: '/workspace',
   home: '/home/claude',
+  /** workspace.git.credentialsSecretRef, as files: `username`/`password` or `ssh-privatekey`. */
+  gitCredentials: '/var/run/claude-operator/git-credentials',
 } as const;
 
 /** The runner exits 2 for a spec or config it cannot use: retrying cannot help. */
@@ -60,12 +62,16 @@ export function desiredJob(task: ClaudeTask, config: OperatorConfig): V1Job {
     { name: 'home', emptyDir: {} },
     { name: 'tmp', emptyDir: {} },
   ];
+  const gitCredentials = spec.workspace?.git?.credentialsSecretRef;
+  // 0440 + fsGroup: readable by the runner's group only; the runner copies an ssh key to a 0600 file.
+  if (gitCredentials) volumes.push({ name: 'git-credentials', secret: { secretName: gitCredentials.name, defaultMode: 0o440 } });
   const volumeMounts: V1VolumeMount[] = [
     { name: 'task', mountPath: '/var/run/claude-operator/task', readOnly: true },
     { name: 'anthropic', mountPath: '/var/run/claude-operator/anthropic', readOnly: true },
     { name: 'workspace', mountPath: podPaths.workspace },
     { name: 'home', mountPath: podPaths.home },
     { name: 'tmp', mountPath: '/tmp' },
+    ...(gitCredentials ? [{ name: 'git-credentials', mountPath: podPaths.gitCredentials, readOnly: true }] : []),
   ];
   const passThrough = (['ANTHROPIC_BASE_URL', 'HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY'] as const)
     .flatMap((key): V1EnvVar[] => (config[key] ? [{ name: key, value: config[key] }] : []));
@@ -78,6 +84,7 @@ export function desiredJob(task: ClaudeTask, config: OperatorConfig): V1Job {
     { name: 'WORKSPACE_DIR', value: podPaths.workspace },
     { name: 'CLAUDE_HOME', value: podPaths.home },
     { name: 'REDIS_URL', value: config.RUNNER_REDIS_URL },
+    ...(gitCredentials ? [{ name: 'GIT_CREDENTIALS_DIR', value: podPaths.gitCredentials }] : []),
     ...passThrough,
     // The task's own variables, for the agent: the runner hands CLAUDE_AGENT_ENV_<NAME>
     // to the CLI as <NAME> (runner/README.md), and keeps its own settings apart.

@@ -25,6 +25,7 @@ describe('loadConfig', () => {
       eventStreamMaxLength: 10_000,
       flushTimeoutMs: 10_000,
       anthropicBaseUrl: undefined,
+      gitCredentialsDir: undefined,
       proxy: {},
       agentEnv: {},
     });
@@ -32,12 +33,13 @@ describe('loadConfig', () => {
   });
 
   it('resolves mount paths under LOCAL_NODE_ROOTFS', () => {
-    const config = loadConfig({ ...valid, LOCAL_NODE_ROOTFS: '/var/pods/p1/rootfs' });
+    const config = loadConfig({ ...valid, LOCAL_NODE_ROOTFS: '/var/pods/p1/rootfs', GIT_CREDENTIALS_DIR: '/var/run/claude-operator/git-credentials' });
     expect(config).toMatchObject({
       specFile: '/var/pods/p1/rootfs/etc/claude-task/spec.json',
       apiKeyFile: '/var/pods/p1/rootfs/etc/anthropic/api-key',
       workspaceDir: '/var/pods/p1/rootfs/workspace',
       claudeHome: '/var/pods/p1/rootfs/claude-home',
+      gitCredentialsDir: '/var/pods/p1/rootfs/var/run/claude-operator/git-credentials',
       terminationLogFile: '/var/pods/p1/rootfs/dev/termination-log',
     });
   });

@@ -31,6 +31,7 @@ const EnvSchema = z.object({
   REDIS_URL: z.string().regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL'),
   WORKSPACE_DIR: absolutePath,
   CLAUDE_HOME: absolutePath,
+  GIT_CREDENTIALS_DIR: absolutePath.optional(),
   ANTHROPIC_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
   HTTPS_PROXY: z.string().optional(),
   HTTP_PROXY: z.string().optional(),
@@ -52,6 +53,8 @@ export interface RunnerConfig {
   apiKeyFile: string;
   workspaceDir: string;
   claudeHome: string;
+  /** The mounted workspace.git.credentialsSecretRef, if any. */
+  gitCredentialsDir: string | undefined;
   terminationLogFile: string;
   redisUrl: string;
   eventStreamMaxLength: number;
@@ -87,6 +90,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RunnerConfig {
     apiKeyFile: hostPath(e.ANTHROPIC_API_KEY_FILE, rootfs),
     workspaceDir: hostPath(e.WORKSPACE_DIR, rootfs),
     claudeHome: hostPath(e.CLAUDE_HOME, rootfs),
+    gitCredentialsDir: e.GIT_CREDENTIALS_DIR === undefined ? undefined : hostPath(e.GIT_CREDENTIALS_DIR, rootfs),
     terminationLogFile: hostPath(e.RUNNER_TERMINATION_LOG, rootfs),
     redisUrl: e.REDIS_URL,
     eventStreamMaxLength: e.RUNNER_EVENT_STREAM_MAXLEN,

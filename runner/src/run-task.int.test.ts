@@ -14,6 +14,7 @@ import { Redis } from 'ioredis';
 import type { ClaudeTaskSpec } from '../../crds/src/claude-task.ts';
 import { waitFor } from '../../test/bed/process.ts';
 import { startScriptedApi, type ScriptedApi } from '../../test/scripted-api/server.ts';
+import { startGitHttpServer } from './testing/git-http-server.ts';
 import { parseStreamEntry, taskEventStreamKey, type RunnerCompletedEvent, type StoredTaskEvent } from './event-stream.ts';
 import type { TerminationSummary } from './termination.ts';
 
@@ -237,6 +238,53 @@ describe('the runner', () => {
     expect(run.exitCode).toBe(0);
     expect(run.completed.result).toBe('Ran `cat README.md`. Output:\non feature');
     expect(run.events.map((e) => e.type).slice(0, 2)).toEqual(['runner.started', 'runner.workspace_ready']);
+  });
+
+  it('clones over https with the mounted credentialsSecretRef, and the password appears in no event, log or termination message', async () => {
+    const repos = await newRootfs();
+    const git = promisify(execFile);
+    const work = path.join(repos, 'work');
+    await git('git', ['init', '--quiet', '--bare', '-b', 'main', path.join(repos, 'private.git')]);
+    await git('git', ['clone', '--quiet', path.join(repos, 'private.git'), work]);
+    await fs.writeFile(path.join(work, 'README.md'), 'private\n');
+    await git('git', ['-C', work, 'add', '.']);
+    await git('git', ['-C', work, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '--quiet', '-m', 'c']);
+    await git('git', ['-C', work, 'push', '--quiet', 'origin', 'main']);
+    const password = `pw-${crypto.randomBytes(9).toString('hex')}`;
+    const server = await startGitHttpServer({ projectRoot: repos, username: 'robot', password });
+    try {
+      const attempt = async (given: string) => {
+        const rootfs = await newRootfs();
+        const credentials = path.join(rootfs, 'var/run/claude-operator/git-credentials');
+        await fs.mkdir(credentials, { recursive: true });
+        await fs.writeFile(path.join(credentials, 'username'), 'robot', { mode: 0o440 });
+        await fs.writeFile(path.join(credentials, 'password'), given, { mode: 0o440 });
+        return runRunner({
+          rootfs,
+          env: { GIT_CREDENTIALS_DIR: '/var/run/claude-operator/git-credentials', RUNNER_LOG_LEVEL: 'trace' },
+          spec: {
+            prompt: '[[scenario:bash {"command":"cat README.md"}]]',
+            allowedTools: ['Bash'],
+            workspace: { git: { url: `${server.url}/private.git`, credentialsSecretRef: { name: 'git-basic' } } },
+          },
+        });
+      };
+      const everything = (run: RunnerRun) => JSON.stringify([run.stdout, run.events, run.termination]);
+
+      const ok = await attempt(password);
+      expect(ok.exitCode).toBe(0);
+      expect(ok.completed.result).toBe('Ran `cat README.md`. Output:\nprivate');
+      expect(ok.events[1]?.event).toEqual({ type: 'runner.workspace_ready', git: `${server.url}/private.git`, ref: null });
+      expect(everything(ok)).not.toContain(password);
+
+      const wrong = await attempt('not-the-password');
+      expect(wrong.exitCode).toBe(3);
+      expect(wrong.completed.message).toMatch(/git clone failed: authentication failed for http:\/\/127\.0\.0\.1:\d+\/private\.git/);
+      expect(wrong.termination.message).toMatch(/authentication failed/);
+      expect(everything(wrong)).not.toMatch(new RegExp(`${password}|not-the-password`));
+    } finally {
+      await server.close();
+    }
   });
 
   it.each([

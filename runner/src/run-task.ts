@@ -87,7 +87,7 @@ async function runAttempt(options: RunTaskOptions, publisher: EventPublisher): P
     return value === undefined ? [] : [[name, value]];
   }));
   await prepareWorkspace({ dir: config.workspaceDir, git: spec.workspace?.git, env: { ...inherited, ...config.proxy, HOME: config.claudeHome },
-    signal, logger });
+    credentialsDir: config.gitCredentialsDir, signal, logger });
   if (spec.workspace?.git) publisher.publish({ type: 'runner.workspace_ready', git: redactUrl(spec.workspace.git.url), ref: spec.workspace.git.ref ?? null });
   if (signal.aborted) throw new CancelledError('Stopped by SIGTERM before Claude started.');
 

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { z } from 'zod';
 import type { GitWorkspaceSchema } from '../../crds/src/claude-task.ts';
 import { CancelledError, WorkspaceError } from './errors.ts';
+import { credentialFiles, prepareGitCredentials } from './git-credentials.ts';
 import type { Logger } from './logger.ts';
 
 export type GitWorkspace = z.infer<typeof GitWorkspaceSchema>;
@@ -16,6 +17,11 @@ export interface PrepareWorkspaceOptions {
   git: GitWorkspace | undefined;
   /** For git: PATH, proxies, HOME. */
   env: Record<string, string>;
+  /**
+   * GIT_CREDENTIALS_DIR, resolved with hostPath(): the mounted credentialsSecretRef
+   * (`username`/`password` or `ssh-privatekey`). Used for the clone only.
+   */
+  credentialsDir?: string | undefined;
   signal: AbortSignal;
   logger: Logger;
 }
@@ -36,19 +42,37 @@ export async function prepareWorkspace(options: PrepareWorkspaceOptions): Promis
   if ((await fs.readdir(dir)).length > 0) {
     throw new WorkspaceError(`cannot clone ${url} into ${dir}: the directory is not empty and holds no .git`);
   }
-  logger.info({ url, ref: git.ref }, 'cloning the workspace');
-  // `--` keeps a URL that starts with "-" from being read as an option.
-  if (git.ref === undefined) {
-    await runGit(['clone', '--quiet', '--', git.url, dir], options, `git clone ${url}`);
-    return;
+  logger.info({ url, ref: git.ref, credentials: options.credentialsDir !== undefined }, 'cloning the workspace');
+  const credentials = options.credentialsDir === undefined ? undefined : await prepareGitCredentials(options.credentialsDir, git.url);
+  const cloneOptions: GitRun = credentials
+    ? { ...options, env: { ...options.env, ...credentials.env }, url, credentialsDir: options.credentialsDir }
+    : { ...options, url };
+  // No credential helper (not even one from a system gitconfig): nothing stores what askpass gives.
+  const helperReset = credentials ? ['-c', 'credential.helper='] : [];
+  try {
+    // `--` keeps a URL that starts with "-" from being read as an option.
+    if (git.ref === undefined) {
+      await runGit([...helperReset, 'clone', '--quiet', '--', git.url, dir], cloneOptions, `git clone ${url}`);
+      return;
+    }
+    // Checkout after clone takes a branch, a tag or a commit alike (clone --branch takes no commits).
+    await runGit([...helperReset, 'clone', '--quiet', '--no-checkout', '--', git.url, dir], cloneOptions, `git clone ${url}`);
+  } finally {
+    await credentials?.dispose();
   }
-  // Checkout after clone takes a branch, a tag or a commit alike (clone --branch takes no commits).
-  await runGit(['clone', '--quiet', '--no-checkout', '--', git.url, dir], options, `git clone ${url}`);
-  await runGit(['-C', dir, 'checkout', '--quiet', git.ref, '--'], options, `git checkout ${git.ref} (of ${url})`);
+  await runGit(['-C', dir, 'checkout', '--quiet', git.ref, '--'], { ...options, url }, `git checkout ${git.ref} (of ${url})`);
 }
 
-function runGit(args: string[], options: PrepareWorkspaceOptions, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
+interface GitRun extends PrepareWorkspaceOptions {
+  /** Redacted, for messages. */
+  url: string;
+}
+
+/** git's words for credentials it did not get or that the server refused. */
+const authFailure = /Authentication failed|could not read (Username|Password)|Permission denied \(publickey|HTTP Basic: Access denied|returned error: 401|returned error: 403/i;
+
+async function runGit(args: string[], options: GitRun, what: string): Promise<void> {
+  const failure = await new Promise<{ code: number | null; stderr: string } | undefined>((resolve, reject) => {
     const child = spawn('git', args, {
       env: { ...options.env, GIT_TERMINAL_PROMPT: '0' }, // never wait for a password nobody will type
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -62,10 +86,27 @@ function runGit(args: string[], options: PrepareWorkspaceOptions, what: string):
     });
     child.on('close', (code) => {
       if (options.signal.aborted) reject(new CancelledError(`cancelled during ${what}`));
-      else if (code === 0) resolve();
-      else reject(new WorkspaceError(`${what} failed (exit code ${code}): ${redactUrls(stderr.trim())}`));
+      else resolve(code === 0 ? undefined : { code, stderr });
     });
   });
+  if (!failure) return;
+  const stderr = redactUrls(await withoutSecrets(failure.stderr.trim(), options.credentialsDir));
+  if (options.credentialsDir !== undefined && authFailure.test(stderr)) {
+    const command = what.split(' ').slice(0, 2).join(' ');
+    throw new WorkspaceError(`${command} failed: authentication failed for ${options.url} (exit code ${failure.code}): ${stderr}`);
+  }
+  throw new WorkspaceError(`${what} failed (exit code ${failure.code}): ${stderr}`);
+}
+
+/** Git does not print credentials; this makes sure a message never carries the password or key anyway. */
+async function withoutSecrets(text: string, credentialsDir: string | undefined): Promise<string> {
+  if (credentialsDir === undefined) return text;
+  let result = text;
+  for (const name of [credentialFiles.password, credentialFiles.sshPrivateKey]) {
+    const secret = (await fs.readFile(path.join(credentialsDir, name), 'utf8').catch(() => '')).trim();
+    for (const line of secret.split('\n').map((l) => l.trim()).filter((l) => l.length >= 4)) result = result.replaceAll(line, '***');
+  }
+  return result;
 }
 
 /** A URL without user and password, for logs and messages. */
