@@ -1,0 +1,48 @@
+// The API server's configuration: parsed once at start from the environment,
+// with an error that names every bad variable. The Kubernetes connection comes
+// from KubeConfig.loadFromDefault (KUBECONFIG, ~/.kube/config or in-cluster).
+import { z } from 'zod';
+
+const bool = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
+
+export const ApiConfigSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** Listen address; every interface by default. */
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATABASE_URL: z.string().min(1),
+  REDIS_URL: z.string().min(1),
+  /** Shared secret for HS256 tokens (at least 32 bytes); or JWT_JWKS_URL. */
+  JWT_HS256_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** JWKS of an OIDC provider (RS256/ES256 tokens); or JWT_HS256_SECRET. */
+  JWT_JWKS_URL: z.url().optional(),
+  JWT_ISSUER: z.string().min(1),
+  JWT_AUDIENCE: z.string().min(1),
+  JWT_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
+  JWT_TENANT_CLAIM: z.string().min(1).default('tenant'),
+  JWT_NAMESPACES_CLAIM: z.string().min(1).default('namespaces'),
+  JWT_ROLE_CLAIM: z.string().min(1).default('role'),
+  /** Requests per caller (tenant and subject) per window, across every replica. */
+  RATE_LIMIT_REQUESTS: z.coerce.number().int().min(1).default(600),
+  RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  /** Larger request bodies get 413. Three maximal prompts do not fit on purpose. */
+  BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(1024 * 1024).default(256 * 1024),
+  /** The longest ?wait= a create may ask for. */
+  MAX_WAIT_SECONDS: z.coerce.number().int().min(0).max(3600).default(300),
+  /** Behind a load balancer: trust X-Forwarded-For for the client address in logs. */
+  TRUST_PROXY: bool.default(false),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+}).refine((config) => Boolean(config.JWT_HS256_SECRET) !== Boolean(config.JWT_JWKS_URL), {
+  message: 'set exactly one of JWT_HS256_SECRET and JWT_JWKS_URL',
+  path: ['JWT_HS256_SECRET'],
+});
+
+export type ApiConfig = z.infer<typeof ApiConfigSchema>;
+
+export class ConfigError extends Error {}
+
+export function parseApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
+  const parsed = ApiConfigSchema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`);
+  throw new ConfigError(`invalid API configuration:\n  ${problems.join('\n  ')}`);
+}

@@ -1,0 +1,52 @@
+import { describe, expect, test } from '@jest/globals';
+import { ApiException } from '@kubernetes/client-node';
+import { z } from 'zod';
+import { AuthenticationError } from '../auth/caller.ts';
+import { Problem, parseOr400, problemOf, problemTypeBase } from './problem.ts';
+
+function kubeError(code: number, body: unknown) {
+  return new ApiException(code, 'x', body, {});
+}
+
+describe('problemOf', () => {
+  test.each([
+    [new AuthenticationError('token expired'), 401, 'unauthorized'],
+    [kubeError(404, { kind: 'Status', reason: 'NotFound', message: 'claudetasks "x" not found' }), 404, 'not-found'],
+    [kubeError(409, { kind: 'Status', reason: 'AlreadyExists', message: 'claudetasks "x" already exists' }), 409, 'conflict'],
+    [kubeError(422, { kind: 'Status', reason: 'Invalid', message: 'ClaudeTask "x" is invalid: spec.prompt: Required value',
+      details: { causes: [{ field: 'spec.prompt', message: 'Required value', reason: 'FieldValueRequired' }] } }), 422, 'invalid'],
+    [kubeError(410, '{"kind":"Status","reason":"Expired"}'), 410, 'gone'],
+    [kubeError(500, 'boom'), 503, 'unavailable'],
+    [Object.assign(new Error('request entity too large'), { status: 413, type: 'entity.too.large', expose: true }), 413, 'payload-too-large'],
+    [Object.assign(new SyntaxError('Unexpected token'), { status: 400, type: 'entity.parse.failed', expose: true }), 400, 'bad-request'],
+    [Object.assign(new Error('unsupported charset "UTF-7"'), { status: 415, type: 'charset.unsupported', expose: true }), 415, 'unsupported-media-type'],
+    [Object.assign(new URIError('Failed to decode param'), { status: 400 }), 400, 'bad-request'],
+    [new Error('our own bug'), 500, 'internal-error'],
+    ['a string thrown', 500, 'internal-error'],
+  ])('%p → %d %s', (error, status, kind) => {
+    const problem = problemOf(error);
+    expect(problem.status).toBe(status);
+    expect(problem.body().type).toBe(`${problemTypeBase}${kind}`);
+  });
+
+  test('422 keeps the apiserver message and its causes as issues', () => {
+    const body = problemOf(kubeError(422, { message: 'ClaudeTask "x" is invalid: spec.x: bad',
+      details: { causes: [{ field: 'spec.x', message: 'bad', reason: 'FieldValueInvalid' }] } })).body();
+    expect(body).toMatchObject({ status: 422, detail: 'ClaudeTask "x" is invalid: spec.x: bad', issues: [{ path: 'spec.x', message: 'bad' }] });
+  });
+
+  test('a 500 never shows its cause', () => {
+    expect(JSON.stringify(problemOf(new Error('password=hunter2')).body())).not.toContain('hunter2');
+  });
+});
+
+test('parseOr400 lists every issue with its path', () => {
+  const schema = z.object({ a: z.string(), b: z.object({ c: z.number() }) });
+  let thrown: unknown;
+  try { parseOr400(schema, { a: 1, b: { c: 'x' } }, 'the body', ['body']); } catch (error) { thrown = error; }
+  expect(thrown).toBeInstanceOf(Problem);
+  expect((thrown as Problem).body()).toMatchObject({
+    status: 400, type: `${problemTypeBase}validation-error`,
+    issues: [expect.objectContaining({ path: 'body.a' }), expect.objectContaining({ path: 'body.b.c' })],
+  });
+});

@@ -1,0 +1,104 @@
+// The API's dependencies made from its configuration: Kubernetes clients, a
+// Postgres pool, a Redis connection, the JWT authenticator. start() migrates
+// the database and listens; close() ends it all.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CustomObjectsApi, KubeConfig, VersionApi } from '@kubernetes/client-node';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { migrate } from '../../operator/src/store/migrate.ts';
+import { createApp, type AppDeps } from './app.ts';
+import type { StreamTickets } from './auth/caller.ts';
+import { JwtAuthenticator } from './auth/jwt.ts';
+import { PgAuditLog } from './audit.ts';
+import type { ApiConfig } from './config.ts';
+import { RedisRateLimiter } from './http/rate-limit.ts';
+import type { Logger } from './logger.ts';
+import { ApiMetrics } from './metrics.ts';
+import { PgRedisHistory } from './tasks/history.ts';
+import { KubeTasks } from './tasks/kube-tasks.ts';
+
+export interface ApiServer {
+  url: string;
+  server: http.Server;
+  deps: AppDeps;
+  pool: pg.Pool;
+  redis: Redis;
+  kubeConfig: KubeConfig;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  config: ApiConfig;
+  log: Logger;
+  kubeConfig?: KubeConfig;
+  /** The WebSocket part's tickets, when it is wired in. */
+  tickets?: StreamTickets;
+  /** Called with the http.Server before it listens (the WebSocket part attaches its upgrade handler). */
+  onServer?: (server: http.Server, deps: AppDeps) => void;
+  metrics?: ApiMetrics;
+}
+
+export async function startApiServer(options: StartOptions): Promise<ApiServer> {
+  const { config, log } = options;
+  const kubeConfig = options.kubeConfig ?? loadKubeConfig();
+  const applied = await migrate(config.DATABASE_URL);
+  log.info({ applied }, 'database migrated');
+  const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 10 });
+  pool.on('error', (error) => log.warn({ err: String(error) }, 'idle Postgres connection failed'));
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, enableOfflineQueue: false, lazyConnect: false });
+  redis.on('error', (error) => log.warn({ err: String(error) }, 'Redis connection failed'));
+  const metrics = options.metrics ?? new ApiMetrics();
+  const version = kubeConfig.makeApiClient(VersionApi);
+  const deps: AppDeps = {
+    tasks: new KubeTasks(kubeConfig.makeApiClient(CustomObjectsApi)),
+    history: new PgRedisHistory(pool, redis),
+    authenticator: new JwtAuthenticator({
+      ...(config.JWT_HS256_SECRET ? { hs256Secret: config.JWT_HS256_SECRET } : { jwksUrl: config.JWT_JWKS_URL! }),
+      issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, clockToleranceSeconds: config.JWT_CLOCK_TOLERANCE_SECONDS,
+      claims: { tenant: config.JWT_TENANT_CLAIM, namespaces: config.JWT_NAMESPACES_CLAIM, role: config.JWT_ROLE_CLAIM },
+    }),
+    rateLimiter: new RedisRateLimiter({ redis, limit: config.RATE_LIMIT_REQUESTS, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS }),
+    audit: new PgAuditLog(pool),
+    ...(options.tickets ? { tickets: options.tickets } : {}),
+    readiness: {
+      kubernetes: async () => { await version.getCode(); },
+      postgres: async () => { await pool.query('SELECT 1'); },
+      redis: async () => { await redis.ping(); },
+    },
+    log, metrics,
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    maxWaitSeconds: config.MAX_WAIT_SECONDS,
+    trustProxy: config.TRUST_PROXY,
+  };
+  const server = http.createServer({ requestTimeout: (config.MAX_WAIT_SECONDS + 30) * 1000, headersTimeout: 20_000 }, createApp(deps));
+  server.keepAliveTimeout = 65_000;
+  options.onServer?.(server, deps);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.PORT, config.HOST, () => { server.off('error', reject); resolve(); });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`,
+    server, deps, pool, redis, kubeConfig,
+    close: () => closing ??= (async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        // Waiting requests (?wait) end their waits; after the grace, connections go.
+        setTimeout(() => server.closeAllConnections(), 10_000).unref();
+      });
+      redis.disconnect();
+      await pool.end();
+    })(),
+  };
+}
+
+export function loadKubeConfig(): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromDefault();
+  return kubeConfig;
+}

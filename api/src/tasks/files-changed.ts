@@ -1,0 +1,75 @@
+// The files a task changed, derived from its history: every Write, Edit,
+// MultiEdit or NotebookEdit tool_use the agent made (in `assistant` events),
+// unless the matching tool_result (in a `user` event) says it failed. Paths are
+// given relative to the session's working directory (the `system` init event's
+// `cwd`) when they are inside it.
+import path from 'node:path';
+
+export const fileEditingTools: ReadonlySet<string> = new Set(['Write', 'Edit', 'MultiEdit', 'NotebookEdit']);
+
+export interface FileChange {
+  path: string;
+  /** The tools that changed it, in the order first used. */
+  tools: string[];
+  /** How many successful changes. */
+  changes: number;
+}
+
+interface HistoryEvent {
+  type: string;
+  data: unknown;
+}
+
+interface ToolUse { id: string; name: string; file: string }
+
+export function filesChanged(events: Iterable<HistoryEvent>): FileChange[] {
+  let cwd: string | undefined;
+  const uses: ToolUse[] = [];
+  const failed = new Set<string>();
+  for (const event of events) {
+    const data = record(event.data);
+    if (!data) continue;
+    if (event.type === 'system' && typeof data.cwd === 'string') cwd ??= data.cwd;
+    for (const block of contentBlocks(data)) {
+      if (event.type === 'assistant' && block.type === 'tool_use' && typeof block.name === 'string' && fileEditingTools.has(block.name)) {
+        const input = record(block.input);
+        const file = input && (typeof input.file_path === 'string' ? input.file_path : typeof input.notebook_path === 'string' ? input.notebook_path : undefined);
+        if (file) uses.push({ id: typeof block.id === 'string' ? block.id : '', name: block.name, file });
+      }
+      if (event.type === 'user' && block.type === 'tool_result' && block.is_error === true && typeof block.tool_use_id === 'string') {
+        failed.add(block.tool_use_id);
+      }
+    }
+  }
+  const byPath = new Map<string, FileChange>();
+  for (const use of uses) {
+    if (use.id && failed.has(use.id)) continue;
+    const shown = relativeTo(cwd, use.file);
+    const change = byPath.get(shown) ?? { path: shown, tools: [], changes: 0 };
+    if (!change.tools.includes(use.name)) change.tools.push(use.name);
+    change.changes++;
+    byPath.set(shown, change);
+  }
+  return [...byPath.values()];
+}
+
+function relativeTo(cwd: string | undefined, file: string): string {
+  if (!cwd || !path.isAbsolute(file)) return file;
+  const relative = path.relative(cwd, file);
+  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
+}
+
+function record(value: unknown): Record<string, unknown> | undefined {
+  return value && typeof value === 'object' && !Array.isArray(value) ? value as Record<string, unknown> : undefined;
+}
+
+function contentBlocks(data: Record<string, unknown>): Array<Record<string, unknown>> {
+  const content = record(data.message)?.content;
+  if (!Array.isArray(content)) return [];
+  const blocks: Array<Record<string, unknown>> = [];
+  for (const block of content as unknown[]) {
+    const value = record(block);
+    if (value) blocks.push(value);
+  }
+  return blocks;
+}

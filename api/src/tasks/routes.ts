@@ -1,0 +1,205 @@
+// The task routes under /api/v1/namespaces/:namespace/tasks. A namespace
+// outside the caller's tenant, and every task in it, does not exist for the
+// caller (404); a role too low for what is asked in its own namespace is 403.
+import { Router, type Request, type Response } from 'express';
+import type { ClaudeTask } from '../../../crds/src/claude-task.ts';
+import { canSee, canSubmit, type Caller, type StreamTickets } from '../auth/caller.ts';
+import type { Clock } from '../clock.ts';
+import { callerOf, contextOf } from '../http/context.ts';
+import { Problem, parseOr400 } from '../http/problem.ts';
+import { filesChanged } from './files-changed.ts';
+import type { TaskHistory, TaskKey } from './history.ts';
+import { submitterAnnotation, tenantAnnotation, type TaskStoreApi } from './kube-tasks.ts';
+import { collectPage, decodeCursor, filtersFingerprint } from './list-cursor.ts';
+import {
+  CreateTaskBodySchema, EventsQuerySchema, ListQuerySchema, NamespaceSchema, createQuerySchema,
+} from './schemas.ts';
+import { isTerminal, taskPath, taskView } from './task-view.ts';
+
+export interface TaskRouteDeps {
+  tasks: TaskStoreApi;
+  history: TaskHistory;
+  tickets?: StreamTickets;
+  clock: Clock;
+  maxWaitSeconds: number;
+  /** How often ?wait looks at the task. */
+  waitPollMs?: number;
+}
+
+/** Names as Kubernetes allows them for custom resources (tasks made with kubectl may be longer than the API makes). */
+const objectNamePattern = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+const maxEventsForFiles = 100_000;
+
+export function taskRoutes(deps: TaskRouteDeps): Router {
+  const router = Router({ mergeParams: true });
+  const createQuery = createQuerySchema(deps.maxWaitSeconds);
+
+  router.post('/namespaces/:namespace/tasks', async (req, res) => {
+    const namespace = visibleNamespace(req, res, 'task.create');
+    requireSubmitter(callerOf(res));
+    const query = parseOr400(createQuery, req.query, 'the query', ['query']);
+    const body = parseOr400(CreateTaskBodySchema, jsonBody(req), 'the task', ['body']);
+    const caller = callerOf(res);
+    const created = await deps.tasks.create(namespace, {
+      ...body, annotations: { [tenantAnnotation]: caller.tenant, [submitterAnnotation]: caller.subject.slice(0, 1024) },
+    });
+    const name = created.metadata.name ?? '';
+    contextOf(res).target = { namespace, name };
+    res.location(taskPath(namespace, name));
+    if (!query.wait) {
+      res.status(202).json(taskView(created));
+      return;
+    }
+    const final = await waitForEnd(deps, namespace, name, created, query.wait * 1000, abortOnClose(req, res));
+    res.status(isTerminal(final) ? 200 : 202).json(taskView(final));
+  });
+
+  router.get('/namespaces/:namespace/tasks', async (req, res) => {
+    const namespace = visibleNamespace(req, res);
+    const query = parseOr400(ListQuerySchema, req.query, 'the query', ['query']);
+    const { cursor: cursorText, limit, ...filters } = query;
+    const fingerprint = filtersFingerprint({ ...filters, limit });
+    const cursor = cursorText ? decodeCursor(cursorText, fingerprint) : undefined;
+    const after = query.createdAfter ? Date.parse(query.createdAfter) : -Infinity;
+    const before = query.createdBefore ? Date.parse(query.createdBefore) : Infinity;
+    const page = await collectPage<ClaudeTask>({
+      cursor, filters: fingerprint, limit,
+      fetchPage: (continueToken, pageLimit) => deps.tasks.list(namespace, {
+        limit: pageLimit, ...(continueToken ? { continueToken } : {}), ...(query.labelSelector ? { labelSelector: query.labelSelector } : {}),
+      }),
+      matches: (task) => {
+        if (query.phase && (task.status?.phase ?? 'Pending') !== query.phase) return false;
+        const created = Date.parse(String(task.metadata.creationTimestamp ?? ''));
+        return !(created <= after || created >= before);
+      },
+    });
+    res.json({ items: page.items.map(taskView), ...(page.next ? { next: page.next } : {}) });
+  });
+
+  router.get('/namespaces/:namespace/tasks/:name', async (req, res) => {
+    const { namespace, name } = visibleTask(req, res);
+    res.json(taskView(await deps.tasks.get(namespace, name)));
+  });
+
+  router.post('/namespaces/:namespace/tasks/:name/cancel', async (req, res) => {
+    const { namespace, name } = visibleTask(req, res, 'task.cancel');
+    requireSubmitter(callerOf(res));
+    res.status(202).json(taskView(await deps.tasks.cancel(namespace, name)));
+  });
+
+  router.delete('/namespaces/:namespace/tasks/:name', async (req, res) => {
+    const { namespace, name } = visibleTask(req, res, 'task.delete');
+    requireSubmitter(callerOf(res));
+    await deps.tasks.delete(namespace, name);
+    res.status(202).json({ namespace, name, deleting: true });
+  });
+
+  router.get('/namespaces/:namespace/tasks/:name/events', async (req, res) => {
+    const { namespace, name } = visibleTask(req, res);
+    const query = parseOr400(EventsQuerySchema, req.query, 'the query', ['query']);
+    const key = await historyKey(deps, namespace, name);
+    const page = await deps.history.events(key, query);
+    const last = page.items.at(-1)?.seq;
+    res.json({ items: page.items, source: page.source, ...(page.items.length === query.limit && last ? { next: last } : {}) });
+  });
+
+  router.get('/namespaces/:namespace/tasks/:name/result', async (req, res) => {
+    const { namespace, name } = visibleTask(req, res);
+    const task = await deps.tasks.get(namespace, name).catch((error: unknown) => {
+      if ((error as { code?: unknown }).code === 404) return undefined;
+      throw error;
+    });
+    const key = task ? keyOf(task) : await storedKey(deps, namespace, name);
+    const stored = await deps.history.record(key.uid);
+    const status = (task?.status ?? stored?.status ?? {}) as ClaudeTask['status'] & object;
+    const phase = status.phase ?? stored?.phase ?? 'Pending';
+    const events = await deps.history.allEvents(key, maxEventsForFiles);
+    res.json({
+      phase,
+      finished: isTerminal({ status: { phase } } as ClaudeTask),
+      result: stored?.result ?? status.result ?? null,
+      usage: status.usage ?? null,
+      filesChanged: filesChanged(events),
+    });
+  });
+
+  router.post('/namespaces/:namespace/tasks/:name/stream-ticket', async (req, res) => {
+    const { namespace, name } = visibleTask(req, res, 'stream-ticket.issue');
+    await deps.tasks.get(namespace, name);
+    if (!deps.tickets) throw new Problem('not-implemented', 'stream tickets are not available on this server');
+    res.status(201).json(await deps.tickets.issue(callerOf(res), { namespace, name }));
+  });
+
+  return router;
+}
+
+/** The namespace of the path when the caller's tenant has it; 404 otherwise (it does not exist for the caller). */
+function visibleNamespace(req: Request, res: Response, action?: string): string {
+  const namespace = String(req.params.namespace ?? '');
+  const context = contextOf(res);
+  if (action) context.action = action;
+  context.target = { namespace };
+  if (!NamespaceSchema.safeParse(namespace).success || !canSee(callerOf(res), namespace)) {
+    throw new Problem('not-found', 'no such namespace');
+  }
+  return namespace;
+}
+
+function visibleTask(req: Request, res: Response, action?: string): { namespace: string; name: string } {
+  const namespace = visibleNamespace(req, res, action);
+  const name = String(req.params.name ?? '');
+  contextOf(res).target = { namespace, name };
+  if (!objectNamePattern.test(name)) throw new Problem('not-found', 'no such task');
+  return { namespace, name };
+}
+
+function requireSubmitter(caller: Caller): void {
+  if (!canSubmit(caller)) throw new Problem('forbidden', `role ${caller.role} may not change tasks`);
+}
+
+function jsonBody(req: Request): unknown {
+  if (req.body !== undefined) return req.body;
+  const hasBody = Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined;
+  if (hasBody) throw new Problem('unsupported-media-type', 'send the body as application/json');
+  throw new Problem('validation-error', 'a JSON body is required', { issues: [{ path: 'body', message: 'Required' }] });
+}
+
+function keyOf(task: ClaudeTask): TaskKey {
+  return { namespace: task.metadata.namespace ?? '', name: task.metadata.name ?? '', uid: task.metadata.uid ?? '' };
+}
+
+/** The task's key from Kubernetes, or from Postgres when the task was deleted but its history stays. */
+async function historyKey(deps: TaskRouteDeps, namespace: string, name: string): Promise<TaskKey> {
+  try {
+    return keyOf(await deps.tasks.get(namespace, name));
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 404) throw error;
+    return storedKey(deps, namespace, name);
+  }
+}
+
+async function storedKey(deps: TaskRouteDeps, namespace: string, name: string): Promise<TaskKey> {
+  const stored = await deps.history.latestByName(namespace, name);
+  if (!stored) throw new Problem('not-found', 'no such task');
+  return { namespace, name, uid: stored.uid };
+}
+
+function abortOnClose(req: Request, res: Response): AbortSignal {
+  const controller = new AbortController();
+  res.once('close', () => controller.abort());
+  req.once('aborted', () => controller.abort());
+  return controller.signal;
+}
+
+async function waitForEnd(deps: TaskRouteDeps, namespace: string, name: string, initial: ClaudeTask, waitMs: number, signal: AbortSignal): Promise<ClaudeTask> {
+  const deadline = deps.clock.now() + waitMs;
+  let task = initial;
+  while (!isTerminal(task) && !signal.aborted) {
+    const left = deadline - deps.clock.now();
+    if (left <= 0) break;
+    await deps.clock.sleep(Math.min(deps.waitPollMs ?? 1000, left), signal);
+    if (signal.aborted) break;
+    task = await deps.tasks.get(namespace, name);
+  }
+  return task;
+}

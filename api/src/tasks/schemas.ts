@@ -1,0 +1,97 @@
+// What the task routes take and give, as zod schemas: they validate requests and
+// are rendered into the OpenAPI document, so the two cannot drift apart.
+import { z } from 'zod';
+import { ClaudeTaskSpecSchema, ClaudeTaskStatusSchema, UsageSchema, taskPhases } from '../../../crds/src/claude-task.ts';
+
+/** A DNS-1123 label: the task name is also a label value on its Job and pods (63 at most). */
+export const TaskNameSchema = z.string().min(1).max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label');
+export const NamespaceSchema = TaskNameSchema;
+
+const labelKey = z.string().min(1).max(317).regex(/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, 'must be a label key');
+const labelValue = z.string().max(63).regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/, 'must be a label value');
+
+export const CreateTaskBodySchema = z.object({
+  name: TaskNameSchema.optional().describe('The task name; generated from "task-" when empty.'),
+  labels: z.record(labelKey, labelValue).refine((labels) => Object.keys(labels).length <= 64, 'at most 64 labels').optional(),
+  spec: ClaudeTaskSpecSchema,
+}).strict().describe('A task to run.');
+
+const seconds = (max: number) => z.coerce.number().int().min(0).max(max);
+
+export function createQuerySchema(maxWaitSeconds: number) {
+  return z.object({
+    wait: seconds(maxWaitSeconds).optional().describe(`Block up to this many seconds (at most ${maxWaitSeconds}) until the task ends.`),
+  });
+}
+
+const timestamp = z.iso.datetime({ offset: true });
+
+export const ListQuerySchema = z.object({
+  phase: z.enum(taskPhases).optional(),
+  labelSelector: z.string().max(1024).optional().describe('A Kubernetes label selector, e.g. team=a,env!=prod.'),
+  createdAfter: timestamp.optional(),
+  createdBefore: timestamp.optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().max(4096).optional().describe('The `next` of the previous page.'),
+});
+
+export const EventsQuerySchema = z.object({
+  after: z.coerce.number().int().min(0).default(0).describe('Only events with a greater seq.'),
+  limit: z.coerce.number().int().min(1).max(1000).default(200),
+});
+
+export const TaskSchema = z.object({
+  apiVersion: z.string(),
+  kind: z.literal('ClaudeTask'),
+  metadata: z.object({
+    name: z.string(),
+    namespace: z.string(),
+    uid: z.string(),
+    labels: z.record(z.string(), z.string()).optional(),
+    creationTimestamp: z.string().optional(),
+    resourceVersion: z.string().optional(),
+    deletionTimestamp: z.string().optional(),
+  }),
+  spec: ClaudeTaskSpecSchema,
+  status: ClaudeTaskStatusSchema,
+}).describe('A ClaudeTask as Kubernetes holds it.');
+
+export const TaskListSchema = z.object({
+  items: z.array(TaskSchema),
+  next: z.string().optional().describe('Pass as ?cursor= for the next page; absent on the last.'),
+});
+
+export const EventSchema = z.object({
+  seq: z.number().int().min(1),
+  type: z.string(),
+  time: z.string(),
+  data: z.unknown().describe('The event as the runner wrote it.'),
+});
+
+export const EventPageSchema = z.object({
+  items: z.array(EventSchema),
+  source: z.enum(['postgres', 'redis']).describe('postgres once the task is finalized; the live Redis stream before.'),
+  next: z.number().int().optional().describe('Pass as ?after= for the next page; absent when no more events are stored yet.'),
+});
+
+export const FileChangeSchema = z.object({ path: z.string(), tools: z.array(z.string()), changes: z.number().int() });
+
+export const TaskResultSchema = z.object({
+  phase: z.enum(taskPhases),
+  finished: z.boolean(),
+  result: z.string().nullable().describe('The final text (in full, from Postgres when stored).'),
+  usage: UsageSchema.nullable(),
+  filesChanged: z.array(FileChangeSchema),
+});
+
+export const StreamTicketSchema = z.object({ ticket: z.string(), expiresInSeconds: z.number().int() });
+
+export const ProblemSchema = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string().optional(),
+  instance: z.string().optional(),
+  requestId: z.string().optional(),
+  issues: z.array(z.object({ path: z.string(), message: z.string(), code: z.string().optional() })).optional(),
+}).describe('RFC 9457 problem details.');

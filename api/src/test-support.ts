@@ -1,0 +1,32 @@
+// For the API's integration tests: an API server in-process on the test bed, and tokens for it.
+import crypto from 'node:crypto';
+import { SignJWT } from 'jose';
+import type { Role } from './auth/caller.ts';
+import { parseApiConfig, type ApiConfig } from './config.ts';
+import { makeLogger } from './logger.ts';
+import { startApiServer, type ApiServer } from './server.ts';
+import { installClaudeTaskCrd } from '../../crds/src/install.ts';
+import { bedSetting, kubeConfig } from '../../test/support/cluster.ts';
+
+export const testIssuer = 'https://issuer.test';
+export const testAudience = 'claude-operator-api';
+const secret = crypto.randomBytes(32).toString('hex');
+
+export async function startTestApi(env: Record<string, string> = {}): Promise<{ api: ApiServer; config: ApiConfig }> {
+  await installClaudeTaskCrd(kubeConfig());
+  const config = parseApiConfig({
+    PORT: '0', HOST: '127.0.0.1', DATABASE_URL: bedSetting('DATABASE_URL'), REDIS_URL: bedSetting('REDIS_URL'),
+    JWT_HS256_SECRET: secret, JWT_ISSUER: testIssuer, JWT_AUDIENCE: testAudience, ...env,
+  });
+  const api = await startApiServer({ config, log: makeLogger('api-test', process.env.LOG_LEVEL ?? 'silent'), kubeConfig: kubeConfig() });
+  return { api, config };
+}
+
+export function token(claims: { sub?: string; tenant?: string; namespaces?: string[]; role?: Role | string }, options: { key?: string; exp?: number } = {}): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ tenant: 'tenant', role: 'submitter', ...claims })
+    .setProtectedHeader({ alg: 'HS256' }).setIssuer(testIssuer).setAudience(testAudience)
+    .setSubject(claims.sub ?? `user-${crypto.randomBytes(4).toString('hex')}`)
+    .setIssuedAt(now).setExpirationTime(options.exp ?? now + 600)
+    .sign(new TextEncoder().encode(options.key ?? secret));
+}
