@@ -33,7 +33,9 @@ eslint .
 step "jest: unit, integration, e2e"
 results=$(mktemp)
 status=0
-node --experimental-vm-modules node_modules/jest/bin/jest.js --ci --json --outputFile="$results" "$@" || status=$?
+# --forceExit: a client socket a test left open must not hang CI; processes
+# left behind are caught by the check below instead.
+node --experimental-vm-modules node_modules/jest/bin/jest.js --ci --forceExit --json --outputFile="$results" "$@" || status=$?
 read -r passed failed < <(node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
   console.log(r.numPassedTests, r.numFailedTests + r.numRuntimeErrorTestSuites);' "$results" 2>/dev/null || echo "0 1")
