@@ -17,6 +17,11 @@ import type { Logger } from './logger.ts';
 import { ApiMetrics } from './metrics.ts';
 import { PgRedisHistory } from './tasks/history.ts';
 import { KubeTasks } from './tasks/kube-tasks.ts';
+import { EventHistory } from './stream/history.ts';
+import { kubeTaskLookup } from './stream/kube-task-lookup.ts';
+import { StreamReader } from './stream/stream-reader.ts';
+import { RedisStreamTickets } from './stream/tickets.ts';
+import { attachStreamServer } from './stream/ws-server.ts';
 
 export interface ApiServer {
   url: string;
@@ -50,8 +55,10 @@ export async function startApiServer(options: StartOptions): Promise<ApiServer> 
   redis.on('error', (error) => log.warn({ err: String(error) }, 'Redis connection failed'));
   const metrics = options.metrics ?? new ApiMetrics();
   const version = kubeConfig.makeApiClient(VersionApi);
+  const tasks = new KubeTasks(kubeConfig.makeApiClient(CustomObjectsApi));
+  const tickets = options.tickets ?? new RedisStreamTickets(redis);
   const deps: AppDeps = {
-    tasks: new KubeTasks(kubeConfig.makeApiClient(CustomObjectsApi)),
+    tasks,
     history: new PgRedisHistory(pool, redis),
     authenticator: new JwtAuthenticator({
       ...(config.JWT_HS256_SECRET ? { hs256Secret: config.JWT_HS256_SECRET } : { jwksUrl: config.JWT_JWKS_URL! }),
@@ -60,7 +67,7 @@ export async function startApiServer(options: StartOptions): Promise<ApiServer> 
     }),
     rateLimiter: new RedisRateLimiter({ redis, limit: config.RATE_LIMIT_REQUESTS, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS }),
     audit: new PgAuditLog(pool),
-    ...(options.tickets ? { tickets: options.tickets } : {}),
+    tickets,
     readiness: {
       kubernetes: async () => { await version.getCode(); },
       postgres: async () => { await pool.query('SELECT 1'); },
@@ -73,6 +80,12 @@ export async function startApiServer(options: StartOptions): Promise<ApiServer> 
   };
   const server = http.createServer({ requestTimeout: (config.MAX_WAIT_SECONDS + 30) * 1000, headersTimeout: 20_000 }, createApp(deps));
   server.keepAliveTimeout = 65_000;
+  // One blocking Redis reader for every WebSocket client of this process.
+  const reader = new StreamReader({ redisUrl: config.REDIS_URL, commands: redis, logger: log });
+  const streams = attachStreamServer(server, {
+    authenticator: deps.authenticator, tickets, lookup: kubeTaskLookup(tasks, pool), reader, redis,
+    history: new EventHistory(pool), logger: log,
+  });
   options.onServer?.(server, deps);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -85,6 +98,8 @@ export async function startApiServer(options: StartOptions): Promise<ApiServer> 
     url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`,
     server, deps, pool, redis, kubeConfig,
     close: () => closing ??= (async () => {
+      await streams.close();
+      await reader.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

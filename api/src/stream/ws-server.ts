@@ -1,0 +1,258 @@
+// The task event WebSocket: GET /api/v1/namespaces/:ns/tasks/:name/stream?from=<seq>
+//
+// Everything is decided at the HTTP upgrade, before any WebSocket exists: the
+// caller (a bearer token, or a single-use ticket for browsers), the tenant (a task
+// outside the caller's namespaces is 404, as if it did not exist) and the task.
+// A refusal is a plain HTTP answer with a problem+json body, and no upgrade.
+//
+// Once upgraded the socket only sends: each message is `{seq, type, data, time}`,
+// from the event after `from` (0 = the start) to the task's last event, then a
+// close with 1000. A client too slow for the live stream is closed with 1013 and a
+// reason that says where to reconnect from.
+import type http from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { WebSocket, WebSocketServer } from 'ws';
+import { taskEventStreamKey } from '../../../runner/src/event-stream.ts';
+import { AuthenticationError, canSee, type Authenticator, type Caller, type StreamTickets } from '../auth/caller.ts';
+import type { EventHistory } from './history.ts';
+import { closeCodes, TaskEventFeed, type FeedSink } from './replay.ts';
+import type { StreamReader } from './stream-reader.ts';
+import { isFinished, type TaskLookup, type TaskRef } from './task-lookup.ts';
+import { refuseUpgrade, type UpgradeProblem } from './upgrade-reply.ts';
+
+export interface StreamServerOptions {
+  authenticator: Authenticator;
+  /** Without it, only bearer tokens are accepted. */
+  tickets?: StreamTickets;
+  lookup: TaskLookup;
+  reader: StreamReader;
+  /** Non-blocking commands (XRANGE), shared. */
+  redis: Redis;
+  history: EventHistory;
+  logger: Logger;
+  /** A live client with more unsent bytes than this is closed with 1013. Default 1 MiB. */
+  maxBufferedBytes?: number;
+  /** How long a replay waits for a client to take what it was sent. Default 30 s. */
+  stallMs?: number;
+  /** How long a closed socket may take to finish the closing handshake. Default 5 s. */
+  closeGraceMs?: number;
+  /** Pings; a client that has not answered the previous one is dropped. Default 30 s. */
+  pingIntervalMs?: number;
+  idleCheckMs?: number;
+  pageSize?: number;
+}
+
+export interface StreamServerStats {
+  clients: number;
+  /** Clients closed because they could not keep up. */
+  closedSlow: number;
+  /** The largest send buffer any client reached, in bytes. */
+  maxBufferedSeen: number;
+}
+
+export interface StreamServer {
+  stats(): StreamServerStats;
+  /** Stops taking upgrades and closes every client with 1001. Idempotent. */
+  close(): Promise<void>;
+}
+
+export const streamPathPattern = /^\/api\/v1\/namespaces\/([^/]+)\/tasks\/([^/]+)\/stream$/;
+/** Kubernetes object names; anything else cannot be a task. */
+const namePattern = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+class Refusal extends Error {
+  readonly problem: UpgradeProblem;
+
+  constructor(problem: UpgradeProblem) {
+    super(problem.title);
+    this.problem = problem;
+  }
+}
+
+const notFound = (): Refusal => new Refusal({ status: 404, type: 'not-found', title: 'No such task' });
+
+export function attachStreamServer(server: http.Server, options: StreamServerOptions): StreamServer {
+  const settings = {
+    ...options,
+    maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
+    stallMs: options.stallMs ?? 30_000,
+    closeGraceMs: options.closeGraceMs ?? 5_000,
+    pingIntervalMs: options.pingIntervalMs ?? 30_000,
+  };
+  const { logger } = settings;
+  // Clients never need to send anything; a tiny limit keeps them from trying.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024, perMessageDeflate: false, clientTracking: false });
+  const sessions = new Set<{ ws: WebSocket; feed: TaskEventFeed; alive: boolean }>();
+  const counters = { closedSlow: 0, maxBufferedSeen: 0 };
+  let closing: Promise<void> | undefined;
+
+  const onUpgrade = (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    // A client that goes away during authentication must not crash the process.
+    socket.on('error', (error) => logger.debug({ err: error.message }, 'upgrade socket error'));
+    accept(request, socket).then(
+      ({ task, from, caller }) => {
+        if (closing || socket.destroyed) {
+          socket.destroy();
+          return;
+        }
+        wss.handleUpgrade(request, socket, head, (ws) => startSession(ws, task, from, caller));
+      },
+      (error: unknown) => {
+        if (error instanceof Refusal) {
+          refuseUpgrade(socket, error.problem);
+          return;
+        }
+        logger.error({ err: (error as Error).message }, 'stream upgrade failed');
+        refuseUpgrade(socket, { status: 503, type: 'unavailable', title: 'Cannot open the stream now' });
+      },
+    );
+  };
+
+  async function accept(request: http.IncomingMessage, socket: Duplex): Promise<{ task: TaskRef; from: number; caller: Caller }> {
+    if (closing) throw new Refusal({ status: 503, type: 'unavailable', title: 'Server shutting down' });
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const match = streamPathPattern.exec(url.pathname);
+    const namespace = decode(match?.[1]);
+    const name = decode(match?.[2]);
+    if (!namespace || !name) throw notFound();
+    const caller = await authenticate(request, url, { namespace, name });
+    if (!canSee(caller, namespace) || !namePattern.test(namespace) || !namePattern.test(name)) throw notFound();
+    const from = parseFrom(url.searchParams.get('from'));
+    const task = await settings.lookup(namespace, name);
+    if (!task) throw notFound();
+    if (socket.destroyed) throw new Refusal({ status: 499, type: 'gone', title: 'Client went away' });
+    return { task, from, caller };
+  }
+
+  async function authenticate(request: http.IncomingMessage, url: URL, taskKey: { namespace: string; name: string }): Promise<Caller> {
+    const header = request.headers.authorization;
+    const ticket = url.searchParams.get('ticket');
+    try {
+      if (header !== undefined) {
+        const bearer = /^Bearer +([^ ]+)$/i.exec(header)?.[1];
+        if (!bearer) throw new AuthenticationError('Authorization is not a bearer token');
+        return await settings.authenticator.authenticate(bearer);
+      }
+      if (ticket !== null && settings.tickets) return await settings.tickets.redeem(ticket, taskKey);
+    } catch (error) {
+      if (!(error instanceof AuthenticationError)) throw error;
+      throw new Refusal({ status: 401, type: 'unauthenticated', title: 'Not authenticated', detail: error.message });
+    }
+    throw new Refusal({ status: 401, type: 'unauthenticated', title: 'Not authenticated', detail: 'a bearer token or a stream ticket is required' });
+  }
+
+  function startSession(ws: WebSocket, task: TaskRef, from: number, caller: Caller): void {
+    const sink: FeedSink = {
+      send(json) {
+        if (ws.readyState !== WebSocket.OPEN) return;
+        ws.send(json);
+        counters.maxBufferedSeen = Math.max(counters.maxBufferedSeen, ws.bufferedAmount);
+      },
+      bufferedAmount: () => ws.bufferedAmount,
+      waitForDrain: (bytes) => waitForDrain(ws, bytes, settings.stallMs),
+      close(code, reason) {
+        if (code === closeCodes.tryAgainLater) counters.closedSlow++;
+        closeSocket(ws, code, reason, settings.closeGraceMs);
+      },
+    };
+    const identity = { namespace: task.namespace, name: task.name, uid: task.uid };
+    const feed = new TaskEventFeed({
+      reader: settings.reader,
+      redis: settings.redis,
+      history: settings.history,
+      logger,
+      maxBufferedBytes: settings.maxBufferedBytes,
+      idleCheckMs: settings.idleCheckMs,
+      pageSize: settings.pageSize,
+      isFinished: async () => isFinished(await settings.lookup(task.namespace, task.name)),
+    }, identity, taskEventStreamKey(task.namespace, task.name), from, sink);
+    const session = { ws, feed, alive: true };
+    sessions.add(session);
+    ws.on('pong', () => (session.alive = true));
+    ws.on('error', (error) => logger.debug({ err: error.message }, 'stream socket error'));
+    ws.on('close', (code) => {
+      feed.stop();
+      sessions.delete(session);
+      logger.debug({ task: `${task.namespace}/${task.name}`, subject: caller.subject, code, lastSeq: feed.lastSeq }, 'stream closed');
+    });
+    logger.debug({ task: `${task.namespace}/${task.name}`, subject: caller.subject, from }, 'stream opened');
+    feed.start();
+  }
+
+  const heartbeat = setInterval(() => {
+    for (const session of sessions) {
+      if (!session.alive) {
+        session.ws.terminate();
+        continue;
+      }
+      session.alive = false;
+      session.ws.ping();
+    }
+  }, settings.pingIntervalMs);
+  heartbeat.unref();
+
+  server.on('upgrade', onUpgrade);
+
+  return {
+    stats: () => ({ clients: sessions.size, ...counters }),
+    close() {
+      closing ??= (async () => {
+        server.off('upgrade', onUpgrade);
+        clearInterval(heartbeat);
+        const closed = [...sessions].map(({ ws, feed }) => {
+          feed.stop();
+          return new Promise<void>((resolve) => {
+            if (ws.readyState === WebSocket.CLOSED) resolve();
+            else ws.once('close', () => resolve());
+            closeSocket(ws, closeCodes.goingAway, 'server shutting down', settings.closeGraceMs);
+          });
+        });
+        await Promise.all(closed);
+        await new Promise<void>((resolve) => wss.close(() => resolve()));
+      })();
+      return closing;
+    },
+  };
+}
+
+/** A close frame, and the socket destroyed if the client does not answer it in time. */
+function closeSocket(ws: WebSocket, code: number, reason: string, graceMs: number): void {
+  if (ws.readyState === WebSocket.CLOSED) return;
+  // A close reason may be at most 123 bytes.
+  ws.close(code, Buffer.from(reason).subarray(0, 123).toString());
+  setTimeout(() => ws.terminate(), graceMs).unref();
+}
+
+function waitForDrain(ws: WebSocket, bytes: number, stallMs: number): Promise<boolean> {
+  const deadline = Date.now() + stallMs;
+  return new Promise((resolve) => {
+    const check = () => {
+      if (ws.readyState !== WebSocket.OPEN) resolve(false);
+      else if (ws.bufferedAmount <= bytes) resolve(true);
+      else if (Date.now() >= deadline) resolve(false);
+      else setTimeout(check, 10);
+    };
+    check();
+  });
+}
+
+function decode(segment: string | undefined): string | undefined {
+  if (segment === undefined) return undefined;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `from`: the last seq the client has; 0 (or absent) for the whole stream. */
+function parseFrom(value: string | null): number {
+  if (value === null || value === '') return 0;
+  const from = /^\d{1,15}$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(from)) {
+    throw new Refusal({ status: 400, type: 'invalid-request', title: 'Invalid from', detail: 'from must be a non-negative integer seq' });
+  }
+  return from;
+}
