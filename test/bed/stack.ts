@@ -1,9 +1,11 @@
 // The single-machine stack `up` runs: the test bed, plus the CRD, the operator
 // (as a process, watching every namespace) and, on a machine with no model to
 // reach, the scripted Messages API in the model's place.
+import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { SignJWT } from 'jose';
 import { installClaudeTaskCrd } from '../../crds/src/install.ts';
 import { repoRoot } from './binaries.ts';
 import { startBed, type Bed } from './bed.ts';
@@ -11,7 +13,7 @@ import { freePort } from './ports.ts';
 import { startSupervised, waitFor, type Supervised } from './process.ts';
 
 export interface Stack {
-  settings: Bed['settings'] & { ANTHROPIC_BASE_URL: string; OPERATOR_METRICS_URL: string };
+  settings: Bed['settings'] & { ANTHROPIC_BASE_URL: string; OPERATOR_METRICS_URL: string; API_URL: string; API_TOKEN: string };
   stop(): Promise<void>;
 }
 
@@ -24,6 +26,30 @@ async function startScriptedApi(logFile: string): Promise<{ url: string; process
   const url = `http://127.0.0.1:${port}`;
   await waitFor('the scripted API', async () => (await fetch(`${url}/health`).catch(() => undefined)) !== undefined, { timeoutMs: 20_000 });
   return { url, process };
+}
+
+const apiIssuer = 'claude-operator-up';
+const apiAudience = 'claude-operator-api';
+
+/** The API server with a secret of its own, and an admin token (every namespace) for the settings file. */
+async function startApi(settings: Bed['settings'], logDir: string): Promise<{ url: string; token: string; process: Supervised }> {
+  const secret = crypto.randomBytes(32).toString('hex');
+  const port = await freePort();
+  const process = startSupervised({
+    name: 'api', command: node, args: [path.join(repoRoot, 'api/src/main.ts')], logFile: path.join(logDir, 'api.log'),
+    env: {
+      PATH: globalThis.process.env.PATH ?? '/usr/bin:/bin', KUBECONFIG: settings.KUBECONFIG, DATABASE_URL: settings.DATABASE_URL,
+      REDIS_URL: settings.REDIS_URL, PORT: String(port), HOST: '127.0.0.1',
+      JWT_HS256_SECRET: secret, JWT_ISSUER: apiIssuer, JWT_AUDIENCE: apiAudience,
+    },
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor('the API ready', async () => (await fetch(`${url}/readyz`)).ok, { timeoutMs: 60_000 })
+    .catch(async (error: Error) => { throw new Error(`${error.message}\n${process.logTail(30)}`); });
+  const token = await new SignJWT({ tenant: 'admin', namespaces: ['*'], role: 'admin' })
+    .setProtectedHeader({ alg: 'HS256' }).setIssuer(apiIssuer).setAudience(apiAudience).setSubject('up-admin')
+    .setIssuedAt().setExpirationTime('24h').sign(new TextEncoder().encode(secret));
+  return { url, token, process };
 }
 
 /** ANTHROPIC_BASE_URL and ANTHROPIC_API_KEY from the environment reach a real
@@ -69,7 +95,9 @@ export async function startStack(): Promise<Stack> {
     const metricsUrl = `http://127.0.0.1:${metricsPort}`;
     await waitFor('the operator ready', async () => (await fetch(`${metricsUrl}/readyz`)).ok, { timeoutMs: 60_000 })
       .catch(async (error: Error) => { throw new Error(`${error.message}\n${await fs.readFile(path.join(logDir, 'operator.log'), 'utf8').catch(() => '')}`); });
-    return { settings: { ...bed.settings, ANTHROPIC_BASE_URL: baseUrl, OPERATOR_METRICS_URL: metricsUrl }, stop };
+    const api = await startApi(bed.settings, logDir);
+    stops.push(() => api.process.stop(10_000));
+    return { settings: { ...bed.settings, ANTHROPIC_BASE_URL: baseUrl, OPERATOR_METRICS_URL: metricsUrl, API_URL: api.url, API_TOKEN: api.token }, stop };
   } catch (error) {
     await stop();
     throw error;

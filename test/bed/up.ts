@@ -1,9 +1,9 @@
 // `up`: brings the single-machine stack up and keeps it up until Ctrl-C:
-// control plane, local node, Postgres, Redis, the CRD and the operator (and the
-// scripted Messages API when ANTHROPIC_BASE_URL is not set).
+// control plane, local node, Postgres, Redis, the CRD, the operator and the API
+// (and the scripted Messages API when ANTHROPIC_BASE_URL is not set).
 //   node test/bed/up.ts [--settings FILE]
 // Writes KEY=value lines (KUBECONFIG, DATABASE_URL, REDIS_URL, KUBECTL, HELM,
-// ANTHROPIC_BASE_URL, OPERATOR_METRICS_URL) to FILE (default .bed.env in the
+// ANTHROPIC_BASE_URL, OPERATOR_METRICS_URL, API_URL, API_TOKEN) to FILE (default .bed.env in the
 // repo), so `set -a; . .bed.env` or `kubectl --kubeconfig ...` can use it.
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -15,7 +15,7 @@ const { values } = parseArgs({ options: { settings: { type: 'string', default: p
 const envFile = path.resolve(values.settings);
 
 const started = Date.now();
-console.error('[up] starting the control plane, the local node, Postgres, Redis and the operator...');
+console.error('[up] starting the control plane, the local node, Postgres, Redis, the operator and the API...');
 const bed = await startStack();
 await fs.writeFile(envFile, Object.entries(bed.settings).map(([key, value]) => `${key}=${value}`).join('\n') + '\n', { mode: 0o600 });
 console.error(`[up] ready in ${((Date.now() - started) / 1000).toFixed(1)} s; settings written to ${envFile}`);

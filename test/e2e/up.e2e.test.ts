@@ -41,7 +41,7 @@ test('up: kubectl sees a Ready node, a Job runs to Complete, the example task Su
         throw new Error(`${error.message}\n${await fs.readFile(path.join(dir!, 'up.log'), 'utf8')}`);
       });
     const settings = await readSettings(envFile);
-    expect(Object.keys(settings)).toEqual(expect.arrayContaining(['KUBECONFIG', 'DATABASE_URL', 'REDIS_URL', 'KUBECTL']));
+    expect(Object.keys(settings)).toEqual(expect.arrayContaining(['KUBECONFIG', 'DATABASE_URL', 'REDIS_URL', 'KUBECTL', 'API_URL', 'API_TOKEN']));
     const kubectl = (...args: string[]) => run(settings.KUBECTL!, ['--kubeconfig', settings.KUBECONFIG!, ...args]);
 
     const nodes = await kubectl('get', 'nodes');
@@ -55,6 +55,10 @@ test('up: kubectl sees a Ready node, a Job runs to Complete, the example task Su
     // The operator came up with the stack: the example task runs to Succeeded.
     await kubectl('apply', '-f', path.join(repoRoot, 'examples/task.yaml'));
     await kubectl('wait', '--for=jsonpath={.status.phase}=Succeeded', 'ctask/hello-file', '--timeout=120s');
+    // And the API came up too, with the admin token in the settings file.
+    const listed = await fetch(`${settings.API_URL}/api/v1/namespaces/default/tasks`, { headers: { authorization: `Bearer ${settings.API_TOKEN}` } });
+    expect(listed.status).toBe(200);
+    expect(JSON.stringify(await listed.json())).toContain('hello-file');
 
     const client = new pg.Client({ connectionString: settings.DATABASE_URL });
     await client.connect();
