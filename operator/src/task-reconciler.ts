@@ -59,10 +59,7 @@ export class TaskReconciler {
     const [namespace = '', name = ''] = key.split('/');
     let task = await this.getTask(namespace, name);
     if (!task) return {};
-    if (task.metadata.deletionTimestamp) {
-      await this.finalizeDeleted(task);
-      return {};
-    }
+    if (task.metadata.deletionTimestamp) return this.finalizeDeleted(task);
     if (!task.metadata.finalizers?.includes(finalizerName)) task = await this.addFinalizer(task);
     if (task.status?.phase && terminalPhases.has(task.status.phase)) {
       await this.recordFinal(task, task.status);
@@ -179,13 +176,30 @@ export class TaskReconciler {
     await this.deps.store.markFinalized(uid, status.result);
   }
 
-  private async finalizeDeleted(task: ClaudeTask): Promise<void> {
-    if (!task.metadata.finalizers?.includes(finalizerName)) return;
-    await this.recordFinal(task, task.status ?? { phase: 'Pending' });
+  /** A task deleted while its agent runs is stopped first (as a cancel would),
+   * so the runner's last events land before the history is copied; only then is
+   * the finalizer removed. */
+  private async finalizeDeleted(task: ClaudeTask): Promise<ReconcileResult> {
+    if (!task.metadata.finalizers?.includes(finalizerName)) return {};
+    let final = task.status ?? { phase: 'Pending' };
+    if (!(task.status?.phase && terminalPhases.has(task.status.phase))) {
+      const namespace = task.metadata.namespace ?? '';
+      const jobName = jobNameFor(task.metadata.name ?? '', task.metadata.uid ?? '');
+      const job = await this.getJob(namespace, jobName);
+      if (job && !job.spec?.suspend && !jobFinished(job)) {
+        await this.deps.clients.batch.patchNamespacedJob({ name: jobName, namespace, body: { spec: { suspend: true } } }, mergePatch);
+      }
+      const pods = job ? await this.listPods(namespace, jobName) : [];
+      if (pods.some((p) => p.status?.phase === 'Running' || p.status?.phase === 'Pending')) return { requeueAfterMs: 1_000 };
+      final = computeStatus({ task: { ...task, spec: { ...task.spec, cancel: true } }, job: job && { ...job, spec: { ...job.spec!, suspend: true } }, pods, now: this.now() });
+      final = { ...final, message: 'deleted while it ran: the agent was stopped' };
+    }
+    await this.recordFinal(task, final);
     // Postgres has every event now; the stream goes, so a task made again under
     // the same name starts a stream of its own.
     await this.deps.redis.del(taskEventStreamKey(task.metadata.namespace ?? '', task.metadata.name ?? ''));
     await this.removeFinalizer(task);
+    return {};
   }
 
   private async readEvents(task: ClaudeTask): Promise<StoredEvent[]> {
