@@ -87,9 +87,25 @@ test('a reconnect with the last seq continues with no gap and no duplicate; afte
 });
 
 test('another tenant can neither stream nor see the task', async () => {
+  expect((await curlSubmit({ name: 'private', spec: { prompt: 'private' } })).status).toBe(202);
   const other = await token({ tenant: 'team-b', namespaces: ['team-b'], role: 'admin' });
-  const refused = follow(streamUrl('followed', 0), { token: other });
+  const refused = follow(streamUrl('private', 0), { token: other });
   await expect(refused.opened).rejects.toMatchObject({ status: 404 });
-  const get = await fetch(`${api.url}/api/v1/namespaces/${ns.name}/tasks/followed`, { headers: { authorization: `Bearer ${other}` } });
+  const get = await fetch(`${api.url}/api/v1/namespaces/${ns.name}/tasks/private`, { headers: { authorization: `Bearer ${other}` } });
   expect(get.status).toBe(404);
+});
+
+test('a browser without headers follows with a short-lived ticket from REST; a ticket works once', async () => {
+  expect((await curlSubmit({ name: 'ticketed', spec: { prompt: 'ticketed' } })).status).toBe(202);
+  const issued = await fetch(`${api.url}/api/v1/namespaces/${ns.name}/tasks/ticketed/stream-ticket`,
+    { method: 'POST', headers: { authorization: `Bearer ${bearer}` } });
+  expect(issued.status).toBe(201);
+  const { ticket, expiresInSeconds } = await issued.json() as { ticket: string; expiresInSeconds: number };
+  expect(expiresInSeconds).toBeLessThanOrEqual(60);
+  const withTicket = follow(`${streamUrl('ticketed', 0)}&ticket=${encodeURIComponent(ticket)}`);
+  await withTicket.opened;
+  expect((await withTicket.closed).code).toBe(1000);
+  expect(essentials(withTicket.messages)).toEqual(await storedHistory('ticketed'));
+  const again = follow(`${streamUrl('ticketed', 0)}&ticket=${encodeURIComponent(ticket)}`);
+  await expect(again.opened).rejects.toMatchObject({ status: 401 });
 });
