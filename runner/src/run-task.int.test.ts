@@ -17,6 +17,7 @@ import { startScriptedApi, type ScriptedApi } from '../../test/scripted-api/serv
 import { startGitHttpServer } from './testing/git-http-server.ts';
 import { parseStreamEntry, taskEventStreamKey, type RunnerCompletedEvent, type StoredTaskEvent } from './event-stream.ts';
 import type { TerminationSummary } from './termination.ts';
+import { makeTwoBranchOrigin } from './testing/git-origin.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const nodeBin = path.join(repoRoot, 'node_modules/.bin/node');
@@ -213,20 +214,8 @@ describe('the runner', () => {
 
   it('clones spec.workspace.git at the ref before the CLI starts', async () => {
     const repos = await newRootfs();
-    const git = promisify(execFile);
     const origin = path.join(repos, 'origin.git');
-    const work = path.join(repos, 'work');
-    await git('git', ['init', '--quiet', '--bare', '-b', 'main', origin]);
-    await git('git', ['clone', '--quiet', origin, work]);
-    const inWork = (...args: string[]) => git('git', ['-C', work, '-c', 'user.name=t', '-c', 'user.email=t@t', ...args]);
-    await fs.writeFile(path.join(work, 'README.md'), 'on main\n');
-    await inWork('add', '.');
-    await inWork('commit', '--quiet', '-m', 'main');
-    await inWork('push', '--quiet', 'origin', 'main');
-    await inWork('checkout', '--quiet', '-b', 'feature');
-    await fs.writeFile(path.join(work, 'README.md'), 'on feature\n');
-    await inWork('commit', '--quiet', '-am', 'feature');
-    await inWork('push', '--quiet', 'origin', 'feature');
+    await makeTwoBranchOrigin(origin, path.join(repos, 'work'));
 
     const run = await runRunner({
       spec: {

@@ -1,20 +1,18 @@
 // Cloning spec.workspace.git with credentialsSecretRef over https (here: http on
 // 127.0.0.1) with Basic auth, from `git http-backend` behind a tiny server that
 // requires it. The password must reach the server and nothing else.
-import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
 import { WorkspaceError } from './errors.ts';
 import { startGitHttpServer, type GitHttpServer } from './testing/git-http-server.ts';
+import { makeTwoBranchOrigin } from './testing/git-origin.ts';
 import { prepareWorkspace } from './workspace.ts';
 
-const git = promisify(execFile);
 const username = 'robot';
 const password = `pw-${crypto.randomBytes(9).toString('hex')}`;
 let root: string;
@@ -25,17 +23,7 @@ beforeAll(async () => {
   root = await fs.mkdtemp(path.join(os.tmpdir(), 'workspace-int-'));
   const origin = path.join(root, 'repos/repo.git');
   const work = path.join(root, 'work');
-  await git('git', ['init', '--quiet', '--bare', '-b', 'main', origin]);
-  await git('git', ['clone', '--quiet', origin, work]);
-  const inWork = (...args: string[]) => git('git', ['-C', work, '-c', 'user.name=t', '-c', 'user.email=t@t', ...args]);
-  await fs.writeFile(path.join(work, 'README.md'), 'on main\n');
-  await inWork('add', '.');
-  await inWork('commit', '--quiet', '-m', 'main');
-  await inWork('push', '--quiet', 'origin', 'main');
-  await inWork('checkout', '--quiet', '-b', 'feature');
-  await fs.writeFile(path.join(work, 'README.md'), 'on feature\n');
-  await inWork('commit', '--quiet', '-am', 'feature');
-  await inWork('push', '--quiet', 'origin', 'feature');
+  await makeTwoBranchOrigin(origin, work);
   server = await startGitHttpServer({ projectRoot: path.join(root, 'repos'), username, password });
   // The askpass directory goes under TMPDIR: a private one shows that it is removed.
   savedTmpdir = process.env.TMPDIR;
