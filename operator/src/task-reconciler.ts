@@ -16,7 +16,7 @@ import type { Redis } from 'ioredis';
 import {
   ClaudeTaskSpecSchema, claudeTaskPlural, group, terminalPhases, version, type ClaudeTask, type ClaudeTaskStatus,
 } from '../../crds/src/claude-task.ts';
-import { taskEventStreamKey } from '../../runner/src/event-stream.ts';
+import { parseStreamEntry, taskEventStreamKey } from '../../runner/src/event-stream.ts';
 import type { OperatorConfig } from './config.ts';
 import { desiredJob, desiredSpecSecret } from './desired-job.ts';
 import type { EventRecorder } from './event-recorder.ts';
@@ -209,9 +209,14 @@ export class TaskReconciler {
     for (;;) {
       const entries = await this.deps.redis.xrange(key, start, '+', 'COUNT', 1000);
       for (const [id, fields] of entries) {
-        const record = Object.fromEntries(pairs(fields));
-        events.push({ seq: Number(record.seq), type: record.type ?? 'unknown', data: parseJson(record.data), time: record.time ?? new Date().toISOString() });
         start = `(${id}`;
+        try {
+          const entry = parseStreamEntry(id, fields);
+          events.push({ seq: entry.seq, type: entry.type, data: entry.event, time: entry.time || new Date().toISOString() });
+        } catch (error) {
+          // Not written by a runner (no seq, or data that is not JSON): it has no place in the history.
+          this.deps.log.warn({ key, id, err: String(error) }, 'skipped a stream entry that is not a task event');
+        }
       }
       if (entries.length < 1000) return events;
     }
@@ -224,18 +229,4 @@ function jobFinished(job: V1Job): boolean {
 
 function normalize(value: unknown): unknown {
   return JSON.parse(JSON.stringify(value ?? {}));
-}
-
-function pairs(fields: string[]): Array<[string, string]> {
-  const result: Array<[string, string]> = [];
-  for (let i = 0; i + 1 < fields.length; i += 2) result.push([fields[i]!, fields[i + 1]!]);
-  return result;
-}
-
-function parseJson(text: string | undefined): unknown {
-  try {
-    return JSON.parse(text ?? 'null');
-  } catch {
-    return text;
-  }
 }

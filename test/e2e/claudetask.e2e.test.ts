@@ -8,7 +8,7 @@ import { CustomObjectsApi, RbacAuthorizationV1Api } from '@kubernetes/client-nod
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { ClaudeTask } from '../../crds/src/claude-task.ts';
-import { taskEventStreamKey } from '../../runner/src/event-stream.ts';
+import { parseStreamEntry, taskEventStreamKey } from '../../runner/src/event-stream.ts';
 import { repoRoot } from '../bed/binaries.ts';
 import type { ScriptedApi } from '../scripted-api/server.ts';
 import { bedSetting, kubeConfig, waitFor, type TestNamespace } from '../support/cluster.ts';
@@ -60,10 +60,9 @@ async function podsOf(task: ClaudeTask) {
 
 async function streamEvents(name: string) {
   const entries = await redis.xrange(taskEventStreamKey(ns.name, name), '-', '+');
-  return entries.map(([, fields]) => {
-    const record: Record<string, string> = {};
-    for (let i = 0; i < fields.length; i += 2) record[fields[i]!] = fields[i + 1]!;
-    return { seq: Number(record.seq), type: record.type!, data: JSON.parse(record.data!) as Record<string, unknown> };
+  return entries.map(([id, fields]) => {
+    const entry = parseStreamEntry(id, fields);
+    return { seq: entry.seq, type: entry.type, data: entry.event as Record<string, unknown> };
   });
 }
 
