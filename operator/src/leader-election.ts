@@ -4,6 +4,7 @@
 import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
 import type { Logger } from './logger.ts';
 import { statusCode } from './kube-clients.ts';
+import { microTime } from './kube/micro-time.ts';
 
 export interface LeaderElectionOptions {
   coordination: CoordinationV1Api;
@@ -14,11 +15,6 @@ export interface LeaderElectionOptions {
   retryPeriodMs?: number;
   log: Logger;
   now?: () => Date;
-}
-
-/** metav1.MicroTime: exactly six fractional digits. */
-function microTime(date: Date): string {
-  return date.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
 export class LeaderElector {

@@ -2,6 +2,7 @@
 // condition refreshed every 30 s, as a kubelet does, so the real node-lifecycle
 // controller keeps the node Ready.
 import os from 'node:os';
+import { microTime } from '../../../operator/src/kube/micro-time.ts';
 import { CoordinationV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type V1LeaseSpec, type V1Node, type V1NodeStatus } from '@kubernetes/client-node';
 
 export const kubeletVersion = 'v1.36.3';
@@ -87,9 +88,4 @@ export class NodeRegistration {
         body: { metadata: { name: this.nodeName }, spec: spec as unknown as V1LeaseSpec } });
     }
   }
-}
-
-/** metav1.MicroTime wants exactly six fractional digits. */
-export function microTime(date: Date): string {
-  return date.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
