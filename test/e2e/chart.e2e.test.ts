@@ -1,15 +1,12 @@
 // The Helm chart as a user installs it: lint clean, renders with the required
 // values, refuses to render without them, and its manifests pass the
 // apiserver's validation (server-side dry run).
-import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { repoRoot } from '../bed/binaries.ts';
-import { bedSetting, createTestNamespace, type TestNamespace } from '../support/cluster.ts';
+import { bedSetting, createTestNamespace, runTool, type TestNamespace } from '../support/cluster.ts';
 
-const run = promisify(execFile);
 const chart = path.join(repoRoot, 'charts/claude-operator');
 const required = ['--set', 'operator.databaseUrl=postgres://db/claude', '--set', 'operator.redisUrl=redis://redis:6379'];
 let ns: TestNamespace;
@@ -21,14 +18,8 @@ afterAll(async () => {
   await ns?.delete();
 });
 
-async function helm(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  try {
-    const { stdout, stderr } = await run(bedSetting('HELM'), args);
-    return { stdout, stderr, code: 0 };
-  } catch (error) {
-    const failed = error as { stdout?: string; stderr?: string; code?: number };
-    return { stdout: failed.stdout ?? '', stderr: failed.stderr ?? '', code: failed.code ?? 1 };
-  }
+function helm(...args: string[]) {
+  return runTool(bedSetting('HELM'), args);
 }
 
 test('helm lint passes', async () => {

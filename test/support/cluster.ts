@@ -51,13 +51,18 @@ export async function createTestNamespace(prefix: string, labels: Record<string,
   };
 }
 
-/** The bed's own kubectl, as a user would run it. Never throws on a non-zero exit. */
-export async function kubectl(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+/** Runs a command-line tool as a user would; a non-zero exit is returned, never thrown. */
+export async function runTool(command: string, args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(bedSetting('KUBECTL'), ['--kubeconfig', bedSetting('KUBECONFIG'), ...args]);
+    const { stdout, stderr } = await promisify(execFile)(command, args);
     return { stdout, stderr, code: 0 };
   } catch (error) {
     const failed = error as { stdout?: string; stderr?: string; code?: number };
     return { stdout: failed.stdout ?? '', stderr: failed.stderr ?? '', code: typeof failed.code === 'number' ? failed.code : 1 };
   }
+}
+
+/** The bed's own kubectl, against the bed's cluster. */
+export function kubectl(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  return runTool(bedSetting('KUBECTL'), ['--kubeconfig', bedSetting('KUBECONFIG'), ...args]);
 }
