@@ -79,7 +79,7 @@ export const ClaudeTaskSpecSchema = z.object({
   variables: boundedRecord(z.string().max(253), z.string().max(32 * 1024), 64).optional()
     .describe('Values substituted into the prompt where it says {{name}}.'),
   engine: z.enum(engines).optional().describe('cli (default) runs the Claude Code CLI; api runs a plain Messages API conversation without tools.'),
-  model: z.string().min(1).max(256).optional().describe('Claude model name or alias; the operator\'s default when empty.'),
+  model: z.string().min(1).max(256).optional().describe('Claude model name or alias. When empty: the operator\'s default model (its DEFAULT_MODEL, the chart\'s operator.defaultModel), else the CLI\'s own default. status.model shows the model used.'),
   maxTurns: z.number().int().min(1).max(1000).optional().describe('Stop after this many agent turns.'),
   permissionMode: z.enum(permissionModes).optional().describe('The CLI\'s --permission-mode.'),
   allowedTools: z.array(toolName).max(256).optional().describe('Tools the agent may use without asking (--allowedTools).'),
@@ -124,9 +124,16 @@ export const UsageSchema = z.object({
   turns: z.number().int().min(0).optional(),
 });
 
+/** The condition types a task reports; `kubectl wait --for=condition=<type>` works on each. */
+export const taskConditionTypes = ['Accepted', 'Running', 'Succeeded', 'Finished'] as const;
+
 export const ClaudeTaskStatusSchema = z.object({
   phase: z.enum(taskPhases).optional(),
-  conditions: z.array(ConditionSchema).max(16).optional(),
+  reason: z.string().max(1024).optional().describe('Why the task is in its phase, in one CamelCase word (e.g. Running, BackoffLimitExceeded, APIKeySecretMissing).'),
+  // A list-map keyed by type, as metav1.Condition lists are: a server-side apply owns one condition, not the list.
+  conditions: z.array(ConditionSchema).max(16).optional()
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] })
+    .describe(`Accepted (the task has a Job), Running, Succeeded (True on success; False with the reason on failure, timeout or cancel; Unknown until then) and Finished.`),
   observedGeneration: z.number().int().min(0).optional(),
   startTime: z.string().optional(),
   completionTime: z.string().optional(),
@@ -134,6 +141,7 @@ export const ClaudeTaskStatusSchema = z.object({
   attempts: z.number().int().min(0).optional(),
   jobName: z.string().max(253).optional(),
   podName: z.string().max(253).optional(),
+  model: z.string().max(256).optional().describe('The model the agent runs with: what the CLI reported once it started, before that the requested one (spec.model or the operator\'s default).'),
   claudeSessionId: z.string().max(256).optional(),
   result: z.string().max(4096).optional().describe('A short summary; the full text is in Postgres.'),
   usage: UsageSchema.optional(),
