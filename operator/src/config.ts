@@ -23,6 +23,8 @@ export const OperatorConfigSchema = z.object({
   HTTP_PROXY: z.string().optional(),
   NO_PROXY: z.string().optional(),
   DATABASE_URL: z.string().min(1),
+  /** A task's event stream is trimmed to about this many entries, but only of what is already in Postgres. */
+  EVENT_STREAM_MAX_LENGTH: z.coerce.number().int().min(100).default(10_000),
   /** Empty: every namespace. */
   WATCH_NAMESPACE: z.string().optional(),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9090),

@@ -7,6 +7,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
 import { ConfigError, parseOperatorConfig } from './config.ts';
 import { TaskController } from './controller.ts';
+import { EventCopier } from './event-copier.ts';
 import { EventRecorder } from './event-recorder.ts';
 import { makeKubeClients } from './kube-clients.ts';
 import { LeaderElector } from './leader-election.ts';
@@ -58,9 +59,15 @@ async function main(): Promise<void> {
     identity,
     log,
   });
+  // Created once leading: only the leader copies, and a standby holds no blocking connection.
+  const copying: { copier?: EventCopier } = {};
+  const follower = {
+    follow: (task: Parameters<EventCopier['follow']>[0]) => copying.copier?.follow(task),
+    unfollow: (uid: string) => copying.copier?.unfollow(uid),
+  };
   const controller = new TaskController({
     clients, config, log, metrics,
-    reconciler: new TaskReconciler({ clients, store, redis, config, log, recorder: new EventRecorder(clients.core) }),
+    reconciler: new TaskReconciler({ clients, store, redis, config, log, recorder: new EventRecorder(clients.core), copier: follower }),
   });
 
   let stopping: Promise<void> | undefined;
@@ -68,6 +75,7 @@ async function main(): Promise<void> {
     stopping ??= (async () => {
       log.info({ reason }, 'stopping');
       await controller.stop().catch(() => undefined);
+      await copying.copier?.close();
       await elector.release().catch(() => undefined);
       metrics.leader.set(0);
       server.close();
@@ -81,6 +89,10 @@ async function main(): Promise<void> {
 
   await elector.acquire(() => shutdown('lost leadership', 1));
   metrics.leader.set(1);
+  copying.copier = new EventCopier({
+    redisUrl: config.REDIS_URL, store, logger: log, maxLength: config.EVENT_STREAM_MAX_LENGTH,
+    onCopied: (events) => metrics.eventsCopied.inc(events),
+  });
   await controller.start();
   ready = true;
   log.info({ identity }, 'operator running');

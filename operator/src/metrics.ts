@@ -18,6 +18,9 @@ export class OperatorMetrics {
   readonly relists = new client.Counter({
     name: 'claude_operator_relists_total', help: 'Full relists by resource and reason.', labelNames: ['resource', 'reason'] as const, registers: [this.registry],
   });
+  readonly eventsCopied = new client.Counter({
+    name: 'claude_operator_events_copied_total', help: 'Runner events copied from Redis to Postgres while tasks run.', registers: [this.registry],
+  });
   readonly leader = new client.Gauge({ name: 'claude_operator_leader', help: '1 while this replica leads.', registers: [this.registry] });
 
   constructor() {

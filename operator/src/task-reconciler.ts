@@ -16,9 +16,10 @@ import type { Redis } from 'ioredis';
 import {
   ClaudeTaskSpecSchema, claudeTaskPlural, group, terminalPhases, version, type ClaudeTask, type ClaudeTaskStatus,
 } from '../../crds/src/claude-task.ts';
-import { parseStreamEntry, taskEventStreamKey } from '../../runner/src/event-stream.ts';
+import { parseStreamEntry, taskEventPersistedKey, taskEventStreamKey } from '../../runner/src/event-stream.ts';
 import type { OperatorConfig } from './config.ts';
 import { desiredJob, desiredSpecSecret } from './desired-job.ts';
+import type { EventCopier } from './event-copier.ts';
 import type { EventRecorder } from './event-recorder.ts';
 import { PermanentError } from './kube/work-queue.ts';
 import { asPermanentApiError, statusCode, type KubeClients } from './kube-clients.ts';
@@ -36,6 +37,8 @@ export interface TaskReconcilerDeps {
   store: TaskStore;
   redis: Redis;
   recorder: EventRecorder;
+  /** Copies running tasks' events to Postgres as they come. */
+  copier: Pick<EventCopier, 'follow' | 'unfollow'>;
   config: OperatorConfig;
   log: Logger;
   now?: () => Date;
@@ -89,6 +92,8 @@ export class TaskReconciler {
     const status = computeStatus(this.observed(task, job, pods));
     await this.writeStatus(task, status);
     if (status.phase && terminalPhases.has(status.phase)) return this.finished(task, status);
+    // After writeStatus: the task's record exists, so its events can be stored.
+    if (job) this.deps.copier.follow({ namespace, name, uid: task.metadata.uid ?? '' });
     return { requeueAfterMs: activeResyncMs };
   }
 
@@ -205,10 +210,13 @@ export class TaskReconciler {
   private async recordFinal(task: ClaudeTask, status: ClaudeTaskStatus): Promise<void> {
     const uid = task.metadata.uid ?? '';
     const stored = await this.deps.store.get(uid);
-    if (stored?.finalizedAt) return;
-    await this.deps.store.recordStatus(task, status);
-    await this.deps.store.recordEvents(uid, await this.readEvents(task));
-    await this.deps.store.markFinalized(uid, status.result);
+    if (!stored?.finalizedAt) {
+      await this.deps.store.recordStatus(task, status);
+      // Most are there already (the copier); this reads what came after its last pass.
+      await this.deps.store.recordEvents(uid, await this.readEvents(task));
+      await this.deps.store.markFinalized(uid, status.result);
+    }
+    this.deps.copier.unfollow(uid);
   }
 
   /** A task deleted while its agent runs is stopped first (as a cancel would),
@@ -232,7 +240,8 @@ export class TaskReconciler {
     await this.recordFinal(task, final);
     // Postgres has every event now; the stream goes, so a task made again under
     // the same name starts a stream of its own.
-    await this.deps.redis.del(taskEventStreamKey(task.metadata.namespace ?? '', task.metadata.name ?? ''));
+    await this.deps.redis.del(taskEventStreamKey(task.metadata.namespace ?? '', task.metadata.name ?? ''),
+      taskEventPersistedKey(task.metadata.namespace ?? '', task.metadata.name ?? ''));
     await this.removeFinalizer(task);
     return {};
   }

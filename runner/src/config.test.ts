@@ -22,7 +22,7 @@ describe('loadConfig', () => {
       specFile: '/etc/claude-task/spec.json',
       workspaceDir: '/workspace',
       terminationLogFile: '/dev/termination-log',
-      eventStreamMaxLength: 10_000,
+      persistWaitMs: 5_000,
       flushTimeoutMs: 10_000,
       anthropicBaseUrl: undefined,
       gitCredentialsDir: undefined,
@@ -47,12 +47,12 @@ describe('loadConfig', () => {
   it('takes optional settings', () => {
     const config = loadConfig({
       ...valid, CLAUDE_TASK_ATTEMPT: '2', ANTHROPIC_BASE_URL: 'http://127.0.0.1:9', HTTPS_PROXY: 'http://proxy:3128',
-      NO_PROXY: 'localhost', RUNNER_EVENT_STREAM_MAXLEN: '500', CLAUDE_CLI_PATH: '/opt/claude',
+      NO_PROXY: 'localhost', RUNNER_PERSIST_WAIT_MS: '500', CLAUDE_CLI_PATH: '/opt/claude',
       CLAUDE_AGENT_ENV_CLAUDE_CODE_MAX_RETRIES: '0',
     });
     expect(config).toMatchObject({
       task: { attempt: 2 }, anthropicBaseUrl: 'http://127.0.0.1:9', proxy: { HTTPS_PROXY: 'http://proxy:3128', NO_PROXY: 'localhost' },
-      eventStreamMaxLength: 500, cliPath: '/opt/claude', agentEnv: { CLAUDE_CODE_MAX_RETRIES: '0' },
+      persistWaitMs: 500, cliPath: '/opt/claude', agentEnv: { CLAUDE_CODE_MAX_RETRIES: '0' },
     });
   });
 

@@ -6,7 +6,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
-import { defaultEventStreamMaxLength } from './event-stream.ts';
 import { hostPath } from './host-path.ts';
 
 /** Variables named CLAUDE_AGENT_ENV_<NAME> reach the CLI as <NAME> (spec.env and spec.envFrom). */
@@ -38,7 +37,7 @@ const EnvSchema = z.object({
   NO_PROXY: z.string().optional(),
   CLAUDE_CLI_PATH: z.string().optional(),
   LOCAL_NODE_ROOTFS: absolutePath.optional(),
-  RUNNER_EVENT_STREAM_MAXLEN: positiveInt(defaultEventStreamMaxLength),
+  RUNNER_PERSIST_WAIT_MS: z.coerce.number().int().min(0).default(5_000),
   RUNNER_FLUSH_TIMEOUT_MS: positiveInt(10_000),
   RUNNER_CLI_STOP_GRACE_MS: positiveInt(10_000),
   RUNNER_TERMINATION_LOG: absolutePath.default('/dev/termination-log'),
@@ -57,7 +56,8 @@ export interface RunnerConfig {
   gitCredentialsDir: string | undefined;
   terminationLogFile: string;
   redisUrl: string;
-  eventStreamMaxLength: number;
+  /** How long the runner waits at the end for the operator to have every event in Postgres. */
+  persistWaitMs: number;
   flushTimeoutMs: number;
   /** Between SIGTERM and SIGKILL to the CLI's process group. */
   cliStopGraceMs: number;
@@ -93,7 +93,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RunnerConfig {
     gitCredentialsDir: e.GIT_CREDENTIALS_DIR === undefined ? undefined : hostPath(e.GIT_CREDENTIALS_DIR, rootfs),
     terminationLogFile: hostPath(e.RUNNER_TERMINATION_LOG, rootfs),
     redisUrl: e.REDIS_URL,
-    eventStreamMaxLength: e.RUNNER_EVENT_STREAM_MAXLEN,
+    persistWaitMs: e.RUNNER_PERSIST_WAIT_MS,
     flushTimeoutMs: e.RUNNER_FLUSH_TIMEOUT_MS,
     cliStopGraceMs: e.RUNNER_CLI_STOP_GRACE_MS,
     cliPath: e.CLAUDE_CLI_PATH ?? findExecutable('claude', env.PATH) ?? repoCli,

@@ -1,17 +1,14 @@
 // The publisher against real Redis: REDIS_URL from the test bed, and for outages a
-// redis-server of this test's own (with an append-only file, so what it held before
-// it was stopped is still there when it comes back on the same port).
+// redis-server of this test's own.
 import crypto from 'node:crypto';
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { freePort } from '../../test/bed/ports.ts';
-import { startSupervised, waitFor, type Supervised } from '../../test/bed/process.ts';
+import { waitFor } from '../../test/bed/process.ts';
+import { startOwnRedis, type OwnRedis } from '../../test/support/own-redis.ts';
 import { EventPublisher } from './event-publisher.ts';
-import { parseStreamEntry, taskEventStreamKey, taskEventWakeChannel, type StoredTaskEvent } from './event-stream.ts';
+import { parseStreamEntry, taskEventPersistedKey, taskEventStreamKey, taskEventWakeChannel, type StoredTaskEvent } from './event-stream.ts';
 
 const logger = pino({ level: 'silent' });
 const fastBackoff = { initialMs: 20, maxMs: 200 };
@@ -22,9 +19,10 @@ function bedRedisUrl(): string {
   return url;
 }
 
-function uniqueKey(): { key: string; channel: string } {
+function uniqueKey(): { key: string; channel: string; persistedKey: string } {
   const name = `pub-${crypto.randomBytes(4).toString('hex')}`;
-  return { key: taskEventStreamKey('runner-test', name), channel: taskEventWakeChannel('runner-test', name) };
+  return { key: taskEventStreamKey('runner-test', name), channel: taskEventWakeChannel('runner-test', name),
+    persistedKey: taskEventPersistedKey('runner-test', name) };
 }
 
 async function readStream(url: string, key: string): Promise<StoredTaskEvent[]> {
@@ -38,7 +36,7 @@ async function readStream(url: string, key: string): Promise<StoredTaskEvent[]> 
 }
 
 function publisherFor(url: string, key: string, extra: Partial<ConstructorParameters<typeof EventPublisher>[0]> = {}) {
-  return new EventPublisher({ redisUrl: url, streamKey: key, wakeChannel: undefined, maxLength: 100_000, logger, backoff: fastBackoff, ...extra });
+  return new EventPublisher({ redisUrl: url, streamKey: key, wakeChannel: undefined, persistedKey: undefined, logger, backoff: fastBackoff, ...extra });
 }
 
 describe('EventPublisher', () => {
@@ -53,7 +51,7 @@ describe('EventPublisher', () => {
     const count = 3_000;
     for (let i = 1; i <= count; i++) publisher.publish({ type: 'test.event', i });
     const closed = await publisher.close(20_000);
-    expect(closed).toEqual({ flushed: true, unpublished: 0, lastSeq: count });
+    expect(closed).toEqual({ flushed: true, persisted: true, unpublished: 0, lastSeq: count });
 
     const stored = await readStream(url, key);
     expect(stored.map((e) => e.seq)).toEqual(Array.from({ length: count }, (_, i) => i + 1));
@@ -82,17 +80,43 @@ describe('EventPublisher', () => {
     ]);
   });
 
-  it('caps the stream at about maxLength entries', async () => {
+  it('a new attempt goes on after what Postgres has, when the stream is empty', async () => {
+    const url = bedRedisUrl();
+    const { key, persistedKey } = uniqueKey();
+    const admin = new Redis(url);
+    await admin.set(persistedKey, '20');
+    const publisher = publisherFor(url, key, { persistedKey, persistWaitMs: 0 });
+    publisher.publish({ type: 'next' });
+    expect(await publisher.close(10_000)).toMatchObject({ flushed: true, lastSeq: 21 });
+    expect((await readStream(url, key)).map((e) => e.seq)).toEqual([21]);
+    admin.disconnect();
+  });
+
+  it('close() waits for the operator to have every event in Postgres, for persistWaitMs at most', async () => {
+    const url = bedRedisUrl();
+    const admin = new Redis(url);
+    const copied = uniqueKey();
+    const waiting = publisherFor(url, copied.key, { persistedKey: copied.persistedKey, persistWaitMs: 10_000, persistPollMs: 50 });
+    for (let i = 0; i < 3; i++) waiting.publish({ type: 'x' });
+    const closing = waiting.close(20_000);
+    await waitFor('the events in redis', async () => (await admin.xlen(copied.key)) === 3, { timeoutMs: 5_000, intervalMs: 20 });
+    await admin.set(copied.persistedKey, '3');
+    expect(await closing).toEqual({ flushed: true, persisted: true, unpublished: 0, lastSeq: 3 });
+
+    const notCopied = uniqueKey();
+    const givingUp = publisherFor(url, notCopied.key, { persistedKey: notCopied.persistedKey, persistWaitMs: 300, persistPollMs: 50 });
+    givingUp.publish({ type: 'x' });
+    expect(await givingUp.close(20_000)).toEqual({ flushed: true, persisted: false, unpublished: 0, lastSeq: 1 });
+    admin.disconnect();
+  });
+
+  it('never trims the stream: the operator trims what it has copied', async () => {
     const url = bedRedisUrl();
     const { key } = uniqueKey();
-    const publisher = publisherFor(url, key, { maxLength: 100, batchSize: 10 });
+    const publisher = publisherFor(url, key, { batchSize: 10 });
     for (let i = 0; i < 1_000; i++) publisher.publish({ type: 'x' });
     expect(await publisher.close(10_000)).toMatchObject({ flushed: true, lastSeq: 1_000 });
-    const stored = await readStream(url, key);
-    expect(stored.length).toBeLessThan(300);
-    expect(stored.at(-1)?.seq).toBe(1_000);
-    // What is left is still a gap-free tail.
-    expect(stored.map((e) => e.seq)).toEqual(Array.from({ length: stored.length }, (_, i) => 1_001 - stored.length + i));
+    expect((await readStream(url, key)).length).toBe(1_000);
   });
 
   it('refuses events after close, and close is idempotent', async () => {
@@ -106,39 +130,17 @@ describe('EventPublisher', () => {
   });
 
   describe('with a Redis that goes away', () => {
-    let dir: string;
+    let redis: OwnRedis;
     let port: number;
-    let server: Supervised | undefined;
-
-    async function startRedis(): Promise<void> {
-      server = startSupervised({
-        name: `redis-outage:${port}`,
-        command: 'redis-server',
-        args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir],
-        cwd: dir,
-        logFile: path.join(dir, 'redis.log'),
-      });
-      await waitFor('our redis-server', async () => {
-        const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-        probe.on('error', () => undefined);
-        try {
-          await probe.connect();
-          return (await probe.ping()) === 'PONG';
-        } finally {
-          probe.disconnect();
-        }
-      }, { timeoutMs: 15_000, intervalMs: 100 });
-    }
 
     beforeAll(async () => {
-      dir = await fs.mkdtemp(path.join(os.tmpdir(), 'runner-redis-outage-'));
-      port = await freePort();
-      await startRedis();
+      // With an append-only file: what it held is still there when it comes back, unless a test restarts it empty.
+      redis = await startOwnRedis({ appendOnly: true });
+      port = redis.port;
     });
 
     afterAll(async () => {
-      await server?.stop();
-      await fs.rm(dir, { recursive: true, force: true });
+      await redis?.close();
     });
 
     it('keeps every event, in order, across an outage', async () => {
@@ -148,19 +150,45 @@ describe('EventPublisher', () => {
       for (let i = 1; i <= 100; i++) publisher.publish({ type: 'before', i });
       await waitFor('the first 100 events in redis', async () => publisher.lastSeq === 100, { timeoutMs: 10_000, intervalMs: 20 });
 
-      await server!.stop();
+      await redis.kill();
       for (let i = 101; i <= 250; i++) publisher.publish({ type: 'during', i });
       await new Promise((resolve) => setTimeout(resolve, 700));
       expect(publisher.unpublished).toBe(150);
       expect(publisher.lastSeq).toBe(100);
 
-      await startRedis();
+      await redis.restart();
       for (let i = 251; i <= 300; i++) publisher.publish({ type: 'after', i });
-      expect(await publisher.close(20_000)).toEqual({ flushed: true, unpublished: 0, lastSeq: 300 });
+      expect(await publisher.close(20_000)).toEqual({ flushed: true, persisted: true, unpublished: 0, lastSeq: 300 });
 
       const stored = await readStream(url, key);
       expect(stored.map((e) => e.seq)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
       expect(stored.map((e) => e.event.i)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+    });
+
+    it('writes again, with the same seqs, what an empty restart lost and Postgres did not have yet', async () => {
+      const url = `redis://127.0.0.1:${port}`;
+      const { key, persistedKey } = uniqueKey();
+      const admin = new Redis(url, { maxRetriesPerRequest: 1 });
+      admin.on('error', () => undefined);
+      const publisher = publisherFor(url, key, { persistedKey, batchSize: 5, commandTimeoutMs: 1_000, persistWaitMs: 10_000, persistPollMs: 50 });
+      for (let i = 1; i <= 10; i++) publisher.publish({ type: 'before', i });
+      await waitFor('10 events in redis', async () => publisher.lastSeq === 10, { timeoutMs: 10_000, intervalMs: 20 });
+      await admin.set(persistedKey, '6'); // the operator copied 1..6
+      for (let i = 11; i <= 12; i++) publisher.publish({ type: 'before', i });
+      await waitFor('12 events in redis, and the persisted seq seen', async () => publisher.lastSeq === 12 && publisher.persisted === 6,
+        { timeoutMs: 10_000, intervalMs: 20 });
+
+      await redis.restart({ empty: true });
+      for (let i = 13; i <= 15; i++) publisher.publish({ type: 'after', i });
+      const closing = publisher.close(20_000);
+      await waitFor('the stream written again', async () => (await admin.xlen(key).catch(() => 0)) === 9, { timeoutMs: 15_000, intervalMs: 50 });
+      const stored = await readStream(url, key);
+      // 7..12 again (1..6 are in Postgres), then the new ones; each seq once, each event where it was.
+      expect(stored.map((e) => e.seq)).toEqual([7, 8, 9, 10, 11, 12, 13, 14, 15]);
+      expect(stored.map((e) => e.event.i)).toEqual([7, 8, 9, 10, 11, 12, 13, 14, 15]);
+      await admin.set(persistedKey, '15');
+      expect(await closing).toEqual({ flushed: true, persisted: true, unpublished: 0, lastSeq: 15 });
+      admin.disconnect();
     });
 
     it('does not write a batch twice when its EXEC timed out but was applied later', async () => {
@@ -184,7 +212,7 @@ describe('EventPublisher', () => {
       const publisher = publisherFor(`redis://127.0.0.1:${deadPort}`, key, { commandTimeoutMs: 500 });
       for (let i = 0; i < 5; i++) publisher.publish({ type: 'lost' });
       const started = Date.now();
-      expect(await publisher.close(800)).toEqual({ flushed: false, unpublished: 5, lastSeq: 0 });
+      expect(await publisher.close(800)).toEqual({ flushed: false, persisted: false, unpublished: 5, lastSeq: 0 });
       expect(Date.now() - started).toBeLessThan(3_000);
     });
   });

@@ -6,8 +6,15 @@
 // the queue grows in memory and the pump retries with backoff. After any failure
 // the pump reads the last seq in the stream before writing again: a batch whose
 // EXEC reached Redis but whose reply was lost is then not written twice.
-// The first seq continues after the last one already in the stream, so a retry
-// attempt of the task goes on where the previous attempt stopped.
+// The first seq continues after the last one already in the stream (or already
+// in Postgres), so a retry attempt of the task goes on where the previous one stopped.
+//
+// Redis is not the record: the operator copies the stream into Postgres while
+// the task runs and says how far it got in the persisted key. Until an event is
+// persisted the publisher keeps it; if the stream loses it (Redis restarted
+// empty, the stream deleted) it is written again with its own seq, so Postgres
+// still gets every event exactly once. Nothing is trimmed here: the operator
+// trims only what it has copied.
 import { Redis } from 'ioredis';
 import { backoffDelay, defaultBackoff, type BackoffOptions } from './backoff.ts';
 import { seqOfEntry, type TaskEvent } from './event-stream.ts';
@@ -19,8 +26,9 @@ export interface EventPublisherOptions {
   streamKey: string;
   /** taskEventWakeChannel(namespace, name); PUBLISHed the newest seq after each batch. */
   wakeChannel: string | undefined;
-  /** XADD MAXLEN ~ this. */
-  maxLength: number;
+  /** taskEventPersistedKey(namespace, name): the highest seq the operator has in
+   * Postgres. Undefined: nobody copies the stream, so written events are not kept. */
+  persistedKey: string | undefined;
   logger: Logger;
   backoff?: BackoffOptions;
   /** Events per MULTI/EXEC. */
@@ -29,11 +37,17 @@ export interface EventPublisherOptions {
   batchBytes?: number;
   /** A command without an answer for this long counts as failed. */
   commandTimeoutMs?: number;
+  /** How long close() waits, once everything is written, for the operator to have it in Postgres. */
+  persistWaitMs?: number;
+  /** How often the persisted key is read while close() waits for it. */
+  persistPollMs?: number;
 }
 
 export interface CloseResult {
   /** Every published event is in Redis. */
   flushed: boolean;
+  /** Every published event is in Postgres, as the persisted key says (true without one). */
+  persisted: boolean;
   /** Events still queued when the wait ended (lost when the process exits). */
   unpublished: number;
   /** The last seq known to be in the stream. */
@@ -44,16 +58,24 @@ interface QueuedEvent {
   type: string;
   data: string;
   time: string;
-  /** Assigned when the event first goes into a batch, kept across retries. */
+  /** Assigned when the event first goes into a batch, kept across retries and rewrites. */
   seq: number | undefined;
 }
 
 export class EventPublisher {
-  private readonly options: Required<Omit<EventPublisherOptions, 'wakeChannel'>> & { wakeChannel: string | undefined };
+  private readonly options: Required<Omit<EventPublisherOptions, 'wakeChannel' | 'persistedKey'>>
+    & Pick<EventPublisherOptions, 'wakeChannel' | 'persistedKey'>;
   private readonly redis: Redis;
-  private readonly queue: QueuedEvent[] = [];
-  /** The last seq known to be in the stream; undefined until it has been read. */
-  private confirmedSeq: number | undefined;
+  /** Not yet written; those with a seq were in a batch that may or may not have been applied. */
+  private queue: QueuedEvent[] = [];
+  /** Written to the stream, not yet persisted: written again if the stream loses them. */
+  private written: QueuedEvent[] = [];
+  /** The last seq given to an event; undefined until the stream has been read. */
+  private lastAssigned: number | undefined;
+  /** The last seq known to be in the stream. */
+  private confirmedSeq = 0;
+  /** The highest seq the operator says is in Postgres. */
+  private persistedSeq = 0;
   private needsResync = true;
   private failures = 0;
   private closing: Promise<CloseResult> | undefined;
@@ -69,6 +91,8 @@ export class EventPublisher {
       batchSize: 200,
       batchBytes: 1024 * 1024,
       commandTimeoutMs: 5_000,
+      persistWaitMs: 5_000,
+      persistPollMs: 200,
       ...options,
     };
     this.redis = new Redis(options.redisUrl, {
@@ -85,6 +109,10 @@ export class EventPublisher {
     });
     // Without a listener ioredis prints connection errors itself; the pump reports them.
     this.redis.on('error', (error: Error) => this.options.logger.debug({ err: error.message }, 'redis connection error'));
+    // A new connection may be to a Redis that restarted empty: look before writing again.
+    this.redis.on('close', () => {
+      this.needsResync = true;
+    });
     this.pumpDone = this.pump();
   }
 
@@ -97,14 +125,20 @@ export class EventPublisher {
 
   /** The last seq known to be written. */
   get lastSeq(): number {
-    return this.confirmedSeq ?? 0;
+    return this.confirmedSeq;
+  }
+
+  /** The last seq known to be in Postgres (0 without a persisted key). */
+  get persisted(): number {
+    return this.persistedSeq;
   }
 
   get unpublished(): number {
     return this.queue.length;
   }
 
-  /** Waits up to timeoutMs for the queue to be written, then disconnects. Idempotent. */
+  /** Waits up to timeoutMs for the queue to be written (and up to persistWaitMs
+   * of that for it to be in Postgres), then disconnects. Idempotent. */
   close(timeoutMs: number): Promise<CloseResult> {
     this.closing ??= this.drainAndDisconnect(timeoutMs);
     return this.closing;
@@ -121,26 +155,41 @@ export class EventPublisher {
     this.wakePump?.();
     this.cutSleep?.();
     this.redis.disconnect();
-    const result = { flushed: this.queue.length === 0, unpublished: this.queue.length, lastSeq: this.lastSeq };
+    const result = { flushed: this.queue.length === 0, persisted: this.allPersisted(), unpublished: this.queue.length, lastSeq: this.lastSeq };
     if (!result.flushed) {
       this.options.logger.error({ unpublished: result.unpublished, lastSeq: result.lastSeq },
         'gave up waiting for Redis: events not published');
+    } else if (!result.persisted) {
+      // They are in Redis, and the operator copies the rest when the task ends.
+      this.options.logger.warn({ lastSeq: result.lastSeq, persistedSeq: this.persistedSeq }, 'events not yet in Postgres when the runner stopped');
     }
     return result;
   }
 
+  private allPersisted(): boolean {
+    return this.queue.length === 0 && this.written.length === 0;
+  }
+
   private async pump(): Promise<void> {
+    let persistDeadline: number | undefined;
     while (!this.stopped) {
       if (this.queue.length === 0) {
-        if (this.draining) return;
-        await new Promise<void>((resolve) => (this.wakePump = resolve));
-        this.wakePump = undefined;
-        continue;
+        if (!this.draining) {
+          await new Promise<void>((resolve) => (this.wakePump = resolve));
+          this.wakePump = undefined;
+          continue;
+        }
+        // Closing, everything written: wait a while for the operator to have it in
+        // Postgres, writing again whatever the stream loses meanwhile.
+        persistDeadline ??= Date.now() + this.options.persistWaitMs;
+        if (this.allPersisted() || Date.now() >= persistDeadline) return;
+        await this.sleep(this.options.persistPollMs);
+        this.needsResync = true;
       }
       try {
         await this.connected();
         if (this.needsResync) await this.resync();
-        await this.writeBatch();
+        if (this.queue.length > 0) await this.writeBatch();
         if (this.failures > 0) this.options.logger.info({ failures: this.failures }, 'redis reachable again');
         this.failures = 0;
       } catch (error) {
@@ -169,21 +218,37 @@ export class EventPublisher {
     if (status !== 'ready') throw new Error(`not connected to redis (${status})`);
   }
 
-  /** Reads the last seq in the stream and drops queued events it already holds. */
+  /** Reads where the stream and Postgres are: drops what they already hold, and
+   * queues again what the stream should hold but has lost. */
   private async resync(): Promise<void> {
-    const entries = await this.redis.xrevrange(this.options.streamKey, '+', '-', 'COUNT', 1);
-    const streamSeq = lastSeqOf(entries, this.options.logger);
-    const assigned = this.queue.filter((event) => event.seq !== undefined);
-    const first = assigned[0]?.seq;
-    const last = assigned.at(-1)?.seq;
-    if (first !== undefined && last !== undefined && streamSeq >= first - 1 && streamSeq <= last) {
-      // The usual case: a batch in flight was applied (streamSeq = its end) or not (= first - 1).
-      while (this.queue[0]?.seq !== undefined && this.queue[0].seq <= streamSeq) this.queue.shift();
-    } else if (first !== undefined) {
-      // The stream is not where we left it (deleted, Redis restarted empty, another
-      // writer): number what is left after whatever the stream holds now.
-      this.options.logger.warn({ streamSeq, expected: first - 1 }, 'event stream changed under us; renumbering queued events');
+    const pipeline = this.redis.pipeline().xrevrange(this.options.streamKey, '+', '-', 'COUNT', 1);
+    if (this.options.persistedKey) pipeline.get(this.options.persistedKey);
+    const replies = await pipeline.exec();
+    if (!replies) throw new Error('pipeline aborted');
+    for (const [error] of replies) if (error) throw error;
+    const streamSeq = lastSeqOf(replies[0]![1] as Array<[string, string[]]>, this.options.logger);
+    this.notePersisted(replies[1]?.[1]);
+
+    // A batch in flight when the connection failed was applied (the stream holds
+    // its seqs) or not (it stays queued, seqs and all).
+    while (this.queue[0]?.seq !== undefined && this.queue[0].seq <= streamSeq) this.written.push(this.queue.shift()!);
+    this.dropPersisted();
+    const lost = this.written.filter((event) => event.seq! > streamSeq);
+    if (lost.length > 0) {
+      this.options.logger.warn({ streamSeq, persistedSeq: this.persistedSeq, rewriting: lost.length },
+        'the event stream lost events that are not in Postgres yet (Redis restarted empty?); writing them again');
+      this.written = this.written.filter((event) => event.seq! <= streamSeq);
+      this.queue.unshift(...lost);
+    }
+
+    if (this.lastAssigned === undefined) {
+      // A new attempt: after what the stream, or Postgres, already has.
+      this.lastAssigned = Math.max(streamSeq, this.persistedSeq);
+    } else if (streamSeq > this.lastAssigned) {
+      // Someone else wrote to the stream (we are its only writer by contract): number what is left after it.
+      this.options.logger.warn({ streamSeq, lastAssigned: this.lastAssigned }, 'event stream is ahead of us; renumbering queued events');
       for (const event of this.queue) event.seq = undefined;
+      this.lastAssigned = streamSeq;
     }
     this.confirmedSeq = streamSeq;
     this.needsResync = false;
@@ -191,20 +256,36 @@ export class EventPublisher {
 
   private async writeBatch(): Promise<void> {
     const batch = this.takeBatch();
-    let seq = this.lastSeq;
+    let seq = 0;
     const transaction = this.redis.multi();
     for (const event of batch) {
-      event.seq ??= seq + 1;
+      event.seq ??= ++this.lastAssigned!;
       seq = event.seq;
-      transaction.xadd(this.options.streamKey, 'MAXLEN', '~', this.options.maxLength, '*',
-        'seq', String(event.seq), 'type', event.type, 'data', event.data, 'time', event.time);
+      transaction.xadd(this.options.streamKey, '*', 'seq', String(event.seq), 'type', event.type, 'data', event.data, 'time', event.time);
     }
     if (this.options.wakeChannel) transaction.publish(this.options.wakeChannel, String(seq));
+    if (this.options.persistedKey) transaction.get(this.options.persistedKey);
     const replies = await transaction.exec();
     if (replies === null) throw new Error('MULTI/EXEC aborted');
     for (const [error] of replies) if (error) throw error;
-    this.queue.splice(0, batch.length);
+    this.written.push(...this.queue.splice(0, batch.length));
     this.confirmedSeq = seq;
+    if (this.options.persistedKey) this.notePersisted(replies.at(-1)?.[1]);
+    this.dropPersisted();
+  }
+
+  private notePersisted(reply: unknown): void {
+    const seq = Number(reply);
+    if (reply !== null && Number.isSafeInteger(seq) && seq > this.persistedSeq) this.persistedSeq = seq;
+  }
+
+  /** Without a persisted key nothing is kept once written. */
+  private dropPersisted(): void {
+    if (!this.options.persistedKey) {
+      this.written = [];
+      return;
+    }
+    while (this.written[0] !== undefined && this.written[0].seq! <= this.persistedSeq) this.written.shift();
   }
 
   private takeBatch(): QueuedEvent[] {

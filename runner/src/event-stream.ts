@@ -19,6 +19,13 @@ export function taskEventWakeChannel(namespace: string, name: string): string {
   return `${taskEventStreamKey(namespace, name)}:wake`;
 }
 
+/** The highest seq of the task's events that the operator has stored in Postgres,
+ * as a decimal string; SET by the operator as it copies the stream, read by the runner. */
+export function taskEventPersistedKey(namespace: string, name: string): string {
+  return `${taskEventStreamKey(namespace, name)}:persisted`;
+}
+
+/** Past this many entries the operator trims the stream, but only what it has copied to Postgres. */
 export const defaultEventStreamMaxLength = 10_000;
 
 export const outcomes = ['succeeded', 'failed', 'cancelled'] as const;

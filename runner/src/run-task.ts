@@ -9,7 +9,7 @@ import { completionOf, type EngineRunOutcome } from './completion.ts';
 import type { RunnerConfig } from './config.ts';
 import { CancelledError, ConfigError, exitCodes, RunnerError } from './errors.ts';
 import { EventPublisher } from './event-publisher.ts';
-import { taskEventStreamKey, taskEventWakeChannel, type RunnerCompletedEvent } from './event-stream.ts';
+import { taskEventPersistedKey, taskEventStreamKey, taskEventWakeChannel, type RunnerCompletedEvent } from './event-stream.ts';
 import type { Logger } from './logger.ts';
 import { renderPrompt } from './prompt-template.ts';
 import { runApi } from './run-api.ts';
@@ -38,7 +38,8 @@ export async function runTask(options: RunTaskOptions): Promise<number> {
     redisUrl: config.redisUrl,
     streamKey: taskEventStreamKey(config.task.namespace, config.task.name),
     wakeChannel: taskEventWakeChannel(config.task.namespace, config.task.name),
-    maxLength: config.eventStreamMaxLength,
+    persistedKey: taskEventPersistedKey(config.task.namespace, config.task.name),
+    persistWaitMs: config.persistWaitMs,
     logger,
   });
   let completed: RunnerCompletedEvent;

@@ -46,7 +46,7 @@ async function run(stack: StreamStack, redisUrl: string, clients: number, mode: 
   await waitFor('every subscriber', async () => stack.reader.stats().subscribers === clients, { timeoutMs: 30_000, intervalMs: 10 });
 
   const publisher = new EventPublisher({
-    redisUrl, streamKey: taskEventStreamKey(namespace, name), wakeChannel: taskEventWakeChannel(namespace, name), maxLength: 100_000, logger,
+    redisUrl, streamKey: taskEventStreamKey(namespace, name), wakeChannel: taskEventWakeChannel(namespace, name), persistedKey: undefined, logger,
   });
   const count = mode === 'paced' ? Math.min(events, 2_000) : events;
   const started = performance.now();

@@ -47,13 +47,13 @@ afterAll(async () => {
 });
 
 /** A task row in Postgres (the lookup) and a publisher on its stream. */
-async function newTask(phase = 'Running', maxLength = 100_000) {
+async function newTask(phase = 'Running') {
   const name = `task-${randomBytes(4).toString('hex')}`;
   const uid = randomUUID();
   await insertTask(stack.pool, { uid, namespace, name, phase });
   const key = taskEventStreamKey(namespace, name);
   const publisher = new EventPublisher({
-    redisUrl: env('REDIS_URL'), streamKey: key, wakeChannel: taskEventWakeChannel(namespace, name), maxLength, logger, batchSize: 50,
+    redisUrl: env('REDIS_URL'), streamKey: key, wakeChannel: taskEventWakeChannel(namespace, name), persistedKey: undefined, logger, batchSize: 50,
   });
   publishers.push(publisher);
   return { name, uid, key, publisher };
@@ -166,7 +166,7 @@ describe('task event stream', () => {
     await new Promise((resolve) => setTimeout(resolve, 500)); // several idle checks: still Running
     expect(client.ws.readyState).toBe(client.ws.OPEN);
 
-    const retry = new EventPublisher({ redisUrl: env('REDIS_URL'), streamKey: task.key, wakeChannel: undefined, maxLength: 1_000, logger });
+    const retry = new EventPublisher({ redisUrl: env('REDIS_URL'), streamKey: task.key, wakeChannel: undefined, persistedKey: undefined, logger });
     retry.publish({ type: 'tick', attempt: 2 });
     retry.publish(completed('failed'));
     await retry.close(10_000);

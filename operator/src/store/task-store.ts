@@ -77,6 +77,12 @@ export class TaskStore {
     }
   }
 
+  /** The highest seq stored for the task; 0 when none is. */
+  async maxEventSeq(taskUid: string): Promise<number> {
+    const { rows } = await this.pool.query<{ max: string | null }>('SELECT max(seq) AS max FROM claude_task_events WHERE task_uid = $1', [taskUid]);
+    return Number(rows[0]?.max ?? 0);
+  }
+
   async markFinalized(taskUid: string, result?: string): Promise<void> {
     await this.pool.query(
       'UPDATE claude_tasks SET finalized_at = COALESCE(finalized_at, now()), result = COALESCE($2, result) WHERE uid = $1',

@@ -1,0 +1,232 @@
+// Copies the event streams of running tasks into Postgres as the events come, so
+// Postgres, not Redis, is the record: a Redis that restarts empty, or a stream
+// past its length cap, loses nothing that was copied.
+//
+// One blocking connection loops `XREAD BLOCK` over the streams of every followed
+// task (like the API's StreamReader). Each batch of a stream is inserted in one
+// statement (idempotent by seq); only then does the copier move its cursor, SET
+// the task's persisted key to the highest seq it stored (the runner keeps every
+// event until it sees it there, and writes again what the stream lost) and trim
+// the stream, never past what it copied. The persisted key is the ack.
+//
+// After any reconnect the stream may be a new, empty one (Redis restarted): the
+// cursors start again from the beginning (inserts skip what is stored) and the
+// persisted keys are written again, so a runner that starts now numbers on after
+// what Postgres holds.
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import {
+  defaultEventStreamMaxLength, parseStreamEntry, seqOfEntry, taskEventPersistedKey, taskEventStreamKey,
+} from '../../runner/src/event-stream.ts';
+import { backoffDelay } from './kube/backoff.ts';
+import type { StoredEvent, TaskStore } from './store/task-store.ts';
+
+export interface FollowedTask {
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
+export interface EventCopierOptions {
+  redisUrl: string;
+  store: Pick<TaskStore, 'recordEvents' | 'maxEventSeq'>;
+  logger: Logger;
+  /** Past this many entries a stream is trimmed, but only of what is in Postgres. */
+  maxLength?: number;
+  /** How long one XREAD blocks: the longest a newly followed task waits to be read. */
+  blockMs?: number;
+  /** Entries per stream per XREAD. */
+  count?: number;
+  /** How long a persisted key outlives the last copy (a task that is never finalized leaves no key behind for ever). */
+  persistedKeyTtlSeconds?: number;
+  onCopied?: (events: number) => void;
+}
+
+interface Followed extends FollowedTask {
+  key: string;
+  persistedKey: string;
+  /** The id XREAD continues after. */
+  cursor: string;
+  /** The highest seq in Postgres; undefined until read from it. */
+  persisted: number | undefined;
+  copiedSinceTrim: number;
+}
+
+const trimCheckEvery = 500;
+const retryBackoff = { initialMs: 200, maxMs: 5_000 };
+
+export class EventCopier {
+  private readonly options: Required<Omit<EventCopierOptions, 'onCopied'>> & Pick<EventCopierOptions, 'onCopied'>;
+  private readonly redis: Redis;
+  private readonly followed = new Map<string, Followed>();
+  private wakeLoop: (() => void) | undefined;
+  private stopped = false;
+  private connectedOnce = false;
+  private readonly loopDone: Promise<void>;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: EventCopierOptions) {
+    this.options = {
+      maxLength: defaultEventStreamMaxLength,
+      blockMs: 1_000,
+      count: 500,
+      persistedKeyTtlSeconds: 7 * 24 * 3600,
+      ...options,
+    };
+    // Commands fail at once while disconnected, and one in flight fails when the
+    // connection drops: the loop retries, and close() never waits on a command
+    // stuck in ioredis's own queue (disconnect() leaves those pending).
+    this.redis = new Redis(options.redisUrl, {
+      enableOfflineQueue: false, autoResendUnfulfilledCommands: false, maxRetriesPerRequest: 0,
+      connectionName: 'claude-operator-event-copier',
+    });
+    this.redis.on('error', (error: Error) => this.options.logger.debug({ err: error.message }, 'event copier: redis connection error'));
+    this.redis.on('ready', () => {
+      if (this.connectedOnce) this.restartFromTheTop();
+      this.connectedOnce = true;
+    });
+    this.loopDone = this.loop();
+  }
+
+  /** Starts copying the task's stream; idempotent. */
+  follow(task: FollowedTask): void {
+    if (this.stopped || this.followed.has(task.uid)) return;
+    this.followed.set(task.uid, {
+      ...task, key: taskEventStreamKey(task.namespace, task.name), persistedKey: taskEventPersistedKey(task.namespace, task.name),
+      cursor: '0', persisted: undefined, copiedSinceTrim: 0,
+    });
+    this.wakeLoop?.();
+  }
+
+  /** Stops copying (the task is finalized: its whole stream was copied by then). */
+  unfollow(uid: string): void {
+    this.followed.delete(uid);
+  }
+
+  get followedCount(): number {
+    return this.followed.size;
+  }
+
+  /** Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.stopped = true;
+      this.wakeLoop?.();
+      this.redis.disconnect();
+      await this.loopDone;
+    })();
+    return this.closing;
+  }
+
+  private restartFromTheTop(): void {
+    this.options.logger.info({ followed: this.followed.size }, 'event copier reconnected: reading every followed stream from its start');
+    for (const task of this.followed.values()) task.cursor = '0';
+    void this.restorePersistedKeys();
+  }
+
+  private async restorePersistedKeys(): Promise<void> {
+    for (const task of this.followed.values()) {
+      if (task.persisted) await this.setPersisted(task).catch(() => undefined);
+    }
+  }
+
+  private async loop(): Promise<void> {
+    let failures = 0;
+    while (!this.stopped) {
+      if (this.followed.size === 0) {
+        await new Promise<void>((resolve) => (this.wakeLoop = resolve));
+        this.wakeLoop = undefined;
+        continue;
+      }
+      try {
+        await this.pass();
+        failures = 0;
+      } catch (error) {
+        if (this.stopped) return;
+        failures++;
+        const delayMs = backoffDelay(failures, retryBackoff);
+        const log = failures === 1 || failures % 10 === 0 ? 'warn' : 'debug';
+        this.options.logger[log]({ err: (error as Error).message, failures, delayMs }, 'event copier: cannot read the streams; retrying');
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
+    }
+  }
+
+  private async pass(): Promise<void> {
+    await this.connected();
+    const tasks = [...this.followed.values()];
+    for (const task of tasks) task.persisted ??= await this.options.store.maxEventSeq(task.uid);
+    const reply = await this.redis.xread('COUNT', this.options.count, 'BLOCK', this.options.blockMs, 'STREAMS',
+      ...tasks.map((task) => task.key), ...tasks.map((task) => task.cursor)) as Array<[string, Array<[string, string[]]>]> | null;
+    if (!reply || this.stopped) return;
+    const byKey = new Map(tasks.map((task) => [task.key, task]));
+    for (const [key, entries] of reply) {
+      const task = byKey.get(key);
+      // Unfollowed meanwhile, or followed again under a new uid: the next pass reads it.
+      if (!task || this.followed.get(task.uid) !== task) continue;
+      await this.copy(task, entries).catch((error: unknown) => {
+        // Postgres down, or the task's record not written yet: the cursor stays, the next pass tries again.
+        this.options.logger.warn({ task: `${task.namespace}/${task.name}`, err: (error as Error).message }, 'event copier: cannot store events; retrying');
+      });
+    }
+  }
+
+  /** Waits (a while) for the connection, so a start or a reconnect is not reported as a failure. */
+  private async connected(): Promise<void> {
+    if (this.redis.status === 'ready') return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.redis.off('ready', done);
+        resolve();
+      };
+      const timer = setTimeout(done, 5_000);
+      this.redis.once('ready', done);
+    });
+  }
+
+  private async copy(task: Followed, entries: Array<[string, string[]]>): Promise<void> {
+    const events: StoredEvent[] = [];
+    for (const [id, fields] of entries) {
+      try {
+        const entry = parseStreamEntry(id, fields);
+        events.push({ seq: entry.seq, type: entry.type, data: entry.event, time: entry.time || new Date().toISOString() });
+      } catch {
+        // Not written by a runner: it has no place in the history.
+      }
+    }
+    if (events.length > 0) await this.options.store.recordEvents(task.uid, events);
+    const last = entries.at(-1);
+    if (last) task.cursor = last[0];
+    const highest = Math.max(task.persisted ?? 0, ...events.map((event) => event.seq));
+    if (highest > (task.persisted ?? 0)) {
+      task.persisted = highest;
+      await this.setPersisted(task);
+    }
+    this.options.onCopied?.(events.length);
+    task.copiedSinceTrim += entries.length;
+    if (task.copiedSinceTrim >= trimCheckEvery) {
+      task.copiedSinceTrim = 0;
+      await this.trim(task);
+    }
+  }
+
+  private async setPersisted(task: Followed): Promise<void> {
+    await this.redis.set(task.persistedKey, String(task.persisted ?? 0), 'EX', this.options.persistedKeyTtlSeconds);
+  }
+
+  /** Keeps the stream near maxLength entries, removing only entries at or before the cursor (copied). */
+  private async trim(task: Followed): Promise<void> {
+    const length = await this.redis.xlen(task.key);
+    if (length <= this.options.maxLength) return;
+    const [first] = await this.redis.xrange(task.key, '-', '+', 'COUNT', 1);
+    const firstSeq = first ? seqOfEntry(first[1]) : undefined;
+    const copiedInStream = firstSeq === undefined ? 0 : (task.persisted ?? 0) - firstSeq + 1;
+    if (length - this.options.maxLength <= copiedInStream) {
+      await this.redis.xtrim(task.key, 'MAXLEN', '~', this.options.maxLength);
+    } else {
+      // More is unread than the cap allows: drop only what was copied.
+      await this.redis.xtrim(task.key, 'MINID', '~', task.cursor);
+    }
+  }
+}
