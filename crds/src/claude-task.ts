@@ -120,10 +120,11 @@ export const ClaudeTaskSpecSchema = z.object({
     .describe('More directories (absolute paths in the pod) the agent may read and edit besides the workspace (--add-dir).'),
   fallbackModel: z.string().min(1).max(1024).optional()
     .describe('Models to switch to when the model is overloaded (--fallback-model), comma-separated, in order.'),
-  effort: z.enum(effortLevels).optional().describe('How much effort the model spends (--effort); the CLI\'s default (medium) when empty.'),
+  effort: z.enum(effortLevels).optional()
+    .describe('How much effort the model spends (--effort); the CLI\'s default (medium) when empty. Models without effort levels ignore it.'),
   maxBudgetUSD: positiveDollars.optional()
-    .describe('Stop once the run has cost more than this many US dollars, e.g. "5.00" (--max-budget-usd): the task fails with reason BudgetExceeded. '
-      + 'Checked after each model call, so the cost can end a little above it.'),
+    .describe('Stop an attempt once it has cost more than this many US dollars, e.g. "5.00" (--max-budget-usd): the task fails with reason '
+      + 'BudgetExceeded, without a retry. Checked after each model call, so the cost can end a little above it.'),
   jsonSchema: jsonObject(64)
     .refine((schema) => new TextEncoder().encode(JSON.stringify(schema)).length <= maxJsonSchemaBytes,
       `must be at most ${maxJsonSchemaBytes} bytes as JSON`)

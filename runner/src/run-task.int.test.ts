@@ -72,13 +72,13 @@ describe('the runner', () => {
 
     const sessionId = init.session_id as string;
     expect(run.completed).toEqual({
-      type: 'runner.completed', outcome: 'succeeded', exitCode: 0, message: 'Claude finished the task.',
-      result: 'Wrote hello.txt.', sessionId,
+      type: 'runner.completed', outcome: 'succeeded', exitCode: 0, message: 'Claude finished the task.', reason: null,
+      result: 'Wrote hello.txt.', sessionId, model: 'claude-opus-5-5',
       usage: { inputTokens: 320, cacheCreationInputTokens: 1200, cacheReadInputTokens: 1000, outputTokens: expect.any(Number),
         costUSD: expect.stringMatching(/^\d+\.\d+$/), turns: 2 },
     });
-    expect(run.termination).toMatchObject({ outcome: 'succeeded', exitCode: 0, result: 'Wrote hello.txt.', sessionId,
-      usage: run.completed.usage, lastSeq: run.events.length, unpublishedEvents: 0 });
+    expect(run.termination).toMatchObject({ outcome: 'succeeded', exitCode: 0, result: 'Wrote hello.txt.', sessionId, reason: null,
+      model: 'claude-opus-5-5', usage: run.completed.usage, lastSeq: run.events.length, unpublishedEvents: 0 });
 
     // The key reached the API (the scripted API refuses any other) and nothing else.
     const requests = api.requests.filter((r) => r.headers['x-claude-code-session-id'] === sessionId);
@@ -120,16 +120,15 @@ describe('the runner', () => {
     for (const pid of cliPids) expect(() => process.kill(pid, 0)).toThrow();
   });
 
-  it('answers with the Messages API for engine api', async () => {
-    const run = await runRunner({ spec: { prompt: 'Say something.', engine: 'api', systemPrompt: 'Be brief.' } });
+  it('answers with the Messages API for engine api, its stream events kept out of the stream like the CLI\'s', async () => {
+    const run = await runRunner({ spec: { prompt: 'Say something.', engine: 'api', systemPrompt: 'Be brief.', model: 'claude-haiku-4-5' } });
     expect(run.exitCode).toBe(0);
     expectGapFree(run.events);
-    const types = run.events.map((e) => e.type);
-    expect(types[0]).toBe('runner.started');
-    expect(types.slice(1, 3)).toEqual(['system', 'stream_event']);
-    expect(types.slice(-3)).toEqual(['assistant', 'result', 'runner.completed']);
-    expect(run.completed).toMatchObject({ outcome: 'succeeded', result: 'Scripted side answer.', usage: { inputTokens: expect.any(Number) } });
-    expect(run.termination.result).toBe('Scripted side answer.');
+    expect(run.events.map((e) => e.type)).toEqual(['runner.started', 'system', 'assistant', 'result', 'runner.completed']);
+    expect(run.completed).toMatchObject({ outcome: 'succeeded', result: 'Scripted side answer.', usage: { inputTokens: expect.any(Number) },
+      model: 'claude-haiku-4-5' });
+    expect(run.termination).toMatchObject({ result: 'Scripted side answer.', model: 'claude-haiku-4-5' });
+    expect(api.requests.at(-1)?.body?.model).toBe('claude-haiku-4-5');
   });
 
   it('clones spec.workspace.git at the ref before the CLI starts', async () => {
