@@ -176,7 +176,8 @@ test('spec.cancel may be set after creation, but not unset', async () => {
 test('kubectl get shows phase, model, turns, cost, age and duration; the claude category lists tasks', async () => {
   expect((await create(task('shown', { prompt: 'p', model: 'claude-haiku-4-5' }))).stderr).toBe('');
   const status = await mergePatch('shown',
-    { status: { phase: 'Succeeded', usage: { turns: 3, costUSD: '0.0123' }, duration: '1m32s' } }, '--subresource=status');
+    // The Model column shows status.model, the model the CLI reported.
+    { status: { phase: 'Succeeded', model: 'claude-haiku-4-5', usage: { turns: 3, costUSD: '0.0123' }, duration: '1m32s' } }, '--subresource=status');
   expect(status.stderr).toBe('');
 
   const table = await ns.kubectl('get', 'ctask', 'shown');

@@ -99,7 +99,7 @@ export const ClaudeTaskSpecSchema = z.object({
   variables: boundedRecord(z.string().max(253), z.string().max(32 * 1024), 64).optional()
     .describe('Values substituted into the prompt where it says {{name}}.'),
   engine: z.enum(engines).optional().describe('cli (default) runs the Claude Code CLI; api runs a plain Messages API conversation without tools.'),
-  model: z.string().min(1).max(256).optional().describe('Claude model name or alias; the operator\'s default when empty.'),
+  model: z.string().min(1).max(256).optional().describe('Claude model name or alias. When empty: the operator\'s default model (its DEFAULT_MODEL, the chart\'s operator.defaultModel), else the CLI\'s own default. status.model shows the model used.'),
   maxTurns: z.number().int().min(1).max(1000).optional().describe('Stop after this many agent turns.'),
   permissionMode: z.enum(permissionModes).optional().describe('The CLI\'s --permission-mode: what the agent may do without asking (nobody answers in a task, so what needs asking is denied). '
     + 'manual (or its older name default): only what allowedTools allows and read-only tools; acceptEdits: also file edits in the workspace; '
@@ -167,9 +167,16 @@ export const UsageSchema = z.object({
   turns: z.number().int().min(0).optional().describe('Agent turns (model calls that the agent acted on).'),
 }).describe('Tokens, cost and turns of the last attempt, as the CLI reported them.');
 
+/** The condition types a task reports; `kubectl wait --for=condition=<type>` works on each. */
+export const taskConditionTypes = ['Accepted', 'Running', 'Succeeded', 'Finished'] as const;
+
 export const ClaudeTaskStatusSchema = z.object({
   phase: z.enum(taskPhases).optional().describe('Pending, Running, or how the task ended: Succeeded, Failed, Cancelled, TimedOut.'),
-  conditions: z.array(ConditionSchema).max(16).optional().describe('The latest observations of the task\'s state.'),
+  reason: z.string().max(1024).optional().describe('Why the task is in its phase, in one CamelCase word (e.g. Running, BackoffLimitExceeded, APIKeySecretMissing).'),
+  // A list-map keyed by type, as metav1.Condition lists are: a server-side apply owns one condition, not the list.
+  conditions: z.array(ConditionSchema).max(16).optional()
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] })
+    .describe(`Accepted (the task has a Job), Running, Succeeded (True on success; False with the reason on failure, timeout or cancel; Unknown until then) and Finished.`),
   observedGeneration: z.number().int().min(0).optional().describe('The metadata.generation the operator last acted on.'),
   startTime: z.string().optional().describe('When the first attempt started (RFC 3339).'),
   completionTime: z.string().optional().describe('When the task ended (RFC 3339).'),
@@ -177,6 +184,7 @@ export const ClaudeTaskStatusSchema = z.object({
   attempts: z.number().int().min(0).optional().describe('How many attempts have started (1 plus the retries so far).'),
   jobName: z.string().max(253).optional().describe('The Job that runs the task.'),
   podName: z.string().max(253).optional().describe('The pod of the latest attempt.'),
+  model: z.string().max(256).optional().describe('The model the agent runs with: what the CLI reported once it started, before that the requested one (spec.model or the operator\'s default).'),
   claudeSessionId: z.string().max(256).optional().describe('The Claude Code session id of the latest attempt.'),
   result: z.string().max(4096).optional().describe('A short summary; the full text is in Postgres.'),
   usage: UsageSchema.optional(),

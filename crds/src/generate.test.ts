@@ -5,7 +5,7 @@ import { exactlyOneOf, escapeCelField } from './cel-rules.ts';
 import { claudeTaskCrd, claudeTaskSpecJsonSchema } from './generate.ts';
 import { toStructural, type JsonSchema } from './structural.ts';
 
-type Version = { schema: { openAPIV3Schema: JsonSchema }; additionalPrinterColumns: { name: string; type: string; jsonPath: string }[] };
+type Version = { schema: { openAPIV3Schema: JsonSchema }; additionalPrinterColumns: { name: string; type: string; jsonPath: string; priority?: number }[] };
 const version = (claudeTaskCrd().spec as { versions: Version[] }).versions[0]!;
 const root = version.schema.openAPIV3Schema;
 const properties = (node: JsonSchema) => node.properties as Record<string, JsonSchema>;
@@ -71,9 +71,12 @@ test('the immutability rule compares every spec field but cancel', () => {
 
 test('printer columns', () => {
   expect(version.additionalPrinterColumns.map((c) => `${c.name}:${c.type}:${c.jsonPath}`)).toEqual([
-    'Phase:string:.status.phase', 'Model:string:.spec.model', 'Turns:integer:.status.usage.turns',
+    'Phase:string:.status.phase', 'Model:string:.status.model', 'Turns:integer:.status.usage.turns',
     'Cost:string:.status.usage.costUSD', 'Age:date:.metadata.creationTimestamp', 'Duration:string:.status.duration',
+    'Pod:string:.status.podName', 'Attempts:integer:.status.attempts', 'Reason:string:.status.reason',
   ]);
+  // Only the wide ones have a priority: kubectl get shows the rest.
+  expect(version.additionalPrinterColumns.filter((c) => c.priority === 1).map((c) => c.name)).toEqual(['Pod', 'Attempts', 'Reason']);
 });
 
 test('the API\'s JSON Schema of the spec rejects unknown fields and has no $schema', () => {

@@ -11,6 +11,9 @@ import { toYaml } from './yaml.ts';
 
 export const claudeTaskCrdName = `${claudeTaskPlural}.${group}`;
 
+/** Fields `--field-selector` can filter on, besides metadata.name and metadata.namespace (each must be a string, integer or boolean). */
+export const selectableFields = ['.status.phase', '.status.reason', '.status.model', '.spec.model', '.spec.engine'] as const;
+
 /**
  * The spec's JSON Schema as zod emits it (OpenAPI 3.0 flavour), for the API's
  * request validation and OpenAPI document. Stricter than the CRD's schema
@@ -73,12 +76,18 @@ export function claudeTaskCrd(): Record<string, unknown> {
         subresources: { status: {} },
         additionalPrinterColumns: [
           { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
-          { name: 'Model', type: 'string', jsonPath: '.spec.model' },
+          { name: 'Model', type: 'string', jsonPath: '.status.model', description: 'The model the agent runs with' },
           { name: 'Turns', type: 'integer', jsonPath: '.status.usage.turns' },
           { name: 'Cost', type: 'string', jsonPath: '.status.usage.costUSD', description: 'US dollars' },
           { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           { name: 'Duration', type: 'string', jsonPath: '.status.duration' },
+          // -o wide
+          { name: 'Pod', type: 'string', jsonPath: '.status.podName', priority: 1 },
+          { name: 'Attempts', type: 'integer', jsonPath: '.status.attempts', priority: 1 },
+          { name: 'Reason', type: 'string', jsonPath: '.status.reason', priority: 1 },
         ],
+        // kubectl get ctask --field-selector status.phase=Running (and the same in API list calls).
+        selectableFields: selectableFields.map((jsonPath) => ({ jsonPath })),
         schema: {
           openAPIV3Schema: {
             description: 'ClaudeTask runs the Claude Code CLI once, as a Kubernetes workload, on the prompt in its spec.',

@@ -11,6 +11,8 @@ export const OperatorConfigSchema = z.object({
   DEFAULT_API_KEY_SECRET: z.string().min(1).default('anthropic-api-key'),
   DEFAULT_API_KEY_SECRET_KEY: z.string().min(1).default('api-key'),
   DEFAULT_TIMEOUT_SECONDS: z.coerce.number().int().min(1).default(3600),
+  /** The model of a task whose spec names none; the CLI's own default when unset. */
+  DEFAULT_MODEL: z.string().min(1).max(256).optional(),
   /** Where the operator reads the runners' events from. */
   REDIS_URL: z.string().min(1),
   /** The same Redis as the pods reach it; REDIS_URL when empty. */

@@ -9,7 +9,7 @@ import { WorkQueue } from './kube/work-queue.ts';
 import type { KubeClients } from './kube-clients.ts';
 import type { Logger } from './logger.ts';
 import type { OperatorMetrics } from './metrics.ts';
-import { managedByLabel, managedByValue, taskNameLabel } from './names.ts';
+import { managedByLabel, managedByValue, taskNameAnnotation, taskNameLabel } from './names.ts';
 import type { TaskReconciler } from './task-reconciler.ts';
 
 export interface ControllerDeps {
@@ -49,7 +49,8 @@ export class TaskController {
     const managed = `${managedByLabel}=${managedByValue}`;
     const taskKey = (object: KubernetesObject) => `${object.metadata?.namespace}/${object.metadata?.name}`;
     const ownerTaskKey = (object: KubernetesObject) => {
-      const task = object.metadata?.labels?.[taskNameLabel];
+      // The label is enough for Jobs made before the annotation existed (names of up to 63 characters).
+      const task = object.metadata?.annotations?.[taskNameAnnotation] ?? object.metadata?.labels?.[taskNameLabel];
       return task ? `${object.metadata?.namespace}/${task}` : undefined;
     };
     this.watch('claudetasks', scoped(`/apis/${group}/${version}`, claudeTaskPlural), undefined, taskKey);

@@ -2,7 +2,7 @@ import { describe, expect, test } from '@jest/globals';
 import type { ClaudeTask } from '../../crds/src/claude-task.ts';
 import { parseOperatorConfig } from './config.ts';
 import { desiredJob, desiredSpecSecret, podPaths } from './desired-job.ts';
-import { jobNameFor } from './names.ts';
+import { jobNameFor, taskLabelValue } from './names.ts';
 
 const config = parseOperatorConfig({ REDIS_URL: 'redis://redis:6379', DATABASE_URL: 'postgres://db/x', ANTHROPIC_BASE_URL: 'http://gateway:8080' });
 const task = (spec: Partial<ClaudeTask['spec']> = {}): ClaudeTask => ({
@@ -32,7 +32,6 @@ describe('desiredJob', () => {
   test.each([
     ['defaults', {}, { backoffLimit: 0, activeDeadlineSeconds: 3600 }],
     ['retries and timeout', { retries: 2, timeoutSeconds: 60 }, { backoffLimit: 2, activeDeadlineSeconds: 60 }],
-    ['ttl', { ttlSecondsAfterFinished: 300 }, { ttlSecondsAfterFinished: 300 }],
   ])('%s map to the Job', (_name, spec, expected) => {
     expect(desiredJob(task(spec), config).spec).toMatchObject(expected);
   });
@@ -110,9 +109,44 @@ describe('desiredJob', () => {
 });
 
 test('the spec Secret carries the spec as JSON and is owned by the task', () => {
-  const secret = desiredSpecSecret(task({ model: 'claude-x' }));
+  const secret = desiredSpecSecret(task({ model: 'claude-x' }), { DEFAULT_MODEL: 'claude-default' });
   expect(JSON.parse(secret.stringData!['spec.json']!)).toEqual({ prompt: 'Fix the bug', model: 'claude-x' });
   expect(secret.metadata?.ownerReferences?.[0]?.uid).toBe('1111-2222');
+});
+
+test.each([
+  ['the spec names a model', { model: 'claude-x' }, 'claude-default', 'claude-x'],
+  ['the operator has a default', {}, 'claude-default', 'claude-default'],
+  ['neither: the CLI decides', {}, undefined, undefined],
+])('the model the runner gets: %s', (_name, spec, defaultModel, expected) => {
+  const secret = desiredSpecSecret(task(spec), { DEFAULT_MODEL: defaultModel });
+  expect(JSON.parse(secret.stringData!['spec.json']!).model).toBe(expected);
+});
+
+describe('a task name longer than a label value (63) still makes valid objects', () => {
+  const longName = `${'a'.repeat(70)}.${'b'.repeat(100)}`;
+  const long = { ...task(), metadata: { ...task().metadata, name: longName } };
+  const labelValue = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+  test.each([
+    ['the Job', desiredJob(long, config).metadata!],
+    ['the pod template', desiredJob(long, config).spec!.template.metadata!],
+    ['the spec Secret', desiredSpecSecret(long, config).metadata!],
+  ])('%s: labels fit, and the annotation has the full name', (_what, metadata) => {
+    for (const value of Object.values(metadata.labels ?? {})) {
+      expect(value.length).toBeLessThanOrEqual(63);
+      expect(value).toMatch(labelValue);
+    }
+    expect(metadata.annotations?.['claude-operator.io/task-name']).toBe(longName);
+  });
+
+  test('a short name is its own label value', () => {
+    expect(desiredJob(task(), config).metadata?.labels?.['claude-operator.io/task']).toBe('fix-bug');
+  });
+
+  test('long names that share their first 54 characters get different label values', () => {
+    expect(taskLabelValue(`${'a'.repeat(60)}-one`)).not.toBe(taskLabelValue(`${'a'.repeat(60)}-two`));
+  });
 });
 
 test('bad operator config names every bad variable', () => {

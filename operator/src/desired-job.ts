@@ -3,7 +3,9 @@
 import type { V1Job, V1Secret, V1Volume, V1VolumeMount, V1EnvVar } from '@kubernetes/client-node';
 import { claudeTaskKind, group, version, type ClaudeTask } from '../../crds/src/claude-task.ts';
 import type { OperatorConfig } from './config.ts';
-import { jobNameFor, managedByLabel, managedByValue, specSecretNameFor, taskNameLabel, taskUidLabel } from './names.ts';
+import {
+  jobNameFor, managedByLabel, managedByValue, specSecretNameFor, taskLabelValue, taskNameAnnotation, taskNameLabel, taskUidLabel,
+} from './names.ts';
 
 /** Where the runner finds what it needs inside the pod (runner/README.md). */
 export const podPaths = {
@@ -18,6 +20,8 @@ export const podPaths = {
 /** The runner exits 2 for a spec or config it cannot use: retrying cannot help. */
 export const runnerExitBadInput = 2;
 const runAsUser = 65532;
+/** The volume with the API key Secret; task-status.ts names the Secret when the kubelet cannot find it. */
+export const apiKeyVolumeName = 'anthropic';
 export const agentEnvPrefix = 'CLAUDE_AGENT_ENV_';
 
 function ownerReference(task: ClaudeTask) {
@@ -32,18 +36,31 @@ function ownerReference(task: ClaudeTask) {
 }
 
 function labels(task: ClaudeTask): Record<string, string> {
-  return { [managedByLabel]: managedByValue, [taskNameLabel]: task.metadata.name ?? '', [taskUidLabel]: task.metadata.uid ?? '' };
+  return { [managedByLabel]: managedByValue, [taskNameLabel]: taskLabelValue(task.metadata.name ?? ''), [taskUidLabel]: task.metadata.uid ?? '' };
 }
 
-export function desiredSpecSecret(task: ClaudeTask): V1Secret {
+/** The full name, which a label may be too short for; the controller maps Jobs and pods back to their task by it. */
+function annotations(task: ClaudeTask): Record<string, string> {
+  return { [taskNameAnnotation]: task.metadata.name ?? '' };
+}
+
+/** The spec as the runner runs it: the task's own, with the operator's defaults filled in. */
+export function effectiveSpec(task: ClaudeTask, config: Pick<OperatorConfig, 'DEFAULT_MODEL'>): ClaudeTask['spec'] {
+  return task.spec.model === undefined && config.DEFAULT_MODEL ? { ...task.spec, model: config.DEFAULT_MODEL } : task.spec;
+}
+
+export function desiredSpecSecret(task: ClaudeTask, config: Pick<OperatorConfig, 'DEFAULT_MODEL'>): V1Secret {
   const jobName = jobNameFor(task.metadata.name ?? '', task.metadata.uid ?? '');
   return {
     apiVersion: 'v1',
     kind: 'Secret',
-    metadata: { name: specSecretNameFor(jobName), namespace: task.metadata.namespace, labels: labels(task), ownerReferences: [ownerReference(task)] },
+    metadata: {
+      name: specSecretNameFor(jobName), namespace: task.metadata.namespace, labels: labels(task), annotations: annotations(task),
+      ownerReferences: [ownerReference(task)],
+    },
     type: 'Opaque',
     // A Secret, not a ConfigMap: prompts may hold what their authors would not publish.
-    stringData: { 'spec.json': JSON.stringify(task.spec) },
+    stringData: { 'spec.json': JSON.stringify(effectiveSpec(task, config)) },
   };
 }
 
@@ -55,7 +72,7 @@ export function desiredJob(task: ClaudeTask, config: OperatorConfig): V1Job {
 
   const volumes: V1Volume[] = [
     { name: 'task', secret: { secretName: specSecretNameFor(name), defaultMode: 0o440 } },
-    { name: 'anthropic', secret: { secretName: apiKeySecret, items: [{ key: apiKeyKey, path: 'api-key' }], defaultMode: 0o440 } },
+    { name: apiKeyVolumeName, secret: { secretName: apiKeySecret, items: [{ key: apiKeyKey, path: 'api-key' }], defaultMode: 0o440 } },
     spec.workspace?.persistentVolumeClaim
       ? { name: 'workspace', persistentVolumeClaim: { claimName: spec.workspace.persistentVolumeClaim.claimName } }
       : { name: 'workspace', emptyDir: {} },
@@ -67,7 +84,7 @@ export function desiredJob(task: ClaudeTask, config: OperatorConfig): V1Job {
   if (gitCredentials) volumes.push({ name: 'git-credentials', secret: { secretName: gitCredentials.name, defaultMode: 0o440 } });
   const volumeMounts: V1VolumeMount[] = [
     { name: 'task', mountPath: '/var/run/claude-operator/task', readOnly: true },
-    { name: 'anthropic', mountPath: '/var/run/claude-operator/anthropic', readOnly: true },
+    { name: apiKeyVolumeName, mountPath: '/var/run/claude-operator/anthropic', readOnly: true },
     { name: 'workspace', mountPath: podPaths.workspace },
     { name: 'home', mountPath: podPaths.home },
     { name: 'tmp', mountPath: '/tmp' },
@@ -98,11 +115,12 @@ export function desiredJob(task: ClaudeTask, config: OperatorConfig): V1Job {
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: { name, namespace: task.metadata.namespace, labels: labels(task), ownerReferences: [ownerReference(task)] },
+    metadata: { name, namespace: task.metadata.namespace, labels: labels(task), annotations: annotations(task), ownerReferences: [ownerReference(task)] },
     spec: {
       backoffLimit: spec.retries ?? 0,
       activeDeadlineSeconds: spec.timeoutSeconds ?? config.DEFAULT_TIMEOUT_SECONDS,
-      ...(spec.ttlSecondsAfterFinished !== undefined ? { ttlSecondsAfterFinished: spec.ttlSecondsAfterFinished } : {}),
+      // No ttlSecondsAfterFinished: the operator deletes the task itself (spec.ttlSecondsAfterFinished) once its
+      // record is final, and the Job and its pod (and so `kubectl logs`) go with it by garbage collection.
       // Never two agents on one workspace: a replacement starts only once the
       // previous pod has fully terminated.
       podReplacementPolicy: 'Failed',
@@ -115,7 +133,7 @@ export function desiredJob(task: ClaudeTask, config: OperatorConfig): V1Job {
         ],
       },
       template: {
-        metadata: { labels: labels(task) },
+        metadata: { labels: labels(task), annotations: annotations(task) },
         spec: {
           restartPolicy: 'Never',
           automountServiceAccountToken: false,

@@ -4,16 +4,35 @@ import crypto from 'node:crypto';
 
 export const managedByLabel = 'app.kubernetes.io/managed-by';
 export const managedByValue = 'claude-operator';
+/** The task's name when it fits a label value (63 characters), else a short form of it: see taskLabelValue. */
 export const taskNameLabel = 'claude-operator.io/task';
 export const taskUidLabel = 'claude-operator.io/task-uid';
+/** The task's full name, on everything the operator makes for it: object names may
+ * be 253 characters long, label values only 63. */
+export const taskNameAnnotation = 'claude-operator.io/task-name';
 export const finalizerName = 'claude-operator.io/record';
+
+const maxLabelValue = 63;
+
+function shortHash(text: string): string {
+  return crypto.createHash('sha256').update(text).digest('hex').slice(0, 8);
+}
 
 /** `<task name, cut>-<8 hex of the uid>`: at most 63 characters, so it fits the
  * job-name label, and never the same for a task recreated with the same name. */
 export function jobNameFor(taskName: string, taskUid: string): string {
-  const suffix = crypto.createHash('sha256').update(taskUid).digest('hex').slice(0, 8);
-  const base = taskName.slice(0, 63 - suffix.length - 1).replace(/[-.]+$/, '');
+  const suffix = shortHash(taskUid);
+  const base = taskName.slice(0, maxLabelValue - suffix.length - 1).replace(/[-.]+$/, '');
   return `${base}-${suffix}`;
+}
+
+/** The task's name as a label value: the name itself when it fits, otherwise
+ * its first characters and 8 hex of the whole name, so `-l claude-operator.io/task=<name>`
+ * still works for every name a person is likely to type. */
+export function taskLabelValue(taskName: string): string {
+  if (taskName.length <= maxLabelValue) return taskName;
+  const suffix = shortHash(taskName);
+  return `${taskName.slice(0, maxLabelValue - suffix.length - 1).replace(/[-.]+$/, '')}-${suffix}`;
 }
 
 /** The Secret that carries the task's spec to its pod. */

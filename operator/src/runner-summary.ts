@@ -10,6 +10,10 @@ export const RunnerSummarySchema = z.object({
   message: z.string().nullish(),
   result: z.string().nullish(),
   sessionId: z.string().nullish(),
+  /** The model the CLI reported in its init event. */
+  model: z.string().nullish(),
+  /** Why an attempt failed, when the runner can tell (e.g. BudgetExceeded). */
+  reason: z.string().nullish(),
   // The runner writes usage in the status's own shape, so it is copied as is.
   usage: UsageSchema.nullish(),
 }).loose();

@@ -20,11 +20,12 @@ import { parseStreamEntry, taskEventStreamKey } from '../../runner/src/event-str
 import type { OperatorConfig } from './config.ts';
 import { desiredJob, desiredSpecSecret } from './desired-job.ts';
 import type { EventRecorder } from './event-recorder.ts';
-import { statusCode, type KubeClients } from './kube-clients.ts';
+import { PermanentError } from './kube/work-queue.ts';
+import { asPermanentApiError, statusCode, type KubeClients } from './kube-clients.ts';
 import type { Logger } from './logger.ts';
 import { finalizerName, jobNameFor } from './names.ts';
 import type { TaskStore, StoredEvent } from './store/task-store.ts';
-import { computeStatus } from './task-status.ts';
+import { computeStatus, eventTypeFor, failedStatus, ttlDecision, type ObservedTask } from './task-status.ts';
 
 export interface ReconcileResult {
   requeueAfterMs?: number;
@@ -61,33 +62,62 @@ export class TaskReconciler {
     if (!task) return {};
     if (task.metadata.deletionTimestamp) return this.finalizeDeleted(task);
     if (!task.metadata.finalizers?.includes(finalizerName)) task = await this.addFinalizer(task);
-    if (task.status?.phase && terminalPhases.has(task.status.phase)) {
-      await this.recordFinal(task, task.status);
-      return {};
-    }
+    if (task.status?.phase && terminalPhases.has(task.status.phase)) return this.finished(task, task.status);
 
     const invalid = ClaudeTaskSpecSchema.safeParse(task.spec);
     if (!invalid.success) {
       const message = `invalid spec: ${invalid.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;
-      await this.writeStatus(task, { ...task.status, phase: 'Failed', message, completionTime: this.now().toISOString() });
-      return {};
+      return this.fail(task, undefined, 'InvalidSpec', message);
     }
 
     const jobName = jobNameFor(name, task.metadata.uid ?? '');
     let job = await this.getJob(namespace, jobName);
-    if (!job && !task.spec.cancel) job = await this.createJob(task);
+    if (!job && !task.spec.cancel) {
+      try {
+        job = await this.createJob(task);
+      } catch (error) {
+        // Retrying a request the apiserver refused as invalid or forbidden cannot help: the task ends, and says why.
+        if (error instanceof PermanentError) return this.fail(task, job, 'JobRejected', error.message);
+        throw error;
+      }
+    }
     if (job && task.spec.cancel && !job.spec?.suspend && !jobFinished(job)) {
       job = await this.deps.clients.batch.patchNamespacedJob({ name: jobName, namespace, body: { spec: { suspend: true } } }, mergePatch);
       await this.deps.recorder.record(task, 'Normal', 'Cancelling', 'spec.cancel is set: stopping the agent');
     }
     const pods = job ? await this.listPods(namespace, jobName) : [];
-    const status = computeStatus({ task, job, pods, now: this.now() });
+    const status = computeStatus(this.observed(task, job, pods));
     await this.writeStatus(task, status);
-    if (status.phase && terminalPhases.has(status.phase)) {
-      await this.recordFinal(task, status);
-      return {};
-    }
+    if (status.phase && terminalPhases.has(status.phase)) return this.finished(task, status);
     return { requeueAfterMs: activeResyncMs };
+  }
+
+  private observed(task: ClaudeTask, job: V1Job | undefined, pods: V1Pod[]): ObservedTask {
+    return { task, job, pods, now: this.now(), defaultModel: this.deps.config.DEFAULT_MODEL };
+  }
+
+  private async fail(task: ClaudeTask, job: V1Job | undefined, reason: string, message: string): Promise<ReconcileResult> {
+    const status = failedStatus(this.observed(task, job, []), reason, message);
+    await this.writeStatus(task, status);
+    return this.finished(task, status);
+  }
+
+  /** Once the task has ended: its record made final, then, with spec.ttlSecondsAfterFinished, the task deleted when that has passed. */
+  private async finished(task: ClaudeTask, status: ClaudeTaskStatus): Promise<ReconcileResult> {
+    await this.recordFinal(task, status);
+    const ttl = ttlDecision(task.spec.ttlSecondsAfterFinished, status.completionTime, this.now());
+    if (ttl.action === 'wait') return { requeueAfterMs: ttl.afterMs };
+    if (ttl.action === 'delete') {
+      this.deps.log.info({ task: `${task.metadata.namespace}/${task.metadata.name}` }, 'deleting the task: ttlSecondsAfterFinished has passed');
+      // The finalizer pass that follows drops the event stream; the record stays in Postgres.
+      await this.deps.clients.custom.deleteNamespacedCustomObject({
+        group, version, namespace: task.metadata.namespace ?? '', plural: claudeTaskPlural, name: task.metadata.name ?? '',
+        body: { preconditions: { uid: task.metadata.uid } },
+      }).catch((error: unknown) => {
+        if (statusCode(error) !== 404 && statusCode(error) !== 409) throw error;
+      });
+    }
+    return {};
   }
 
   private async getTask(namespace: string, name: string): Promise<ClaudeTask | undefined> {
@@ -116,9 +146,9 @@ export class TaskReconciler {
   /** Creates the spec Secret and the Job; one already there (an earlier pass) is used as is. */
   private async createJob(task: ClaudeTask): Promise<V1Job> {
     const namespace = task.metadata.namespace ?? '';
-    const secret = desiredSpecSecret(task);
+    const secret = desiredSpecSecret(task, this.deps.config);
     await this.deps.clients.core.createNamespacedSecret({ namespace, body: secret }).catch((error: unknown) => {
-      if (statusCode(error) !== 409) throw error;
+      if (statusCode(error) !== 409) throw asPermanentApiError(error, `creating Secret ${secret.metadata?.name}`);
     });
     const job = desiredJob(task, this.deps.config);
     try {
@@ -127,7 +157,7 @@ export class TaskReconciler {
       await this.deps.recorder.record(task, 'Normal', 'JobCreated', `created Job ${created.metadata?.name}`);
       return created;
     } catch (error) {
-      if (statusCode(error) !== 409) throw error;
+      if (statusCode(error) !== 409) throw asPermanentApiError(error, `creating Job ${job.metadata?.name}`);
       return this.deps.clients.batch.readNamespacedJob({ namespace, name: job.metadata?.name ?? '' });
     }
   }
@@ -159,10 +189,15 @@ export class TaskReconciler {
       group, version, namespace: task.metadata.namespace ?? '', plural: claudeTaskPlural, name: task.metadata.name ?? '',
       body: { status },
     }, mergePatch);
-    if (status.phase !== task.status?.phase) {
-      this.deps.log.info({ task: `${task.metadata.namespace}/${task.metadata.name}`, from: task.status?.phase, to: status.phase }, 'phase');
-      const warning = status.phase === 'Failed' || status.phase === 'TimedOut';
-      await this.deps.recorder.record(task, warning ? 'Warning' : 'Normal', status.phase ?? 'Pending', status.message ?? '');
+    const type = eventTypeFor(status.phase, status.reason);
+    const phaseChanged = status.phase !== task.status?.phase;
+    if (phaseChanged) {
+      this.deps.log.info({ task: `${task.metadata.namespace}/${task.metadata.name}`, from: task.status?.phase, to: status.phase, reason: status.reason }, 'phase');
+    }
+    // A new phase, or a new reason someone has to act on (a missing Secret while Pending).
+    if (phaseChanged || (type === 'Warning' && status.reason !== task.status?.reason)) {
+      const reason = type === 'Warning' && status.phase === 'Pending' ? status.reason : status.phase;
+      await this.deps.recorder.record(task, type, reason ?? 'Pending', status.message ?? '');
     }
   }
 
@@ -191,7 +226,7 @@ export class TaskReconciler {
       }
       const pods = job ? await this.listPods(namespace, jobName) : [];
       if (pods.some((p) => p.status?.phase === 'Running' || p.status?.phase === 'Pending')) return { requeueAfterMs: 1_000 };
-      final = computeStatus({ task: { ...task, spec: { ...task.spec, cancel: true } }, job: job && { ...job, spec: { ...job.spec!, suspend: true } }, pods, now: this.now() });
+      final = computeStatus(this.observed({ ...task, spec: { ...task.spec, cancel: true } }, job && { ...job, spec: { ...job.spec!, suspend: true } }, pods));
       final = { ...final, message: 'deleted while it ran: the agent was stopped' };
     }
     await this.recordFinal(task, final);

@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import type { ClaudeTask } from '../../crds/src/claude-task.ts';
-import { computeStatus, decidePhase, formatDuration } from './task-status.ts';
+import { computeStatus, decidePhase, eventTypeFor, failedStatus, formatDuration, ttlDecision } from './task-status.ts';
 
 const now = new Date('2026-01-01T00:10:00Z');
 const task = (spec: Partial<ClaudeTask['spec']> = {}, status?: ClaudeTask['status']): ClaudeTask => ({
@@ -72,4 +72,94 @@ describe('computeStatus', () => {
 
 test.each([[0, '0s'], [59_400, '59s'], [92_000, '1m32s'], [3_600_000, '1h0m0s'], [3_725_000, '1h2m5s']])('formatDuration(%d) = %s', (ms, text) => {
   expect(formatDuration(ms)).toBe(text);
+});
+
+describe('conditions', () => {
+  const conditionsOf = (status: ReturnType<typeof computeStatus>) =>
+    Object.fromEntries((status.conditions ?? []).map((c) => [c.type, `${c.status}/${c.reason}`]));
+
+  test.each([
+    ['no Job yet', task(), undefined, [], { Accepted: 'False/Creating', Running: 'False/Creating', Succeeded: 'Unknown/Creating', Finished: 'False/Creating' }],
+    ['running', task(), job({ active: 1 }), [pod('Running')], { Accepted: 'True/JobCreated', Running: 'True/Running', Succeeded: 'Unknown/Running', Finished: 'False/Running' }],
+    ['succeeded', task(), job({ conditions: [cond('Complete')] }), [], { Accepted: 'True/JobCreated', Running: 'False/Succeeded', Succeeded: 'True/Succeeded', Finished: 'True/Succeeded' }],
+    ['timed out', task(), job({ conditions: [cond('Failed', 'DeadlineExceeded')] }), [], { Succeeded: 'False/DeadlineExceeded', Finished: 'True/DeadlineExceeded' }],
+    ['cancelled', task({ cancel: true }), undefined, [], { Accepted: 'False/Cancelled', Succeeded: 'False/Cancelled', Finished: 'True/Cancelled' }],
+  ] as const)('%s', (_name, t, j, pods, expected) => {
+    expect(conditionsOf(computeStatus({ task: t, job: j, pods: [...pods], now }))).toMatchObject(expected);
+  });
+
+  test('failedStatus: Failed with the reason in every condition, so kubectl wait returns', () => {
+    const status = failedStatus({ task: task(), pods: [], now }, 'JobRejected', 'the apiserver refused it (422): too long');
+    expect(status).toMatchObject({ phase: 'Failed', reason: 'JobRejected', message: 'the apiserver refused it (422): too long', completionTime: now.toISOString() });
+    expect(conditionsOf(status)).toEqual({ Accepted: 'False/JobRejected', Running: 'False/JobRejected', Succeeded: 'False/JobRejected', Finished: 'True/JobRejected' });
+  });
+
+  test('failedStatus leaves a terminal status alone', () => {
+    const done = task({}, { phase: 'Succeeded' });
+    expect(failedStatus({ task: done, pods: [], now }, 'JobRejected', 'x')).toBe(done.status);
+  });
+});
+
+describe('reasons', () => {
+  const waitingRunner = (reason: string, message: string) =>
+    [{ name: 'runner', image: 'r', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason, message } } }];
+  const jobWithKey = job({}, { template: { spec: { containers: [], volumes: [{ name: 'anthropic', secret: { secretName: 'anthropic-api-key', items: [{ key: 'api-key', path: 'api-key' }] } }] } } });
+
+  test('a missing API key Secret says what to create', () => {
+    const decided = decidePhase({ task: task(), job: jobWithKey, pods: [pod('Pending', waitingRunner('CreateContainerConfigError', 'secret "anthropic-api-key" not found'))], now });
+    expect(decided).toMatchObject({ phase: 'Pending', reason: 'APIKeySecretMissing' });
+    expect(decided.message).toContain('kubectl create secret generic anthropic-api-key -n n --from-literal=api-key=');
+  });
+
+  test('another missing Secret keeps the kubelet\'s words', () => {
+    const decided = decidePhase({ task: task(), job: jobWithKey, pods: [pod('Pending', waitingRunner('CreateContainerConfigError', 'secret "other" not found'))], now });
+    expect(decided).toEqual({ phase: 'Pending', reason: 'CreateContainerConfigError', message: 'secret "other" not found' });
+  });
+
+  test.each([
+    ['the runner says why', JSON.stringify({ outcome: 'failed', exitCode: 1, message: 'over budget', reason: 'BudgetExceeded' }), undefined, 'BudgetExceeded'],
+    ['the kubelet killed it for memory', undefined, 'OOMKilled', 'OOMKilled'],
+    ['otherwise the Job says', undefined, 'Error', 'BackoffLimitExceeded'],
+  ])('Failed: %s', (_name, message, terminatedReason, reason) => {
+    const runner = [{ name: 'runner', image: 'r', imageID: '', ready: false, restartCount: 0,
+      state: { terminated: { exitCode: 1, ...(message ? { message } : {}), ...(terminatedReason ? { reason: terminatedReason } : {}) } } }];
+    expect(decidePhase({ task: task(), job: job({ conditions: [cond('Failed', 'BackoffLimitExceeded')] }), pods: [pod('Failed', runner)], now }))
+      .toMatchObject({ phase: 'Failed', reason });
+  });
+
+  test.each([
+    ['Failed', 'BackoffLimitExceeded', 'Warning'],
+    ['TimedOut', 'DeadlineExceeded', 'Warning'],
+    ['Pending', 'APIKeySecretMissing', 'Warning'],
+    ['Pending', 'ErrImagePull', 'Warning'],
+    ['Pending', 'Starting', 'Normal'],
+    ['Running', 'Running', 'Normal'],
+    ['Succeeded', 'Succeeded', 'Normal'],
+  ] as const)('an Event for %s/%s is %s', (phase, reason, type) => {
+    expect(eventTypeFor(phase, reason)).toBe(type);
+  });
+});
+
+describe('status.model', () => {
+  test.each([
+    ['the CLI reported it', { model: 'claude-sonnet-4-5' }, JSON.stringify({ outcome: 'succeeded', exitCode: 0, model: 'claude-sonnet-4-5-20250929' }), 'claude-default', 'claude-sonnet-4-5-20250929'],
+    ['requested in the spec', { model: 'claude-sonnet-4-5' }, undefined, 'claude-default', 'claude-sonnet-4-5'],
+    ['the operator default', {}, undefined, 'claude-default', 'claude-default'],
+    ['unknown until the CLI says', {}, undefined, undefined, undefined],
+  ])('%s', (_name, spec, message, defaultModel, model) => {
+    const pods = message ? [pod('Succeeded', terminatedRunner(0, message))] : [pod('Running')];
+    expect(computeStatus({ task: task(spec), job: job({ active: 1 }), pods, now, defaultModel }).model).toBe(model);
+  });
+});
+
+describe('ttlDecision', () => {
+  test.each([
+    ['no ttl: kept', undefined, '2026-01-01T00:09:00Z', { action: 'keep' }],
+    ['not yet', 120, '2026-01-01T00:09:00Z', { action: 'wait', afterMs: 60_000 }],
+    ['exactly now', 60, '2026-01-01T00:09:00Z', { action: 'delete' }],
+    ['long past', 0, '2026-01-01T00:00:00Z', { action: 'delete' }],
+    ['no completion time: counted from now', 30, undefined, { action: 'wait', afterMs: 30_000 }],
+  ] as const)('%s', (_name, ttl, completed, expected) => {
+    expect(ttlDecision(ttl, completed, now)).toEqual(expected);
+  });
 });

@@ -3,6 +3,7 @@
 // termination messages. Pure; the clock comes in as `now`.
 import type { V1Job, V1JobCondition, V1Pod } from '@kubernetes/client-node';
 import { terminalPhases, type ClaudeTask, type ClaudeTaskStatus, type Condition, type TaskPhase } from '../../crds/src/claude-task.ts';
+import { apiKeyVolumeName } from './desired-job.ts';
 import { parseRunnerSummary, type RunnerSummary } from './runner-summary.ts';
 
 export interface ObservedTask {
@@ -11,6 +12,14 @@ export interface ObservedTask {
   /** The Job's pods, any order. */
   pods: V1Pod[];
   now: Date;
+  /** The operator's default model, for a spec that names none. */
+  defaultModel?: string | undefined;
+}
+
+export interface PhaseDecision {
+  phase: TaskPhase;
+  reason: string;
+  message: string;
 }
 
 const maxResultLength = 1000;
@@ -39,7 +48,7 @@ function runnerState(pod: V1Pod | undefined) {
   return pod?.status?.containerStatuses?.find((c) => c.name === 'runner')?.state;
 }
 
-export function decidePhase({ task, job, pods }: ObservedTask): { phase: TaskPhase; reason: string; message: string } {
+export function decidePhase({ task, job, pods }: ObservedTask): PhaseDecision {
   const summary = parseRunnerSummary(runnerState(newestPod(pods))?.terminated?.message);
   if (jobCondition(job, 'Complete')) return { phase: 'Succeeded', reason: 'Succeeded', message: 'the agent finished' };
   const failed = jobCondition(job, 'Failed');
@@ -48,7 +57,7 @@ export function decidePhase({ task, job, pods }: ObservedTask): { phase: TaskPha
       return { phase: 'TimedOut', reason: 'DeadlineExceeded', message: `the task ran longer than ${job?.spec?.activeDeadlineSeconds} s` };
     }
     if (task.spec.cancel) return { phase: 'Cancelled', reason: 'Cancelled', message: 'cancelled by spec.cancel' };
-    return { phase: 'Failed', reason: failed.reason ?? 'Failed', message: failureMessage(summary, failed, job) };
+    return { phase: 'Failed', reason: failureReason(summary, newestPod(pods), failed), message: failureMessage(summary, failed, job) };
   }
   const running = pods.some((p) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp);
   if (task.spec.cancel) {
@@ -60,8 +69,40 @@ export function decidePhase({ task, job, pods }: ObservedTask): { phase: TaskPha
   if (!job) return { phase: 'Pending', reason: 'Creating', message: 'creating the Job' };
   if (running) return { phase: 'Running', reason: 'Running', message: 'the agent is running' };
   const waiting = runnerState(newestPod(pods))?.waiting;
-  if (waiting) return { phase: 'Pending', reason: waiting.reason ?? 'Waiting', message: waiting.message ?? 'the pod is waiting' };
+  if (waiting) return missingApiKeySecret(task, job, waiting.message) ?? { phase: 'Pending', reason: waiting.reason ?? 'Waiting', message: waiting.message ?? 'the pod is waiting' };
   return { phase: 'Pending', reason: 'Starting', message: 'waiting for the pod to start' };
+}
+
+/** The kubelet says a Secret is missing; when it is the API key's, say what to create. */
+function missingApiKeySecret(task: ClaudeTask, job: V1Job | undefined, kubeletMessage: string | undefined): PhaseDecision | undefined {
+  const volume = job?.spec?.template.spec?.volumes?.find((v) => v.name === apiKeyVolumeName)?.secret;
+  const secret = volume?.secretName;
+  if (!secret || !kubeletMessage?.includes(`secret "${secret}" not found`)) return undefined;
+  const key = volume.items?.[0]?.key ?? 'api-key';
+  const namespace = task.metadata.namespace ?? 'default';
+  return {
+    phase: 'Pending',
+    reason: 'APIKeySecretMissing',
+    message: `the Secret ${secret} with the Anthropic API key (key ${key}) does not exist in namespace ${namespace}; create it: ` +
+      `kubectl create secret generic ${secret} -n ${namespace} --from-literal=${key}=<your key>`,
+  };
+}
+
+/** Reasons that mean someone has to act: recorded as Warning Events. */
+const warningReasons = new Set(['APIKeySecretMissing', 'CreateContainerConfigError', 'CreateContainerError', 'ErrImagePull', 'ImagePullBackOff',
+  'InvalidImageName', 'CrashLoopBackOff', 'RunContainerError']);
+
+/** The type of the Kubernetes Event that reports entering this phase for this reason. */
+export function eventTypeFor(phase: TaskPhase | undefined, reason: string | undefined): 'Normal' | 'Warning' {
+  if (phase === 'Failed' || phase === 'TimedOut') return 'Warning';
+  return reason !== undefined && warningReasons.has(reason) ? 'Warning' : 'Normal';
+}
+
+/** What the runner said (e.g. BudgetExceeded), else what the kubelet saw (OOMKilled), else the Job's reason. */
+function failureReason(summary: RunnerSummary | undefined, pod: V1Pod | undefined, failed: V1JobCondition): string {
+  if (summary?.reason) return summary.reason;
+  if (runnerState(pod)?.terminated?.reason === 'OOMKilled') return 'OOMKilled';
+  return failed.reason ?? 'Failed';
 }
 
 function failureMessage(summary: RunnerSummary | undefined, failed: V1JobCondition, job: V1Job | undefined): string {
@@ -73,11 +114,23 @@ function failureMessage(summary: RunnerSummary | undefined, failed: V1JobConditi
 /** The status to write, given the world. A terminal status is final: it is
  * returned unchanged, whatever happens to the Job and pods afterwards. */
 export function computeStatus(observed: ObservedTask): ClaudeTaskStatus {
+  const previous = observed.task.status ?? {};
+  if (previous.phase && terminalPhases.has(previous.phase)) return previous;
+  return statusFor(observed, decidePhase(observed));
+}
+
+/** The task failed before or while its objects were made (an invalid spec, a
+ * request the apiserver refused): Failed with that reason, and conditions that
+ * say so, so `kubectl wait --for=condition=Finished` returns. */
+export function failedStatus(observed: ObservedTask, reason: string, message: string): ClaudeTaskStatus {
+  const previous = observed.task.status ?? {};
+  if (previous.phase && terminalPhases.has(previous.phase)) return previous;
+  return statusFor(observed, { phase: 'Failed', reason, message });
+}
+
+function statusFor(observed: ObservedTask, { phase, reason, message }: PhaseDecision): ClaudeTaskStatus {
   const { task, job, pods, now } = observed;
   const previous = task.status ?? {};
-  if (previous.phase && terminalPhases.has(previous.phase)) return previous;
-
-  const { phase, reason, message } = decidePhase(observed);
   const terminal = terminalPhases.has(phase);
   const pod = newestPod(pods);
   const summary = parseRunnerSummary(runnerState(pod)?.terminated?.message);
@@ -85,10 +138,12 @@ export function computeStatus(observed: ObservedTask): ClaudeTaskStatus {
   const completionTime = terminal ? (time(job?.status?.completionTime) ?? now) : undefined;
   const generation = task.metadata.generation ?? 0;
 
+  const model = summary?.model ?? previous.model ?? task.spec.model ?? observed.defaultModel;
   const status: ClaudeTaskStatus = {
     phase,
+    reason,
     observedGeneration: generation,
-    conditions: conditions(previous.conditions ?? [], phase, reason, message, generation, now),
+    conditions: conditions(previous.conditions ?? [], { phase, reason, message }, job !== undefined, generation, now),
     attempts: (job?.status?.failed ?? 0) + (job?.status?.succeeded ?? 0) + (job?.status?.active ?? 0),
     message,
     ...(job?.metadata?.name ? { jobName: job.metadata.name } : previous.jobName ? { jobName: previous.jobName } : {}),
@@ -96,6 +151,7 @@ export function computeStatus(observed: ObservedTask): ClaudeTaskStatus {
     ...(startTime ? { startTime: startTime.toISOString() } : {}),
     ...(completionTime ? { completionTime: completionTime.toISOString() } : {}),
     ...(startTime ? { duration: formatDuration((completionTime ?? now).getTime() - startTime.getTime()) } : {}),
+    ...(model ? { model } : {}),
     ...summaryFields(summary, previous),
   };
   const exitCode = runnerState(pod)?.terminated?.exitCode;
@@ -118,17 +174,37 @@ function summaryFields(summary: RunnerSummary | undefined, previous: ClaudeTaskS
   };
 }
 
-/** Accepted, Running and Finished, in metav1.Condition form; a condition keeps
- * its lastTransitionTime while its status does not change. */
-function conditions(previous: Condition[], phase: TaskPhase, reason: string, message: string, generation: number, now: Date): Condition[] {
+/** Accepted, Running, Succeeded and Finished, in metav1.Condition form; a
+ * condition keeps its lastTransitionTime while its status does not change.
+ * Succeeded follows Tekton and Knative: Unknown until the task ends, then True
+ * or False, so `kubectl wait --for=condition=Succeeded` works as it does on a Job. */
+function conditions(previous: Condition[], { phase, reason, message }: PhaseDecision, hasJob: boolean, generation: number, now: Date): Condition[] {
+  const terminal = terminalPhases.has(phase);
+  const accepted: Omit<Condition, 'lastTransitionTime' | 'observedGeneration'> = hasJob
+    ? { type: 'Accepted', status: 'True', reason: 'JobCreated', message: 'the task has a Job' }
+    : { type: 'Accepted', status: 'False', reason, message: terminal ? message : 'the Job is not created yet' };
   const wanted: Array<Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>> = [
-    { type: 'Accepted', status: 'True', reason: 'JobCreated', message: 'the task has a Job' },
+    accepted,
     { type: 'Running', status: phase === 'Running' ? 'True' : 'False', reason, message },
-    { type: 'Finished', status: terminalPhases.has(phase) ? 'True' : 'False', reason, message },
+    { type: 'Succeeded', status: phase === 'Succeeded' ? 'True' : terminal ? 'False' : 'Unknown', reason, message },
+    { type: 'Finished', status: terminal ? 'True' : 'False', reason, message },
   ];
   return wanted.map((condition) => {
     const before = previous.find((c) => c.type === condition.type);
     const lastTransitionTime = before && before.status === condition.status ? before.lastTransitionTime : now.toISOString();
     return { ...condition, observedGeneration: generation, lastTransitionTime };
   });
+}
+
+export type TtlDecision = { action: 'keep' } | { action: 'wait'; afterMs: number } | { action: 'delete' };
+
+/** spec.ttlSecondsAfterFinished: keep the finished task (no ttl), look again
+ * when the ttl runs out, or delete it now. Pure; `now` is injected. */
+export function ttlDecision(ttlSeconds: number | undefined, completionTime: string | undefined, now: Date): TtlDecision {
+  if (ttlSeconds === undefined) return { action: 'keep' };
+  const completed = completionTime ? Date.parse(completionTime) : NaN;
+  // A finished task always has a completionTime; without one, count from now so it still goes.
+  const expiresAt = (Number.isNaN(completed) ? now.getTime() : completed) + ttlSeconds * 1000;
+  const left = expiresAt - now.getTime();
+  return left > 0 ? { action: 'wait', afterMs: left } : { action: 'delete' };
 }
