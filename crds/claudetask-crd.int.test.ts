@@ -54,6 +54,13 @@ const fullSpec = {
   apiKeySecretRef: { name: 'anthropic' },
   timeoutSeconds: 600,
   resources: { requests: { cpu: '500m', memory: '1Gi' } },
+  settings: { permissions: { deny: ['WebFetch'] }, env: { DEBUG: '1' } },
+  allowProjectSettings: true,
+  addDirs: ['/data'],
+  fallbackModel: 'claude-sonnet-4-5,claude-haiku-4-5',
+  effort: 'high',
+  maxBudgetUSD: '5.00',
+  jsonSchema: { type: 'object', properties: { summary: { type: 'string' } }, required: ['summary'] },
 };
 
 test('the apiserver stores the schema exactly as generated, and kubectl applies the committed file as it is', async () => {
@@ -79,7 +86,13 @@ test('a valid task is accepted and kept whole, MCP server configuration included
 test.each([
   ['missing prompt', { model: 'x' }, /spec\.prompt: Required value/],
   ['an unknown permissionMode', { prompt: 'p', permissionMode: 'yolo' },
-    /spec\.permissionMode: Unsupported value: "yolo": supported values: "default", "acceptEdits", "plan", "bypassPermissions"/],
+    /spec\.permissionMode: Unsupported value: "yolo": supported values: "default", "manual", "acceptEdits", "plan", "auto", "dontAsk", "bypassPermissions"/],
+  ['a budget of nothing', { prompt: 'p', maxBudgetUSD: '0.00' }, /spec\.maxBudgetUSD: Invalid value: "0\.00": spec\.maxBudgetUSD in body should match/],
+  ['a budget that is not a decimal', { prompt: 'p', maxBudgetUSD: '1e3' }, /spec\.maxBudgetUSD: Invalid value: "1e3"/],
+  ['an allowed tool the CLI would read as an option', { prompt: 'p', allowedTools: ['Read', '--dangerously-skip-permissions'] },
+    /spec\.allowedTools\[1\]: Invalid value: "--dangerously-skip-permissions"/],
+  ['a relative addDir', { prompt: 'p', addDirs: ['data'] }, /spec\.addDirs\[0\]: Invalid value: "data"/],
+  ['an unknown effort', { prompt: 'p', effort: 'extreme' }, /spec\.effort: Unsupported value: "extreme"/],
   ['a prompt over 100 KiB', { prompt: 'x'.repeat(maxPromptLength + 1) }, /spec\.prompt: Too long: may not be (more|longer) than 102400/],
   ['env with both value and valueFrom', { prompt: 'p', env: [{ name: 'A', value: 'a', valueFrom: { configMapKeyRef: { name: 'c', key: 'k' } } }] },
     /spec\.env\[0\]: Invalid value: value and valueFrom are mutually exclusive/],
@@ -163,7 +176,8 @@ test('spec.cancel may be set after creation, but not unset', async () => {
 test('kubectl get shows phase, model, turns, cost, age and duration; the claude category lists tasks', async () => {
   expect((await create(task('shown', { prompt: 'p', model: 'claude-haiku-4-5' }))).stderr).toBe('');
   const status = await mergePatch('shown',
-    { status: { phase: 'Succeeded', usage: { turns: 3, costUSD: '0.0123' }, duration: '1m32s' } }, '--subresource=status');
+    // The Model column shows status.model, the model the CLI reported.
+    { status: { phase: 'Succeeded', model: 'claude-haiku-4-5', usage: { turns: 3, costUSD: '0.0123' }, duration: '1m32s' } }, '--subresource=status');
   expect(status.stderr).toBe('');
 
   const table = await ns.kubectl('get', 'ctask', 'shown');

@@ -28,6 +28,17 @@ describe('the CRD schema is structural', () => {
   });
 });
 
+// kubectl explain shows a field's description; without one it shows nothing. The
+// apiserver allows no description on metadata (kubectl explains it as ObjectMeta).
+test('every field of the schema has a description', () => {
+  const undescribed = [...nodes(root, '')].flatMap(([path, node]) =>
+    Object.entries((node.properties ?? {}) as Record<string, JsonSchema>)
+      .filter(([, child]) => typeof child.description !== 'string' || child.description.trim() === '')
+      .map(([name]) => `${path}.${name}`))
+    .filter((path) => path !== '.metadata');
+  expect(undescribed).toEqual([]);
+});
+
 // The apiserver estimates the cost of CEL rules from these bounds (unbounded means
 // "as large as a 3 MiB request") and refuses a CRD whose rules cost too much.
 // Today's rules fit even unbounded; the bounds keep rules added later in budget.
@@ -47,7 +58,7 @@ test('spec and spec.prompt are required; records are maps; mcpServers keeps what
     type: 'object', maxProperties: 64, 'x-kubernetes-preserve-unknown-fields': true,
   });
   expect(properties(spec).maxTurns).toEqual({ description: expect.any(String), type: 'integer', minimum: 1, maximum: 1000 });
-  expect(properties(properties(properties(root).status!).usage!).turns).toEqual({ type: 'integer', minimum: 0 });
+  expect(properties(properties(properties(root).status!).usage!).turns).toEqual({ description: expect.any(String), type: 'integer', minimum: 0 });
 });
 
 test('the immutability rule compares every spec field but cancel', () => {

@@ -94,8 +94,10 @@ export function claudeTaskCrd(): Record<string, unknown> {
             type: 'object',
             required: ['spec'],
             properties: {
-              apiVersion: { type: 'string' },
-              kind: { type: 'string' },
+              // For kubectl explain. metadata may carry nothing but type (the apiserver
+              // refuses more); kubectl explains it as ObjectMeta.
+              apiVersion: { type: 'string', description: 'The versioned schema of this representation of an object.' },
+              kind: { type: 'string', description: 'The REST resource this object represents.' },
               metadata: { type: 'object' },
               spec: claudeTaskSpecStructuralSchema(),
               status: status,

@@ -3,46 +3,91 @@ import type { ClaudeTaskSpec } from '../../crds/src/claude-task.ts';
 import { claudeArgs, maxArgBytes } from './cli-args.ts';
 import { ConfigError } from './errors.ts';
 
-const base = ['-p', '--output-format', 'stream-json', '--verbose'];
+const base = ['-p', '--output-format', 'stream-json', '--verbose', '--include-partial-messages'];
+const isolated = ['--setting-sources', 'user', '--strict-mcp-config'];
+const dir = '/tmp/cli-files';
 
 describe('claudeArgs', () => {
-  const cases: Array<[string, Partial<ClaudeTaskSpec>, string[]]> = [
-    ['only a prompt', {}, [...base, '--', 'do it']],
-    ['model', { model: 'claude-sonnet-4-5' }, [...base, '--model', 'claude-sonnet-4-5', '--', 'do it']],
-    ['max turns', { maxTurns: 3 }, [...base, '--max-turns', '3', '--', 'do it']],
-    ['permission mode', { permissionMode: 'acceptEdits' }, [...base, '--permission-mode', 'acceptEdits', '--', 'do it']],
-    ['allowed tools, one argument each', { allowedTools: ['Bash(git *)', 'Edit'] },
-      [...base, '--allowedTools', 'Bash(git *)', 'Edit', '--', 'do it']],
-    ['disallowed tools', { disallowedTools: ['WebFetch'] }, [...base, '--disallowedTools', 'WebFetch', '--', 'do it']],
-    ['empty tool lists are left out', { allowedTools: [], disallowedTools: [] }, [...base, '--', 'do it']],
-    ['system prompt', { systemPrompt: 'You are terse.' }, [...base, '--system-prompt', 'You are terse.', '--', 'do it']],
-    ['appended system prompt', { appendSystemPrompt: 'Be kind.' }, [...base, '--append-system-prompt', 'Be kind.', '--', 'do it']],
-    ['MCP servers as one --mcp-config JSON', { mcpServers: { fs: { command: 'mcp-fs', args: ['/w'] } } },
-      [...base, '--mcp-config', '{"mcpServers":{"fs":{"command":"mcp-fs","args":["/w"]}}}', '--', 'do it']],
-    ['no MCP servers, no flag', { mcpServers: {} }, [...base, '--', 'do it']],
-    ['everything, in a fixed order',
-      { model: 'm', maxTurns: 2, permissionMode: 'plan', allowedTools: ['Read'], disallowedTools: ['Bash'],
-        systemPrompt: 's', appendSystemPrompt: 'a', mcpServers: { x: { url: 'http://x' } } },
-      [...base, '--model', 'm', '--max-turns', '2', '--permission-mode', 'plan', '--allowedTools', 'Read',
-        '--disallowedTools', 'Bash', '--system-prompt', 's', '--append-system-prompt', 'a',
-        '--mcp-config', '{"mcpServers":{"x":{"url":"http://x"}}}', '--', 'do it']],
+  // [name, spec, the flags between base and the settings isolation, the flags after it]
+  const cases: Array<[string, Partial<ClaudeTaskSpec>, string[], string[]]> = [
+    ['only a prompt', {}, [], []],
+    ['model', { model: 'claude-sonnet-4-5' }, ['--model', 'claude-sonnet-4-5'], []],
+    ['fallback models', { fallbackModel: 'claude-sonnet-4-5,claude-haiku-4-5' }, ['--fallback-model', 'claude-sonnet-4-5,claude-haiku-4-5'], []],
+    ['effort', { effort: 'xhigh' }, ['--effort', 'xhigh'], []],
+    ['max turns', { maxTurns: 3 }, ['--max-turns', '3'], []],
+    ['budget, as the decimal string it is', { maxBudgetUSD: '5.00' }, ['--max-budget-usd', '5.00'], []],
+    ['permission mode', { permissionMode: 'acceptEdits' }, ['--permission-mode', 'acceptEdits'], []],
+    ['permission mode default, which the CLI still takes', { permissionMode: 'default' }, ['--permission-mode', 'default'], []],
+    ['permission mode dontAsk', { permissionMode: 'dontAsk' }, ['--permission-mode', 'dontAsk'], []],
+    ['allowed tools, one argument each', { allowedTools: ['Bash(git *)', 'Edit'] }, ['--allowedTools', 'Bash(git *)', 'Edit'], []],
+    ['disallowed tools', { disallowedTools: ['WebFetch'] }, ['--disallowedTools', 'WebFetch'], []],
+    ['empty lists are left out', { allowedTools: [], disallowedTools: [], addDirs: [] }, [], []],
+    ['more directories', { addDirs: ['/data', '/cache'] }, ['--add-dir', '/data', '/cache'], []],
+    ['system prompt as a file', { systemPrompt: 'You are terse.' }, ['--system-prompt-file', `${dir}/system-prompt.txt`], []],
+    ['appended system prompt as a file', { appendSystemPrompt: 'Be kind.' },
+      ['--append-system-prompt-file', `${dir}/append-system-prompt.txt`], []],
+    ['MCP servers as one --mcp-config file', { mcpServers: { fs: { command: 'mcp-fs', args: ['/w'] } } },
+      [], ['--mcp-config', `${dir}/mcp-config.json`]],
+    ['no MCP servers, no flag', { mcpServers: {} }, [], []],
+    ['settings as a file', { settings: { permissions: { deny: ['Write'] } } }, [], ['--settings', `${dir}/settings.json`]],
+    ['a JSON Schema inline (the CLI takes no file)', { jsonSchema: { type: 'object', required: ['a'] } },
+      [], ['--json-schema', '{"type":"object","required":["a"]}']],
   ];
 
-  it.each(cases)('%s', (_name, spec, expected) => {
-    expect(claudeArgs({ prompt: 'unused', ...spec }, 'do it')).toEqual({ args: expected, stdin: undefined });
+  it.each(cases)('%s', (_name, spec, before, after) => {
+    expect(claudeArgs({ prompt: 'unused', ...spec }, 'do it', dir).args).toEqual([...base, ...before, ...isolated, ...after, '--', 'do it']);
+  });
+
+  it('lets the workspace configure the CLI only when the spec allows it', () => {
+    const allowed = claudeArgs({ prompt: 'x', allowProjectSettings: true }, 'do it', dir).args;
+    expect(allowed).toEqual([...base, '--setting-sources', 'user,project,local', '--', 'do it']);
+    expect(claudeArgs({ prompt: 'x', allowProjectSettings: false }, 'do it', dir).args).toEqual([...base, ...isolated, '--', 'do it']);
+  });
+
+  it('puts everything in a fixed order', () => {
+    const spec: ClaudeTaskSpec = {
+      prompt: 'x', model: 'm', fallbackModel: 'f', effort: 'low', maxTurns: 2, maxBudgetUSD: '1.5', permissionMode: 'plan',
+      allowedTools: ['Read'], disallowedTools: ['Bash'], addDirs: ['/d'], systemPrompt: 's', appendSystemPrompt: 'a',
+      mcpServers: { x: { url: 'http://x' } }, settings: { model: 'm' }, jsonSchema: { type: 'object' },
+    };
+    expect(claudeArgs(spec, 'do it', dir).args).toEqual([...base, '--model', 'm', '--fallback-model', 'f', '--effort', 'low',
+      '--max-turns', '2', '--max-budget-usd', '1.5', '--permission-mode', 'plan', '--allowedTools', 'Read', '--disallowedTools', 'Bash',
+      '--add-dir', '/d', '--system-prompt-file', `${dir}/system-prompt.txt`, '--append-system-prompt-file', `${dir}/append-system-prompt.txt`,
+      ...isolated, '--mcp-config', `${dir}/mcp-config.json`, '--settings', `${dir}/settings.json`, '--json-schema', '{"type":"object"}',
+      '--', 'do it']);
+  });
+
+  it('names the content of each file it refers to', () => {
+    const { files } = claudeArgs({
+      prompt: 'x', systemPrompt: 'S', appendSystemPrompt: '', mcpServers: { x: { url: 'http://x' } }, settings: { env: { A: '1' } },
+    }, 'p', dir);
+    expect(files).toEqual([
+      { path: `${dir}/system-prompt.txt`, content: 'S' },
+      { path: `${dir}/append-system-prompt.txt`, content: '' },
+      { path: `${dir}/mcp-config.json`, content: '{"mcpServers":{"x":{"url":"http://x"}}}' },
+      { path: `${dir}/settings.json`, content: '{"env":{"A":"1"}}' },
+    ]);
+    expect(claudeArgs({ prompt: 'x' }, 'p', dir).files).toEqual([]);
+  });
+
+  it('takes a system prompt of any length the spec allows, multi-byte or not', () => {
+    const systemPrompt = '日'.repeat(100 * 1024); // 300 KiB in UTF-8
+    const { args, files } = claudeArgs({ prompt: 'x', systemPrompt }, 'p', dir);
+    expect(args).not.toContain(systemPrompt);
+    expect(files).toEqual([{ path: `${dir}/system-prompt.txt`, content: systemPrompt }]);
   });
 
   it('puts a prompt that looks like an option after --', () => {
-    expect(claudeArgs({ prompt: 'x' }, '--help').args.slice(-2)).toEqual(['--', '--help']);
+    expect(claudeArgs({ prompt: 'x' }, '--help', dir).args.slice(-2)).toEqual(['--', '--help']);
   });
 
   it('sends a prompt too long for one argument on stdin', () => {
     const prompt = 'é'.repeat(maxArgBytes / 2 + 1); // 2 bytes each in UTF-8
-    const invocation = claudeArgs({ prompt: 'x', model: 'm' }, prompt);
-    expect(invocation).toEqual({ args: [...base, '--model', 'm'], stdin: prompt });
+    const invocation = claudeArgs({ prompt: 'x', model: 'm' }, prompt, dir);
+    expect(invocation).toEqual({ args: [...base, '--model', 'm', ...isolated], stdin: prompt, files: [] });
   });
 
-  it('refuses a system prompt too long for one argument', () => {
-    expect(() => claudeArgs({ prompt: 'x', systemPrompt: 'é'.repeat(maxArgBytes) }, 'p')).toThrow(ConfigError);
+  it('refuses a JSON Schema too long for one argument (the spec does not allow one)', () => {
+    expect(() => claudeArgs({ prompt: 'x', jsonSchema: { description: 'é'.repeat(maxArgBytes) } }, 'p', dir)).toThrow(ConfigError);
   });
 });

@@ -2,18 +2,36 @@ import { describe, expect, it } from '@jest/globals';
 import { completionOf, type EngineRunOutcome } from './completion.ts';
 
 const usage = { inputTokens: 10, outputTokens: 5, turns: 1 };
-const success = { subtype: 'success', isError: false, text: 'Done.', usage };
+const success = { subtype: 'success', isError: false, text: 'Done.', structuredOutput: undefined, usage };
 const cleanExit = { exitCode: 0, signal: null, spawnError: undefined, stderrTail: [], cliPath: '/bin/claude' };
 
 function run(overrides: Partial<EngineRunOutcome>): EngineRunOutcome {
-  return { sessionId: 's-1', result: success, stopped: false, process: cleanExit, ...overrides };
+  return { sessionId: 's-1', model: 'claude-opus-5-5', result: success, expectsStructuredOutput: false, stopped: false, process: cleanExit,
+    ...overrides };
 }
 
 describe('completionOf', () => {
-  it('succeeds with the result text, usage and session id', () => {
+  it('succeeds with the result text, usage, session id and model', () => {
     expect(completionOf(run({}))).toEqual({
-      type: 'runner.completed', outcome: 'succeeded', exitCode: 0, message: 'Claude finished the task.',
-      result: 'Done.', usage, sessionId: 's-1',
+      type: 'runner.completed', outcome: 'succeeded', exitCode: 0, message: 'Claude finished the task.', reason: null,
+      result: 'Done.', usage, sessionId: 's-1', model: 'claude-opus-5-5',
+    });
+  });
+
+  it('has a null model when the engine named none', () => {
+    expect(completionOf(run({ model: undefined, result: undefined, process: { ...cleanExit, exitCode: 1 } }))).toMatchObject({ model: null });
+  });
+
+  it('makes the structured output the result when spec.jsonSchema asked for it', () => {
+    const structured = { ...success, text: 'whatever the CLI says', structuredOutput: { name: 'Ada', tags: ['x'] } };
+    expect(completionOf(run({ expectsStructuredOutput: true, result: structured })))
+      .toMatchObject({ outcome: 'succeeded', result: '{"name":"Ada","tags":["x"]}', reason: null });
+  });
+
+  it('fails a run that asked for structured output and ended without it', () => {
+    expect(completionOf(run({ expectsStructuredOutput: true }))).toMatchObject({
+      outcome: 'failed', exitCode: 1, reason: 'StructuredOutputMissing', result: null,
+      message: 'Claude finished without returning output that matches spec.jsonSchema.',
     });
   });
 
@@ -30,23 +48,26 @@ describe('completionOf', () => {
       .toMatchObject({ outcome: 'cancelled', exitCode: 143, result: null });
   });
 
-  const failures: Array<[string, Partial<EngineRunOutcome>, number, RegExp]> = [
-    ['an API error after retries', { result: { subtype: 'success', isError: true, text: 'API Error: 500 Internal server error', usage: {} },
-      process: { ...cleanExit, exitCode: 1 } }, 1, /^Claude failed: API Error: 500 Internal server error$/],
-    ['max turns', { result: { subtype: 'error_max_turns', isError: true, text: undefined, usage: { turns: 3 } },
-      process: { ...cleanExit, exitCode: 1 } }, 1, /after 3 turns \(spec\.maxTurns\)/],
+  const failures: Array<[string, Partial<EngineRunOutcome>, number, RegExp, string | null]> = [
+    ['the budget', { result: { subtype: 'error_max_budget_usd', isError: true, text: undefined, structuredOutput: undefined,
+      usage: { costUSD: '0.0059' } }, process: { ...cleanExit, exitCode: 1 } }, 4, /had cost 0\.0059 US dollars \(spec\.maxBudgetUSD\)/,
+    'BudgetExceeded'],
+    ['an API error after retries', { result: { subtype: 'success', isError: true, text: 'API Error: 500 Internal server error',
+      structuredOutput: undefined, usage: {} }, process: { ...cleanExit, exitCode: 1 } }, 1, /^Claude failed: API Error: 500 Internal server error$/, null],
+    ['max turns', { result: { subtype: 'error_max_turns', isError: true, text: undefined, structuredOutput: undefined, usage: { turns: 3 } },
+      process: { ...cleanExit, exitCode: 1 } }, 1, /after 3 turns \(spec\.maxTurns\)/, 'MaxTurnsExceeded'],
     ['a crash without a result', { result: undefined, process: { ...cleanExit, exitCode: 1, stderrTail: ['a', 'boom'] } },
-      1, /^The Claude CLI exited with code 1 without a result: a \| boom$/],
-    ['a kill by signal', { result: undefined, process: { ...cleanExit, exitCode: null, signal: 'SIGKILL' } }, 1, /killed by SIGKILL/],
-    ['a non-zero exit after success', { process: { ...cleanExit, exitCode: 2 } }, 1, /after reporting success/],
+      1, /^The Claude CLI exited with code 1 without a result: a \| boom$/, null],
+    ['a kill by signal', { result: undefined, process: { ...cleanExit, exitCode: null, signal: 'SIGKILL' } }, 1, /killed by SIGKILL/, null],
+    ['a non-zero exit after success', { process: { ...cleanExit, exitCode: 2 } }, 1, /after reporting success/, null],
     ['a CLI that cannot start', { result: undefined, process: { ...cleanExit, exitCode: null, spawnError: new Error('spawn ENOENT') } },
-      2, /could not be started \(\/bin\/claude\): spawn ENOENT/],
-    ['an api run without an answer', { result: undefined, process: undefined }, 1, /without an answer/],
+      2, /could not be started \(\/bin\/claude\): spawn ENOENT/, null],
+    ['an api run without an answer', { result: undefined, process: undefined }, 1, /without an answer/, null],
   ];
 
-  it.each(failures)('fails on %s', (_name, overrides, exitCode, message) => {
+  it.each(failures)('fails on %s', (_name, overrides, exitCode, message, reason) => {
     const completed = completionOf(run(overrides));
-    expect(completed).toMatchObject({ outcome: 'failed', exitCode, result: null, sessionId: 's-1' });
+    expect(completed).toMatchObject({ outcome: 'failed', exitCode, reason, result: null, sessionId: 's-1' });
     expect(completed.message).toMatch(message);
   });
 });

@@ -1,12 +1,16 @@
 // How an engine run ends up: the terminal `runner.completed` event, decided by
 // one pure function from what the run left behind.
 import { exitCodes } from './errors.ts';
-import type { RunnerCompletedEvent } from './event-stream.ts';
+import type { CompletionReason, RunnerCompletedEvent } from './event-stream.ts';
 import type { CliResult } from './stream-json.ts';
 
 export interface EngineRunOutcome {
   sessionId: string | undefined;
+  /** The model the engine reported it runs with. */
+  model: string | undefined;
   result: CliResult | undefined;
+  /** spec.jsonSchema was given: success needs the CLI's structured output, which becomes the result. */
+  expectsStructuredOutput: boolean;
   /** The stop signal (SIGTERM) came before the run ended. */
   stopped: boolean;
   /** The CLI's exit; undefined for the api engine. */
@@ -20,30 +24,48 @@ export interface EngineRunOutcome {
 }
 
 export function completionOf(run: EngineRunOutcome): RunnerCompletedEvent {
-  const done = (outcome: RunnerCompletedEvent['outcome'], exitCode: number, message: string): RunnerCompletedEvent => ({
+  const done = (outcome: RunnerCompletedEvent['outcome'], exitCode: number, message: string,
+    reason: CompletionReason | null = null, result: string | null = null): RunnerCompletedEvent => ({
     type: 'runner.completed',
     outcome,
     exitCode,
     message,
-    result: (outcome === 'succeeded' ? run.result?.text : undefined) ?? null,
+    reason,
+    result,
     usage: run.result?.usage ?? null,
     sessionId: run.sessionId ?? null,
+    model: run.model ?? null,
   });
   const proc = run.process;
   const cleanExit = proc === undefined || (proc.exitCode === 0 && proc.signal === null);
-  if (run.result && !run.result.isError && cleanExit) return done('succeeded', exitCodes.succeeded, 'Claude finished the task.');
+  if (run.result && !run.result.isError && cleanExit) {
+    if (!run.expectsStructuredOutput) return done('succeeded', exitCodes.succeeded, 'Claude finished the task.', null, run.result.text ?? null);
+    // The CLI ends `success` even when the model never produced output the schema accepts.
+    if (run.result.structuredOutput !== undefined) {
+      return done('succeeded', exitCodes.succeeded, 'Claude finished the task.', null, JSON.stringify(run.result.structuredOutput));
+    }
+    return done('failed', exitCodes.taskFailed, 'Claude finished without returning output that matches spec.jsonSchema.', 'StructuredOutputMissing');
+  }
   if (run.stopped) return done('cancelled', exitCodes.cancelled, 'Stopped by SIGTERM (cancelled, timed out or evicted) before Claude finished.');
   if (proc?.spawnError) {
     return done('failed', exitCodes.invalid, `The Claude CLI could not be started (${proc.cliPath}): ${proc.spawnError.message}`);
+  }
+  const result = run.result;
+  if (result?.subtype === 'error_max_budget_usd') {
+    // Its own exit code: another attempt would spend the budget again.
+    return done('failed', exitCodes.budgetExceeded,
+      `Claude stopped when the run had cost ${result.usage.costUSD ?? 'more than the budget in'} US dollars (spec.maxBudgetUSD) without finishing.`,
+      'BudgetExceeded');
+  }
+  if (result?.subtype === 'error_max_turns') {
+    return done('failed', exitCodes.taskFailed,
+      `Claude stopped after ${result.usage.turns ?? 'the maximum number of'} turns (spec.maxTurns) without finishing.`, 'MaxTurnsExceeded');
   }
   return done('failed', exitCodes.taskFailed, failureMessage(run));
 }
 
 function failureMessage(run: EngineRunOutcome): string {
   const result = run.result;
-  if (result?.subtype === 'error_max_turns') {
-    return `Claude stopped after ${result.usage.turns ?? 'the maximum number of'} turns (spec.maxTurns) without finishing.`;
-  }
   if (result?.isError) return result.text ? `Claude failed: ${result.text}` : `Claude failed (${result.subtype}).`;
   const proc = run.process;
   if (!proc) return 'The Messages API request ended without an answer.';

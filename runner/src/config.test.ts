@@ -21,6 +21,7 @@ describe('loadConfig', () => {
       task: { namespace: 'team-a', name: 'fix-bug', uid: '0b1c', attempt: undefined },
       specFile: '/etc/claude-task/spec.json',
       workspaceDir: '/workspace',
+      tmpDir: '/tmp',
       terminationLogFile: '/dev/termination-log',
       persistWaitMs: 5_000,
       flushTimeoutMs: 10_000,
@@ -39,6 +40,7 @@ describe('loadConfig', () => {
       apiKeyFile: '/var/pods/p1/rootfs/etc/anthropic/api-key',
       workspaceDir: '/var/pods/p1/rootfs/workspace',
       claudeHome: '/var/pods/p1/rootfs/claude-home',
+      tmpDir: '/var/pods/p1/rootfs/tmp',
       gitCredentialsDir: '/var/pods/p1/rootfs/var/run/claude-operator/git-credentials',
       terminationLogFile: '/var/pods/p1/rootfs/dev/termination-log',
     });

@@ -30,6 +30,7 @@ const EnvSchema = z.object({
   REDIS_URL: z.string().regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL'),
   WORKSPACE_DIR: absolutePath,
   CLAUDE_HOME: absolutePath,
+  TMPDIR: absolutePath.default('/tmp'),
   GIT_CREDENTIALS_DIR: absolutePath.optional(),
   ANTHROPIC_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
   HTTPS_PROXY: z.string().optional(),
@@ -52,6 +53,8 @@ export interface RunnerConfig {
   apiKeyFile: string;
   workspaceDir: string;
   claudeHome: string;
+  /** The pod's /tmp (an emptyDir), or TMPDIR: where the CLI's files go (system prompts, MCP config, settings). */
+  tmpDir: string;
   /** The mounted workspace.git.credentialsSecretRef, if any. */
   gitCredentialsDir: string | undefined;
   terminationLogFile: string;
@@ -90,6 +93,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RunnerConfig {
     apiKeyFile: hostPath(e.ANTHROPIC_API_KEY_FILE, rootfs),
     workspaceDir: hostPath(e.WORKSPACE_DIR, rootfs),
     claudeHome: hostPath(e.CLAUDE_HOME, rootfs),
+    tmpDir: hostPath(e.TMPDIR, rootfs),
     gitCredentialsDir: e.GIT_CREDENTIALS_DIR === undefined ? undefined : hostPath(e.GIT_CREDENTIALS_DIR, rootfs),
     terminationLogFile: hostPath(e.RUNNER_TERMINATION_LOG, rootfs),
     redisUrl: e.REDIS_URL,

@@ -10,6 +10,8 @@ export const exitCodes = {
   invalid: 2,
   /** The workspace could not be prepared (git clone/checkout). A retry may help. */
   workspaceFailed: 3,
+  /** The run cost more than spec.maxBudgetUSD. A retry would spend it again. */
+  budgetExceeded: 4,
   /** Stopped by SIGTERM (cancel, timeout, eviction): 128 + 15, as a shell would report it. */
   cancelled: 143,
 } as const;

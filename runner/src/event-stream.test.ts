@@ -1,10 +1,24 @@
 import { describe, expect, it } from '@jest/globals';
-import { parseStreamEntry, seqOfEntry, taskEventStreamKey, taskEventWakeChannel } from './event-stream.ts';
+import { isPartialEvent, parseStreamEntry, seqOfEntry, taskEventStreamKey, taskEventWakeChannel, taskPartialChannel } from './event-stream.ts';
 
 describe('event stream naming', () => {
   it('keys a task by namespace and name', () => {
     expect(taskEventStreamKey('team-a', 'fix-bug')).toBe('claude-operator:task:team-a/fix-bug:events');
     expect(taskEventWakeChannel('team-a', 'fix-bug')).toBe('claude-operator:task:team-a/fix-bug:events:wake');
+    expect(taskPartialChannel('team-a', 'fix-bug')).toBe('claude-operator:task:team-a/fix-bug:events:partial');
+  });
+});
+
+describe('isPartialEvent', () => {
+  it.each([
+    [{ type: 'stream_event', event: { type: 'content_block_delta' } }, true],
+    [{ type: 'system', subtype: 'status', status: 'requesting' }, true],
+    [{ type: 'system', subtype: 'init' }, false],
+    [{ type: 'system', subtype: 'model_fallback' }, false],
+    [{ type: 'assistant', message: {} }, false],
+    [{ type: 'result', subtype: 'success' }, false],
+  ])('%j: %s', (event, partial) => {
+    expect(isPartialEvent(event)).toBe(partial);
   });
 });
 

@@ -4,7 +4,9 @@
 // Each entry has the fields `seq` (1, 2, ... without gaps across all attempts of
 // the task), `type`, `data` (the event as JSON, including `type`) and `time`
 // (ISO 8601, when the runner took the event). The Stream is the record; the
-// Pub/Sub channel only wakes readers up and carries the newest seq.
+// wake channel only wakes readers up and carries the newest seq. Partial
+// messages (token deltas) never go to the Stream: they go, best-effort, to the
+// partial channel, for clients that want to show text as it comes.
 import type { z } from 'zod';
 import type { UsageSchema } from '../../crds/src/claude-task.ts';
 
@@ -25,6 +27,26 @@ export function taskEventPersistedKey(namespace: string, name: string): string {
   return `${taskEventStreamKey(namespace, name)}:persisted`;
 }
 
+/**
+ * PUBLISHed with each partial event (isPartialEvent) as JSON, best-effort: nothing
+ * is stored or retried, a reader that is not subscribed misses them. The whole
+ * message follows in the Stream (an `assistant` event whose message.id is the
+ * partials' api_message_id).
+ */
+export function taskPartialChannel(namespace: string, name: string): string {
+  return `${taskEventStreamKey(namespace, name)}:partial`;
+}
+
+/**
+ * What `--include-partial-messages` adds to the CLI's output (the api engine emits the
+ * same `stream_event` shape): `stream_event` (one SSE event of the Messages API) and
+ * the `system` `status` events that announce each request. Without them the Stream
+ * holds what it would hold without the flag.
+ */
+export function isPartialEvent(event: TaskEvent): boolean {
+  return event.type === 'stream_event' || (event.type === 'system' && event.subtype === 'status');
+}
+
 /** Past this many entries the operator trims the stream, but only what it has copied to Postgres. */
 export const defaultEventStreamMaxLength = 10_000;
 
@@ -33,6 +55,16 @@ export type Outcome = (typeof outcomes)[number];
 
 /** The `usage` of the task status, so the operator can copy it as is. */
 export type TaskUsage = z.infer<typeof UsageSchema>;
+
+/**
+ * Why an attempt failed, when the runner can say it in a word (the operator may use
+ * it as a condition reason); null otherwise:
+ * - BudgetExceeded: the run cost more than spec.maxBudgetUSD (the CLI's error_max_budget_usd).
+ * - MaxTurnsExceeded: spec.maxTurns ran out (error_max_turns).
+ * - StructuredOutputMissing: spec.jsonSchema was given, but Claude returned no output matching it.
+ */
+export const completionReasons = ['BudgetExceeded', 'MaxTurnsExceeded', 'StructuredOutputMissing'] as const;
+export type CompletionReason = (typeof completionReasons)[number];
 
 /** The last event of every attempt. */
 // A type, not an interface, so that it is assignable to TaskEvent's index signature.
@@ -43,10 +75,15 @@ export type RunnerCompletedEvent = {
   exitCode: number;
   /** Human-readable: why it failed, or a short success note. */
   message: string;
-  /** The final answer text; null when the run did not succeed. Fields without a value are null, never missing. */
+  /** Machine-readable: why it failed (see completionReasons), else null. */
+  reason: CompletionReason | null;
+  /** The final answer text (with spec.jsonSchema: the validated JSON); null when the run did not succeed.
+   * Fields without a value are null, never missing. */
   result: string | null;
   usage: TaskUsage | null;
   sessionId: string | null;
+  /** The model the CLI's init event names (engine api: the model it called); null before the engine started. */
+  model: string | null;
 };
 
 export interface TaskEvent {

@@ -26,7 +26,7 @@ async function main(): Promise<number> {
     // Without a valid config there is no Redis to tell; the termination message still says why.
     logger.error({ err: error.message }, 'invalid configuration');
     await writeTerminationMessage(hostPath(process.env.RUNNER_TERMINATION_LOG || '/dev/termination-log'), {
-      outcome: 'failed', exitCode: exitCodes.invalid, message: error.message, sessionId: null, usage: null,
+      outcome: 'failed', exitCode: exitCodes.invalid, message: error.message, reason: null, sessionId: null, model: null, usage: null,
       result: null, resultTruncated: false, attempt: null, lastSeq: 0, unpublishedEvents: 0,
     }).catch(() => undefined);
     return exitCodes.invalid;

@@ -2,115 +2,35 @@
 // environment, the spec and key as files, against the scripted Messages API, the real
 // claude CLI and the test bed's Redis. Paths are given as in the pod and resolved under
 // LOCAL_NODE_ROOTFS, as on the test bed's local node.
-import { execFile, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Redis } from 'ioredis';
 import type { ClaudeTaskSpec } from '../../crds/src/claude-task.ts';
 import { waitFor } from '../../test/bed/process.ts';
-import { startScriptedApi, type ScriptedApi } from '../../test/scripted-api/server.ts';
+import type { ScriptedApi } from '../../test/scripted-api/server.ts';
 import { startGitHttpServer } from './testing/git-http-server.ts';
-import { parseStreamEntry, taskEventStreamKey, type RunnerCompletedEvent, type StoredTaskEvent } from './event-stream.ts';
-import type { TerminationSummary } from './termination.ts';
-import { makeTwoBranchOrigin } from './testing/git-origin.ts';
+import type { StoredTaskEvent } from './event-stream.ts';
+import { makeOrigin, makeTwoBranchOrigin } from './testing/git-origin.ts';
+import { startRunnerHarness, type RunnerHarness, type RunnerOptions, type RunnerRun } from './testing/run-runner.ts';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const nodeBin = path.join(repoRoot, 'node_modules/.bin/node');
-const apiKey = `sk-runner-test-${crypto.randomBytes(6).toString('hex')}`;
 const namespace = 'runner-int';
 
+let harness: RunnerHarness;
 let api: ScriptedApi;
-let redis: Redis;
-const tempDirs: string[] = [];
+let apiKey: string;
 
 beforeAll(async () => {
-  const redisUrl = process.env.REDIS_URL;
-  if (!redisUrl) throw new Error('REDIS_URL is not set: run this through jest, whose global setup starts the test bed');
-  redis = new Redis(redisUrl);
-  api = await startScriptedApi({ apiKey });
+  harness = await startRunnerHarness(namespace);
+  ({ api, apiKey } = harness);
 });
 
 afterAll(async () => {
-  redis?.disconnect();
-  await api?.close();
-  for (const dir of tempDirs) await fs.rm(dir, { recursive: true, force: true });
+  await harness?.close();
 });
 
-interface RunnerRun {
-  name: string;
-  exitCode: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  events: StoredTaskEvent[];
-  completed: RunnerCompletedEvent;
-  termination: TerminationSummary;
-  /** The workspace on the host (under the rootfs). */
-  workspace: string;
-}
-
-interface RunnerOptions {
-  spec: ClaudeTaskSpec;
-  name?: string;
-  env?: Record<string, string>;
-  /** Called once the runner has started; e.g. to send it SIGTERM. */
-  whileRunning?: (pid: number, workspace: string) => Promise<void>;
-  /** Files to put in the rootfs before the start (path in the pod → content). */
-  rootfs?: string;
-}
-
-/** What the operator does for one attempt: mount spec and key, set the env, start the runner. */
-async function runRunner(options: RunnerOptions): Promise<RunnerRun> {
-  const rootfs = options.rootfs ?? (await newRootfs());
-  const name = options.name ?? `task-${crypto.randomBytes(4).toString('hex')}`;
-  await fs.mkdir(path.join(rootfs, 'etc/claude-task'), { recursive: true });
-  await fs.mkdir(path.join(rootfs, 'etc/anthropic'), { recursive: true });
-  await fs.mkdir(path.join(rootfs, 'dev'), { recursive: true });
-  await fs.writeFile(path.join(rootfs, 'etc/claude-task/spec.json'), JSON.stringify(options.spec));
-  await fs.writeFile(path.join(rootfs, 'etc/anthropic/api-key'), `${apiKey}\n`);
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    LOCAL_NODE_ROOTFS: rootfs,
-    CLAUDE_TASK_SPEC_FILE: '/etc/claude-task/spec.json',
-    ANTHROPIC_API_KEY_FILE: '/etc/anthropic/api-key',
-    CLAUDE_TASK_NAMESPACE: namespace,
-    CLAUDE_TASK_NAME: name,
-    CLAUDE_TASK_UID: crypto.randomUUID(),
-    REDIS_URL: process.env.REDIS_URL!,
-    WORKSPACE_DIR: '/workspace',
-    CLAUDE_HOME: '/claude-home',
-    ANTHROPIC_BASE_URL: api.url,
-    CLAUDE_CLI_PATH: path.join(repoRoot, 'node_modules/.bin/claude'),
-    RUNNER_CLI_STOP_GRACE_MS: '5000',
-    ...options.env,
-  };
-  const child = spawn(nodeBin, [path.join(repoRoot, 'runner/src/main.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (code, sig) => resolve([code, sig])));
-  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  const workspace = path.join(rootfs, 'workspace');
-  if (options.whileRunning) await options.whileRunning(child.pid!, workspace);
-  const [exitCode, signal] = await exited;
-  clearTimeout(killer);
-
-  const events = (await redis.xrange(taskEventStreamKey(namespace, name), '-', '+')).map(([id, fields]) => parseStreamEntry(id, fields));
-  const last = events.at(-1)?.event;
-  if (last?.type !== 'runner.completed') throw new Error(`no terminal event; runner output:\n${stdout}`);
-  const termination = JSON.parse(await fs.readFile(path.join(rootfs, 'dev/termination-log'), 'utf8')) as TerminationSummary;
-  return { name, exitCode, signal, stdout, events, completed: last as RunnerCompletedEvent, termination, workspace };
-}
-
-async function newRootfs(): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'runner-rootfs-'));
-  tempDirs.push(dir);
-  return dir;
-}
+const runRunner = (options: RunnerOptions) => harness.runRunner(options);
+const newRootfs = () => harness.newRootfs();
 
 function expectGapFree(events: StoredTaskEvent[], from = 1): void {
   expect(events.map((e) => e.seq)).toEqual(Array.from({ length: events.length }, (_, i) => from + i));
@@ -152,13 +72,13 @@ describe('the runner', () => {
 
     const sessionId = init.session_id as string;
     expect(run.completed).toEqual({
-      type: 'runner.completed', outcome: 'succeeded', exitCode: 0, message: 'Claude finished the task.',
-      result: 'Wrote hello.txt.', sessionId,
+      type: 'runner.completed', outcome: 'succeeded', exitCode: 0, message: 'Claude finished the task.', reason: null,
+      result: 'Wrote hello.txt.', sessionId, model: 'claude-opus-5-5',
       usage: { inputTokens: 320, cacheCreationInputTokens: 1200, cacheReadInputTokens: 1000, outputTokens: expect.any(Number),
         costUSD: expect.stringMatching(/^\d+\.\d+$/), turns: 2 },
     });
-    expect(run.termination).toMatchObject({ outcome: 'succeeded', exitCode: 0, result: 'Wrote hello.txt.', sessionId,
-      usage: run.completed.usage, lastSeq: run.events.length, unpublishedEvents: 0 });
+    expect(run.termination).toMatchObject({ outcome: 'succeeded', exitCode: 0, result: 'Wrote hello.txt.', sessionId, reason: null,
+      model: 'claude-opus-5-5', usage: run.completed.usage, lastSeq: run.events.length, unpublishedEvents: 0 });
 
     // The key reached the API (the scripted API refuses any other) and nothing else.
     const requests = api.requests.filter((r) => r.headers['x-claude-code-session-id'] === sessionId);
@@ -200,16 +120,15 @@ describe('the runner', () => {
     for (const pid of cliPids) expect(() => process.kill(pid, 0)).toThrow();
   });
 
-  it('answers with the Messages API for engine api', async () => {
-    const run = await runRunner({ spec: { prompt: 'Say something.', engine: 'api', systemPrompt: 'Be brief.' } });
+  it('answers with the Messages API for engine api, its stream events kept out of the stream like the CLI\'s', async () => {
+    const run = await runRunner({ spec: { prompt: 'Say something.', engine: 'api', systemPrompt: 'Be brief.', model: 'claude-haiku-4-5' } });
     expect(run.exitCode).toBe(0);
     expectGapFree(run.events);
-    const types = run.events.map((e) => e.type);
-    expect(types[0]).toBe('runner.started');
-    expect(types.slice(1, 3)).toEqual(['system', 'stream_event']);
-    expect(types.slice(-3)).toEqual(['assistant', 'result', 'runner.completed']);
-    expect(run.completed).toMatchObject({ outcome: 'succeeded', result: 'Scripted side answer.', usage: { inputTokens: expect.any(Number) } });
-    expect(run.termination.result).toBe('Scripted side answer.');
+    expect(run.events.map((e) => e.type)).toEqual(['runner.started', 'system', 'assistant', 'result', 'runner.completed']);
+    expect(run.completed).toMatchObject({ outcome: 'succeeded', result: 'Scripted side answer.', usage: { inputTokens: expect.any(Number) },
+      model: 'claude-haiku-4-5' });
+    expect(run.termination).toMatchObject({ result: 'Scripted side answer.', model: 'claude-haiku-4-5' });
+    expect(api.requests.at(-1)?.body?.model).toBe('claude-haiku-4-5');
   });
 
   it('clones spec.workspace.git at the ref before the CLI starts', async () => {
@@ -231,14 +150,7 @@ describe('the runner', () => {
 
   it('clones over https with the mounted credentialsSecretRef, and the password appears in no event, log or termination message', async () => {
     const repos = await newRootfs();
-    const git = promisify(execFile);
-    const work = path.join(repos, 'work');
-    await git('git', ['init', '--quiet', '--bare', '-b', 'main', path.join(repos, 'private.git')]);
-    await git('git', ['clone', '--quiet', path.join(repos, 'private.git'), work]);
-    await fs.writeFile(path.join(work, 'README.md'), 'private\n');
-    await git('git', ['-C', work, 'add', '.']);
-    await git('git', ['-C', work, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '--quiet', '-m', 'c']);
-    await git('git', ['-C', work, 'push', '--quiet', 'origin', 'main']);
+    await makeOrigin(path.join(repos, 'private.git'), path.join(repos, 'work'), { 'README.md': 'private\n' });
     const password = `pw-${crypto.randomBytes(9).toString('hex')}`;
     const server = await startGitHttpServer({ projectRoot: repos, username: 'robot', password });
     try {

@@ -1,16 +1,21 @@
 // One attempt of a task, start to end: read the spec and key, prepare the
 // workspace, run the engine, and always finish with the terminal event, the
 // flush to Redis and the termination message. Returns the exit code.
+// Partial events go to the task's partial channel, everything else to its Stream.
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import { ClaudeTaskSpecSchema, type ClaudeTaskSpec } from '../../crds/src/claude-task.ts';
-import { claudeArgs } from './cli-args.ts';
+import { claudeArgs, type CliFile } from './cli-args.ts';
 import { buildCliEnv, inheritedEnvNames } from './cli-env.ts';
 import { completionOf, type EngineRunOutcome } from './completion.ts';
 import type { RunnerConfig } from './config.ts';
 import { CancelledError, ConfigError, exitCodes, RunnerError } from './errors.ts';
 import { EventPublisher } from './event-publisher.ts';
-import { taskEventPersistedKey, taskEventStreamKey, taskEventWakeChannel, type RunnerCompletedEvent } from './event-stream.ts';
+import {
+  isPartialEvent, taskEventPersistedKey, taskEventStreamKey, taskEventWakeChannel, taskPartialChannel, type RunnerCompletedEvent, type TaskEvent,
+} from './event-stream.ts';
 import type { Logger } from './logger.ts';
+import { PartialPublisher } from './partial-publisher.ts';
 import { renderPrompt } from './prompt-template.ts';
 import { runApi } from './run-api.ts';
 import { runCli } from './run-cli.ts';
@@ -32,6 +37,12 @@ interface PreparedTask {
   prompt: string;
 }
 
+/** Where an engine's events go. */
+type EventSink = (event: TaskEvent) => void;
+
+/** How long the end of an attempt waits for partial events still being published. */
+const partialCloseTimeoutMs = 1_000;
+
 export async function runTask(options: RunTaskOptions): Promise<number> {
   const { config, logger } = options;
   const publisher = new EventPublisher({
@@ -42,12 +53,17 @@ export async function runTask(options: RunTaskOptions): Promise<number> {
     persistWaitMs: config.persistWaitMs,
     logger,
   });
+  const partials = new PartialPublisher({
+    redisUrl: config.redisUrl, channel: taskPartialChannel(config.task.namespace, config.task.name), logger,
+  });
+  const sink: EventSink = (event) => (isPartialEvent(event) ? partials.publish(event) : publisher.publish(event));
   let completed: RunnerCompletedEvent;
   try {
-    completed = await runAttempt(options, publisher);
+    completed = await runAttempt(options, publisher, sink);
   } catch (error) {
     completed = completionOfError(error, logger);
   }
+  const partialCounts = await partials.close(partialCloseTimeoutMs);
   publisher.publish(completed);
   const closed = await publisher.close(config.flushTimeoutMs);
   const { type: _type, ...outcome } = completed;
@@ -62,12 +78,13 @@ export async function runTask(options: RunTaskOptions): Promise<number> {
   } catch (error) {
     logger.warn({ err: (error as Error).message, file: config.terminationLogFile }, 'cannot write the termination message');
   }
-  logger.info({ outcome: completed.outcome, exitCode: completed.exitCode, usage: completed.usage, sessionId: completed.sessionId,
-    lastSeq: closed.lastSeq, unpublishedEvents: closed.unpublished }, 'task attempt finished');
+  logger.info({ outcome: completed.outcome, exitCode: completed.exitCode, reason: completed.reason, model: completed.model,
+    usage: completed.usage, sessionId: completed.sessionId, lastSeq: closed.lastSeq, unpublishedEvents: closed.unpublished,
+    partialEvents: partialCounts }, 'task attempt finished');
   return completed.exitCode;
 }
 
-async function runAttempt(options: RunTaskOptions, publisher: EventPublisher): Promise<RunnerCompletedEvent> {
+async function runAttempt(options: RunTaskOptions, publisher: EventPublisher, sink: EventSink): Promise<RunnerCompletedEvent> {
   const { config, signal, logger } = options;
   const started = { type: 'runner.started', namespace: config.task.namespace, name: config.task.name, uid: config.task.uid,
     attempt: config.task.attempt ?? null };
@@ -92,7 +109,7 @@ async function runAttempt(options: RunTaskOptions, publisher: EventPublisher): P
   if (spec.workspace?.git) publisher.publish({ type: 'runner.workspace_ready', git: redactUrl(spec.workspace.git.url), ref: spec.workspace.git.ref ?? null });
   if (signal.aborted) throw new CancelledError('Stopped by SIGTERM before Claude started.');
 
-  const outcome = engine === 'api' ? await runApiEngine(options, task, publisher) : await runCliEngine(options, task, publisher);
+  const outcome = engine === 'api' ? await runApiEngine(options, task, sink) : await runCliEngine(options, task, sink);
   return completionOf(outcome);
 }
 
@@ -102,9 +119,27 @@ async function prepareTask(config: RunnerConfig): Promise<PreparedTask> {
   return { spec, apiKey, prompt: renderPrompt(spec.prompt, spec.variables) };
 }
 
-async function runCliEngine(options: RunTaskOptions, task: PreparedTask, publisher: EventPublisher): Promise<EngineRunOutcome> {
+async function runCliEngine(options: RunTaskOptions, task: PreparedTask, sink: EventSink): Promise<EngineRunOutcome> {
+  const { config } = options;
+  await fs.mkdir(config.tmpDir, { recursive: true });
+  // Private to this attempt (mode 0700) and gone when the CLI is.
+  const filesDir = await fs.mkdtemp(path.join(config.tmpDir, 'claude-runner-cli-'));
+  try {
+    const invocation = claudeArgs(task.spec, task.prompt, filesDir);
+    await writeCliFiles(invocation.files);
+    return await startCli(options, task, invocation.args, invocation.stdin, sink);
+  } finally {
+    await fs.rm(filesDir, { recursive: true, force: true });
+  }
+}
+
+async function writeCliFiles(files: CliFile[]): Promise<void> {
+  for (const file of files) await fs.writeFile(file.path, file.content, { mode: 0o600, flag: 'wx' });
+}
+
+async function startCli(options: RunTaskOptions, task: PreparedTask, args: string[], stdin: string | undefined,
+  sink: EventSink): Promise<EngineRunOutcome> {
   const { config, logger } = options;
-  const { args, stdin } = claudeArgs(task.spec, task.prompt);
   const { env, ignoredAgentEnv } = buildCliEnv({
     runnerEnv: options.runnerEnv, agentEnv: config.agentEnv, apiKey: task.apiKey, anthropicBaseUrl: config.anthropicBaseUrl,
     proxy: config.proxy, claudeHome: config.claudeHome, permissionMode: task.spec.permissionMode,
@@ -117,24 +152,29 @@ async function runCliEngine(options: RunTaskOptions, task: PreparedTask, publish
   });
   const run = await runCli({
     cliPath: config.cliPath, setprivPath: config.setprivPath, args, stdin, env, cwd: config.workspaceDir,
-    signal: options.signal, stopGraceMs: config.cliStopGraceMs, onEvent: (event) => publisher.publish(event), logger,
+    signal: options.signal, stopGraceMs: config.cliStopGraceMs, onEvent: sink, logger,
   });
   return {
     sessionId: run.summary.sessionId,
+    model: run.summary.model,
     result: run.summary.result,
+    expectsStructuredOutput: task.spec.jsonSchema !== undefined,
     stopped: run.stopped,
     process: { exitCode: run.exitCode, signal: run.signal, spawnError: run.spawnError, stderrTail: run.stderrTail, cliPath: config.cliPath },
   };
 }
 
-async function runApiEngine(options: RunTaskOptions, task: PreparedTask, publisher: EventPublisher): Promise<EngineRunOutcome> {
+async function runApiEngine(options: RunTaskOptions, task: PreparedTask, sink: EventSink): Promise<EngineRunOutcome> {
   const { config } = options;
   const run = await runApi({
     spec: task.spec, prompt: task.prompt, apiKey: task.apiKey, baseUrl: config.anthropicBaseUrl,
     defaultModel: config.api.defaultModel, maxTokens: config.api.maxTokens, signal: options.signal,
-    onEvent: (event) => publisher.publish(event), logger: options.logger,
+    onEvent: sink, logger: options.logger,
   });
-  return { sessionId: run.summary.sessionId, result: run.summary.result, stopped: run.stopped };
+  return {
+    sessionId: run.summary.sessionId, model: run.summary.model, result: run.summary.result, expectsStructuredOutput: false,
+    stopped: run.stopped,
+  };
 }
 
 export async function readSpec(file: string): Promise<ClaudeTaskSpec> {
@@ -170,7 +210,7 @@ async function readApiKey(file: string): Promise<string> {
 }
 
 function completionOfError(error: unknown, logger: Logger): RunnerCompletedEvent {
-  const base = { type: 'runner.completed' as const, result: null, usage: null, sessionId: null };
+  const base = { type: 'runner.completed' as const, reason: null, result: null, usage: null, sessionId: null, model: null };
   if (error instanceof RunnerError) {
     logger.error({ err: error.message, retryable: error.retryable }, 'task attempt failed before Claude finished');
     const outcome = error instanceof CancelledError ? 'cancelled' : 'failed';

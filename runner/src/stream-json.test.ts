@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { CliRunSummary, formatUsd, malformedLineKeep, parseLine, StreamJsonReader } from './stream-json.ts';
 
-const init = { type: 'system', subtype: 'init', session_id: 'sess-1', cwd: '/w' };
+const init = { type: 'system', subtype: 'init', session_id: 'sess-1', cwd: '/w', model: 'claude-opus-5-5' };
 const result = {
   type: 'result', subtype: 'success', is_error: false, result: 'Wrote hello.txt.', session_id: 'sess-1',
   total_cost_usd: 0.0059, num_turns: 2,
@@ -55,13 +55,40 @@ describe('StreamJsonReader', () => {
 });
 
 describe('CliRunSummary', () => {
-  it('extracts session id, result text and usage', () => {
+  it('extracts session id, model, result text and usage', () => {
     const summary = new CliRunSummary();
     for (const event of [init, { type: 'assistant', session_id: 'sess-1' }, result]) summary.observe(event);
     expect(summary.sessionId).toBe('sess-1');
+    expect(summary.model).toBe('claude-opus-5-5');
     expect(summary.result).toEqual({
-      subtype: 'success', isError: false, text: 'Wrote hello.txt.',
+      subtype: 'success', isError: false, text: 'Wrote hello.txt.', structuredOutput: undefined,
       usage: { inputTokens: 320, outputTokens: 40, cacheReadInputTokens: 1000, cacheCreationInputTokens: 1200, costUSD: '0.0059', turns: 2 },
+    });
+  });
+
+  it('takes the model from the init event only', () => {
+    const summary = new CliRunSummary();
+    summary.observe({ type: 'assistant', message: { model: 'other' } });
+    summary.observe({ type: 'system', subtype: 'model_fallback', model: 'fallback' });
+    expect(summary.model).toBeUndefined();
+  });
+
+  it('keeps the structured output of a --json-schema run', () => {
+    const summary = new CliRunSummary();
+    summary.observe({ ...result, result: '{"name":"Ada"}', structured_output: { name: 'Ada' } });
+    expect(summary.result?.structuredOutput).toEqual({ name: 'Ada' });
+  });
+
+  it('sums the tokens of modelUsage, which is right where usage is not (error_max_budget_usd)', () => {
+    const summary = new CliRunSummary();
+    const modelUsage = (inputTokens: number) => ({ inputTokens, outputTokens: 17, cacheReadInputTokens: 0, cacheCreationInputTokens: 1000, costUSD: 1 });
+    summary.observe({
+      type: 'result', subtype: 'error_max_budget_usd', is_error: true, total_cost_usd: 0.0059, num_turns: 1,
+      usage: { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 },
+      modelUsage: { 'claude-opus-5-5': modelUsage(140), 'claude-sonnet-4-5': modelUsage(60) },
+    });
+    expect(summary.result?.usage).toEqual({
+      inputTokens: 200, outputTokens: 34, cacheReadInputTokens: 0, cacheCreationInputTokens: 2000, costUSD: '0.0059', turns: 1,
     });
   });
 
@@ -85,7 +112,7 @@ describe('CliRunSummary', () => {
 
   it('has nothing before any event', () => {
     const summary = new CliRunSummary();
-    expect([summary.sessionId, summary.result]).toEqual([undefined, undefined]);
+    expect([summary.sessionId, summary.model, summary.result]).toEqual([undefined, undefined, undefined]);
   });
 });
 

@@ -2,7 +2,7 @@
 // Lenient on purpose: the CLI adds event types and fields between versions, so
 // anything that parses as an object with a `type` passes through unchanged, and a
 // line that does not becomes a `runner.malformed_line` event instead of an error.
-// CliRunSummary picks out what the task status needs: session id, result, usage.
+// CliRunSummary picks out what the task status needs: session id, model, result, usage.
 import type { TaskEvent, TaskUsage } from './event-stream.ts';
 
 /** How much of a malformed line is kept in its event. */
@@ -53,16 +53,21 @@ export interface CliResult {
   isError: boolean;
   /** The final answer, or for an API error its message. */
   text: string | undefined;
+  /** With --json-schema: the validated object (the CLI's `structured_output`), else undefined. */
+  structuredOutput: unknown;
   usage: TaskUsage;
 }
 
 /** Follows the events of one CLI run and keeps what the terminal event needs. */
 export class CliRunSummary {
   sessionId: string | undefined;
+  /** The model the init event names. */
+  model: string | undefined;
   result: CliResult | undefined;
 
   observe(event: TaskEvent): void {
     if (typeof event.session_id === 'string' && event.session_id !== '') this.sessionId = event.session_id;
+    if (event.type === 'system' && event.subtype === 'init' && typeof event.model === 'string' && event.model !== '') this.model = event.model;
     if (event.type === 'result') this.result = resultOf(event);
   }
 }
@@ -72,22 +77,40 @@ function resultOf(event: TaskEvent): CliResult {
     subtype: typeof event.subtype === 'string' ? event.subtype : 'unknown',
     isError: event.is_error === true || (typeof event.subtype === 'string' && event.subtype !== 'success'),
     text: typeof event.result === 'string' ? event.result : undefined,
+    structuredOutput: event.structured_output ?? undefined,
     usage: usageOf(event),
   };
 }
 
-/** The CLI's `usage`, `total_cost_usd` and `num_turns` in the shape of the task status. */
+const count = (value: unknown) => (Number.isSafeInteger(value) && (value as number) >= 0 ? (value as number) : undefined);
+const objectOf = (value: unknown) => (typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : undefined);
+
+/** The CLI's token counts, `total_cost_usd` and `num_turns` in the shape of the task status. The tokens come
+ * from `modelUsage` (per model, summed) when the event has it: on `error_max_budget_usd` the CLI's
+ * `usage` is all zeros while `modelUsage` holds what the run used. Else from `usage` (the api engine). */
 export function usageOf(event: TaskEvent): TaskUsage {
-  const raw = (typeof event.usage === 'object' && event.usage !== null ? event.usage : {}) as Record<string, unknown>;
   const usage: TaskUsage = {};
-  const count = (value: unknown) => (Number.isSafeInteger(value) && (value as number) >= 0 ? (value as number) : undefined);
   const set = <K extends keyof TaskUsage>(key: K, value: TaskUsage[K] | undefined) => {
     if (value !== undefined) usage[key] = value;
   };
-  set('inputTokens', count(raw.input_tokens));
-  set('outputTokens', count(raw.output_tokens));
-  set('cacheReadInputTokens', count(raw.cache_read_input_tokens));
-  set('cacheCreationInputTokens', count(raw.cache_creation_input_tokens));
+  const perModel = Object.values(objectOf(event.modelUsage) ?? {})
+    .map(objectOf).filter((entry): entry is Record<string, unknown> => entry !== undefined);
+  if (perModel.length > 0) {
+    const sum = (key: string) => perModel.reduce<number | undefined>((total, entry) => {
+      const value = count(entry[key]);
+      return value === undefined ? total : (total ?? 0) + value;
+    }, undefined);
+    set('inputTokens', sum('inputTokens'));
+    set('outputTokens', sum('outputTokens'));
+    set('cacheReadInputTokens', sum('cacheReadInputTokens'));
+    set('cacheCreationInputTokens', sum('cacheCreationInputTokens'));
+  } else {
+    const raw = objectOf(event.usage) ?? {};
+    set('inputTokens', count(raw.input_tokens));
+    set('outputTokens', count(raw.output_tokens));
+    set('cacheReadInputTokens', count(raw.cache_read_input_tokens));
+    set('cacheCreationInputTokens', count(raw.cache_creation_input_tokens));
+  }
   set('costUSD', formatUsd(event.total_cost_usd));
   set('turns', count(event.num_turns));
   return usage;

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { terminationMessage, terminationMessageMaxBytes, type TerminationSummary } from './termination.ts';
 
 const summary: TerminationSummary = {
-  outcome: 'succeeded', exitCode: 0, message: 'done', sessionId: 's-1',
+  outcome: 'succeeded', exitCode: 0, message: 'done', reason: null, sessionId: 's-1', model: 'claude-opus-5-5',
   usage: { inputTokens: 320, outputTokens: 40, costUSD: '0.0059', turns: 2 },
   result: 'Wrote hello.txt.', resultTruncated: false, attempt: 1, lastSeq: 12, unpublishedEvents: 0,
 };

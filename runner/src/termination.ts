@@ -3,7 +3,7 @@
 // the operator reads into the task status. Kubernetes keeps at most 4096 bytes,
 // so the long fields are shortened until the line fits.
 import fs from 'node:fs/promises';
-import type { Outcome, TaskUsage } from './event-stream.ts';
+import type { CompletionReason, Outcome, TaskUsage } from './event-stream.ts';
 
 export const terminationMessageMaxBytes = 4096;
 
@@ -11,7 +11,11 @@ export interface TerminationSummary {
   outcome: Outcome;
   exitCode: number;
   message: string;
+  /** As in the terminal event: BudgetExceeded, ... or null. */
+  reason: CompletionReason | null;
   sessionId: string | null;
+  /** The model the engine reported (the CLI's init event), null when it never started. */
+  model: string | null;
   usage: TaskUsage | null;
   /** The start of the result text; the whole text is in the event stream. */
   result: string | null;

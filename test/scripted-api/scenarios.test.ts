@@ -46,6 +46,13 @@ describe('planResponse', () => {
     ['server-error always by default', '[[scenario:server-error]]', [], 99, { status: 500, error: 'api_error', headers: {} }],
     ['server-error then answers', '[[scenario:server-error {"times":1}]]', [], 1, { stop: 'end_turn', text: defaultAnswer }],
     ['overloaded', '[[scenario:overloaded {"times":1}]]', [], 0, { status: 529, error: 'overloaded_error', headers: {} }],
+    ['overloaded for the named model', '[[scenario:overloaded {"model":"claude-opus-5-5"}]]', [], 5, { status: 529, error: 'overloaded_error', headers: {} }],
+    ['overloaded answers another model', '[[scenario:overloaded {"model":"claude-sonnet-4-5","text":"fine"}]]', [], 0, { stop: 'end_turn', text: 'fine' }],
+    ['structured-output calls StructuredOutput with the output', '[[scenario:structured-output {"output":{"name":"Ada"}}]]', [], 0,
+      { stop: 'tool_use', tool: 'StructuredOutput', input: { name: 'Ada' } }],
+    ['structured-output reports a refused output', '[[scenario:structured-output {"output":{}}]]', [failed('does not match')], 0,
+      { stop: 'end_turn', text: 'The tool failed: does not match' }],
+    ['structured-output needs an object', '[[scenario:structured-output {"output":[1]}]]', [], 0, { status: 400, error: 'invalid_request_error', headers: {} }],
     ['unknown scenario is a 400', '[[scenario:nope]]', [], 0, { status: 400, error: 'invalid_request_error', headers: {} }],
     ['a missing arg is a 400', '[[scenario:bash]]', [], 0, { status: 400, error: 'invalid_request_error', headers: {} }],
     ['a wrongly typed arg is a 400', '[[scenario:slow {"tokens":"many"}]]', [], 0, { status: 400, error: 'invalid_request_error', headers: {} }],
@@ -64,6 +71,21 @@ describe('planResponse', () => {
   test('slow streams one delta per token, with a delay', () => {
     const plan = planResponse(promptRequest('[[scenario:slow {"tokens":3,"delayMs":50}]]'), { priorAttempts: 0 });
     expect(plan).toMatchObject({ kind: 'message', delayMs: 50, blocks: [{ type: 'text', chunks: ['token1 ', 'token2 ', 'token3 '] }] });
+  });
+
+  test('answer streams word by word, so partial messages come in several deltas', () => {
+    const plan = planResponse(promptRequest('[[scenario:answer {"text":"one two  three"}]]'), { priorAttempts: 0 });
+    expect(plan).toMatchObject({ kind: 'message', blocks: [{ type: 'text', chunks: ['one ', 'two  ', 'three'] }] });
+  });
+
+  test.each([
+    ['an answer', '[[scenario:answer {"inputTokens":2000000}]]', []],
+    ['a tool call', '[[scenario:loop-tools {"inputTokens":2000000}]]', [ok('')]],
+  ])('inputTokens replaces the input usage of %s', (_name, prompt, results) => {
+    const request = afterToolResults(promptRequest(prompt), results);
+    const plan = planResponse(request, { priorAttempts: 0 });
+    expect(plan.kind === 'message' && plan.usage).toEqual({ ...usageFor(request, 0), input_tokens: 2_000_000,
+      output_tokens: expect.any(Number) });
   });
 
   test('long-output has exactly the asked length, in many deltas', () => {

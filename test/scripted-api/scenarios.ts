@@ -51,6 +51,7 @@ export const scenarioNames = [
   'overloaded',
   'long-output',
   'loop-tools',
+  'structured-output',
 ] as const;
 export type ScenarioName = (typeof scenarioNames)[number];
 
@@ -74,7 +75,8 @@ export function planResponse(request: MessagesRequest, context: PlanContext): Pl
   const name = parsed.directive?.name ?? 'answer';
   const args = parsed.directive?.args ?? {};
   try {
-    return planScenario(name, new Args(name, args), request, context);
+    const typed = new Args(name, args);
+    return withInputTokens(planScenario(name, typed, request, context), typed);
   } catch (error) {
     if (error instanceof ScenarioArgsError) return invalidRequest(error.message);
     throw error;
@@ -87,7 +89,8 @@ function planScenario(name: string, args: Args, request: MessagesRequest, contex
   const last = results.at(-1);
   switch (name) {
     case 'answer':
-      return textPlan(request, [args.string('text', defaultAnswer)]);
+      // Word by word, as the real API streams: --include-partial-messages then shows several deltas.
+      return textPlan(request, words(args.string('text', defaultAnswer)));
 
     case 'write-file': {
       const filePath = args.string('path');
@@ -148,8 +151,17 @@ function planScenario(name: string, args: Args, request: MessagesRequest, contex
 
     case 'overloaded': {
       const times = args.integer('times', Number.POSITIVE_INFINITY);
-      if (context.priorAttempts < times) return errorPlan(529, 'overloaded_error', 'Overloaded (scripted).');
+      // With `model`, only that model is overloaded (the CLI's --fallback-model then gets an answer).
+      const onlyModel = args.optionalString('model');
+      const overloaded = onlyModel === undefined || request.model === onlyModel;
+      if (overloaded && context.priorAttempts < times) return errorPlan(529, 'overloaded_error', 'Overloaded (scripted).');
       return textPlan(request, [args.string('text', defaultAnswer)]);
+    }
+
+    case 'structured-output': {
+      // --json-schema gives the CLI a StructuredOutput tool whose input is the answer.
+      if (step === 0) return toolPlan(request, 'StructuredOutput', args.object('output'));
+      return textPlan(request, [finalText(last, 'Returned the structured output.')]);
     }
 
     default:
@@ -174,6 +186,20 @@ function longText(chars: number): string {
   let text = '';
   for (let line = 1; text.length < chars; line++) text += `Line ${line} of the scripted long output.\n`;
   return text.slice(0, chars);
+}
+
+/** Each word with the space after it; at least one chunk. */
+function words(text: string): string[] {
+  const parts = text.match(/\S+\s*|\s+/g);
+  return parts ?? [''];
+}
+
+/** Any scenario: `inputTokens` replaces input_tokens of every answer, so that a run can cost
+ * enough to pass a small --max-budget-usd. */
+function withInputTokens(plan: Plan, args: Args): Plan {
+  const inputTokens = args.optionalInteger('inputTokens');
+  if (plan.kind !== 'message' || inputTokens === undefined) return plan;
+  return { ...plan, usage: { ...plan.usage, input_tokens: inputTokens } };
 }
 
 function chunked(text: string, size: number): string[] {
@@ -243,6 +269,22 @@ class Args {
     if (value === undefined && fallback !== undefined) return fallback;
     if (typeof value !== 'string') throw new ScenarioArgsError(`scenario ${this.#scenario}: arg ${key} must be a string`);
     return value;
+  }
+
+  optionalString(key: string): string | undefined {
+    return this.#values[key] === undefined ? undefined : this.string(key);
+  }
+
+  object(key: string): Record<string, unknown> {
+    const value = this.#values[key];
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new ScenarioArgsError(`scenario ${this.#scenario}: arg ${key} must be a JSON object`);
+    }
+    return value as Record<string, unknown>;
+  }
+
+  optionalInteger(key: string): number | undefined {
+    return this.#values[key] === undefined ? undefined : this.integer(key, 0);
   }
 
   integer(key: string, fallback: number): number {
