@@ -8,7 +8,7 @@ import { contextOf } from './http/context.ts';
 import { accessLog, audit, authenticate, rateLimit, requestId } from './http/middleware.ts';
 import { Problem, problemOf } from './http/problem.ts';
 import type { RateLimiter } from './http/rate-limit.ts';
-import type { Logger } from './logger.ts';
+import { errorText, type Logger } from './logger.ts';
 import type { ApiMetrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
 import type { TaskHistory } from './tasks/history.ts';
@@ -89,10 +89,6 @@ export function createApp(deps: AppDeps): express.Express {
     res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem.body(req.originalUrl.split('?')[0]?.slice(0, 512), context.requestId)));
   });
   return app;
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? (error.stack ?? error.message) : String(error);
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -1,8 +1,9 @@
+import fs from 'node:fs';
 import { describe, expect, test } from '@jest/globals';
 import { ApiException } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { AuthenticationError } from '../auth/caller.ts';
-import { Problem, parseOr400, problemOf, problemTypeBase } from './problem.ts';
+import { Problem, parseOr400, problemKinds, problemOf, problemTypeBase } from './problem.ts';
 
 function kubeError(code: number, body: unknown) {
   return new ApiException(code, 'x', body, {});
@@ -49,4 +50,11 @@ test('parseOr400 lists every issue with its path', () => {
     status: 400, type: `${problemTypeBase}validation-error`,
     issues: [expect.objectContaining({ path: 'body.a' }), expect.objectContaining({ path: 'body.b.c' })],
   });
+});
+
+test('api/README.md documents every problem type with its status', () => {
+  const readme = fs.readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  for (const [kind, { status }] of Object.entries(problemKinds)) {
+    expect(readme).toMatch(new RegExp(`^\\| \`${kind}\` \\| ${status} \\|`, 'm'));
+  }
 });

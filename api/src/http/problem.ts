@@ -1,6 +1,9 @@
 // Errors as RFC 9457 problem details (application/problem+json), each kind with
-// a stable `type` URI clients may switch on. Everything a route throws passes
-// through problemOf, so bad input maps to a 4xx and only our own faults are 5xx.
+// a stable `type` URI clients may switch on. This is the one list of problem
+// types: REST answers and refused WebSocket upgrades (stream/upgrade-reply.ts)
+// both come from it, and api/README.md documents it (a test checks that).
+// Everything a route throws passes through problemOf, so bad input maps to a
+// 4xx and only our own faults are 5xx.
 import { z } from 'zod';
 import { AuthenticationError } from '../auth/caller.ts';
 import { KeySourceUnavailableError } from '../auth/jwt.ts';

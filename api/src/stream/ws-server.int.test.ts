@@ -8,6 +8,7 @@ import { EventPublisher } from '../../../runner/src/event-publisher.ts';
 import { taskEventStreamKey, taskEventWakeChannel, type TaskEvent } from '../../../runner/src/event-stream.ts';
 import { migrate } from '../../../operator/src/store/migrate.ts';
 import { waitFor } from '../../../test/bed/process.ts';
+import { problemTypeBase } from '../http/problem.ts';
 import { streamReaderConnectionName } from './stream-reader.ts';
 import {
   copyStreamToHistory, follow, insertTask, setPhase, startStreamStack, UpgradeRefused, type ReceivedMessage, type StreamStack,
@@ -206,7 +207,7 @@ describe('task event stream', () => {
       expect(refused).toBeInstanceOf(UpgradeRefused);
       expect((refused as UpgradeRefused).status).toBe(401);
       expect((refused as UpgradeRefused).contentType).toBe('application/problem+json');
-      expect(JSON.parse((refused as UpgradeRefused).body)).toMatchObject({ status: 401, type: expect.stringMatching(/unauthenticated$/) });
+      expect(JSON.parse((refused as UpgradeRefused).body)).toMatchObject({ status: 401, type: `${problemTypeBase}unauthorized` });
     }
   });
 
@@ -223,6 +224,8 @@ describe('task event stream', () => {
     }
     const badFrom = await follow(stack.streamUrl(namespace, task.name, { from: '-1' }), { token }).opened.then(() => undefined, (e: unknown) => e);
     expect((badFrom as UpgradeRefused).status).toBe(400);
+    // The same problem types as REST (http/problem.ts).
+    expect(JSON.parse((badFrom as UpgradeRefused).body)).toMatchObject({ type: `${problemTypeBase}validation-error`, issues: [{ path: 'query.from' }] });
   });
 
   it('accepts a ticket once, and only for its task', async () => {

@@ -16,11 +16,13 @@ import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
 import { taskEventStreamKey } from '../../../runner/src/event-stream.ts';
 import { AuthenticationError, canSee, type Authenticator, type Caller, type StreamTickets } from '../auth/caller.ts';
+import { Problem, problemOf } from '../http/problem.ts';
+import { errorText } from '../logger.ts';
 import type { EventHistory } from './history.ts';
 import { closeCodes, TaskEventFeed, type FeedSink } from './replay.ts';
 import type { StreamReader } from './stream-reader.ts';
 import { isFinished, type TaskLookup, type TaskRef } from './task-lookup.ts';
-import { refuseUpgrade, type UpgradeProblem } from './upgrade-reply.ts';
+import { refuseUpgrade } from './upgrade-reply.ts';
 
 export interface StreamServerOptions {
   authenticator: Authenticator;
@@ -62,16 +64,10 @@ export const streamPathPattern = /^\/api\/v1\/namespaces\/([^/]+)\/tasks\/([^/]+
 /** Kubernetes object names; anything else cannot be a task. */
 const namePattern = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
-class Refusal extends Error {
-  readonly problem: UpgradeProblem;
+/** The client closed its socket during authentication: there is nobody to answer. */
+class ClientGone extends Error {}
 
-  constructor(problem: UpgradeProblem) {
-    super(problem.title);
-    this.problem = problem;
-  }
-}
-
-const notFound = (): Refusal => new Refusal({ status: 404, type: 'not-found', title: 'No such task' });
+const notFound = (): Problem => new Problem('not-found', 'no such task');
 
 export function attachStreamServer(server: http.Server, options: StreamServerOptions): StreamServer {
   const settings = {
@@ -100,18 +96,22 @@ export function attachStreamServer(server: http.Server, options: StreamServerOpt
         wss.handleUpgrade(request, socket, head, (ws) => startSession(ws, task, from, caller));
       },
       (error: unknown) => {
-        if (error instanceof Refusal) {
-          refuseUpgrade(socket, error.problem);
+        if (error instanceof ClientGone) {
+          socket.destroy();
           return;
         }
-        logger.error({ err: (error as Error).message }, 'stream upgrade failed');
-        refuseUpgrade(socket, { status: 503, type: 'unavailable', title: 'Cannot open the stream now' });
+        let problem = problemOf(error);
+        if (problem.status >= 500) {
+          logger.error({ err: errorText(problem.cause ?? error) }, 'stream upgrade failed');
+          problem = new Problem('unavailable', 'cannot open the stream now');
+        }
+        refuseUpgrade(socket, problem, pathOf(request));
       },
     );
   };
 
   async function accept(request: http.IncomingMessage, socket: Duplex): Promise<{ task: TaskRef; from: number; caller: Caller }> {
-    if (closing) throw new Refusal({ status: 503, type: 'unavailable', title: 'Server shutting down' });
+    if (closing) throw new Problem('unavailable', 'the server is shutting down');
     const url = new URL(request.url ?? '/', 'http://localhost');
     const match = streamPathPattern.exec(url.pathname);
     const namespace = decode(match?.[1]);
@@ -122,25 +122,20 @@ export function attachStreamServer(server: http.Server, options: StreamServerOpt
     const from = parseFrom(url.searchParams.get('from'));
     const task = await settings.lookup(namespace, name);
     if (!task) throw notFound();
-    if (socket.destroyed) throw new Refusal({ status: 499, type: 'gone', title: 'Client went away' });
+    if (socket.destroyed) throw new ClientGone();
     return { task, from, caller };
   }
 
   async function authenticate(request: http.IncomingMessage, url: URL, taskKey: { namespace: string; name: string }): Promise<Caller> {
     const header = request.headers.authorization;
     const ticket = url.searchParams.get('ticket');
-    try {
-      if (header !== undefined) {
-        const bearer = /^Bearer +([^ ]+)$/i.exec(header)?.[1];
-        if (!bearer) throw new AuthenticationError('Authorization is not a bearer token');
-        return await settings.authenticator.authenticate(bearer);
-      }
-      if (ticket !== null && settings.tickets) return await settings.tickets.redeem(ticket, taskKey);
-    } catch (error) {
-      if (!(error instanceof AuthenticationError)) throw error;
-      throw new Refusal({ status: 401, type: 'unauthenticated', title: 'Not authenticated', detail: error.message });
+    if (header !== undefined) {
+      const bearer = /^Bearer +([^ ]+)$/i.exec(header)?.[1];
+      if (!bearer) throw new AuthenticationError('the Authorization header is not a bearer token');
+      return await settings.authenticator.authenticate(bearer);
     }
-    throw new Refusal({ status: 401, type: 'unauthenticated', title: 'Not authenticated', detail: 'a bearer token or a stream ticket is required' });
+    if (ticket !== null && settings.tickets) return await settings.tickets.redeem(ticket, taskKey);
+    throw new AuthenticationError('a bearer token or a stream ticket is required');
   }
 
   function startSession(ws: WebSocket, task: TaskRef, from: number, caller: Caller): void {
@@ -238,6 +233,10 @@ function waitForDrain(ws: WebSocket, bytes: number, stallMs: number): Promise<bo
   });
 }
 
+function pathOf(request: http.IncomingMessage): string {
+  return (request.url ?? '/').split('?')[0]!.slice(0, 512);
+}
+
 function decode(segment: string | undefined): string | undefined {
   if (segment === undefined) return undefined;
   try {
@@ -252,7 +251,7 @@ function parseFrom(value: string | null): number {
   if (value === null || value === '') return 0;
   const from = /^\d{1,15}$/.test(value) ? Number(value) : NaN;
   if (!Number.isSafeInteger(from)) {
-    throw new Refusal({ status: 400, type: 'invalid-request', title: 'Invalid from', detail: 'from must be a non-negative integer seq' });
+    throw new Problem('validation-error', 'from must be a non-negative integer seq', { issues: [{ path: 'query.from', message: 'must be a non-negative integer' }] });
   }
   return from;
 }
