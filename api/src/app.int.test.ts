@@ -194,11 +194,15 @@ describe('operations', () => {
     for (let i = 0; i < rateLimit + 2; i++) {
       const response = await call('GET', tasksOf(nsA.name) + '?limit=1', { token: noisy });
       statuses.push(response.status);
+      if (i === 0) expect(response.headers.get('ratelimit')).toMatch(new RegExp(`^"default";r=${rateLimit - 1};t=\\d+$`));
       if (response.status === 429) limited = response;
     }
     expect(statuses.slice(0, rateLimit).every((s) => s === 200)).toBe(true);
     expect(statuses.slice(rateLimit)).toEqual([429, 429]);
     expect(Number(limited!.headers.get('retry-after'))).toBeGreaterThan(0);
+    // draft-ietf-httpapi-ratelimit-headers: the policy, and what is left of it.
+    expect(limited!.headers.get('ratelimit-policy')).toBe(`"default";q=${rateLimit};w=60`);
+    expect(limited!.headers.get('ratelimit')).toMatch(/^"default";r=0;t=\d+$/);
     expect(limited!.json.type).toBe('https://claude-operator.io/problems/rate-limited');
     expect((await call('GET', tasksOf(nsA.name), { token: await tenantA() })).status).toBe(200);
   });

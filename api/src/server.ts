@@ -83,7 +83,7 @@ export async function startApiServer(options: StartOptions): Promise<ApiServer> 
   // One blocking Redis reader for every WebSocket client of this process.
   const reader = new StreamReader({ redisUrl: config.REDIS_URL, commands: redis, logger: log });
   const streams = attachStreamServer(server, {
-    authenticator: deps.authenticator, tickets, lookup: kubeTaskLookup(tasks, pool), reader, redis,
+    authenticator: deps.authenticator, tickets, lookup: kubeTaskLookup(tasks, pool), reader, redis, rateLimiter: deps.rateLimiter,
     history: new EventHistory(pool), logger: log,
   });
   options.onServer?.(server, deps);

@@ -8,7 +8,7 @@ import type { Logger } from '../logger.ts';
 import type { ApiMetrics } from '../metrics.ts';
 import { contextOf } from './context.ts';
 import { Problem } from './problem.ts';
-import type { RateLimiter } from './rate-limit.ts';
+import { rateLimitHeaders, rateLimitKey, rateLimitedProblem, type RateLimiter } from './rate-limit.ts';
 
 type Middleware = (req: Request, res: Response, next: NextFunction) => void;
 
@@ -74,14 +74,11 @@ export function rateLimit(limiter: RateLimiter, metrics: ApiMetrics, log: Logger
   return (_req, res, next) => {
     const caller = contextOf(res).caller;
     if (!caller) { next(); return; }
-    limiter.take(`${caller.tenant}\u0000${caller.subject}`).then((decision) => {
-      res.setHeader('RateLimit-Limit', String(decision.limit));
-      res.setHeader('RateLimit-Remaining', String(decision.remaining));
-      res.setHeader('RateLimit-Reset', String(decision.resetSeconds));
+    limiter.take(rateLimitKey(caller)).then((decision) => {
+      for (const [name, value] of Object.entries(rateLimitHeaders(decision))) res.setHeader(name, value);
       if (decision.allowed) { next(); return; }
       metrics.rateLimited.inc();
-      next(new Problem('rate-limited', `at most ${decision.limit} requests per window; try again in ${decision.resetSeconds} s`,
-        { headers: { 'Retry-After': String(decision.resetSeconds) } }));
+      next(rateLimitedProblem(decision));
     }, (error: unknown) => {
       log.warn({ err: String(error) }, 'rate limiter unavailable; request let through');
       next();

@@ -134,18 +134,24 @@ export interface Followed {
   closed: Promise<{ code: number; reason: string }>;
   /** Resolves when the upgrade succeeded; rejects with the HTTP status and body when it was refused. */
   opened: Promise<void>;
+  /** The headers of the 101 answer. */
+  upgradeHeaders: Promise<http.IncomingHttpHeaders>;
 }
 
 export class UpgradeRefused extends Error {
   readonly status: number;
-  readonly contentType: string | undefined;
+  readonly headers: http.IncomingHttpHeaders;
   readonly body: string;
 
-  constructor(status: number, contentType: string | undefined, body: string) {
+  constructor(status: number, headers: http.IncomingHttpHeaders, body: string) {
     super(`upgrade refused: ${status} ${body}`);
     this.status = status;
-    this.contentType = contentType;
+    this.headers = headers;
     this.body = body;
+  }
+
+  get contentType(): string | undefined {
+    return this.headers['content-type'];
   }
 }
 
@@ -165,15 +171,16 @@ export function follow(url: string, options: { token?: string; onMessage?: (mess
       let body = '';
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => reject(new UpgradeRefused(response.statusCode ?? 0, response.headers['content-type'], body)));
+      response.on('end', () => reject(new UpgradeRefused(response.statusCode ?? 0, response.headers, body)));
     });
     ws.once('error', reject);
   });
   opened.catch(() => undefined);
+  const upgradeHeaders = new Promise<http.IncomingHttpHeaders>((resolve) => ws.once('upgrade', (response) => resolve(response.headers)));
   const closed = new Promise<{ code: number; reason: string }>((resolve) => {
     ws.once('close', (code, reason) => resolve({ code, reason: String(reason) }));
     // A refused upgrade never opens, so it never closes either.
     opened.catch(() => resolve({ code: 0, reason: 'refused' }));
   });
-  return { ws, messages, closed, opened };
+  return { ws, messages, closed, opened, upgradeHeaders };
 }

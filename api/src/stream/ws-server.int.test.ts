@@ -2,6 +2,7 @@
 // written by the runner's own EventPublisher.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { Caller } from '../auth/caller.ts';
 import { EventPublisher } from '../../../runner/src/event-publisher.ts';
@@ -9,6 +10,7 @@ import { taskEventStreamKey, taskEventWakeChannel, type TaskEvent } from '../../
 import { migrate } from '../../../operator/src/store/migrate.ts';
 import { waitFor } from '../../../test/bed/process.ts';
 import { problemTypeBase } from '../http/problem.ts';
+import { RedisRateLimiter } from '../http/rate-limit.ts';
 import { streamReaderConnectionName } from './stream-reader.ts';
 import {
   copyStreamToHistory, follow, insertTask, setPhase, startStreamStack, UpgradeRefused, type ReceivedMessage, type StreamStack,
@@ -251,6 +253,43 @@ describe('task event stream', () => {
     expect((await client.closed).code).toBe(1000);
     expect(client.messages.map((m) => m.type)).toEqual(['runner.completed']);
     await other.publisher.close(1_000);
+  });
+});
+
+describe('rate limit', () => {
+  let limitedStack: StreamStack;
+  let commands: Redis;
+
+  beforeAll(async () => {
+    commands = new Redis(env('REDIS_URL'));
+    limitedStack = await startStreamStack({
+      redisUrl: env('REDIS_URL'), databaseUrl: env('DATABASE_URL'), callers: { [token]: caller }, logger,
+      rateLimiter: new RedisRateLimiter({ redis: commands, limit: 2, windowSeconds: 600, prefix: `ws-test-${randomUUID()}:` }),
+    });
+  });
+
+  afterAll(async () => {
+    await limitedStack?.close();
+    commands?.disconnect();
+  });
+
+  it('refuses an upgrade over the limit with 429 before upgrading; the 101 carries the RateLimit fields', async () => {
+    const task = await newTask();
+    const first = follow(limitedStack.streamUrl(namespace, task.name), { token });
+    await first.opened;
+    expect(await first.upgradeHeaders).toMatchObject({ 'ratelimit-policy': '"default";q=2;w=600', ratelimit: expect.stringMatching(/^"default";r=1;t=\d+$/) });
+    const second = follow(limitedStack.streamUrl(namespace, task.name), { token });
+    await second.opened;
+    const third = await follow(limitedStack.streamUrl(namespace, task.name), { token }).opened.then(() => undefined, (e: unknown) => e);
+    expect(third).toBeInstanceOf(UpgradeRefused);
+    const refused = third as UpgradeRefused;
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    expect(refused.headers.ratelimit).toMatch(/^"default";r=0;t=\d+$/);
+    expect(JSON.parse(refused.body)).toMatchObject({ status: 429, type: `${problemTypeBase}rate-limited` });
+    task.publisher.publish(completed('succeeded'));
+    await task.publisher.close(10_000);
+    expect([(await first.closed).code, (await second.closed).code]).toEqual([1000, 1000]);
   });
 });
 

@@ -17,6 +17,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { taskEventStreamKey } from '../../../runner/src/event-stream.ts';
 import { AuthenticationError, canSee, type Authenticator, type Caller, type StreamTickets } from '../auth/caller.ts';
 import { Problem, problemOf } from '../http/problem.ts';
+import { rateLimitHeaders, rateLimitKey, rateLimitedProblem, type RateLimiter } from '../http/rate-limit.ts';
 import { errorText } from '../logger.ts';
 import type { EventHistory } from './history.ts';
 import { closeCodes, TaskEventFeed, type FeedSink } from './replay.ts';
@@ -34,6 +35,8 @@ export interface StreamServerOptions {
   redis: Redis;
   history: EventHistory;
   logger: Logger;
+  /** The REST limit: an upgrade counts as a request and is refused (429) before it happens. */
+  rateLimiter?: RateLimiter;
   /** A live client with more unsent bytes than this is closed with 1013. Default 1 MiB. */
   maxBufferedBytes?: number;
   /** How long a replay waits for a client to take what it was sent. Default 30 s. */
@@ -82,6 +85,11 @@ export function attachStreamServer(server: http.Server, options: StreamServerOpt
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024, perMessageDeflate: false, clientTracking: false });
   const sessions = new Set<{ ws: WebSocket; feed: TaskEventFeed; alive: boolean }>();
   const counters = { closedSlow: 0, maxBufferedSeen: 0 };
+  /** Extra headers for a request's 101 answer. */
+  const upgradeHeaders = new WeakMap<http.IncomingMessage, Record<string, string>>();
+  wss.on('headers', (headers, request) => {
+    for (const [name, value] of Object.entries(upgradeHeaders.get(request) ?? {})) headers.push(`${name}: ${value}`);
+  });
   let closing: Promise<void> | undefined;
 
   const onUpgrade = (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -118,6 +126,7 @@ export function attachStreamServer(server: http.Server, options: StreamServerOpt
     const name = decode(match?.[2]);
     if (!namespace || !name) throw notFound();
     const caller = await authenticate(request, url, { namespace, name });
+    await takeRateLimit(request, caller);
     if (!canSee(caller, namespace) || !namePattern.test(namespace) || !namePattern.test(name)) throw notFound();
     const from = parseFrom(url.searchParams.get('from'));
     const task = await settings.lookup(namespace, name);
@@ -136,6 +145,20 @@ export function attachStreamServer(server: http.Server, options: StreamServerOpt
     }
     if (ticket !== null && settings.tickets) return await settings.tickets.redeem(ticket, taskKey);
     throw new AuthenticationError('a bearer token or a stream ticket is required');
+  }
+
+  /** Refuses with 429 over the limit; otherwise the 101 carries the RateLimit fields. A limiter that fails lets the upgrade through. */
+  async function takeRateLimit(request: http.IncomingMessage, caller: Caller): Promise<void> {
+    if (!settings.rateLimiter) return;
+    let decision;
+    try {
+      decision = await settings.rateLimiter.take(rateLimitKey(caller));
+    } catch (error) {
+      logger.warn({ err: (error as Error).message }, 'rate limiter unavailable; upgrade let through');
+      return;
+    }
+    if (!decision.allowed) throw rateLimitedProblem(decision);
+    upgradeHeaders.set(request, rateLimitHeaders(decision));
   }
 
   function startSession(ws: WebSocket, task: TaskRef, from: number, caller: Caller): void {
