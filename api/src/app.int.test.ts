@@ -11,9 +11,10 @@ let api: ApiServer;
 let nsA: TestNamespace;
 let nsB: TestNamespace;
 const rateLimit = 40;
+const appOrigin = 'https://app.example';
 
 beforeAll(async () => {
-  ({ api } = await startTestApi({ RATE_LIMIT_REQUESTS: String(rateLimit), RATE_LIMIT_WINDOW_SECONDS: '60' }));
+  ({ api } = await startTestApi({ RATE_LIMIT_REQUESTS: String(rateLimit), RATE_LIMIT_WINDOW_SECONDS: '60', CORS_ALLOWED_ORIGINS: appOrigin }));
   [nsA, nsB] = await Promise.all([createTestNamespace('api-a'), createTestNamespace('api-b')]);
 });
 
@@ -240,6 +241,37 @@ describe('operations', () => {
     expect((await call('GET', '/metrics')).text).toMatch(/^claude_operator_api_requests_total\{/m);
     const doc = await call('GET', '/api/v1/openapi.json');
     expect(doc.json.openapi).toBe('3.1.0');
+  });
+
+  test('CORS: a preflight from a configured origin is answered; another origin gets no CORS fields', async () => {
+    const preflight = (origin: string) => call('OPTIONS', tasksOf(nsA.name), { headers: {
+      origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type,idempotency-key',
+    } });
+    const allowed = await preflight(appOrigin);
+    expect(allowed.status).toBe(204);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe(appOrigin);
+    expect(allowed.headers.get('access-control-allow-methods')).toBe('GET, POST, DELETE');
+    expect(allowed.headers.get('access-control-allow-headers')?.toLowerCase().split(', ')).toEqual(
+      expect.arrayContaining(['authorization', 'content-type', 'idempotency-key']));
+    expect(allowed.headers.get('access-control-allow-credentials')).toBeNull();
+    expect(allowed.headers.get('vary')).toMatch(/Origin/);
+    const other = await preflight('https://evil.example');
+    expect(other.status).toBe(204);
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    expect(other.headers.get('access-control-allow-methods')).toBeNull();
+
+    const auth = await tenantA();
+    const fromApp = await call('GET', tasksOf(nsA.name), { token: auth, headers: { origin: appOrigin } });
+    expect(fromApp.status).toBe(200);
+    expect(fromApp.headers.get('access-control-allow-origin')).toBe(appOrigin);
+    expect(fromApp.headers.get('access-control-expose-headers')).toMatch(/\bLocation\b.*\bRateLimit\b/);
+    const fromElsewhere = await call('GET', tasksOf(nsA.name), { token: auth, headers: { origin: 'https://evil.example' } });
+    expect(fromElsewhere.status).toBe(200);
+    expect(fromElsewhere.headers.get('access-control-allow-origin')).toBeNull();
+    // Errors too carry the field, so a page can read the problem.
+    const unauthenticated = await call('GET', tasksOf(nsA.name), { headers: { origin: appOrigin } });
+    expect(unauthenticated.status).toBe(401);
+    expect(unauthenticated.headers.get('access-control-allow-origin')).toBe(appOrigin);
   });
 
   test('X-Request-Id is passed through', async () => {

@@ -5,6 +5,7 @@ import type { Authenticator, StreamTickets } from './auth/caller.ts';
 import type { AuditLog } from './audit.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { contextOf } from './http/context.ts';
+import { cors, type CorsOptions } from './http/cors.ts';
 import { accessLog, audit, authenticate, rateLimit, requestId } from './http/middleware.ts';
 import { Problem, problemOf } from './http/problem.ts';
 import type { RateLimiter } from './http/rate-limit.ts';
@@ -31,6 +32,8 @@ export interface AppDeps {
   maxWaitSeconds: number;
   trustProxy?: boolean;
   waitPollMs?: number;
+  /** Off when absent or without origins. */
+  cors?: CorsOptions;
 }
 
 const readinessTimeoutMs = 3000;
@@ -43,6 +46,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use(requestId());
   app.use(accessLog(deps.log, deps.metrics));
+  if (deps.cors) app.use(cors(deps.cors));
 
   app.get('/healthz', (_req, res) => { res.type('text/plain').send('ok'); });
   app.get('/readyz', async (_req, res) => {

@@ -77,6 +77,7 @@ export async function startApiServer(options: StartOptions): Promise<ApiServer> 
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     maxWaitSeconds: config.MAX_WAIT_SECONDS,
     trustProxy: config.TRUST_PROXY,
+    cors: { allowedOrigins: config.CORS_ALLOWED_ORIGINS, maxAgeSeconds: config.CORS_MAX_AGE_SECONDS },
   };
   const server = http.createServer({ requestTimeout: (config.MAX_WAIT_SECONDS + 30) * 1000, headersTimeout: 20_000 }, createApp(deps));
   server.keepAliveTimeout = 65_000;
