@@ -201,6 +201,35 @@ describe('task event stream', () => {
     await waitFor('subscribers gone', async () => stack.reader.stats().subscribers === 0, { timeoutMs: 5_000, intervalMs: 20 });
   });
 
+  it('?view=normalized sends message, tool_use, tool_result, progress and complete, keeping the seqs; raw stays the default', async () => {
+    const task = await newTask();
+    const normalized = follow(stack.streamUrl(namespace, task.name, { view: 'normalized' }), { token });
+    const raw = follow(stack.streamUrl(namespace, task.name), { token });
+    await Promise.all([normalized.opened, raw.opened]);
+    task.publisher.publish({ type: 'system', subtype: 'init', session_id: 's-1', model: 'claude-test' });
+    task.publisher.publish({ type: 'assistant', message: { content: [{ type: 'text', text: 'Writing it.' }, { type: 'tool_use', id: 'toolu_1', name: 'Write', input: { file_path: 'a' } }] } });
+    task.publisher.publish({ type: 'user', message: { content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'ok' }] } });
+    task.publisher.publish({ type: 'result', subtype: 'success', is_error: false, result: 'done' });
+    task.publisher.publish({ ...completed('succeeded'), result: 'done' });
+    await task.publisher.close(10_000);
+    expect((await normalized.closed).code).toBe(1000);
+    expect(normalized.messages.map((m) => [m.seq, m.type])).toEqual([
+      [1, 'progress'], [2, 'message'], [2, 'tool_use'], [3, 'tool_result'], [5, 'complete'],
+    ]);
+    expect(normalized.messages[2]).toMatchObject({ id: 'toolu_1', name: 'Write', input: { file_path: 'a' } });
+    expect(normalized.messages[4]).toMatchObject({ outcome: 'succeeded', result: 'done' });
+    expect((await raw.closed).code).toBe(1000);
+    expect(raw.messages.map((m) => m.type)).toEqual(['system', 'assistant', 'user', 'result', 'runner.completed']);
+
+    // A replay of the history in the normalized view is the same; a bad view is 400.
+    const replayed = follow(stack.streamUrl(namespace, task.name, { view: 'normalized', from: 1 }), { token });
+    expect((await replayed.closed).code).toBe(1000);
+    expect(replayed.messages).toEqual(normalized.messages.slice(1));
+    const bad = await follow(stack.streamUrl(namespace, task.name, { view: 'fancy' }), { token }).opened.then(() => undefined, (e: unknown) => e);
+    expect((bad as UpgradeRefused).status).toBe(400);
+    expect(JSON.parse((bad as UpgradeRefused).body)).toMatchObject({ type: `${problemTypeBase}validation-error`, issues: [{ path: 'query.view' }] });
+  });
+
   it('refuses the upgrade with 401 problem+json for a bad or missing token', async () => {
     const task = await newTask();
     for (const options of [{ token: 'forged' }, {}]) {

@@ -16,14 +16,22 @@ import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
 import { taskEventStreamKey } from '../../../runner/src/event-stream.ts';
 import { AuthenticationError, canSee, type Authenticator, type Caller, type StreamTickets } from '../auth/caller.ts';
-import { Problem, problemOf } from '../http/problem.ts';
+import type { z } from 'zod';
+import { normalizeEvent } from '../events/normalized.ts';
+import { Problem, parseOr400, problemOf } from '../http/problem.ts';
 import { rateLimitHeaders, rateLimitKey, rateLimitedProblem, type RateLimiter } from '../http/rate-limit.ts';
 import { errorText } from '../logger.ts';
 import type { EventHistory } from './history.ts';
 import { closeCodes, TaskEventFeed, type FeedSink } from './replay.ts';
 import type { StreamReader } from './stream-reader.ts';
 import { isFinished, type TaskLookup, type TaskRef } from './task-lookup.ts';
+import { StreamQuerySchema } from '../tasks/schemas.ts';
+import type { StreamEvent } from './stream-event.ts';
 import { refuseUpgrade } from './upgrade-reply.ts';
+
+type StreamQuery = z.infer<typeof StreamQuerySchema>;
+
+const normalizedView = (event: StreamEvent): string[] => normalizeEvent(event).map((normalized) => JSON.stringify(normalized));
 
 export interface StreamServerOptions {
   authenticator: Authenticator;
@@ -96,12 +104,12 @@ export function attachStreamServer(server: http.Server, options: StreamServerOpt
     // A client that goes away during authentication must not crash the process.
     socket.on('error', (error) => logger.debug({ err: error.message }, 'upgrade socket error'));
     accept(request, socket).then(
-      ({ task, from, caller }) => {
+      ({ task, query, caller }) => {
         if (closing || socket.destroyed) {
           socket.destroy();
           return;
         }
-        wss.handleUpgrade(request, socket, head, (ws) => startSession(ws, task, from, caller));
+        wss.handleUpgrade(request, socket, head, (ws) => startSession(ws, task, query, caller));
       },
       (error: unknown) => {
         if (error instanceof ClientGone) {
@@ -118,7 +126,7 @@ export function attachStreamServer(server: http.Server, options: StreamServerOpt
     );
   };
 
-  async function accept(request: http.IncomingMessage, socket: Duplex): Promise<{ task: TaskRef; from: number; caller: Caller }> {
+  async function accept(request: http.IncomingMessage, socket: Duplex): Promise<{ task: TaskRef; query: StreamQuery; caller: Caller }> {
     if (closing) throw new Problem('unavailable', 'the server is shutting down');
     const url = new URL(request.url ?? '/', 'http://localhost');
     const match = streamPathPattern.exec(url.pathname);
@@ -128,11 +136,11 @@ export function attachStreamServer(server: http.Server, options: StreamServerOpt
     const caller = await authenticate(request, url, { namespace, name });
     await takeRateLimit(request, caller);
     if (!canSee(caller, namespace) || !namePattern.test(namespace) || !namePattern.test(name)) throw notFound();
-    const from = parseFrom(url.searchParams.get('from'));
+    const query = parseOr400(StreamQuerySchema, Object.fromEntries(url.searchParams), 'the query', ['query']);
     const task = await settings.lookup(namespace, name);
     if (!task) throw notFound();
     if (socket.destroyed) throw new ClientGone();
-    return { task, from, caller };
+    return { task, query, caller };
   }
 
   async function authenticate(request: http.IncomingMessage, url: URL, taskKey: { namespace: string; name: string }): Promise<Caller> {
@@ -161,7 +169,8 @@ export function attachStreamServer(server: http.Server, options: StreamServerOpt
     upgradeHeaders.set(request, rateLimitHeaders(decision));
   }
 
-  function startSession(ws: WebSocket, task: TaskRef, from: number, caller: Caller): void {
+  function startSession(ws: WebSocket, task: TaskRef, query: StreamQuery, caller: Caller): void {
+    const { from, view } = query;
     const sink: FeedSink = {
       send(json) {
         if (ws.readyState !== WebSocket.OPEN) return;
@@ -185,6 +194,7 @@ export function attachStreamServer(server: http.Server, options: StreamServerOpt
       idleCheckMs: settings.idleCheckMs,
       pageSize: settings.pageSize,
       isFinished: async () => isFinished(await settings.lookup(task.namespace, task.name)),
+      encode: view === 'normalized' ? normalizedView : undefined,
     }, identity, taskEventStreamKey(task.namespace, task.name), from, sink);
     const session = { ws, feed, alive: true };
     sessions.add(session);
@@ -195,7 +205,7 @@ export function attachStreamServer(server: http.Server, options: StreamServerOpt
       sessions.delete(session);
       logger.debug({ task: `${task.namespace}/${task.name}`, subject: caller.subject, code, lastSeq: feed.lastSeq }, 'stream closed');
     });
-    logger.debug({ task: `${task.namespace}/${task.name}`, subject: caller.subject, from }, 'stream opened');
+    logger.debug({ task: `${task.namespace}/${task.name}`, subject: caller.subject, from, view }, 'stream opened');
     feed.start();
   }
 
@@ -267,14 +277,4 @@ function decode(segment: string | undefined): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** `from`: the last seq the client has; 0 (or absent) for the whole stream. */
-function parseFrom(value: string | null): number {
-  if (value === null || value === '') return 0;
-  const from = /^\d{1,15}$/.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(from)) {
-    throw new Problem('validation-error', 'from must be a non-negative integer seq', { issues: [{ path: 'query.from', message: 'must be a non-negative integer' }] });
-  }
-  return from;
 }

@@ -7,6 +7,7 @@ import { canSee, canSubmit, type Caller, type StreamTickets } from '../auth/call
 import type { Clock } from '../clock.ts';
 import { callerOf, contextOf } from '../http/context.ts';
 import { Problem, parseOr400 } from '../http/problem.ts';
+import { normalizeEvent } from '../events/normalized.ts';
 import { filesChanged } from './files-changed.ts';
 import type { TaskHistory, TaskKey } from './history.ts';
 import { submitterAnnotation, tenantAnnotation, type TaskStoreApi } from './kube-tasks.ts';
@@ -100,7 +101,8 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
     const key = await historyKey(deps, namespace, name);
     const page = await deps.history.events(key, query);
     const last = page.items.at(-1)?.seq;
-    res.json({ items: page.items, source: page.source, ...(page.items.length === query.limit && last ? { next: last } : {}) });
+    const items = query.view === 'normalized' ? page.items.flatMap(normalizeEvent) : page.items;
+    res.json({ items, source: page.source, ...(page.items.length === query.limit && last ? { next: last } : {}) });
   });
 
   router.get('/namespaces/:namespace/tasks/:name/result', async (req, res) => {
