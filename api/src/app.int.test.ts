@@ -4,6 +4,7 @@ import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { UnsecuredJWT } from 'jose';
 import type { ApiServer } from './server.ts';
+import { insertTask } from './stream/testing.ts';
 import { startTestApi, testAudience, testIssuer, token } from './test-support.ts';
 import { createTestNamespace, waitFor, type TestNamespace } from '../../test/support/cluster.ts';
 
@@ -184,6 +185,40 @@ describe('history', () => {
     expect((await call('GET', `${path}/events?after=-1`, { token: auth })).status).toBe(400);
     const result = await call('GET', `${path}/result`, { token: auth });
     expect(result.json).toEqual({ phase: 'Pending', finished: false, result: null, usage: null, filesChanged: [] });
+  });
+});
+
+describe('history of a task deleted from Kubernetes, from Postgres', () => {
+  test('raw by default; ?view=normalized maps the CLI events, pages by the stored seq', async () => {
+    const uid = crypto.randomUUID();
+    const name = `gone-${crypto.randomBytes(3).toString('hex')}`;
+    await insertTask(api.pool, { uid, namespace: nsA.name, name, phase: 'Succeeded' });
+    const events = [
+      { type: 'runner.started', attempt: 1 },
+      { type: 'assistant', message: { content: [{ type: 'text', text: 'hi' }, { type: 'tool_use', id: 't1', name: 'Bash', input: { command: 'ls' } }] } },
+      { type: 'user', message: { content: [{ type: 'tool_result', tool_use_id: 't1', content: 'a.txt' }] } },
+      { type: 'result', subtype: 'success', is_error: false, result: 'hi' },
+      { type: 'runner.completed', outcome: 'succeeded', exitCode: 0, message: 'done', result: 'hi', usage: null, sessionId: null },
+    ];
+    for (const [i, data] of events.entries()) {
+      await api.pool.query('INSERT INTO claude_task_events (task_uid, seq, type, data, time) VALUES ($1, $2, $3, $4, now())', [uid, i + 1, data.type, JSON.stringify(data)]);
+    }
+    await api.pool.query('UPDATE claude_tasks SET finalized_at = now() WHERE uid = $1', [uid]);
+    const auth = await tenantA();
+    const path = `${tasksOf(nsA.name)}/${name}/events`;
+    const raw = await call('GET', path, { token: auth });
+    expect(raw.status).toBe(200);
+    expect(raw.json).toMatchObject({ source: 'postgres', items: events.map((data, i) => ({ seq: i + 1, type: data.type, data })) });
+
+    const normalized = await call('GET', `${path}?view=normalized&limit=3`, { token: auth });
+    expect(normalized.status).toBe(200);
+    expect((normalized.json.items as Array<Record<string, unknown>>).map((item) => [item.seq, item.type])).toEqual([
+      [1, 'progress'], [2, 'message'], [2, 'tool_use'], [3, 'tool_result'],
+    ]);
+    expect(normalized.json.next).toBe(3);
+    const rest = await call('GET', `${path}?view=normalized&after=3`, { token: auth });
+    expect(rest.json.items).toEqual([expect.objectContaining({ seq: 5, type: 'complete', outcome: 'succeeded', result: 'hi' })]);
+    expect((await call('GET', `${path}?view=other`, { token: auth })).status).toBe(400);
   });
 });
 

@@ -85,7 +85,9 @@ export const EventSchema = z.object({
 
 export const EventPageSchema = z.object({
   items: z.array(z.union([EventSchema, NormalizedEventSchema])).describe('Raw events; normalized ones with ?view=normalized.'),
-  source: z.enum(['postgres', 'redis']).describe('postgres once the task is finalized; the live Redis stream before.'),
+  source: z.enum(['postgres', 'redis', 'postgres+redis']).describe(
+    'Where this page came from: Postgres (what the operator has copied, seq 1 on), then the Redis stream after the last copied seq. '
+    + 'An empty page says where the next events will come from: postgres once the task is finalized, redis while it runs.'),
   next: z.number().int().optional().describe('Pass as ?after= for the next page; absent when no more events are stored yet.'),
 });
 
