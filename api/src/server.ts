@@ -19,6 +19,7 @@ import { PgRedisHistory } from './tasks/history.ts';
 import { KubeTasks } from './tasks/kube-tasks.ts';
 import { EventHistory } from './stream/history.ts';
 import { kubeTaskLookup } from './stream/kube-task-lookup.ts';
+import { ChannelSubscriber } from './stream/channel-subscriber.ts';
 import { StreamReader } from './stream/stream-reader.ts';
 import { RedisStreamTickets } from './stream/tickets.ts';
 import { attachStreamServer } from './stream/ws-server.ts';
@@ -57,6 +58,8 @@ export async function startApiServer(options: StartOptions): Promise<ApiServer> 
   const version = kubeConfig.makeApiClient(VersionApi);
   const tasks = new KubeTasks(kubeConfig.makeApiClient(CustomObjectsApi));
   const tickets = options.tickets ?? new RedisStreamTickets(redis);
+  // One Pub/Sub connection: ?wait wake-ups and partial messages.
+  const channels = new ChannelSubscriber({ redisUrl: config.REDIS_URL, logger: log });
   const deps: AppDeps = {
     tasks,
     history: new PgRedisHistory(pool, redis),
@@ -85,7 +88,7 @@ export async function startApiServer(options: StartOptions): Promise<ApiServer> 
   const reader = new StreamReader({ redisUrl: config.REDIS_URL, commands: redis, logger: log });
   const streams = attachStreamServer(server, {
     authenticator: deps.authenticator, tickets, lookup: kubeTaskLookup(tasks, pool), reader, redis, rateLimiter: deps.rateLimiter,
-    history: new EventHistory(pool), logger: log,
+    history: new EventHistory(pool), logger: log, channels,
   });
   options.onServer?.(server, deps);
   await new Promise<void>((resolve, reject) => {
@@ -101,6 +104,7 @@ export async function startApiServer(options: StartOptions): Promise<ApiServer> 
     close: () => closing ??= (async () => {
       await streams.close();
       await reader.close();
+      channels.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { pino, type Logger } from 'pino';
 import { WebSocket } from 'ws';
 import { AuthenticationError, type Authenticator, type Caller } from '../auth/caller.ts';
+import { ChannelSubscriber } from './channel-subscriber.ts';
 import { EventHistory } from './history.ts';
 import { StreamReader } from './stream-reader.ts';
 import { postgresTaskLookup } from './task-lookup.ts';
@@ -27,7 +28,7 @@ export interface StreamStack {
   close(): Promise<void>;
 }
 
-export type StackOptions = Partial<Omit<StreamServerOptions, 'authenticator' | 'tickets' | 'lookup' | 'reader' | 'redis' | 'history'>> & {
+export type StackOptions = Partial<Omit<StreamServerOptions, 'authenticator' | 'tickets' | 'lookup' | 'reader' | 'redis' | 'history' | 'channels'>> & {
   redisUrl: string;
   databaseUrl: string;
   /** Bearer token -> caller. */
@@ -53,6 +54,7 @@ export async function startStreamStack(options: StackOptions): Promise<StreamSta
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
   const reader = new StreamReader({ redisUrl, commands: redis, logger, blockMs: readerBlockMs ?? 5_000 });
   const tickets = new RedisStreamTickets(redis);
+  const channels = new ChannelSubscriber({ redisUrl, logger });
   const server = http.createServer((_request, response) => response.writeHead(404).end());
   const streamServer = attachStreamServer(server, {
     ...serverOptions,
@@ -63,6 +65,7 @@ export async function startStreamStack(options: StackOptions): Promise<StreamSta
     reader,
     redis,
     history: new EventHistory(pool),
+    channels,
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -83,6 +86,7 @@ export async function startStreamStack(options: StackOptions): Promise<StreamSta
         await streamServer.close();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         await reader.close();
+        channels.close();
         redis.disconnect();
         await pool.end();
       })();

@@ -9,6 +9,7 @@ import { EventPublisher } from '../../../runner/src/event-publisher.ts';
 import { taskEventStreamKey, taskEventWakeChannel, type TaskEvent } from '../../../runner/src/event-stream.ts';
 import { migrate } from '../../../operator/src/store/migrate.ts';
 import { waitFor } from '../../../test/bed/process.ts';
+import { taskPartialChannel } from '../events/partial.ts';
 import { problemTypeBase } from '../http/problem.ts';
 import { RedisRateLimiter } from '../http/rate-limit.ts';
 import { streamReaderConnectionName } from './stream-reader.ts';
@@ -228,6 +229,37 @@ describe('task event stream', () => {
     const bad = await follow(stack.streamUrl(namespace, task.name, { view: 'fancy' }), { token }).opened.then(() => undefined, (e: unknown) => e);
     expect((bad as UpgradeRefused).status).toBe(400);
     expect(JSON.parse((bad as UpgradeRefused).body)).toMatchObject({ type: `${problemTypeBase}validation-error`, issues: [{ path: 'query.view' }] });
+  });
+
+  it('?partial=true also sends the published partial chunks, marked and without seq; others never get them, nor does a replay', async () => {
+    const task = await newTask();
+    const channel = taskPartialChannel(namespace, task.name);
+    const partialRaw = follow(stack.streamUrl(namespace, task.name, { partial: 'true' }), { token });
+    const partialNormalized = follow(stack.streamUrl(namespace, task.name, { partial: 'true', view: 'normalized' }), { token });
+    const plain = follow(stack.streamUrl(namespace, task.name), { token });
+    await Promise.all([partialRaw.opened, partialNormalized.opened, plain.opened]);
+    const subscribers = async () => Number(((await stack.redis.pubsub('NUMSUB', channel)) as [string, number])[1]);
+    await waitFor('the partial channel subscribed', async () => (await subscribers()) === 1, { timeoutMs: 5_000, intervalMs: 20 });
+
+    const chunk = { type: 'stream_event', session_id: 's-1', event: { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hel' } } };
+    await stack.redis.publish(channel, JSON.stringify(chunk));
+    await waitFor('the chunk on both partial clients', async () => partialRaw.messages.length === 1 && partialNormalized.messages.length === 1,
+      { timeoutMs: 5_000, intervalMs: 20 });
+    task.publisher.publish({ type: 'assistant', message: { content: [{ type: 'text', text: 'Hello' }] } });
+    task.publisher.publish(completed('succeeded'));
+    await task.publisher.close(10_000);
+    for (const client of [partialRaw, partialNormalized, plain]) expect((await client.closed).code).toBe(1000);
+
+    expect(partialRaw.messages[0]).toEqual({ partial: true, type: 'stream_event', data: chunk });
+    expect(partialRaw.messages.slice(1).map((m) => [m.seq, m.type])).toEqual([[1, 'assistant'], [2, 'runner.completed']]);
+    expect(partialNormalized.messages[0]).toEqual({ partial: true, type: 'message', role: 'assistant', text: 'Hel' });
+    expect(partialNormalized.messages.slice(1).map((m) => [m.seq, m.type])).toEqual([[1, 'message'], [2, 'complete']]);
+    expect(plain.messages.map((m) => m.seq)).toEqual([1, 2]);
+
+    const replay = follow(stack.streamUrl(namespace, task.name, { partial: 'true' }), { token });
+    expect((await replay.closed).code).toBe(1000);
+    expect(replay.messages.map((m) => m.seq)).toEqual([1, 2]);
+    await waitFor('the partial channel released', async () => (await subscribers()) === 0, { timeoutMs: 5_000, intervalMs: 20 });
   });
 
   it('refuses the upgrade with 401 problem+json for a bad or missing token', async () => {

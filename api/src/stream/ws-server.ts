@@ -1,14 +1,16 @@
-// The task event WebSocket: GET /api/v1/namespaces/:ns/tasks/:name/stream?from=<seq>
+// The task event WebSocket: GET /api/v1/namespaces/:ns/tasks/:name/stream?from=<seq>&view=raw|normalized&partial=true
 //
 // Everything is decided at the HTTP upgrade, before any WebSocket exists: the
 // caller (a bearer token, or a single-use ticket for browsers), the tenant (a task
 // outside the caller's namespaces is 404, as if it did not exist) and the task.
 // A refusal is a plain HTTP answer with a problem+json body, and no upgrade.
 //
-// Once upgraded the socket only sends: each message is `{seq, type, data, time}`,
-// from the event after `from` (0 = the start) to the task's last event, then a
-// close with 1000. A client too slow for the live stream is closed with 1013 and a
-// reason that says where to reconnect from.
+// Once upgraded the socket only sends: each message is `{seq, type, data, time}`
+// (with ?view=normalized: the normalized events of events/normalized.ts), from
+// the event after `from` (0 = the start) to the task's last event, then a close
+// with 1000. With ?partial=true the CLI's partial-message chunks come too, as
+// they are published (events/partial.ts). A client too slow for the live stream
+// is closed with 1013 and a reason that says where to reconnect from.
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Redis } from 'ioredis';
@@ -17,10 +19,12 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { taskEventStreamKey } from '../../../runner/src/event-stream.ts';
 import { AuthenticationError, canSee, type Authenticator, type Caller, type StreamTickets } from '../auth/caller.ts';
 import type { z } from 'zod';
-import { normalizeEvent } from '../events/normalized.ts';
+import { normalizeEvent, type EventView } from '../events/normalized.ts';
+import { partialMessage, taskPartialChannel } from '../events/partial.ts';
 import { Problem, parseOr400, problemOf } from '../http/problem.ts';
 import { rateLimitHeaders, rateLimitKey, rateLimitedProblem, type RateLimiter } from '../http/rate-limit.ts';
 import { errorText } from '../logger.ts';
+import type { ChannelSubscriber } from './channel-subscriber.ts';
 import type { EventHistory } from './history.ts';
 import { closeCodes, TaskEventFeed, type FeedSink } from './replay.ts';
 import type { StreamReader } from './stream-reader.ts';
@@ -45,6 +49,8 @@ export interface StreamServerOptions {
   logger: Logger;
   /** The REST limit: an upgrade counts as a request and is refused (429) before it happens. */
   rateLimiter?: RateLimiter;
+  /** Pub/Sub, for clients that ask for partial messages (?partial=true); without it they are refused (501). */
+  channels?: ChannelSubscriber;
   /** A live client with more unsent bytes than this is closed with 1013. Default 1 MiB. */
   maxBufferedBytes?: number;
   /** How long a replay waits for a client to take what it was sent. Default 30 s. */
@@ -137,6 +143,7 @@ export function attachStreamServer(server: http.Server, options: StreamServerOpt
     await takeRateLimit(request, caller);
     if (!canSee(caller, namespace) || !namePattern.test(namespace) || !namePattern.test(name)) throw notFound();
     const query = parseOr400(StreamQuerySchema, Object.fromEntries(url.searchParams), 'the query', ['query']);
+    if (query.partial && !settings.channels) throw new Problem('not-implemented', 'partial messages are not available on this server');
     const task = await settings.lookup(namespace, name);
     if (!task) throw notFound();
     if (socket.destroyed) throw new ClientGone();
@@ -198,15 +205,39 @@ export function attachStreamServer(server: http.Server, options: StreamServerOpt
     }, identity, taskEventStreamKey(task.namespace, task.name), from, sink);
     const session = { ws, feed, alive: true };
     sessions.add(session);
+    const stopPartials = query.partial ? followPartials(ws, task, view) : undefined;
     ws.on('pong', () => (session.alive = true));
     ws.on('error', (error) => logger.debug({ err: error.message }, 'stream socket error'));
     ws.on('close', (code) => {
       feed.stop();
+      stopPartials?.();
       sessions.delete(session);
       logger.debug({ task: `${task.namespace}/${task.name}`, subject: caller.subject, code, lastSeq: feed.lastSeq }, 'stream closed');
     });
     logger.debug({ task: `${task.namespace}/${task.name}`, subject: caller.subject, from, view }, 'stream opened');
     feed.start();
+  }
+
+  /**
+   * Sends the task's partial-message chunks as they are published, from the
+   * moment the subscription holds. They are extras: a client with a full send
+   * buffer does not get them, and they are never replayed.
+   */
+  function followPartials(ws: WebSocket, task: TaskRef, view: EventView): () => void {
+    let unsubscribe: (() => void) | undefined;
+    let stopped = false;
+    settings.channels!.subscribe(taskPartialChannel(task.namespace, task.name), (published) => {
+      if (ws.readyState !== WebSocket.OPEN || ws.bufferedAmount > settings.maxBufferedBytes / 2) return;
+      const message = partialMessage(published, view);
+      if (message !== undefined) ws.send(message);
+    }).then((done) => {
+      if (stopped) done();
+      else unsubscribe = done;
+    }, (error: Error) => logger.warn({ err: error.message, task: `${task.namespace}/${task.name}` }, 'cannot follow partial messages'));
+    return () => {
+      stopped = true;
+      unsubscribe?.();
+    };
   }
 
   const heartbeat = setInterval(() => {
