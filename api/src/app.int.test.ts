@@ -2,11 +2,16 @@
 // No operator runs: tasks stay Pending.
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { UnsecuredJWT } from 'jose';
+import { pino } from 'pino';
+import { claudeTaskPlural, group, version } from '../../crds/src/claude-task.ts';
+import { EventPublisher } from '../../runner/src/event-publisher.ts';
+import { taskEventStreamKey, taskEventWakeChannel } from '../../runner/src/event-stream.ts';
 import type { ApiServer } from './server.ts';
 import { insertTask } from './stream/testing.ts';
 import { startTestApi, testAudience, testIssuer, token } from './test-support.ts';
-import { createTestNamespace, waitFor, type TestNamespace } from '../../test/support/cluster.ts';
+import { bedSetting, createTestNamespace, kubeConfig, waitFor, type TestNamespace } from '../../test/support/cluster.ts';
 
 let api: ApiServer;
 let nsA: TestNamespace;
@@ -15,7 +20,10 @@ const rateLimit = 40;
 const appOrigin = 'https://app.example';
 
 beforeAll(async () => {
-  ({ api } = await startTestApi({ RATE_LIMIT_REQUESTS: String(rateLimit), RATE_LIMIT_WINDOW_SECONDS: '60', CORS_ALLOWED_ORIGINS: appOrigin }));
+  // No safety reads during a test's ?wait: only the task's own events can end it early.
+  ({ api } = await startTestApi({
+    RATE_LIMIT_REQUESTS: String(rateLimit), RATE_LIMIT_WINDOW_SECONDS: '60', CORS_ALLOWED_ORIGINS: appOrigin, WAIT_RECHECK_SECONDS: '3600',
+  }));
   [nsA, nsB] = await Promise.all([createTestNamespace('api-a'), createTestNamespace('api-b')]);
 });
 
@@ -97,6 +105,78 @@ describe('create', () => {
     expect(waited.status).toBe(202);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
     expect(waited.json).toMatchObject({ status: { phase: 'Pending' } });
+  });
+});
+
+describe('?wait', () => {
+  const logger = pino({ level: 'silent' });
+
+  /** Counts the API's reads of one task from the apiserver. */
+  function countReads(name: string): { count: number } {
+    const reads = { count: 0 };
+    const original = api.deps.tasks.get.bind(api.deps.tasks);
+    api.deps.tasks.get = (namespace, taskName) => {
+      if (taskName === name) reads.count++;
+      return original(namespace, taskName);
+    };
+    return reads;
+  }
+
+  /** What the operator does when the task ends: its status. */
+  async function setStatus(name: string, status: Record<string, unknown>): Promise<void> {
+    await kubeConfig().makeApiClient(CustomObjectsApi).patchNamespacedCustomObjectStatus({
+      group, version, namespace: nsA.name, plural: claudeTaskPlural, name, body: { status },
+    }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+  }
+
+  /** The runner's publisher for the task's stream and wake channel. */
+  function runner(name: string): EventPublisher {
+    return new EventPublisher({
+      redisUrl: bedSetting('REDIS_URL'), streamKey: taskEventStreamKey(nsA.name, name), wakeChannel: taskEventWakeChannel(nsA.name, name),
+      maxLength: 1_000, logger,
+    });
+  }
+
+  async function waiterSubscribed(name: string): Promise<void> {
+    const channel = taskEventWakeChannel(nsA.name, name);
+    await waitFor('the waiting create to subscribe', async () =>
+      Number(((await api.redis.pubsub('NUMSUB', channel)) as [string, number])[1]) === 1, { timeoutMs: 10_000, intervalMs: 20 });
+  }
+
+  const fullResult = 'the whole answer '.repeat(300); // longer than status.result may be
+
+  test('ends with 200, the task and its full result text, woken by the task\'s events without polling the apiserver', async () => {
+    const name = `waited-${crypto.randomBytes(3).toString('hex')}`;
+    const reads = countReads(name);
+    const answer = call('POST', `${tasksOf(nsA.name)}?wait=300`, { token: await tenantA(), body: { name, spec } });
+    await waiterSubscribed(name);
+    const publisher = runner(name);
+    publisher.publish({ type: 'runner.started', attempt: 1 });
+    for (let i = 0; i < 20; i++) publisher.publish({ type: 'assistant', message: { content: [{ type: 'text', text: `step ${i}` }] } });
+    await waitFor('the events written', async () => publisher.lastSeq === 21, { timeoutMs: 10_000, intervalMs: 20 });
+    await setStatus(name, { phase: 'Succeeded', result: 'the whole answer' });
+    publisher.publish({ type: 'runner.completed', outcome: 'succeeded', exitCode: 0, message: 'done', result: fullResult, usage: null, sessionId: null });
+    await publisher.close(10_000);
+
+    const response = await answer;
+    expect(response.status).toBe(200);
+    expect(response.json).toMatchObject({ kind: 'ClaudeTask', metadata: { name }, status: { phase: 'Succeeded' }, result: fullResult });
+    // 21 wake-ups before the last event, none of which read the task; one read after runner.completed.
+    expect(reads.count).toBe(1);
+  });
+
+  test('a runner.completed before the operator has set the phase: the phase is read again until it is final', async () => {
+    const name = `waited-${crypto.randomBytes(3).toString('hex')}`;
+    const answer = call('POST', `${tasksOf(nsA.name)}?wait=300`, { token: await tenantA(), body: { name, spec } });
+    await waiterSubscribed(name);
+    const publisher = runner(name);
+    publisher.publish({ type: 'runner.completed', outcome: 'failed', exitCode: 1, message: 'boom', result: null, usage: null, sessionId: null });
+    await publisher.close(10_000);
+    await setStatus(name, { phase: 'Running' });
+    await setStatus(name, { phase: 'Failed', message: 'boom' });
+    const response = await answer;
+    expect(response.status).toBe(200);
+    expect(response.json).toMatchObject({ metadata: { name }, status: { phase: 'Failed' }, result: null });
   });
 });
 

@@ -12,6 +12,7 @@ import type { RateLimiter } from './http/rate-limit.ts';
 import { errorText, type Logger } from './logger.ts';
 import type { ApiMetrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
+import type { ChannelSubscriber } from './stream/channel-subscriber.ts';
 import type { TaskHistory } from './tasks/history.ts';
 import type { TaskStoreApi } from './tasks/kube-tasks.ts';
 import { taskRoutes } from './tasks/routes.ts';
@@ -31,7 +32,10 @@ export interface AppDeps {
   bodyLimitBytes: number;
   maxWaitSeconds: number;
   trustProxy?: boolean;
-  waitPollMs?: number;
+  /** The runner's wake-ups, for ?wait; without them ?wait has only its safety reads. */
+  wakeups?: ChannelSubscriber;
+  /** The safety read of a waited-for task's phase. Default 10 s. */
+  waitRecheckMs?: number;
   /** Off when absent or without origins. */
   cors?: CorsOptions;
 }
@@ -75,8 +79,8 @@ export function createApp(deps: AppDeps): express.Express {
   api.use(rateLimit(deps.rateLimiter, deps.metrics, deps.log));
   api.use(express.json({ limit: deps.bodyLimitBytes, strict: true, type: ['application/json', 'application/*+json'] }));
   api.use(taskRoutes({
-    tasks: deps.tasks, history: deps.history, clock: deps.clock ?? systemClock, maxWaitSeconds: deps.maxWaitSeconds,
-    ...(deps.tickets ? { tickets: deps.tickets } : {}), ...(deps.waitPollMs ? { waitPollMs: deps.waitPollMs } : {}),
+    tasks: deps.tasks, history: deps.history, clock: deps.clock ?? systemClock, log: deps.log, maxWaitSeconds: deps.maxWaitSeconds,
+    waitRecheckMs: deps.waitRecheckMs ?? 10_000, ...(deps.tickets ? { tickets: deps.tickets } : {}), ...(deps.wakeups ? { wakeups: deps.wakeups } : {}),
   }));
   app.use('/api/v1', api);
 

@@ -33,6 +33,8 @@ export const ApiConfigSchema = z.object({
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(1024 * 1024).default(256 * 1024),
   /** The longest ?wait= a create may ask for. */
   MAX_WAIT_SECONDS: z.coerce.number().int().min(0).max(3600).default(300),
+  /** A waiting create is woken by the task's events; besides that it reads the task's phase this often. */
+  WAIT_RECHECK_SECONDS: z.coerce.number().int().min(1).max(3600).default(10),
   /** Browser origins allowed to call the API (CORS), comma-separated; none (CORS off) by default. */
   CORS_ALLOWED_ORIGINS: originList,
   /** How long a browser may keep a preflight answer. */

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { ClaudeTaskSpecSchema, ClaudeTaskStatusSchema } from '../../crds/src/claude-task.ts';
 import {
-  CreateTaskBodySchema, EventPageSchema, EventsQuerySchema, ListQuerySchema, ProblemSchema, StreamTicketSchema,
+  CreateTaskBodySchema, EndedTaskSchema, EventPageSchema, EventsQuerySchema, ListQuerySchema, ProblemSchema, StreamTicketSchema,
   TaskListSchema, TaskResultSchema, TaskSchema, createQuerySchema,
 } from './tasks/schemas.ts';
 
@@ -16,7 +16,7 @@ function components(): Record<string, JsonObject> {
   const registry = z.registry<{ id: string }>();
   const named: Array<[string, z.ZodType]> = [
     ['ClaudeTaskSpec', ClaudeTaskSpecSchema], ['ClaudeTaskStatus', ClaudeTaskStatusSchema], ['CreateTask', CreateTaskBodySchema],
-    ['Task', TaskSchema], ['TaskList', TaskListSchema], ['EventPage', EventPageSchema], ['TaskResult', TaskResultSchema],
+    ['Task', TaskSchema], ['EndedTask', EndedTaskSchema], ['TaskList', TaskListSchema], ['EventPage', EventPageSchema], ['TaskResult', TaskResultSchema],
     ['StreamTicket', StreamTicketSchema], ['Problem', ProblemSchema],
   ];
   for (const [id, schema] of named) registry.add(schema, { id });
@@ -62,7 +62,7 @@ export function openApiDocument(options: { maxWaitSeconds: number; serverUrl?: s
           parameters: queryParameters(createQuerySchema(options.maxWaitSeconds)),
           requestBody: { required: true, content: { 'application/json': { schema: ref('CreateTask') } } },
           responses: {
-            200: json('The task ended within ?wait.', 'Task'),
+            200: json('The task ended within ?wait: the task and its full result text.', 'EndedTask'),
             202: { ...json('Accepted; the task is Pending (or still running after ?wait).', 'Task'), headers: { Location: { schema: { type: 'string' } } } },
             ...errors, 403: problem('The role may not submit.'), 409: problem('A task with this name exists.'),
             413: problem('The body is too large.'), 415: problem('The body is not JSON.'), 422: problem('Rejected by the Kubernetes API.'),

@@ -80,6 +80,8 @@ export async function startApiServer(options: StartOptions): Promise<ApiServer> 
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     maxWaitSeconds: config.MAX_WAIT_SECONDS,
     trustProxy: config.TRUST_PROXY,
+    wakeups: channels,
+    waitRecheckMs: config.WAIT_RECHECK_SECONDS * 1000,
     cors: { allowedOrigins: config.CORS_ALLOWED_ORIGINS, maxAgeSeconds: config.CORS_MAX_AGE_SECONDS },
   };
   const server = http.createServer({ requestTimeout: (config.MAX_WAIT_SECONDS + 30) * 1000, headersTimeout: 20_000 }, createApp(deps));

@@ -44,6 +44,8 @@ export interface TaskHistory {
   /** The newest stored record under this name (for tasks already deleted from Kubernetes). */
   latestByName(namespace: string, name: string): Promise<StoredTask | undefined>;
   events(task: TaskKey, options: { after: number; limit: number }): Promise<EventPage>;
+  /** The newest event in the task's Redis stream (what the runner wrote last). */
+  lastEvent(namespace: string, name: string): Promise<HistoryEvent | undefined>;
   /** Every event (for the result's files changed), at most `max`. */
   allEvents(task: TaskKey, max: number): Promise<HistoryEvent[]>;
 }
@@ -91,6 +93,13 @@ export class PgRedisHistory implements TaskHistory {
 
   async allEvents(task: TaskKey, max: number): Promise<HistoryEvent[]> {
     return (await this.events(task, { after: 0, limit: max })).items;
+  }
+
+  async lastEvent(namespace: string, name: string): Promise<HistoryEvent | undefined> {
+    const [entry] = await this.redis.xrevrange(taskEventStreamKey(namespace, name), '+', '-', 'COUNT', 1);
+    if (!entry) return undefined;
+    const stored = parseStreamEntry(entry[0], entry[1]);
+    return { seq: stored.seq, type: stored.type, time: stored.time, data: stored.event };
   }
 
   /** The stream's entries with seq > after, in order (seqs grow with entry ids). */

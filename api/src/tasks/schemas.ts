@@ -71,6 +71,10 @@ export const TaskSchema = z.object({
   status: ClaudeTaskStatusSchema,
 }).describe('A ClaudeTask as Kubernetes holds it.');
 
+export const EndedTaskSchema = TaskSchema.extend({
+  result: z.string().nullable().describe('The full final text (status.result is only a short summary); null when the task did not succeed.'),
+}).describe('A task that ended within ?wait, with its result text.');
+
 export const TaskListSchema = z.object({
   items: z.array(TaskSchema),
   next: z.string().optional().describe('Pass as ?cursor= for the next page; absent on the last.'),
