@@ -332,9 +332,9 @@ describe('operations', () => {
     await call('POST', tasksOf(nsA.name), { token: auth, body: { spec: {} } });
     await call('GET', tasksOf(nsA.name), { token: auth });
     let rows: Array<Record<string, unknown>> = [];
-    await waitFor('3 audit rows', async () => {
+    await waitFor('3 completed audit rows', async () => {
       rows = (await api.pool.query('SELECT * FROM api_audit WHERE subject = $1 ORDER BY id', [sub])).rows;
-      return rows.length >= 3;
+      return rows.length >= 3 && rows.every((row) => row.completed_at !== null);
     }, { timeoutMs: 10_000 });
     expect(rows.map((r) => [r.action, r.tenant, r.namespace, r.name, r.status, r.outcome])).toEqual([
       ['task.create', 'a', nsA.name, name, 202, 'success'],

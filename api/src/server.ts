@@ -50,7 +50,8 @@ export async function startApiServer(options: StartOptions): Promise<ApiServer> 
   const kubeConfig = options.kubeConfig ?? loadKubeConfig();
   const applied = await migrate(config.DATABASE_URL);
   log.info({ applied }, 'database migrated');
-  const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 10 });
+  // A Postgres that does not answer fails a query in seconds, not never: mutations are refused (503) while it is away.
+  const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 10, connectionTimeoutMillis: 5_000 });
   pool.on('error', (error) => log.warn({ err: String(error) }, 'idle Postgres connection failed'));
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, enableOfflineQueue: false, lazyConnect: false });
   redis.on('error', (error) => log.warn({ err: String(error) }, 'Redis connection failed'));

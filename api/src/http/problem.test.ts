@@ -22,6 +22,12 @@ describe('problemOf', () => {
     [Object.assign(new SyntaxError('Unexpected token'), { status: 400, type: 'entity.parse.failed', expose: true }), 400, 'bad-request'],
     [Object.assign(new Error('unsupported charset "UTF-7"'), { status: 415, type: 'charset.unsupported', expose: true }), 415, 'unsupported-media-type'],
     [Object.assign(new URIError('Failed to decode param'), { status: 400 }), 400, 'bad-request'],
+    [Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }), 503, 'unavailable'],
+    [new Error('Connection terminated unexpectedly'), 503, 'unavailable'],
+    [new Error('timeout exceeded when trying to connect'), 503, 'unavailable'],
+    [Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }), 503, 'unavailable'],
+    [new Error('Connection is closed.'), 503, 'unavailable'],
+    [Object.assign(new Error('duplicate key value'), { code: '23505' }), 500, 'internal-error'],
     [new Error('our own bug'), 500, 'internal-error'],
     ['a string thrown', 500, 'internal-error'],
   ])('%p → %d %s', (error, status, kind) => {

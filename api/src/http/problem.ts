@@ -99,7 +99,21 @@ export function problemOf(error: unknown): Problem {
   if (kube) return kube;
   const http = httpErrorProblem(error);
   if (http) return http;
+  if (isUnreachable(error)) return new Problem('unavailable', 'Postgres or Redis cannot be reached now; try again later', { headers: { 'Retry-After': '5' }, cause: error });
   return new Problem('internal-error', undefined, { cause: error });
+}
+
+/** Network failures, a Postgres shutting down or not accepting connections, pg and ioredis giving up on a connection. */
+const unreachableCodes: ReadonlySet<string> = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', '57P01', '57P03',
+]);
+const unreachableMessages = /^(Connection terminated|timeout exceeded when trying to connect|Connection is closed|Reached the max retries per request)/i;
+
+function isUnreachable(error: unknown): boolean {
+  const candidate = error as { code?: unknown; message?: unknown } | null;
+  if (!candidate || typeof candidate !== 'object') return false;
+  return (typeof candidate.code === 'string' && unreachableCodes.has(candidate.code))
+    || (typeof candidate.message === 'string' && unreachableMessages.test(candidate.message));
 }
 
 /** Body-parser and router errors (http-errors): their status and `type`. */
