@@ -10,7 +10,7 @@ import { EventPublisher } from '../../runner/src/event-publisher.ts';
 import { taskEventStreamKey, taskEventWakeChannel } from '../../runner/src/event-stream.ts';
 import type { ApiServer } from './server.ts';
 import { insertTask } from './stream/testing.ts';
-import { startTestApi, testAudience, testIssuer, token } from './test-support.ts';
+import { callApi, startTestApi, testAudience, testIssuer, token, type CallOptions } from './test-support.ts';
 import { bedSetting, createTestNamespace, kubeConfig, waitFor, type TestNamespace } from '../../test/support/cluster.ts';
 
 let api: ApiServer;
@@ -35,17 +35,7 @@ afterAll(async () => {
 const tenantA = () => token({ tenant: 'a', namespaces: [nsA.name], role: 'submitter' });
 const tenantB = () => token({ tenant: 'b', namespaces: [nsB.name], role: 'submitter' });
 
-async function call(method: string, path: string, options: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}) {
-  const headers: Record<string, string> = { ...options.headers };
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  let body: string | undefined = options.raw;
-  if (options.body !== undefined) { body = JSON.stringify(options.body); headers['content-type'] ??= 'application/json'; }
-  const response = await fetch(`${api.url}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
-  const text = await response.text();
-  let json: unknown;
-  try { json = JSON.parse(text); } catch { json = undefined; }
-  return { status: response.status, headers: response.headers, json: json as Record<string, unknown> & { issues?: Array<{ path: string }> }, text };
-}
+const call = (method: string, path: string, options: CallOptions = {}) => callApi(api.url, method, path, options);
 
 const tasksOf = (ns: string) => `/api/v1/namespaces/${ns}/tasks`;
 const spec = { prompt: 'say hello', maxTurns: 2 };

@@ -6,6 +6,7 @@ import type { AuditLog } from './audit.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { contextOf } from './http/context.ts';
 import { cors, type CorsOptions } from './http/cors.ts';
+import type { IdempotencyStore } from './http/idempotency.ts';
 import { accessLog, audit, authenticate, rateLimit, requestId } from './http/middleware.ts';
 import { Problem, problemOf } from './http/problem.ts';
 import type { RateLimiter } from './http/rate-limit.ts';
@@ -38,6 +39,8 @@ export interface AppDeps {
   waitRecheckMs?: number;
   /** Off when absent or without origins. */
   cors?: CorsOptions;
+  /** Idempotency-Key on POST; without it such calls are 501. */
+  idempotency?: IdempotencyStore;
 }
 
 const readinessTimeoutMs = 3000;
@@ -81,6 +84,7 @@ export function createApp(deps: AppDeps): express.Express {
   api.use(taskRoutes({
     tasks: deps.tasks, history: deps.history, clock: deps.clock ?? systemClock, log: deps.log, maxWaitSeconds: deps.maxWaitSeconds,
     waitRecheckMs: deps.waitRecheckMs ?? 10_000, ...(deps.tickets ? { tickets: deps.tickets } : {}), ...(deps.wakeups ? { wakeups: deps.wakeups } : {}),
+    ...(deps.idempotency ? { idempotency: deps.idempotency } : {}),
   }));
   app.use('/api/v1', api);
 

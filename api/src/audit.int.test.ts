@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import pg from 'pg';
 import type { ApiServer } from './server.ts';
-import { startTestApi, token } from './test-support.ts';
+import { callApi, startTestApi, token } from './test-support.ts';
 import { bedSetting, createTestNamespace, waitFor, type TestNamespace } from '../../test/support/cluster.ts';
 import { startTcpProxy, viaProxy, type TcpProxy } from '../../test/support/tcp-proxy.ts';
 
@@ -37,14 +37,7 @@ const spec = { prompt: 'say hello', maxTurns: 1 };
 
 async function call(method: string, path: string, bearer: string, body?: unknown) {
   const requestId = `audit-${crypto.randomUUID()}`;
-  const response = await fetch(`${api.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${bearer}`, 'x-request-id': requestId, ...(body ? { 'content-type': 'application/json' } : {}) },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await response.text();
-  return { requestId, status: response.status, contentType: response.headers.get('content-type'), retryAfter: response.headers.get('retry-after'),
-    json: JSON.parse(text || 'null') as Record<string, unknown> };
+  return { requestId, ...await callApi(api.url, method, path, { token: bearer, body, headers: { 'x-request-id': requestId } }) };
 }
 
 async function taskNames(): Promise<string[]> {
@@ -68,9 +61,9 @@ test('mutations are refused with 503 while Postgres is down, create nothing, and
   ];
   for (const response of refused) {
     expect(response.status).toBe(503);
-    expect(response.contentType).toMatch(/^application\/problem\+json/);
+    expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect(response.json).toMatchObject({ type: 'https://claude-operator.io/problems/unavailable', status: 503, detail: expect.stringMatching(/audit.*nothing was changed/) });
-    expect(Number(response.retryAfter)).toBeGreaterThan(0);
+    expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
   }
   const notReady = await fetch(`${api.url}/readyz`);
   expect(notReady.status).toBe(503);

@@ -12,6 +12,7 @@ import type { StreamTickets } from './auth/caller.ts';
 import { JwtAuthenticator } from './auth/jwt.ts';
 import { PgAuditLog } from './audit.ts';
 import type { ApiConfig } from './config.ts';
+import { PgIdempotencyStore } from './http/idempotency.ts';
 import { RedisRateLimiter } from './http/rate-limit.ts';
 import type { Logger } from './logger.ts';
 import { ApiMetrics } from './metrics.ts';
@@ -71,6 +72,8 @@ export async function startApiServer(options: StartOptions): Promise<ApiServer> 
     }),
     rateLimiter: new RedisRateLimiter({ redis, limit: config.RATE_LIMIT_REQUESTS, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS }),
     audit: new PgAuditLog(pool),
+    // A call holds its key at most for its longest ?wait and a minute more.
+    idempotency: new PgIdempotencyStore(pool, { staleAfterSeconds: config.MAX_WAIT_SECONDS + 60 }),
     tickets,
     readiness: {
       kubernetes: async () => { await version.getCode(); },

@@ -7,6 +7,7 @@ import type { RunnerCompletedEvent } from '../../../runner/src/event-stream.ts';
 import { canSee, canSubmit, type Caller, type StreamTickets } from '../auth/caller.ts';
 import type { Clock } from '../clock.ts';
 import { callerOf, contextOf } from '../http/context.ts';
+import { idempotent, type IdempotencyStore } from '../http/idempotency.ts';
 import { Problem, parseOr400 } from '../http/problem.ts';
 import { normalizeEvent } from '../events/normalized.ts';
 import type { Logger } from '../logger.ts';
@@ -32,6 +33,8 @@ export interface TaskRouteDeps {
   maxWaitSeconds: number;
   /** The safety read of a waited-for task's phase, besides the wake-ups. */
   waitRecheckMs: number;
+  /** Idempotency-Key; without it a call with the header is 501. */
+  idempotency?: IdempotencyStore;
 }
 
 /** Names as Kubernetes allows them for custom resources (tasks made with kubectl may be longer than the API makes). */
@@ -45,6 +48,7 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
   router.post('/namespaces/:namespace/tasks', async (req, res) => {
     const namespace = visibleNamespace(req, res, 'task.create');
     requireSubmitter(callerOf(res));
+    if (await replayed(deps, req, res)) return;
     const query = parseOr400(createQuery, req.query, 'the query', ['query']);
     const body = parseOr400(CreateTaskBodySchema, jsonBody(req), 'the task', ['body']);
     const caller = callerOf(res);
@@ -99,6 +103,7 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
   router.post('/namespaces/:namespace/tasks/:name/cancel', async (req, res) => {
     const { namespace, name } = visibleTask(req, res, 'task.cancel');
     requireSubmitter(callerOf(res));
+    if (await replayed(deps, req, res)) return;
     res.status(202).json(taskView(await deps.tasks.cancel(namespace, name)));
   });
 
@@ -167,6 +172,14 @@ function visibleTask(req: Request, res: Response, action?: string): { namespace:
   contextOf(res).target = { namespace, name };
   if (!objectNamePattern.test(name)) throw new Problem('not-found', 'no such task');
   return { namespace, name };
+}
+
+/** Whether the answer went out from the Idempotency-Key store (a retry); the audit then says so. */
+async function replayed(deps: TaskRouteDeps, req: Request, res: Response): Promise<boolean> {
+  if (await idempotent(deps.idempotency, callerOf(res), req, res, deps.log) === 'proceed') return false;
+  const context = contextOf(res);
+  context.action = `${context.action}.replayed`;
+  return true;
 }
 
 function requireSubmitter(caller: Caller): void {
