@@ -1,5 +1,5 @@
 import { expect, test } from '@jest/globals';
-import { partialMessage, taskPartialChannel } from './partial.ts';
+import { PartialMessageSchema, partialMessage, taskPartialChannel } from './partial.ts';
 
 const textDelta = { type: 'stream_event', session_id: 's-1', event: { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hel' } } };
 const toolDelta = { type: 'stream_event', event: { type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: '{"a' } } };
@@ -20,6 +20,8 @@ test.each([
 ] as const)('%s', (_what, chunk, view, expected) => {
   const message = partialMessage(JSON.stringify(chunk), view);
   expect(message === undefined ? undefined : JSON.parse(message)).toEqual(expected);
+  // What the OpenAPI document says.
+  if (message !== undefined) expect(PartialMessageSchema.safeParse(JSON.parse(message)).success).toBe(true);
 });
 
 test.each(['not json', '[1,2]', '"text"', '{"no":"type"}'])('%p gives nothing', (published) => {

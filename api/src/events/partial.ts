@@ -4,6 +4,7 @@
 // asks (?partial=true) gets them as they come, marked `partial: true` and
 // without a seq, and nobody ever gets them replayed. The whole message follows
 // as an ordinary event (`assistant`), with its seq.
+import { z } from 'zod';
 import { taskEventStreamKey } from '../../../runner/src/event-stream.ts';
 import { record, stringOf } from './cli-event.ts';
 import type { EventView } from './normalized.ts';
@@ -17,6 +18,13 @@ import type { EventView } from './normalized.ts';
 export function taskPartialChannel(namespace: string, name: string): string {
   return `${taskEventStreamKey(namespace, name)}:partial`;
 }
+
+export const PartialMessageSchema = z.union([
+  z.object({ partial: z.literal(true), type: z.string().describe('The CLI line\'s type: stream_event.'), data: z.unknown().describe('The CLI line as published.') })
+    .describe('Raw view.'),
+  z.object({ partial: z.literal(true), type: z.literal('message'), role: z.literal('assistant'), text: z.string().describe('The next piece of the text.') })
+    .describe('Normalized view: text deltas only.'),
+]).describe('A partial-message chunk (?partial=true): no seq, never stored or replayed; the whole message follows as an event.');
 
 /**
  * The WebSocket message for one published chunk, undefined when there is
