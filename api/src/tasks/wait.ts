@@ -6,7 +6,8 @@
 // phase read again. The operator sets the phase a moment after the runner ends,
 // so after a completion the phase is read again at growing intervals; besides
 // that one slow safety read (recheckMs) covers a lost wake-up or a task that
-// ends without a runner.completed (timed out, killed).
+// ends without a runner.completed (timed out, killed). When the time is up the
+// task is read once more, so a 202 shows it as it is.
 import type { ClaudeTask } from '../../../crds/src/claude-task.ts';
 import { taskEventWakeChannel, type RunnerCompletedEvent } from '../../../runner/src/event-stream.ts';
 import type { Clock } from '../clock.ts';
@@ -76,6 +77,8 @@ export async function waitForEnd(deps: WaitDeps, initial: ClaudeTask, waitMs: nu
       }
       task = await deps.tasks.get(namespace, name);
     }
+    // Out of time: the 202 shows the task as it is now, not as it was at the last read.
+    if (!isTerminal(task) && !signal.aborted) task = await deps.tasks.get(namespace, name).catch(() => task);
     return { task, completed };
   } finally {
     unsubscribe?.();
