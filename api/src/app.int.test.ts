@@ -2,18 +2,28 @@
 // No operator runs: tasks stay Pending.
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { UnsecuredJWT } from 'jose';
+import { pino } from 'pino';
+import { claudeTaskPlural, group, version } from '../../crds/src/claude-task.ts';
+import { EventPublisher } from '../../runner/src/event-publisher.ts';
+import { taskEventStreamKey, taskEventWakeChannel } from '../../runner/src/event-stream.ts';
 import type { ApiServer } from './server.ts';
-import { startTestApi, testAudience, testIssuer, token } from './test-support.ts';
-import { createTestNamespace, waitFor, type TestNamespace } from '../../test/support/cluster.ts';
+import { insertTask } from './stream/testing.ts';
+import { callApi, startTestApi, testAudience, testIssuer, token, type CallOptions } from './test-support.ts';
+import { bedSetting, createTestNamespace, kubeConfig, waitFor, type TestNamespace } from '../../test/support/cluster.ts';
 
 let api: ApiServer;
 let nsA: TestNamespace;
 let nsB: TestNamespace;
 const rateLimit = 40;
+const appOrigin = 'https://app.example';
 
 beforeAll(async () => {
-  ({ api } = await startTestApi({ RATE_LIMIT_REQUESTS: String(rateLimit), RATE_LIMIT_WINDOW_SECONDS: '60' }));
+  // No safety reads during a test's ?wait: only the task's own events can end it early.
+  ({ api } = await startTestApi({
+    RATE_LIMIT_REQUESTS: String(rateLimit), RATE_LIMIT_WINDOW_SECONDS: '60', CORS_ALLOWED_ORIGINS: appOrigin, WAIT_RECHECK_SECONDS: '3600',
+  }));
   [nsA, nsB] = await Promise.all([createTestNamespace('api-a'), createTestNamespace('api-b')]);
 });
 
@@ -25,17 +35,7 @@ afterAll(async () => {
 const tenantA = () => token({ tenant: 'a', namespaces: [nsA.name], role: 'submitter' });
 const tenantB = () => token({ tenant: 'b', namespaces: [nsB.name], role: 'submitter' });
 
-async function call(method: string, path: string, options: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}) {
-  const headers: Record<string, string> = { ...options.headers };
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  let body: string | undefined = options.raw;
-  if (options.body !== undefined) { body = JSON.stringify(options.body); headers['content-type'] ??= 'application/json'; }
-  const response = await fetch(`${api.url}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
-  const text = await response.text();
-  let json: unknown;
-  try { json = JSON.parse(text); } catch { json = undefined; }
-  return { status: response.status, headers: response.headers, json: json as Record<string, unknown> & { issues?: Array<{ path: string }> }, text };
-}
+const call = (method: string, path: string, options: CallOptions = {}) => callApi(api.url, method, path, options);
 
 const tasksOf = (ns: string) => `/api/v1/namespaces/${ns}/tasks`;
 const spec = { prompt: 'say hello', maxTurns: 2 };
@@ -95,6 +95,78 @@ describe('create', () => {
     expect(waited.status).toBe(202);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
     expect(waited.json).toMatchObject({ status: { phase: 'Pending' } });
+  });
+});
+
+describe('?wait', () => {
+  const logger = pino({ level: 'silent' });
+
+  /** Counts the API's reads of one task from the apiserver. */
+  function countReads(name: string): { count: number } {
+    const reads = { count: 0 };
+    const original = api.deps.tasks.get.bind(api.deps.tasks);
+    api.deps.tasks.get = (namespace, taskName) => {
+      if (taskName === name) reads.count++;
+      return original(namespace, taskName);
+    };
+    return reads;
+  }
+
+  /** What the operator does when the task ends: its status. */
+  async function setStatus(name: string, status: Record<string, unknown>): Promise<void> {
+    await kubeConfig().makeApiClient(CustomObjectsApi).patchNamespacedCustomObjectStatus({
+      group, version, namespace: nsA.name, plural: claudeTaskPlural, name, body: { status },
+    }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+  }
+
+  /** The runner's publisher for the task's stream and wake channel. */
+  function runner(name: string): EventPublisher {
+    return new EventPublisher({
+      redisUrl: bedSetting('REDIS_URL'), streamKey: taskEventStreamKey(nsA.name, name), wakeChannel: taskEventWakeChannel(nsA.name, name),
+      maxLength: 1_000, logger,
+    });
+  }
+
+  async function waiterSubscribed(name: string): Promise<void> {
+    const channel = taskEventWakeChannel(nsA.name, name);
+    await waitFor('the waiting create to subscribe', async () =>
+      Number(((await api.redis.pubsub('NUMSUB', channel)) as [string, number])[1]) === 1, { timeoutMs: 10_000, intervalMs: 20 });
+  }
+
+  const fullResult = 'the whole answer '.repeat(300); // longer than status.result may be
+
+  test('ends with 200, the task and its full result text, woken by the task\'s events without polling the apiserver', async () => {
+    const name = `waited-${crypto.randomBytes(3).toString('hex')}`;
+    const reads = countReads(name);
+    const answer = call('POST', `${tasksOf(nsA.name)}?wait=300`, { token: await tenantA(), body: { name, spec } });
+    await waiterSubscribed(name);
+    const publisher = runner(name);
+    publisher.publish({ type: 'runner.started', attempt: 1 });
+    for (let i = 0; i < 20; i++) publisher.publish({ type: 'assistant', message: { content: [{ type: 'text', text: `step ${i}` }] } });
+    await waitFor('the events written', async () => publisher.lastSeq === 21, { timeoutMs: 10_000, intervalMs: 20 });
+    await setStatus(name, { phase: 'Succeeded', result: 'the whole answer' });
+    publisher.publish({ type: 'runner.completed', outcome: 'succeeded', exitCode: 0, message: 'done', result: fullResult, usage: null, sessionId: null });
+    await publisher.close(10_000);
+
+    const response = await answer;
+    expect(response.status).toBe(200);
+    expect(response.json).toMatchObject({ kind: 'ClaudeTask', metadata: { name }, status: { phase: 'Succeeded' }, result: fullResult });
+    // 21 wake-ups before the last event, none of which read the task; one read after runner.completed.
+    expect(reads.count).toBe(1);
+  });
+
+  test('a runner.completed before the operator has set the phase: the phase is read again until it is final', async () => {
+    const name = `waited-${crypto.randomBytes(3).toString('hex')}`;
+    const answer = call('POST', `${tasksOf(nsA.name)}?wait=300`, { token: await tenantA(), body: { name, spec } });
+    await waiterSubscribed(name);
+    const publisher = runner(name);
+    publisher.publish({ type: 'runner.completed', outcome: 'failed', exitCode: 1, message: 'boom', result: null, usage: null, sessionId: null });
+    await publisher.close(10_000);
+    await setStatus(name, { phase: 'Running' });
+    await setStatus(name, { phase: 'Failed', message: 'boom' });
+    const response = await answer;
+    expect(response.status).toBe(200);
+    expect(response.json).toMatchObject({ metadata: { name }, status: { phase: 'Failed' }, result: null });
   });
 });
 
@@ -186,6 +258,40 @@ describe('history', () => {
   });
 });
 
+describe('history of a task deleted from Kubernetes, from Postgres', () => {
+  test('raw by default; ?view=normalized maps the CLI events, pages by the stored seq', async () => {
+    const uid = crypto.randomUUID();
+    const name = `gone-${crypto.randomBytes(3).toString('hex')}`;
+    await insertTask(api.pool, { uid, namespace: nsA.name, name, phase: 'Succeeded' });
+    const events = [
+      { type: 'runner.started', attempt: 1 },
+      { type: 'assistant', message: { content: [{ type: 'text', text: 'hi' }, { type: 'tool_use', id: 't1', name: 'Bash', input: { command: 'ls' } }] } },
+      { type: 'user', message: { content: [{ type: 'tool_result', tool_use_id: 't1', content: 'a.txt' }] } },
+      { type: 'result', subtype: 'success', is_error: false, result: 'hi' },
+      { type: 'runner.completed', outcome: 'succeeded', exitCode: 0, message: 'done', result: 'hi', usage: null, sessionId: null },
+    ];
+    for (const [i, data] of events.entries()) {
+      await api.pool.query('INSERT INTO claude_task_events (task_uid, seq, type, data, time) VALUES ($1, $2, $3, $4, now())', [uid, i + 1, data.type, JSON.stringify(data)]);
+    }
+    await api.pool.query('UPDATE claude_tasks SET finalized_at = now() WHERE uid = $1', [uid]);
+    const auth = await tenantA();
+    const path = `${tasksOf(nsA.name)}/${name}/events`;
+    const raw = await call('GET', path, { token: auth });
+    expect(raw.status).toBe(200);
+    expect(raw.json).toMatchObject({ source: 'postgres', items: events.map((data, i) => ({ seq: i + 1, type: data.type, data })) });
+
+    const normalized = await call('GET', `${path}?view=normalized&limit=3`, { token: auth });
+    expect(normalized.status).toBe(200);
+    expect((normalized.json.items as Array<Record<string, unknown>>).map((item) => [item.seq, item.type])).toEqual([
+      [1, 'progress'], [2, 'message'], [2, 'tool_use'], [3, 'tool_result'],
+    ]);
+    expect(normalized.json.next).toBe(3);
+    const rest = await call('GET', `${path}?view=normalized&after=3`, { token: auth });
+    expect(rest.json.items).toEqual([expect.objectContaining({ seq: 5, type: 'complete', outcome: 'succeeded', result: 'hi' })]);
+    expect((await call('GET', `${path}?view=other`, { token: auth })).status).toBe(400);
+  });
+});
+
 describe('operations', () => {
   test('rate limit: 429 with Retry-After past the limit, for that caller only', async () => {
     const noisy = await token({ sub: `noisy-${crypto.randomUUID()}`, tenant: 'a', namespaces: [nsA.name] });
@@ -194,11 +300,15 @@ describe('operations', () => {
     for (let i = 0; i < rateLimit + 2; i++) {
       const response = await call('GET', tasksOf(nsA.name) + '?limit=1', { token: noisy });
       statuses.push(response.status);
+      if (i === 0) expect(response.headers.get('ratelimit')).toMatch(new RegExp(`^"default";r=${rateLimit - 1};t=\\d+$`));
       if (response.status === 429) limited = response;
     }
     expect(statuses.slice(0, rateLimit).every((s) => s === 200)).toBe(true);
     expect(statuses.slice(rateLimit)).toEqual([429, 429]);
     expect(Number(limited!.headers.get('retry-after'))).toBeGreaterThan(0);
+    // draft-ietf-httpapi-ratelimit-headers: the policy, and what is left of it.
+    expect(limited!.headers.get('ratelimit-policy')).toBe(`"default";q=${rateLimit};w=60`);
+    expect(limited!.headers.get('ratelimit')).toMatch(/^"default";r=0;t=\d+$/);
     expect(limited!.json.type).toBe('https://claude-operator.io/problems/rate-limited');
     expect((await call('GET', tasksOf(nsA.name), { token: await tenantA() })).status).toBe(200);
   });
@@ -212,9 +322,9 @@ describe('operations', () => {
     await call('POST', tasksOf(nsA.name), { token: auth, body: { spec: {} } });
     await call('GET', tasksOf(nsA.name), { token: auth });
     let rows: Array<Record<string, unknown>> = [];
-    await waitFor('3 audit rows', async () => {
+    await waitFor('3 completed audit rows', async () => {
       rows = (await api.pool.query('SELECT * FROM api_audit WHERE subject = $1 ORDER BY id', [sub])).rows;
-      return rows.length >= 3;
+      return rows.length >= 3 && rows.every((row) => row.completed_at !== null);
     }, { timeoutMs: 10_000 });
     expect(rows.map((r) => [r.action, r.tenant, r.namespace, r.name, r.status, r.outcome])).toEqual([
       ['task.create', 'a', nsA.name, name, 202, 'success'],
@@ -236,6 +346,37 @@ describe('operations', () => {
     expect((await call('GET', '/metrics')).text).toMatch(/^claude_operator_api_requests_total\{/m);
     const doc = await call('GET', '/api/v1/openapi.json');
     expect(doc.json.openapi).toBe('3.1.0');
+  });
+
+  test('CORS: a preflight from a configured origin is answered; another origin gets no CORS fields', async () => {
+    const preflight = (origin: string) => call('OPTIONS', tasksOf(nsA.name), { headers: {
+      origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type,idempotency-key',
+    } });
+    const allowed = await preflight(appOrigin);
+    expect(allowed.status).toBe(204);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe(appOrigin);
+    expect(allowed.headers.get('access-control-allow-methods')).toBe('GET, POST, DELETE');
+    expect(allowed.headers.get('access-control-allow-headers')?.toLowerCase().split(', ')).toEqual(
+      expect.arrayContaining(['authorization', 'content-type', 'idempotency-key']));
+    expect(allowed.headers.get('access-control-allow-credentials')).toBeNull();
+    expect(allowed.headers.get('vary')).toMatch(/Origin/);
+    const other = await preflight('https://evil.example');
+    expect(other.status).toBe(204);
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    expect(other.headers.get('access-control-allow-methods')).toBeNull();
+
+    const auth = await tenantA();
+    const fromApp = await call('GET', tasksOf(nsA.name), { token: auth, headers: { origin: appOrigin } });
+    expect(fromApp.status).toBe(200);
+    expect(fromApp.headers.get('access-control-allow-origin')).toBe(appOrigin);
+    expect(fromApp.headers.get('access-control-expose-headers')).toMatch(/\bLocation\b.*\bRateLimit\b/);
+    const fromElsewhere = await call('GET', tasksOf(nsA.name), { token: auth, headers: { origin: 'https://evil.example' } });
+    expect(fromElsewhere.status).toBe(200);
+    expect(fromElsewhere.headers.get('access-control-allow-origin')).toBeNull();
+    // Errors too carry the field, so a page can read the problem.
+    const unauthenticated = await call('GET', tasksOf(nsA.name), { headers: { origin: appOrigin } });
+    expect(unauthenticated.status).toBe(401);
+    expect(unauthenticated.headers.get('access-control-allow-origin')).toBe(appOrigin);
   });
 
   test('X-Request-Id is passed through', async () => {

@@ -5,12 +5,15 @@ import type { Authenticator, StreamTickets } from './auth/caller.ts';
 import type { AuditLog } from './audit.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { contextOf } from './http/context.ts';
+import { cors, type CorsOptions } from './http/cors.ts';
+import type { IdempotencyStore } from './http/idempotency.ts';
 import { accessLog, audit, authenticate, rateLimit, requestId } from './http/middleware.ts';
 import { Problem, problemOf } from './http/problem.ts';
 import type { RateLimiter } from './http/rate-limit.ts';
-import type { Logger } from './logger.ts';
+import { errorText, type Logger } from './logger.ts';
 import type { ApiMetrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
+import type { ChannelSubscriber } from './stream/channel-subscriber.ts';
 import type { TaskHistory } from './tasks/history.ts';
 import type { TaskStoreApi } from './tasks/kube-tasks.ts';
 import { taskRoutes } from './tasks/routes.ts';
@@ -30,7 +33,14 @@ export interface AppDeps {
   bodyLimitBytes: number;
   maxWaitSeconds: number;
   trustProxy?: boolean;
-  waitPollMs?: number;
+  /** The runner's wake-ups, for ?wait; without them ?wait has only its safety reads. */
+  wakeups?: ChannelSubscriber;
+  /** The safety read of a waited-for task's phase. Default 10 s. */
+  waitRecheckMs?: number;
+  /** Off when absent or without origins. */
+  cors?: CorsOptions;
+  /** Idempotency-Key on POST; without it such calls are 501. */
+  idempotency?: IdempotencyStore;
 }
 
 const readinessTimeoutMs = 3000;
@@ -43,6 +53,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use(requestId());
   app.use(accessLog(deps.log, deps.metrics));
+  if (deps.cors) app.use(cors(deps.cors));
 
   app.get('/healthz', (_req, res) => { res.type('text/plain').send('ok'); });
   app.get('/readyz', async (_req, res) => {
@@ -71,8 +82,9 @@ export function createApp(deps: AppDeps): express.Express {
   api.use(rateLimit(deps.rateLimiter, deps.metrics, deps.log));
   api.use(express.json({ limit: deps.bodyLimitBytes, strict: true, type: ['application/json', 'application/*+json'] }));
   api.use(taskRoutes({
-    tasks: deps.tasks, history: deps.history, clock: deps.clock ?? systemClock, maxWaitSeconds: deps.maxWaitSeconds,
-    ...(deps.tickets ? { tickets: deps.tickets } : {}), ...(deps.waitPollMs ? { waitPollMs: deps.waitPollMs } : {}),
+    tasks: deps.tasks, history: deps.history, clock: deps.clock ?? systemClock, log: deps.log, maxWaitSeconds: deps.maxWaitSeconds,
+    waitRecheckMs: deps.waitRecheckMs ?? 10_000, ...(deps.tickets ? { tickets: deps.tickets } : {}), ...(deps.wakeups ? { wakeups: deps.wakeups } : {}),
+    ...(deps.idempotency ? { idempotency: deps.idempotency } : {}),
   }));
   app.use('/api/v1', api);
 
@@ -89,10 +101,6 @@ export function createApp(deps: AppDeps): express.Express {
     res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem.body(req.originalUrl.split('?')[0]?.slice(0, 512), context.requestId)));
   });
   return app;
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? (error.stack ?? error.message) : String(error);
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

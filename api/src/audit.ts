@@ -1,25 +1,38 @@
-// The audit trail of mutating calls, in Postgres (table api_audit, migration 002).
+// The audit trail of mutating calls, in Postgres (table api_audit, migrations
+// 002 and 003). A call's row is written before the call runs (begin: outcome
+// 'pending') and completed when its response is done (complete): a call whose
+// row cannot be written must not run, so no mutation goes unaudited.
 import type pg from 'pg';
 
-export interface AuditEntry {
+export interface AuditStart {
   requestId: string;
+  method: string;
+  /** The raw `METHOD path` until the route names the action. */
+  action: string;
+  clientIp: string | null;
+}
+
+export interface AuditCompletion {
   subject: string | null;
   tenant: string | null;
   role: string | null;
-  method: string;
   action: string;
   namespace: string | null;
   name: string | null;
   status: number;
   durationMs: number;
-  clientIp: string | null;
 }
 
 export interface AuditLog {
-  record(entry: AuditEntry): Promise<void>;
+  /** Writes the row of a call about to run and returns its id; throws when it cannot. */
+  begin(start: AuditStart): Promise<string>;
+  /** Completes the row with who called, what on, and how it ended. */
+  complete(id: string, completion: AuditCompletion): Promise<void>;
 }
 
-export function outcomeOf(status: number): 'success' | 'denied' | 'rejected' | 'error' {
+export type AuditOutcome = 'pending' | 'success' | 'denied' | 'rejected' | 'error';
+
+export function outcomeOf(status: number): Exclude<AuditOutcome, 'pending'> {
   if (status < 400) return 'success';
   if ([401, 403, 404, 429].includes(status)) return 'denied';
   if (status < 500) return 'rejected';
@@ -33,12 +46,21 @@ export class PgAuditLog implements AuditLog {
     this.pool = pool;
   }
 
-  async record(entry: AuditEntry): Promise<void> {
+  async begin(start: AuditStart): Promise<string> {
+    const { rows } = await this.pool.query<{ id: string }>(
+      `INSERT INTO api_audit (request_id, method, action, outcome, client_ip) VALUES ($1, $2, $3, 'pending', $4) RETURNING id`,
+      [start.requestId, start.method, cut(start.action), start.clientIp],
+    );
+    return rows[0]!.id;
+  }
+
+  async complete(id: string, entry: AuditCompletion): Promise<void> {
     await this.pool.query(
-      `INSERT INTO api_audit (request_id, subject, tenant, role, method, action, namespace, name, status, outcome, duration_ms, client_ip)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-      [entry.requestId, cut(entry.subject), cut(entry.tenant), entry.role, entry.method, cut(entry.action), cut(entry.namespace), cut(entry.name),
-        entry.status, outcomeOf(entry.status), Math.round(entry.durationMs), entry.clientIp],
+      `UPDATE api_audit SET subject = $2, tenant = $3, role = $4, action = $5, namespace = $6, name = $7, status = $8, outcome = $9,
+         duration_ms = $10, completed_at = now()
+       WHERE id = $1`,
+      [id, cut(entry.subject), cut(entry.tenant), entry.role, cut(entry.action), cut(entry.namespace), cut(entry.name),
+        entry.status, outcomeOf(entry.status), Math.round(entry.durationMs)],
     );
   }
 }

@@ -2,8 +2,13 @@
 // with an error that names every bad variable. The Kubernetes connection comes
 // from KubeConfig.loadFromDefault (KUBECONFIG, ~/.kube/config or in-cluster).
 import { z } from 'zod';
+import { isOrigin } from './http/cors.ts';
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
+
+const originList = z.string().default('')
+  .transform((text) => text.split(',').map((origin) => origin.trim()).filter((origin) => origin !== ''))
+  .pipe(z.array(z.string().refine(isOrigin, 'must be an origin such as https://app.example.com (scheme, host, optional port; no path or slash)')));
 
 export const ApiConfigSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -28,6 +33,12 @@ export const ApiConfigSchema = z.object({
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(1024 * 1024).default(256 * 1024),
   /** The longest ?wait= a create may ask for. */
   MAX_WAIT_SECONDS: z.coerce.number().int().min(0).max(3600).default(300),
+  /** A waiting create is woken by the task's events; besides that it reads the task's phase this often. */
+  WAIT_RECHECK_SECONDS: z.coerce.number().int().min(1).max(3600).default(10),
+  /** Browser origins allowed to call the API (CORS), comma-separated; none (CORS off) by default. */
+  CORS_ALLOWED_ORIGINS: originList,
+  /** How long a browser may keep a preflight answer. */
+  CORS_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(86400).default(600),
   /** Behind a load balancer: trust X-Forwarded-For for the client address in logs. */
   TRUST_PROXY: bool.default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

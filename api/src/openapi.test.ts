@@ -1,5 +1,7 @@
 import { expect, test } from '@jest/globals';
 import { openApiDocument } from './openapi.ts';
+import { problemKinds, problemTypeBase } from './http/problem.ts';
+import { StreamQuerySchema } from './tasks/schemas.ts';
 
 const doc = openApiDocument({ maxWaitSeconds: 300 }) as {
   openapi: string;
@@ -25,6 +27,7 @@ test('every route is in it', () => {
     'GET /api/v1/namespaces/{namespace}/tasks/{name}',
     'GET /api/v1/namespaces/{namespace}/tasks/{name}/events',
     'GET /api/v1/namespaces/{namespace}/tasks/{name}/result',
+    'GET /api/v1/namespaces/{namespace}/tasks/{name}/stream',
     'GET /api/v1/openapi.json',
     'GET /healthz',
     'GET /metrics',
@@ -44,4 +47,28 @@ test('every $ref resolves', () => {
 test('query parameters come from the schemas', () => {
   const list = doc.paths['/api/v1/namespaces/{namespace}/tasks']!.get as { parameters: Array<{ name: string }> };
   expect(list.parameters.map((p) => p.name)).toEqual(['phase', 'labelSelector', 'createdAfter', 'createdBefore', 'limit', 'cursor']);
+});
+
+test('the WebSocket: a GET answering 101, its query from the schema that validates it, its messages in x-websocket', () => {
+  const stream = doc.paths['/api/v1/namespaces/{namespace}/tasks/{name}/stream']!.get as {
+    parameters: Array<{ name: string }>; responses: Record<string, unknown>;
+    'x-websocket': { messages: Record<string, { schema: { $ref: string } }>; closeCodes: Record<string, string> };
+  };
+  expect(stream.parameters.map((p) => p.name)).toEqual(Object.keys(StreamQuerySchema.shape));
+  expect(Object.keys(stream.responses)).toEqual(expect.arrayContaining(['101', '400', '401', '404', '429']));
+  expect(Object.values(stream['x-websocket'].messages).map((m) => m.schema.$ref)).toEqual([
+    '#/components/schemas/Event', '#/components/schemas/NormalizedEvent', '#/components/schemas/PartialMessage',
+  ]);
+  expect(Object.keys(stream['x-websocket'].closeCodes)).toEqual(['1000', '1001', '1011', '1013']);
+  const normalized = JSON.stringify(doc.components.schemas.NormalizedEvent);
+  for (const type of ['message', 'tool_use', 'tool_result', 'progress', 'complete', 'error']) expect(normalized).toContain(`"const":"${type}"`);
+});
+
+test('Idempotency-Key on create and cancel; every problem type listed', () => {
+  const header = (path: string) => ((doc.paths[path]!.post as { parameters: Array<{ name: string; in: string }> }).parameters)
+    .find((p) => p.in === 'header')?.name;
+  expect(header('/api/v1/namespaces/{namespace}/tasks')).toBe('Idempotency-Key');
+  expect(header('/api/v1/namespaces/{namespace}/tasks/{name}/cancel')).toBe('Idempotency-Key');
+  expect(Object.keys((doc as unknown as { 'x-problem-types': object })['x-problem-types'])).toEqual(
+    Object.keys(problemKinds).map((kind) => `${problemTypeBase}${kind}`));
 });

@@ -4,9 +4,13 @@
 import { z } from 'zod';
 import { ClaudeTaskSpecSchema, ClaudeTaskStatusSchema } from '../../crds/src/claude-task.ts';
 import {
-  CreateTaskBodySchema, EventPageSchema, EventsQuerySchema, ListQuerySchema, ProblemSchema, StreamTicketSchema,
-  TaskListSchema, TaskResultSchema, TaskSchema, createQuerySchema,
+  CreateTaskBodySchema, EndedTaskSchema, EventPageSchema, EventSchema, EventsQuerySchema, ListQuerySchema, ProblemSchema, StreamQuerySchema,
+  StreamTicketSchema, TaskListSchema, TaskResultSchema, TaskSchema, createQuerySchema,
 } from './tasks/schemas.ts';
+import { NormalizedEventSchema } from './events/normalized.ts';
+import { PartialMessageSchema } from './events/partial.ts';
+import { problemKinds, problemTypeBase } from './http/problem.ts';
+import { closeCodes } from './stream/replay.ts';
 
 type JsonObject = Record<string, unknown>;
 
@@ -16,8 +20,9 @@ function components(): Record<string, JsonObject> {
   const registry = z.registry<{ id: string }>();
   const named: Array<[string, z.ZodType]> = [
     ['ClaudeTaskSpec', ClaudeTaskSpecSchema], ['ClaudeTaskStatus', ClaudeTaskStatusSchema], ['CreateTask', CreateTaskBodySchema],
-    ['Task', TaskSchema], ['TaskList', TaskListSchema], ['EventPage', EventPageSchema], ['TaskResult', TaskResultSchema],
+    ['Task', TaskSchema], ['EndedTask', EndedTaskSchema], ['TaskList', TaskListSchema], ['EventPage', EventPageSchema], ['TaskResult', TaskResultSchema],
     ['StreamTicket', StreamTicketSchema], ['Problem', ProblemSchema],
+    ['Event', EventSchema], ['NormalizedEvent', NormalizedEventSchema], ['PartialMessage', PartialMessageSchema],
   ];
   for (const [id, schema] of named) registry.add(schema, { id });
   const { schemas } = z.toJSONSchema(registry, {
@@ -35,13 +40,65 @@ function queryParameters(schema: z.ZodObject): JsonObject[] {
 
 const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
 const json = (description: string, id: string) => ({ description, content: { 'application/json': { schema: ref(id) } } });
+const rateLimitHeaders = {
+  RateLimit: { description: 'What is left of the caller\'s limit, e.g. "default";r=42;t=17 (draft-ietf-httpapi-ratelimit-headers).', schema: { type: 'string' } },
+  'RateLimit-Policy': { description: 'The caller\'s limit, e.g. "default";q=600;w=60.', schema: { type: 'string' } },
+};
 const errors = {
   400: problem('Invalid input; `issues` lists what is wrong.'),
   401: problem('No valid bearer token.'),
   404: problem('No such namespace or task for this caller.'),
-  429: problem('Rate limited; see Retry-After.'),
+  429: { ...problem('Rate limited; see Retry-After.'), headers: { ...rateLimitHeaders, 'Retry-After': { schema: { type: 'integer' } } } },
+};
+const mutationErrors = {
+  503: problem('Postgres is unreachable: the audit row cannot be written, so nothing was done (see Retry-After).'),
+};
+const idempotencyKey = {
+  name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 257 },
+  description: 'A quoted string ("…") or a token. A retry with the same key and request within 24 h gets the first answer (Idempotent-Replayed: true) and does nothing.',
+};
+const idempotencyErrors = {
+  409: problem('A task with this name exists, or a call with this Idempotency-Key is still running.'),
+  422: problem('Rejected by the Kubernetes API, or the Idempotency-Key was used for another request.'),
 };
 const pathParam = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string' } });
+
+/**
+ * The WebSocket, as OpenAPI can say it: a GET that answers 101 and switches
+ * protocols, the messages in x-websocket (OpenAPI has no words for them).
+ */
+function streamOperation(): JsonObject {
+  return {
+    operationId: 'streamTaskEvents',
+    summary: 'Follow a task\'s events over a WebSocket (GET with Upgrade: websocket).',
+    description: 'Everything is decided before the upgrade: a refusal is a plain HTTP answer with a problem+json body. '
+      + 'Once open, the server only sends, one JSON text message per event, from the event after `from` to the task\'s last one, then closes with 1000. '
+      + 'Authorization: a bearer token, or `ticket` (POST …/stream-ticket) for browsers.',
+    security: [{ bearer: [] }, {}],
+    parameters: queryParameters(StreamQuerySchema),
+    responses: {
+      101: { description: 'Switching Protocols: the WebSocket is open; its messages are in x-websocket.', headers: rateLimitHeaders },
+      ...errors,
+      501: problem('?partial=true, but this server has no Pub/Sub for partial messages.'),
+      503: problem('The server is shutting down, or the task cannot be looked up now.'),
+    },
+    'x-websocket': {
+      direction: 'server to client only; messages from the client are ignored (at most 1 KiB)',
+      messages: {
+        event: { description: 'view=raw (the default): an event as the runner wrote it.', schema: ref('Event') },
+        normalized: { description: 'view=normalized: message, tool_use, tool_result, progress, complete or error.', schema: ref('NormalizedEvent') },
+        partial: { description: 'partial=true: a partial-message chunk, as it comes.', schema: ref('PartialMessage') },
+      },
+      closeCodes: {
+        [closeCodes.normal]: 'The task ended: every event was sent.',
+        [closeCodes.goingAway]: 'The server is shutting down; reconnect with from=<last seq>.',
+        [closeCodes.internalError]: 'The events cannot be read.',
+        [closeCodes.tryAgainLater]: 'Too slow, or events not available yet; the reason says from= to reconnect with.',
+      },
+      heartbeat: 'The server pings every 30 s and drops a client that did not answer the previous ping.',
+    },
+  };
+}
 
 export function openApiDocument(options: { maxWaitSeconds: number; serverUrl?: string }): JsonObject {
   const namespace = pathParam('namespace');
@@ -59,13 +116,13 @@ export function openApiDocument(options: { maxWaitSeconds: number; serverUrl?: s
         parameters: [namespace],
         post: {
           operationId: 'createTask', summary: 'Create a task (202; with ?wait, 200 once it ended in time).',
-          parameters: queryParameters(createQuerySchema(options.maxWaitSeconds)),
+          parameters: [...queryParameters(createQuerySchema(options.maxWaitSeconds)), idempotencyKey],
           requestBody: { required: true, content: { 'application/json': { schema: ref('CreateTask') } } },
           responses: {
-            200: json('The task ended within ?wait.', 'Task'),
+            200: json('The task ended within ?wait: the task and its full result text.', 'EndedTask'),
             202: { ...json('Accepted; the task is Pending (or still running after ?wait).', 'Task'), headers: { Location: { schema: { type: 'string' } } } },
-            ...errors, 403: problem('The role may not submit.'), 409: problem('A task with this name exists.'),
-            413: problem('The body is too large.'), 415: problem('The body is not JSON.'), 422: problem('Rejected by the Kubernetes API.'),
+            ...errors, 403: problem('The role may not submit.'), ...idempotencyErrors,
+            413: problem('The body is too large.'), 415: problem('The body is not JSON.'), ...mutationErrors,
           },
         },
         get: {
@@ -77,11 +134,12 @@ export function openApiDocument(options: { maxWaitSeconds: number; serverUrl?: s
       [task]: {
         parameters: [namespace, name],
         get: { operationId: 'getTask', responses: { 200: json('The task.', 'Task'), ...errors } },
-        delete: { operationId: 'deleteTask', responses: { 202: { description: 'Deletion started.' }, ...errors, 403: problem('The role may not delete.') } },
+        delete: { operationId: 'deleteTask', responses: { 202: { description: 'Deletion started.' }, ...errors, 403: problem('The role may not delete.'), ...mutationErrors } },
       },
       [`${task}/cancel`]: {
         parameters: [namespace, name],
-        post: { operationId: 'cancelTask', responses: { 202: json('Cancel requested.', 'Task'), ...errors, 403: problem('The role may not cancel.') } },
+        post: { operationId: 'cancelTask', parameters: [idempotencyKey],
+          responses: { 202: json('Cancel requested.', 'Task'), ...errors, 403: problem('The role may not cancel.'), ...idempotencyErrors, ...mutationErrors } },
       },
       [`${task}/events`]: {
         parameters: [namespace, name],
@@ -96,11 +154,16 @@ export function openApiDocument(options: { maxWaitSeconds: number; serverUrl?: s
         post: { operationId: 'issueStreamTicket', summary: 'A short-lived, single-use ticket for the WebSocket stream (browsers).',
           responses: { 201: json('The ticket.', 'StreamTicket'), ...errors, 501: problem('Tickets are not available.') } },
       },
+      [`${task}/stream`]: {
+        parameters: [namespace, name],
+        get: streamOperation(),
+      },
       '/api/v1/openapi.json': { get: { operationId: 'openApi', security: [], responses: { 200: { description: 'This document.' } } } },
       '/healthz': { get: { operationId: 'healthz', security: [], responses: { 200: { description: 'The process is up.' } } } },
       '/readyz': { get: { operationId: 'readyz', security: [], responses: { 200: { description: 'Kubernetes, Postgres and Redis answer.' }, 503: { description: 'One does not.' } } } },
       '/metrics': { get: { operationId: 'metrics', security: [], responses: { 200: { description: 'Prometheus metrics.' } } } },
     },
+    'x-problem-types': Object.fromEntries(Object.entries(problemKinds).map(([kind, { status, title }]) => [`${problemTypeBase}${kind}`, { status, title }])),
     components: {
       schemas: components(),
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },

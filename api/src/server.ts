@@ -12,6 +12,7 @@ import type { StreamTickets } from './auth/caller.ts';
 import { JwtAuthenticator } from './auth/jwt.ts';
 import { PgAuditLog } from './audit.ts';
 import type { ApiConfig } from './config.ts';
+import { PgIdempotencyStore } from './http/idempotency.ts';
 import { RedisRateLimiter } from './http/rate-limit.ts';
 import type { Logger } from './logger.ts';
 import { ApiMetrics } from './metrics.ts';
@@ -19,6 +20,7 @@ import { PgRedisHistory } from './tasks/history.ts';
 import { KubeTasks } from './tasks/kube-tasks.ts';
 import { EventHistory } from './stream/history.ts';
 import { kubeTaskLookup } from './stream/kube-task-lookup.ts';
+import { ChannelSubscriber } from './stream/channel-subscriber.ts';
 import { StreamReader } from './stream/stream-reader.ts';
 import { RedisStreamTickets } from './stream/tickets.ts';
 import { attachStreamServer } from './stream/ws-server.ts';
@@ -49,7 +51,8 @@ export async function startApiServer(options: StartOptions): Promise<ApiServer> 
   const kubeConfig = options.kubeConfig ?? loadKubeConfig();
   const applied = await migrate(config.DATABASE_URL);
   log.info({ applied }, 'database migrated');
-  const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 10 });
+  // A Postgres that does not answer fails a query in seconds, not never: mutations are refused (503) while it is away.
+  const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 10, connectionTimeoutMillis: 5_000 });
   pool.on('error', (error) => log.warn({ err: String(error) }, 'idle Postgres connection failed'));
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, enableOfflineQueue: false, lazyConnect: false });
   redis.on('error', (error) => log.warn({ err: String(error) }, 'Redis connection failed'));
@@ -57,6 +60,8 @@ export async function startApiServer(options: StartOptions): Promise<ApiServer> 
   const version = kubeConfig.makeApiClient(VersionApi);
   const tasks = new KubeTasks(kubeConfig.makeApiClient(CustomObjectsApi));
   const tickets = options.tickets ?? new RedisStreamTickets(redis);
+  // One Pub/Sub connection: ?wait wake-ups and partial messages.
+  const channels = new ChannelSubscriber({ redisUrl: config.REDIS_URL, logger: log });
   const deps: AppDeps = {
     tasks,
     history: new PgRedisHistory(pool, redis),
@@ -67,6 +72,8 @@ export async function startApiServer(options: StartOptions): Promise<ApiServer> 
     }),
     rateLimiter: new RedisRateLimiter({ redis, limit: config.RATE_LIMIT_REQUESTS, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS }),
     audit: new PgAuditLog(pool),
+    // A call holds its key at most for its longest ?wait and a minute more.
+    idempotency: new PgIdempotencyStore(pool, { staleAfterSeconds: config.MAX_WAIT_SECONDS + 60 }),
     tickets,
     readiness: {
       kubernetes: async () => { await version.getCode(); },
@@ -77,14 +84,17 @@ export async function startApiServer(options: StartOptions): Promise<ApiServer> 
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     maxWaitSeconds: config.MAX_WAIT_SECONDS,
     trustProxy: config.TRUST_PROXY,
+    wakeups: channels,
+    waitRecheckMs: config.WAIT_RECHECK_SECONDS * 1000,
+    cors: { allowedOrigins: config.CORS_ALLOWED_ORIGINS, maxAgeSeconds: config.CORS_MAX_AGE_SECONDS },
   };
   const server = http.createServer({ requestTimeout: (config.MAX_WAIT_SECONDS + 30) * 1000, headersTimeout: 20_000 }, createApp(deps));
   server.keepAliveTimeout = 65_000;
   // One blocking Redis reader for every WebSocket client of this process.
   const reader = new StreamReader({ redisUrl: config.REDIS_URL, commands: redis, logger: log });
   const streams = attachStreamServer(server, {
-    authenticator: deps.authenticator, tickets, lookup: kubeTaskLookup(tasks, pool), reader, redis,
-    history: new EventHistory(pool), logger: log,
+    authenticator: deps.authenticator, tickets, lookup: kubeTaskLookup(tasks, pool), reader, redis, rateLimiter: deps.rateLimiter,
+    history: new EventHistory(pool), logger: log, channels,
   });
   options.onServer?.(server, deps);
   await new Promise<void>((resolve, reject) => {
@@ -100,6 +110,7 @@ export async function startApiServer(options: StartOptions): Promise<ApiServer> 
     close: () => closing ??= (async () => {
       await streams.close();
       await reader.close();
+      channels.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

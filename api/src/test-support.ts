@@ -30,3 +30,32 @@ export function token(claims: { sub?: string; tenant?: string; namespaces?: stri
     .setIssuedAt(now).setExpirationTime(options.exp ?? now + 600)
     .sign(new TextEncoder().encode(options.key ?? secret));
 }
+
+export interface CallOptions {
+  token?: string;
+  body?: unknown;
+  /** A body sent as it is. */
+  raw?: string;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+export interface CallAnswer {
+  status: number;
+  headers: Headers;
+  json: Record<string, unknown> & { issues?: Array<{ path: string }> };
+  text: string;
+}
+
+/** One HTTP call to the API as a client makes it; the body parsed as JSON when it is JSON. */
+export async function callApi(baseUrl: string, method: string, path: string, options: CallOptions = {}): Promise<CallAnswer> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  let body: string | undefined = options.raw;
+  if (options.body !== undefined) { body = JSON.stringify(options.body); headers['content-type'] ??= 'application/json'; }
+  const response = await fetch(`${baseUrl}${path}`, { method, headers, ...(body !== undefined ? { body } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+  const text = await response.text();
+  let json: unknown;
+  try { json = JSON.parse(text); } catch { json = undefined; }
+  return { status: response.status, headers: response.headers, json: json as CallAnswer['json'], text };
+}

@@ -8,7 +8,7 @@ import type { Logger } from '../logger.ts';
 import type { ApiMetrics } from '../metrics.ts';
 import { contextOf } from './context.ts';
 import { Problem } from './problem.ts';
-import type { RateLimiter } from './rate-limit.ts';
+import { rateLimitHeaders, rateLimitKey, rateLimitedProblem, type RateLimiter } from './rate-limit.ts';
 
 type Middleware = (req: Request, res: Response, next: NextFunction) => void;
 
@@ -74,14 +74,11 @@ export function rateLimit(limiter: RateLimiter, metrics: ApiMetrics, log: Logger
   return (_req, res, next) => {
     const caller = contextOf(res).caller;
     if (!caller) { next(); return; }
-    limiter.take(`${caller.tenant}\u0000${caller.subject}`).then((decision) => {
-      res.setHeader('RateLimit-Limit', String(decision.limit));
-      res.setHeader('RateLimit-Remaining', String(decision.remaining));
-      res.setHeader('RateLimit-Reset', String(decision.resetSeconds));
+    limiter.take(rateLimitKey(caller)).then((decision) => {
+      for (const [name, value] of Object.entries(rateLimitHeaders(decision))) res.setHeader(name, value);
       if (decision.allowed) { next(); return; }
       metrics.rateLimited.inc();
-      next(new Problem('rate-limited', `at most ${decision.limit} requests per window; try again in ${decision.resetSeconds} s`,
-        { headers: { 'Retry-After': String(decision.resetSeconds) } }));
+      next(rateLimitedProblem(decision));
     }, (error: unknown) => {
       log.warn({ err: String(error) }, 'rate limiter unavailable; request let through');
       next();
@@ -90,31 +87,66 @@ export function rateLimit(limiter: RateLimiter, metrics: ApiMetrics, log: Logger
 }
 
 const mutating = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** Waits before each further try to complete an audit row (Postgres may be back by then). */
+const completionRetryMs = [1_000, 2_000, 4_000, 8_000, 16_000];
 
-/** A row in the audit log for every mutating call, whatever its outcome (written once the response is done). */
+/**
+ * The audit of every mutating call, whatever its outcome. Its row is written
+ * before anything else happens (even authentication): when that fails the call
+ * is refused with 503 and changes nothing. The row is completed when the
+ * response is done, with retries; one that cannot be completed stays 'pending'.
+ */
 export function audit(auditLog: AuditLog, metrics: ApiMetrics, log: Logger): Middleware {
   return (req, res, next) => {
     if (!mutating.has(req.method)) { next(); return; }
-    res.once('close', () => {
-      const context = contextOf(res);
-      const status = res.writableFinished ? res.statusCode : 499;
-      auditLog.record({
-        requestId: context.requestId,
-        subject: context.caller?.subject ?? null,
-        tenant: context.caller?.tenant ?? null,
-        role: context.caller?.role ?? null,
-        method: req.method,
-        action: context.action ?? `${req.method} ${req.path}`,
-        namespace: context.target?.namespace ?? null,
-        name: context.target?.name ?? null,
-        status,
-        durationMs: performance.now() - context.startedAt,
-        clientIp: req.ip ?? null,
-      }).catch((error: unknown) => {
-        metrics.auditFailures.inc();
-        log.error({ err: String(error), requestId: context.requestId }, 'audit row not written');
-      });
+    const context = contextOf(res);
+    auditLog.begin({ requestId: context.requestId, method: req.method, action: `${req.method} ${req.path}`, clientIp: req.ip ?? null }).then((id) => {
+      const finish = () => {
+        const completion = {
+          subject: context.caller?.subject ?? null,
+          tenant: context.caller?.tenant ?? null,
+          role: context.caller?.role ?? null,
+          action: context.action ?? `${req.method} ${req.path}`,
+          namespace: context.target?.namespace ?? null,
+          name: context.target?.name ?? null,
+          status: res.writableFinished ? res.statusCode : 499,
+          durationMs: performance.now() - context.startedAt,
+        };
+        void completeWithRetries(() => auditLog.complete(id, completion), (error, attempt, final) => {
+          if (!final) {
+            log.warn({ err: String(error), requestId: context.requestId, attempt }, 'audit row not completed yet; retrying');
+            return;
+          }
+          metrics.auditFailures.inc();
+          log.error({ err: String(error), requestId: context.requestId, auditId: id }, 'audit row left pending: the outcome was not recorded');
+        });
+      };
+      // A client that left while the row was written gets nothing done for it.
+      if (res.closed) {
+        finish();
+        return;
+      }
+      res.once('close', finish);
+      next();
+    }, (error: unknown) => {
+      metrics.auditFailures.inc();
+      log.error({ err: String(error), requestId: context.requestId }, 'audit row not written; call refused');
+      next(new Problem('unavailable', 'the audit log cannot be written now (Postgres is unreachable), so nothing was changed; try again later',
+        { headers: { 'Retry-After': '5' } }));
     });
-    next();
   };
+}
+
+async function completeWithRetries(write: () => Promise<void>, onFailure: (error: unknown, attempt: number, final: boolean) => void): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await write();
+      return;
+    } catch (error) {
+      const delay = completionRetryMs[attempt];
+      onFailure(error, attempt + 1, delay === undefined);
+      if (delay === undefined) return;
+      await new Promise((resolve) => setTimeout(resolve, delay).unref());
+    }
+  }
 }

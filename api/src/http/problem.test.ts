@@ -1,8 +1,9 @@
+import fs from 'node:fs';
 import { describe, expect, test } from '@jest/globals';
 import { ApiException } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { AuthenticationError } from '../auth/caller.ts';
-import { Problem, parseOr400, problemOf, problemTypeBase } from './problem.ts';
+import { Problem, parseOr400, problemKinds, problemOf, problemTypeBase } from './problem.ts';
 
 function kubeError(code: number, body: unknown) {
   return new ApiException(code, 'x', body, {});
@@ -21,6 +22,12 @@ describe('problemOf', () => {
     [Object.assign(new SyntaxError('Unexpected token'), { status: 400, type: 'entity.parse.failed', expose: true }), 400, 'bad-request'],
     [Object.assign(new Error('unsupported charset "UTF-7"'), { status: 415, type: 'charset.unsupported', expose: true }), 415, 'unsupported-media-type'],
     [Object.assign(new URIError('Failed to decode param'), { status: 400 }), 400, 'bad-request'],
+    [Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }), 503, 'unavailable'],
+    [new Error('Connection terminated unexpectedly'), 503, 'unavailable'],
+    [new Error('timeout exceeded when trying to connect'), 503, 'unavailable'],
+    [Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }), 503, 'unavailable'],
+    [new Error('Connection is closed.'), 503, 'unavailable'],
+    [Object.assign(new Error('duplicate key value'), { code: '23505' }), 500, 'internal-error'],
     [new Error('our own bug'), 500, 'internal-error'],
     ['a string thrown', 500, 'internal-error'],
   ])('%p → %d %s', (error, status, kind) => {
@@ -49,4 +56,11 @@ test('parseOr400 lists every issue with its path', () => {
     status: 400, type: `${problemTypeBase}validation-error`,
     issues: [expect.objectContaining({ path: 'body.a' }), expect.objectContaining({ path: 'body.b.c' })],
   });
+});
+
+test('api/README.md documents every problem type with its status', () => {
+  const readme = fs.readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  for (const [kind, { status }] of Object.entries(problemKinds)) {
+    expect(readme).toMatch(new RegExp(`^\\| \`${kind}\` \\| ${status} \\|`, 'm'));
+  }
 });

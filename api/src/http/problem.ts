@@ -1,6 +1,9 @@
 // Errors as RFC 9457 problem details (application/problem+json), each kind with
-// a stable `type` URI clients may switch on. Everything a route throws passes
-// through problemOf, so bad input maps to a 4xx and only our own faults are 5xx.
+// a stable `type` URI clients may switch on. This is the one list of problem
+// types: REST answers and refused WebSocket upgrades (stream/upgrade-reply.ts)
+// both come from it, and api/README.md documents it (a test checks that).
+// Everything a route throws passes through problemOf, so bad input maps to a
+// 4xx and only our own faults are 5xx.
 import { z } from 'zod';
 import { AuthenticationError } from '../auth/caller.ts';
 import { KeySourceUnavailableError } from '../auth/jwt.ts';
@@ -14,10 +17,12 @@ export const problemKinds = {
   forbidden: { status: 403, title: 'Not allowed for this role' },
   'not-found': { status: 404, title: 'Not found' },
   conflict: { status: 409, title: 'Conflict' },
+  'idempotency-key-in-use': { status: 409, title: 'A request with this Idempotency-Key is in progress' },
   gone: { status: 410, title: 'Gone' },
   'payload-too-large': { status: 413, title: 'Request body too large' },
   'unsupported-media-type': { status: 415, title: 'Unsupported media type' },
   invalid: { status: 422, title: 'Rejected by the Kubernetes API' },
+  'idempotency-key-reused': { status: 422, title: 'Idempotency-Key used for another request' },
   'rate-limited': { status: 429, title: 'Too many requests' },
   'internal-error': { status: 500, title: 'Internal error' },
   unavailable: { status: 503, title: 'A dependency is unavailable' },
@@ -96,7 +101,21 @@ export function problemOf(error: unknown): Problem {
   if (kube) return kube;
   const http = httpErrorProblem(error);
   if (http) return http;
+  if (isUnreachable(error)) return new Problem('unavailable', 'Postgres or Redis cannot be reached now; try again later', { headers: { 'Retry-After': '5' }, cause: error });
   return new Problem('internal-error', undefined, { cause: error });
+}
+
+/** Network failures, a Postgres shutting down or not accepting connections, pg and ioredis giving up on a connection. */
+const unreachableCodes: ReadonlySet<string> = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', '57P01', '57P03',
+]);
+const unreachableMessages = /^(Connection terminated|timeout exceeded when trying to connect|Connection is closed|Reached the max retries per request)/i;
+
+function isUnreachable(error: unknown): boolean {
+  const candidate = error as { code?: unknown; message?: unknown } | null;
+  if (!candidate || typeof candidate !== 'object') return false;
+  return (typeof candidate.code === 'string' && unreachableCodes.has(candidate.code))
+    || (typeof candidate.message === 'string' && unreachableMessages.test(candidate.message));
 }
 
 /** Body-parser and router errors (http-errors): their status and `type`. */

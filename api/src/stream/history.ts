@@ -1,6 +1,7 @@
-// The Postgres side of a replay: the events the operator copied into
-// claude_task_events when the task ended. Redis is capped (MAXLEN ~) and the
-// stream is deleted with the task, so whatever Redis no longer has comes from here.
+// The Postgres side of a replay: the events the operator has copied into
+// claude_task_events (in order from seq 1, while the task runs or once it has
+// ended). Redis is capped (MAXLEN ~), may lose its data, and the stream is
+// deleted with the task, so whatever Redis no longer has comes from here.
 import type pg from 'pg';
 import { makeEvent, type StreamEvent } from './stream-event.ts';
 

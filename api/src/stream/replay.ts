@@ -49,7 +49,11 @@ export interface FeedDeps {
   pageSize?: number;
   /** How long without events before the feed asks whether the task has ended. */
   idleCheckMs?: number;
+  /** The messages an event goes out as: its JSON by default (the raw view); none or several in the normalized view. */
+  encode?: (event: StreamEvent) => string[];
 }
+
+const rawView = (event: StreamEvent): string[] => [event.json];
 
 export const closeCodes = {
   normal: 1000,
@@ -82,7 +86,7 @@ export class TaskEventFeed {
   private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(deps: FeedDeps, task: TaskIdentity, streamKey: string, afterSeq: number, sink: FeedSink) {
-    this.deps = { ...deps, pageSize: deps.pageSize ?? 500, idleCheckMs: deps.idleCheckMs ?? 2_000 };
+    this.deps = { ...deps, pageSize: deps.pageSize ?? 500, idleCheckMs: deps.idleCheckMs ?? 2_000, encode: deps.encode ?? rawView };
     this.task = task;
     this.key = streamKey;
     this.last = afterSeq;
@@ -219,7 +223,7 @@ export class TaskEventFeed {
 
   private send(event: StreamEvent, how: 'live' | 'replay'): void {
     if (this.stopped || event.seq !== this.last + 1) return;
-    this.sink.send(event.json);
+    for (const message of this.deps.encode(event)) this.sink.send(message);
     this.last = event.seq;
     if (event.id !== undefined) this.redisCursor = event.id;
     const ends = completion(event);

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { pino, type Logger } from 'pino';
 import { WebSocket } from 'ws';
 import { AuthenticationError, type Authenticator, type Caller } from '../auth/caller.ts';
+import { ChannelSubscriber } from './channel-subscriber.ts';
 import { EventHistory } from './history.ts';
 import { StreamReader } from './stream-reader.ts';
 import { postgresTaskLookup } from './task-lookup.ts';
@@ -27,7 +28,7 @@ export interface StreamStack {
   close(): Promise<void>;
 }
 
-export type StackOptions = Partial<Omit<StreamServerOptions, 'authenticator' | 'tickets' | 'lookup' | 'reader' | 'redis' | 'history'>> & {
+export type StackOptions = Partial<Omit<StreamServerOptions, 'authenticator' | 'tickets' | 'lookup' | 'reader' | 'redis' | 'history' | 'channels'>> & {
   redisUrl: string;
   databaseUrl: string;
   /** Bearer token -> caller. */
@@ -53,6 +54,7 @@ export async function startStreamStack(options: StackOptions): Promise<StreamSta
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
   const reader = new StreamReader({ redisUrl, commands: redis, logger, blockMs: readerBlockMs ?? 5_000 });
   const tickets = new RedisStreamTickets(redis);
+  const channels = new ChannelSubscriber({ redisUrl, logger });
   const server = http.createServer((_request, response) => response.writeHead(404).end());
   const streamServer = attachStreamServer(server, {
     ...serverOptions,
@@ -63,6 +65,7 @@ export async function startStreamStack(options: StackOptions): Promise<StreamSta
     reader,
     redis,
     history: new EventHistory(pool),
+    channels,
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -83,6 +86,7 @@ export async function startStreamStack(options: StackOptions): Promise<StreamSta
         await streamServer.close();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         await reader.close();
+        channels.close();
         redis.disconnect();
         await pool.end();
       })();
@@ -134,18 +138,24 @@ export interface Followed {
   closed: Promise<{ code: number; reason: string }>;
   /** Resolves when the upgrade succeeded; rejects with the HTTP status and body when it was refused. */
   opened: Promise<void>;
+  /** The headers of the 101 answer. */
+  upgradeHeaders: Promise<http.IncomingHttpHeaders>;
 }
 
 export class UpgradeRefused extends Error {
   readonly status: number;
-  readonly contentType: string | undefined;
+  readonly headers: http.IncomingHttpHeaders;
   readonly body: string;
 
-  constructor(status: number, contentType: string | undefined, body: string) {
+  constructor(status: number, headers: http.IncomingHttpHeaders, body: string) {
     super(`upgrade refused: ${status} ${body}`);
     this.status = status;
-    this.contentType = contentType;
+    this.headers = headers;
     this.body = body;
+  }
+
+  get contentType(): string | undefined {
+    return this.headers['content-type'];
   }
 }
 
@@ -165,15 +175,16 @@ export function follow(url: string, options: { token?: string; onMessage?: (mess
       let body = '';
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => reject(new UpgradeRefused(response.statusCode ?? 0, response.headers['content-type'], body)));
+      response.on('end', () => reject(new UpgradeRefused(response.statusCode ?? 0, response.headers, body)));
     });
     ws.once('error', reject);
   });
   opened.catch(() => undefined);
+  const upgradeHeaders = new Promise<http.IncomingHttpHeaders>((resolve) => ws.once('upgrade', (response) => resolve(response.headers)));
   const closed = new Promise<{ code: number; reason: string }>((resolve) => {
     ws.once('close', (code, reason) => resolve({ code, reason: String(reason) }));
     // A refused upgrade never opens, so it never closes either.
     opened.catch(() => resolve({ code: 0, reason: 'refused' }));
   });
-  return { ws, messages, closed, opened };
+  return { ws, messages, closed, opened, upgradeHeaders };
 }

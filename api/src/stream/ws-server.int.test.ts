@@ -2,12 +2,16 @@
 // written by the runner's own EventPublisher.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { Caller } from '../auth/caller.ts';
 import { EventPublisher } from '../../../runner/src/event-publisher.ts';
 import { taskEventStreamKey, taskEventWakeChannel, type TaskEvent } from '../../../runner/src/event-stream.ts';
 import { migrate } from '../../../operator/src/store/migrate.ts';
 import { waitFor } from '../../../test/bed/process.ts';
+import { taskPartialChannel } from '../events/partial.ts';
+import { problemTypeBase } from '../http/problem.ts';
+import { RedisRateLimiter } from '../http/rate-limit.ts';
 import { streamReaderConnectionName } from './stream-reader.ts';
 import {
   copyStreamToHistory, follow, insertTask, setPhase, startStreamStack, UpgradeRefused, type ReceivedMessage, type StreamStack,
@@ -198,6 +202,66 @@ describe('task event stream', () => {
     await waitFor('subscribers gone', async () => stack.reader.stats().subscribers === 0, { timeoutMs: 5_000, intervalMs: 20 });
   });
 
+  it('?view=normalized sends message, tool_use, tool_result, progress and complete, keeping the seqs; raw stays the default', async () => {
+    const task = await newTask();
+    const normalized = follow(stack.streamUrl(namespace, task.name, { view: 'normalized' }), { token });
+    const raw = follow(stack.streamUrl(namespace, task.name), { token });
+    await Promise.all([normalized.opened, raw.opened]);
+    task.publisher.publish({ type: 'system', subtype: 'init', session_id: 's-1', model: 'claude-test' });
+    task.publisher.publish({ type: 'assistant', message: { content: [{ type: 'text', text: 'Writing it.' }, { type: 'tool_use', id: 'toolu_1', name: 'Write', input: { file_path: 'a' } }] } });
+    task.publisher.publish({ type: 'user', message: { content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'ok' }] } });
+    task.publisher.publish({ type: 'result', subtype: 'success', is_error: false, result: 'done' });
+    task.publisher.publish({ ...completed('succeeded'), result: 'done' });
+    await task.publisher.close(10_000);
+    expect((await normalized.closed).code).toBe(1000);
+    expect(normalized.messages.map((m) => [m.seq, m.type])).toEqual([
+      [1, 'progress'], [2, 'message'], [2, 'tool_use'], [3, 'tool_result'], [5, 'complete'],
+    ]);
+    expect(normalized.messages[2]).toMatchObject({ id: 'toolu_1', name: 'Write', input: { file_path: 'a' } });
+    expect(normalized.messages[4]).toMatchObject({ outcome: 'succeeded', result: 'done' });
+    expect((await raw.closed).code).toBe(1000);
+    expect(raw.messages.map((m) => m.type)).toEqual(['system', 'assistant', 'user', 'result', 'runner.completed']);
+
+    // A replay of the history in the normalized view is the same; a bad view is 400.
+    const replayed = follow(stack.streamUrl(namespace, task.name, { view: 'normalized', from: 1 }), { token });
+    expect((await replayed.closed).code).toBe(1000);
+    expect(replayed.messages).toEqual(normalized.messages.slice(1));
+    const bad = await follow(stack.streamUrl(namespace, task.name, { view: 'fancy' }), { token }).opened.then(() => undefined, (e: unknown) => e);
+    expect((bad as UpgradeRefused).status).toBe(400);
+    expect(JSON.parse((bad as UpgradeRefused).body)).toMatchObject({ type: `${problemTypeBase}validation-error`, issues: [{ path: 'query.view' }] });
+  });
+
+  it('?partial=true also sends the published partial chunks, marked and without seq; others never get them, nor does a replay', async () => {
+    const task = await newTask();
+    const channel = taskPartialChannel(namespace, task.name);
+    const partialRaw = follow(stack.streamUrl(namespace, task.name, { partial: 'true' }), { token });
+    const partialNormalized = follow(stack.streamUrl(namespace, task.name, { partial: 'true', view: 'normalized' }), { token });
+    const plain = follow(stack.streamUrl(namespace, task.name), { token });
+    await Promise.all([partialRaw.opened, partialNormalized.opened, plain.opened]);
+    const subscribers = async () => Number(((await stack.redis.pubsub('NUMSUB', channel)) as [string, number])[1]);
+    await waitFor('the partial channel subscribed', async () => (await subscribers()) === 1, { timeoutMs: 5_000, intervalMs: 20 });
+
+    const chunk = { type: 'stream_event', session_id: 's-1', event: { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hel' } } };
+    await stack.redis.publish(channel, JSON.stringify(chunk));
+    await waitFor('the chunk on both partial clients', async () => partialRaw.messages.length === 1 && partialNormalized.messages.length === 1,
+      { timeoutMs: 5_000, intervalMs: 20 });
+    task.publisher.publish({ type: 'assistant', message: { content: [{ type: 'text', text: 'Hello' }] } });
+    task.publisher.publish(completed('succeeded'));
+    await task.publisher.close(10_000);
+    for (const client of [partialRaw, partialNormalized, plain]) expect((await client.closed).code).toBe(1000);
+
+    expect(partialRaw.messages[0]).toEqual({ partial: true, type: 'stream_event', data: chunk });
+    expect(partialRaw.messages.slice(1).map((m) => [m.seq, m.type])).toEqual([[1, 'assistant'], [2, 'runner.completed']]);
+    expect(partialNormalized.messages[0]).toEqual({ partial: true, type: 'message', role: 'assistant', text: 'Hel' });
+    expect(partialNormalized.messages.slice(1).map((m) => [m.seq, m.type])).toEqual([[1, 'message'], [2, 'complete']]);
+    expect(plain.messages.map((m) => m.seq)).toEqual([1, 2]);
+
+    const replay = follow(stack.streamUrl(namespace, task.name, { partial: 'true' }), { token });
+    expect((await replay.closed).code).toBe(1000);
+    expect(replay.messages.map((m) => m.seq)).toEqual([1, 2]);
+    await waitFor('the partial channel released', async () => (await subscribers()) === 0, { timeoutMs: 5_000, intervalMs: 20 });
+  });
+
   it('refuses the upgrade with 401 problem+json for a bad or missing token', async () => {
     const task = await newTask();
     for (const options of [{ token: 'forged' }, {}]) {
@@ -206,7 +270,7 @@ describe('task event stream', () => {
       expect(refused).toBeInstanceOf(UpgradeRefused);
       expect((refused as UpgradeRefused).status).toBe(401);
       expect((refused as UpgradeRefused).contentType).toBe('application/problem+json');
-      expect(JSON.parse((refused as UpgradeRefused).body)).toMatchObject({ status: 401, type: expect.stringMatching(/unauthenticated$/) });
+      expect(JSON.parse((refused as UpgradeRefused).body)).toMatchObject({ status: 401, type: `${problemTypeBase}unauthorized` });
     }
   });
 
@@ -223,6 +287,8 @@ describe('task event stream', () => {
     }
     const badFrom = await follow(stack.streamUrl(namespace, task.name, { from: '-1' }), { token }).opened.then(() => undefined, (e: unknown) => e);
     expect((badFrom as UpgradeRefused).status).toBe(400);
+    // The same problem types as REST (http/problem.ts).
+    expect(JSON.parse((badFrom as UpgradeRefused).body)).toMatchObject({ type: `${problemTypeBase}validation-error`, issues: [{ path: 'query.from' }] });
   });
 
   it('accepts a ticket once, and only for its task', async () => {
@@ -248,6 +314,43 @@ describe('task event stream', () => {
     expect((await client.closed).code).toBe(1000);
     expect(client.messages.map((m) => m.type)).toEqual(['runner.completed']);
     await other.publisher.close(1_000);
+  });
+});
+
+describe('rate limit', () => {
+  let limitedStack: StreamStack;
+  let commands: Redis;
+
+  beforeAll(async () => {
+    commands = new Redis(env('REDIS_URL'));
+    limitedStack = await startStreamStack({
+      redisUrl: env('REDIS_URL'), databaseUrl: env('DATABASE_URL'), callers: { [token]: caller }, logger,
+      rateLimiter: new RedisRateLimiter({ redis: commands, limit: 2, windowSeconds: 600, prefix: `ws-test-${randomUUID()}:` }),
+    });
+  });
+
+  afterAll(async () => {
+    await limitedStack?.close();
+    commands?.disconnect();
+  });
+
+  it('refuses an upgrade over the limit with 429 before upgrading; the 101 carries the RateLimit fields', async () => {
+    const task = await newTask();
+    const first = follow(limitedStack.streamUrl(namespace, task.name), { token });
+    await first.opened;
+    expect(await first.upgradeHeaders).toMatchObject({ 'ratelimit-policy': '"default";q=2;w=600', ratelimit: expect.stringMatching(/^"default";r=1;t=\d+$/) });
+    const second = follow(limitedStack.streamUrl(namespace, task.name), { token });
+    await second.opened;
+    const third = await follow(limitedStack.streamUrl(namespace, task.name), { token }).opened.then(() => undefined, (e: unknown) => e);
+    expect(third).toBeInstanceOf(UpgradeRefused);
+    const refused = third as UpgradeRefused;
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    expect(refused.headers.ratelimit).toMatch(/^"default";r=0;t=\d+$/);
+    expect(JSON.parse(refused.body)).toMatchObject({ status: 429, type: `${problemTypeBase}rate-limited` });
+    task.publisher.publish(completed('succeeded'));
+    await task.publisher.close(10_000);
+    expect([(await first.closed).code, (await second.closed).code]).toEqual([1000, 1000]);
   });
 });
 

@@ -1,14 +1,16 @@
-// The task event WebSocket: GET /api/v1/namespaces/:ns/tasks/:name/stream?from=<seq>
+// The task event WebSocket: GET /api/v1/namespaces/:ns/tasks/:name/stream?from=<seq>&view=raw|normalized&partial=true
 //
 // Everything is decided at the HTTP upgrade, before any WebSocket exists: the
 // caller (a bearer token, or a single-use ticket for browsers), the tenant (a task
 // outside the caller's namespaces is 404, as if it did not exist) and the task.
 // A refusal is a plain HTTP answer with a problem+json body, and no upgrade.
 //
-// Once upgraded the socket only sends: each message is `{seq, type, data, time}`,
-// from the event after `from` (0 = the start) to the task's last event, then a
-// close with 1000. A client too slow for the live stream is closed with 1013 and a
-// reason that says where to reconnect from.
+// Once upgraded the socket only sends: each message is `{seq, type, data, time}`
+// (with ?view=normalized: the normalized events of events/normalized.ts), from
+// the event after `from` (0 = the start) to the task's last event, then a close
+// with 1000. With ?partial=true the CLI's partial-message chunks come too, as
+// they are published (events/partial.ts). A client too slow for the live stream
+// is closed with 1013 and a reason that says where to reconnect from.
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Redis } from 'ioredis';
@@ -16,11 +18,24 @@ import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
 import { taskEventStreamKey } from '../../../runner/src/event-stream.ts';
 import { AuthenticationError, canSee, type Authenticator, type Caller, type StreamTickets } from '../auth/caller.ts';
+import type { z } from 'zod';
+import { normalizeEvent, type EventView } from '../events/normalized.ts';
+import { partialMessage, taskPartialChannel } from '../events/partial.ts';
+import { Problem, parseOr400, problemOf } from '../http/problem.ts';
+import { rateLimitHeaders, rateLimitKey, rateLimitedProblem, type RateLimiter } from '../http/rate-limit.ts';
+import { errorText } from '../logger.ts';
+import type { ChannelSubscriber } from './channel-subscriber.ts';
 import type { EventHistory } from './history.ts';
 import { closeCodes, TaskEventFeed, type FeedSink } from './replay.ts';
 import type { StreamReader } from './stream-reader.ts';
 import { isFinished, type TaskLookup, type TaskRef } from './task-lookup.ts';
-import { refuseUpgrade, type UpgradeProblem } from './upgrade-reply.ts';
+import { StreamQuerySchema } from '../tasks/schemas.ts';
+import type { StreamEvent } from './stream-event.ts';
+import { refuseUpgrade } from './upgrade-reply.ts';
+
+type StreamQuery = z.infer<typeof StreamQuerySchema>;
+
+const normalizedView = (event: StreamEvent): string[] => normalizeEvent(event).map((normalized) => JSON.stringify(normalized));
 
 export interface StreamServerOptions {
   authenticator: Authenticator;
@@ -32,6 +47,10 @@ export interface StreamServerOptions {
   redis: Redis;
   history: EventHistory;
   logger: Logger;
+  /** The REST limit: an upgrade counts as a request and is refused (429) before it happens. */
+  rateLimiter?: RateLimiter;
+  /** Pub/Sub, for clients that ask for partial messages (?partial=true); without it they are refused (501). */
+  channels?: ChannelSubscriber;
   /** A live client with more unsent bytes than this is closed with 1013. Default 1 MiB. */
   maxBufferedBytes?: number;
   /** How long a replay waits for a client to take what it was sent. Default 30 s. */
@@ -62,16 +81,10 @@ export const streamPathPattern = /^\/api\/v1\/namespaces\/([^/]+)\/tasks\/([^/]+
 /** Kubernetes object names; anything else cannot be a task. */
 const namePattern = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
-class Refusal extends Error {
-  readonly problem: UpgradeProblem;
+/** The client closed its socket during authentication: there is nobody to answer. */
+class ClientGone extends Error {}
 
-  constructor(problem: UpgradeProblem) {
-    super(problem.title);
-    this.problem = problem;
-  }
-}
-
-const notFound = (): Refusal => new Refusal({ status: 404, type: 'not-found', title: 'No such task' });
+const notFound = (): Problem => new Problem('not-found', 'no such task');
 
 export function attachStreamServer(server: http.Server, options: StreamServerOptions): StreamServer {
   const settings = {
@@ -86,64 +99,85 @@ export function attachStreamServer(server: http.Server, options: StreamServerOpt
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024, perMessageDeflate: false, clientTracking: false });
   const sessions = new Set<{ ws: WebSocket; feed: TaskEventFeed; alive: boolean }>();
   const counters = { closedSlow: 0, maxBufferedSeen: 0 };
+  /** Extra headers for a request's 101 answer. */
+  const upgradeHeaders = new WeakMap<http.IncomingMessage, Record<string, string>>();
+  wss.on('headers', (headers, request) => {
+    for (const [name, value] of Object.entries(upgradeHeaders.get(request) ?? {})) headers.push(`${name}: ${value}`);
+  });
   let closing: Promise<void> | undefined;
 
   const onUpgrade = (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     // A client that goes away during authentication must not crash the process.
     socket.on('error', (error) => logger.debug({ err: error.message }, 'upgrade socket error'));
     accept(request, socket).then(
-      ({ task, from, caller }) => {
+      ({ task, query, caller }) => {
         if (closing || socket.destroyed) {
           socket.destroy();
           return;
         }
-        wss.handleUpgrade(request, socket, head, (ws) => startSession(ws, task, from, caller));
+        wss.handleUpgrade(request, socket, head, (ws) => startSession(ws, task, query, caller));
       },
       (error: unknown) => {
-        if (error instanceof Refusal) {
-          refuseUpgrade(socket, error.problem);
+        if (error instanceof ClientGone) {
+          socket.destroy();
           return;
         }
-        logger.error({ err: (error as Error).message }, 'stream upgrade failed');
-        refuseUpgrade(socket, { status: 503, type: 'unavailable', title: 'Cannot open the stream now' });
+        let problem = problemOf(error);
+        if (problem.status >= 500) {
+          logger.error({ err: errorText(problem.cause ?? error) }, 'stream upgrade failed');
+          problem = new Problem('unavailable', 'cannot open the stream now');
+        }
+        refuseUpgrade(socket, problem, pathOf(request));
       },
     );
   };
 
-  async function accept(request: http.IncomingMessage, socket: Duplex): Promise<{ task: TaskRef; from: number; caller: Caller }> {
-    if (closing) throw new Refusal({ status: 503, type: 'unavailable', title: 'Server shutting down' });
+  async function accept(request: http.IncomingMessage, socket: Duplex): Promise<{ task: TaskRef; query: StreamQuery; caller: Caller }> {
+    if (closing) throw new Problem('unavailable', 'the server is shutting down');
     const url = new URL(request.url ?? '/', 'http://localhost');
     const match = streamPathPattern.exec(url.pathname);
     const namespace = decode(match?.[1]);
     const name = decode(match?.[2]);
     if (!namespace || !name) throw notFound();
     const caller = await authenticate(request, url, { namespace, name });
+    await takeRateLimit(request, caller);
     if (!canSee(caller, namespace) || !namePattern.test(namespace) || !namePattern.test(name)) throw notFound();
-    const from = parseFrom(url.searchParams.get('from'));
+    const query = parseOr400(StreamQuerySchema, Object.fromEntries(url.searchParams), 'the query', ['query']);
+    if (query.partial && !settings.channels) throw new Problem('not-implemented', 'partial messages are not available on this server');
     const task = await settings.lookup(namespace, name);
     if (!task) throw notFound();
-    if (socket.destroyed) throw new Refusal({ status: 499, type: 'gone', title: 'Client went away' });
-    return { task, from, caller };
+    if (socket.destroyed) throw new ClientGone();
+    return { task, query, caller };
   }
 
   async function authenticate(request: http.IncomingMessage, url: URL, taskKey: { namespace: string; name: string }): Promise<Caller> {
     const header = request.headers.authorization;
     const ticket = url.searchParams.get('ticket');
-    try {
-      if (header !== undefined) {
-        const bearer = /^Bearer +([^ ]+)$/i.exec(header)?.[1];
-        if (!bearer) throw new AuthenticationError('Authorization is not a bearer token');
-        return await settings.authenticator.authenticate(bearer);
-      }
-      if (ticket !== null && settings.tickets) return await settings.tickets.redeem(ticket, taskKey);
-    } catch (error) {
-      if (!(error instanceof AuthenticationError)) throw error;
-      throw new Refusal({ status: 401, type: 'unauthenticated', title: 'Not authenticated', detail: error.message });
+    if (header !== undefined) {
+      const bearer = /^Bearer +([^ ]+)$/i.exec(header)?.[1];
+      if (!bearer) throw new AuthenticationError('the Authorization header is not a bearer token');
+      return await settings.authenticator.authenticate(bearer);
     }
-    throw new Refusal({ status: 401, type: 'unauthenticated', title: 'Not authenticated', detail: 'a bearer token or a stream ticket is required' });
+    if (ticket !== null && settings.tickets) return await settings.tickets.redeem(ticket, taskKey);
+    throw new AuthenticationError('a bearer token or a stream ticket is required');
   }
 
-  function startSession(ws: WebSocket, task: TaskRef, from: number, caller: Caller): void {
+  /** Refuses with 429 over the limit; otherwise the 101 carries the RateLimit fields. A limiter that fails lets the upgrade through. */
+  async function takeRateLimit(request: http.IncomingMessage, caller: Caller): Promise<void> {
+    if (!settings.rateLimiter) return;
+    let decision;
+    try {
+      decision = await settings.rateLimiter.take(rateLimitKey(caller));
+    } catch (error) {
+      logger.warn({ err: (error as Error).message }, 'rate limiter unavailable; upgrade let through');
+      return;
+    }
+    if (!decision.allowed) throw rateLimitedProblem(decision);
+    upgradeHeaders.set(request, rateLimitHeaders(decision));
+  }
+
+  function startSession(ws: WebSocket, task: TaskRef, query: StreamQuery, caller: Caller): void {
+    const { from, view } = query;
     const sink: FeedSink = {
       send(json) {
         if (ws.readyState !== WebSocket.OPEN) return;
@@ -167,18 +201,43 @@ export function attachStreamServer(server: http.Server, options: StreamServerOpt
       idleCheckMs: settings.idleCheckMs,
       pageSize: settings.pageSize,
       isFinished: async () => isFinished(await settings.lookup(task.namespace, task.name)),
+      encode: view === 'normalized' ? normalizedView : undefined,
     }, identity, taskEventStreamKey(task.namespace, task.name), from, sink);
     const session = { ws, feed, alive: true };
     sessions.add(session);
+    const stopPartials = query.partial ? followPartials(ws, task, view) : undefined;
     ws.on('pong', () => (session.alive = true));
     ws.on('error', (error) => logger.debug({ err: error.message }, 'stream socket error'));
     ws.on('close', (code) => {
       feed.stop();
+      stopPartials?.();
       sessions.delete(session);
       logger.debug({ task: `${task.namespace}/${task.name}`, subject: caller.subject, code, lastSeq: feed.lastSeq }, 'stream closed');
     });
-    logger.debug({ task: `${task.namespace}/${task.name}`, subject: caller.subject, from }, 'stream opened');
+    logger.debug({ task: `${task.namespace}/${task.name}`, subject: caller.subject, from, view }, 'stream opened');
     feed.start();
+  }
+
+  /**
+   * Sends the task's partial-message chunks as they are published, from the
+   * moment the subscription holds. They are extras: a client with a full send
+   * buffer does not get them, and they are never replayed.
+   */
+  function followPartials(ws: WebSocket, task: TaskRef, view: EventView): () => void {
+    let unsubscribe: (() => void) | undefined;
+    let stopped = false;
+    settings.channels!.subscribe(taskPartialChannel(task.namespace, task.name), (published) => {
+      if (ws.readyState !== WebSocket.OPEN || ws.bufferedAmount > settings.maxBufferedBytes / 2) return;
+      const message = partialMessage(published, view);
+      if (message !== undefined) ws.send(message);
+    }).then((done) => {
+      if (stopped) done();
+      else unsubscribe = done;
+    }, (error: Error) => logger.warn({ err: error.message, task: `${task.namespace}/${task.name}` }, 'cannot follow partial messages'));
+    return () => {
+      stopped = true;
+      unsubscribe?.();
+    };
   }
 
   const heartbeat = setInterval(() => {
@@ -238,6 +297,10 @@ function waitForDrain(ws: WebSocket, bytes: number, stallMs: number): Promise<bo
   });
 }
 
+function pathOf(request: http.IncomingMessage): string {
+  return (request.url ?? '/').split('?')[0]!.slice(0, 512);
+}
+
 function decode(segment: string | undefined): string | undefined {
   if (segment === undefined) return undefined;
   try {
@@ -245,14 +308,4 @@ function decode(segment: string | undefined): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** `from`: the last seq the client has; 0 (or absent) for the whole stream. */
-function parseFrom(value: string | null): number {
-  if (value === null || value === '') return 0;
-  const from = /^\d{1,15}$/.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(from)) {
-    throw new Refusal({ status: 400, type: 'invalid-request', title: 'Invalid from', detail: 'from must be a non-negative integer seq' });
-  }
-  return from;
 }

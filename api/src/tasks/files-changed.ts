@@ -4,6 +4,7 @@
 // given relative to the session's working directory (the `system` init event's
 // `cwd`) when they are inside it.
 import path from 'node:path';
+import { contentBlocks, record } from '../events/cli-event.ts';
 
 export const fileEditingTools: ReadonlySet<string> = new Set(['Write', 'Edit', 'MultiEdit', 'NotebookEdit']);
 
@@ -57,19 +58,4 @@ function relativeTo(cwd: string | undefined, file: string): string {
   if (!cwd || !path.isAbsolute(file)) return file;
   const relative = path.relative(cwd, file);
   return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
-}
-
-function record(value: unknown): Record<string, unknown> | undefined {
-  return value && typeof value === 'object' && !Array.isArray(value) ? value as Record<string, unknown> : undefined;
-}
-
-function contentBlocks(data: Record<string, unknown>): Array<Record<string, unknown>> {
-  const content = record(data.message)?.content;
-  if (!Array.isArray(content)) return [];
-  const blocks: Array<Record<string, unknown>> = [];
-  for (const block of content as unknown[]) {
-    const value = record(block);
-    if (value) blocks.push(value);
-  }
-  return blocks;
 }

@@ -1,6 +1,11 @@
-// A task's history as the API reads it: Postgres once the operator has finalized
-// the task (every event stored), the task's Redis stream before that (the live
-// record while it runs). Paginated by seq.
+// A task's history as the API reads it, paginated by seq. The operator copies
+// the task's events into Postgres while it runs, in order and without gaps from
+// seq 1, so Postgres holds a prefix of the history and the task's Redis stream
+// the newest part (it may have lost or trimmed older entries). A page is read
+// from Postgres first (seq > after) and goes on from the Redis stream after the
+// last seq Postgres gave: complete whether or not the task has ended and whether
+// or not Redis still has its events. Once the task is finalized (every event in
+// Postgres) Redis is not read at all.
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { parseStreamEntry, taskEventStreamKey } from '../../../runner/src/event-stream.ts';
@@ -22,17 +27,31 @@ export interface StoredTask {
   finalized: boolean;
 }
 
+/**
+ * Where a page's events came from. An empty page says where the next ones will
+ * come from: `postgres` once the task is finalized, `redis` while it runs.
+ */
+export type EventSource = 'postgres' | 'redis' | 'postgres+redis';
+
+export interface EventPage {
+  items: HistoryEvent[];
+  source: EventSource;
+}
+
 export interface TaskHistory {
   /** The stored record of a task, by uid. */
   record(uid: string): Promise<StoredTask | undefined>;
   /** The newest stored record under this name (for tasks already deleted from Kubernetes). */
   latestByName(namespace: string, name: string): Promise<StoredTask | undefined>;
-  events(task: TaskKey, options: { after: number; limit: number }): Promise<{ items: HistoryEvent[]; source: 'postgres' | 'redis' }>;
+  events(task: TaskKey, options: { after: number; limit: number }): Promise<EventPage>;
+  /** The newest event in the task's Redis stream (what the runner wrote last). */
+  lastEvent(namespace: string, name: string): Promise<HistoryEvent | undefined>;
   /** Every event (for the result's files changed), at most `max`. */
   allEvents(task: TaskKey, max: number): Promise<HistoryEvent[]>;
 }
 
 const redisChunk = 500;
+const uidPattern = /^[0-9a-f-]{36}$/i;
 
 export class PgRedisHistory implements TaskHistory {
   private readonly pool: pg.Pool;
@@ -44,7 +63,7 @@ export class PgRedisHistory implements TaskHistory {
   }
 
   async record(uid: string): Promise<StoredTask | undefined> {
-    if (!/^[0-9a-f-]{36}$/i.test(uid)) return undefined;
+    if (!uidPattern.test(uid)) return undefined;
     const { rows } = await this.pool.query('SELECT uid, phase, status, result, finalized_at FROM claude_tasks WHERE uid = $1', [uid]);
     return rows[0] ? storedOf(rows[0]) : undefined;
   }
@@ -56,18 +75,31 @@ export class PgRedisHistory implements TaskHistory {
     return rows[0] ? storedOf(rows[0]) : undefined;
   }
 
-  async events(task: TaskKey, { after, limit }: { after: number; limit: number }) {
-    const stored = await this.record(task.uid);
-    if (stored?.finalized) {
-      const { rows } = await this.pool.query(
-        'SELECT seq, type, data, time FROM claude_task_events WHERE task_uid = $1 AND seq > $2 ORDER BY seq LIMIT $3', [task.uid, after, limit]);
-      return { items: rows.map((row) => ({ seq: Number(row.seq), type: row.type, data: row.data, time: new Date(row.time).toISOString() })), source: 'postgres' as const };
-    }
-    return { items: await this.streamEvents(task, after, limit), source: 'redis' as const };
+  async events(task: TaskKey, { after, limit }: { after: number; limit: number }): Promise<EventPage> {
+    const [stored, copied] = await Promise.all([this.record(task.uid), this.copiedEvents(task.uid, after, limit)]);
+    if (copied.length === limit || stored?.finalized) return { items: copied, source: 'postgres' };
+    const live = await this.streamEvents(task, copied.at(-1)?.seq ?? after, limit - copied.length);
+    const source: EventSource = copied.length === 0 ? 'redis' : live.length === 0 ? 'postgres' : 'postgres+redis';
+    return { items: [...copied, ...live], source };
+  }
+
+  /** What the operator has copied to Postgres: seq > after, in order. */
+  private async copiedEvents(uid: string, after: number, limit: number): Promise<HistoryEvent[]> {
+    if (!uidPattern.test(uid)) return [];
+    const { rows } = await this.pool.query(
+      'SELECT seq, type, data, time FROM claude_task_events WHERE task_uid = $1 AND seq > $2 ORDER BY seq LIMIT $3', [uid, after, limit]);
+    return rows.map((row) => ({ seq: Number(row.seq), type: row.type, data: row.data, time: new Date(row.time).toISOString() }));
   }
 
   async allEvents(task: TaskKey, max: number): Promise<HistoryEvent[]> {
     return (await this.events(task, { after: 0, limit: max })).items;
+  }
+
+  async lastEvent(namespace: string, name: string): Promise<HistoryEvent | undefined> {
+    const [entry] = await this.redis.xrevrange(taskEventStreamKey(namespace, name), '+', '-', 'COUNT', 1);
+    if (!entry) return undefined;
+    const stored = parseStreamEntry(entry[0], entry[1]);
+    return { seq: stored.seq, type: stored.type, time: stored.time, data: stored.event };
   }
 
   /** The stream's entries with seq > after, in order (seqs grow with entry ids). */

@@ -3,10 +3,15 @@
 // caller (404); a role too low for what is asked in its own namespace is 403.
 import { Router, type Request, type Response } from 'express';
 import type { ClaudeTask } from '../../../crds/src/claude-task.ts';
+import type { RunnerCompletedEvent } from '../../../runner/src/event-stream.ts';
 import { canSee, canSubmit, type Caller, type StreamTickets } from '../auth/caller.ts';
 import type { Clock } from '../clock.ts';
 import { callerOf, contextOf } from '../http/context.ts';
+import { idempotent, type IdempotencyStore } from '../http/idempotency.ts';
 import { Problem, parseOr400 } from '../http/problem.ts';
+import { normalizeEvent } from '../events/normalized.ts';
+import type { Logger } from '../logger.ts';
+import type { ChannelSubscriber } from '../stream/channel-subscriber.ts';
 import { filesChanged } from './files-changed.ts';
 import type { TaskHistory, TaskKey } from './history.ts';
 import { submitterAnnotation, tenantAnnotation, type TaskStoreApi } from './kube-tasks.ts';
@@ -15,15 +20,21 @@ import {
   CreateTaskBodySchema, EventsQuerySchema, ListQuerySchema, NamespaceSchema, createQuerySchema,
 } from './schemas.ts';
 import { isTerminal, taskPath, taskView } from './task-view.ts';
+import { waitForEnd } from './wait.ts';
 
 export interface TaskRouteDeps {
   tasks: TaskStoreApi;
   history: TaskHistory;
   tickets?: StreamTickets;
+  /** The runner's wake-ups, for ?wait. */
+  wakeups?: ChannelSubscriber;
   clock: Clock;
+  log: Logger;
   maxWaitSeconds: number;
-  /** How often ?wait looks at the task. */
-  waitPollMs?: number;
+  /** The safety read of a waited-for task's phase, besides the wake-ups. */
+  waitRecheckMs: number;
+  /** Idempotency-Key; without it a call with the header is 501. */
+  idempotency?: IdempotencyStore;
 }
 
 /** Names as Kubernetes allows them for custom resources (tasks made with kubectl may be longer than the API makes). */
@@ -37,6 +48,7 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
   router.post('/namespaces/:namespace/tasks', async (req, res) => {
     const namespace = visibleNamespace(req, res, 'task.create');
     requireSubmitter(callerOf(res));
+    if (await replayed(deps, req, res)) return;
     const query = parseOr400(createQuery, req.query, 'the query', ['query']);
     const body = parseOr400(CreateTaskBodySchema, jsonBody(req), 'the task', ['body']);
     const caller = callerOf(res);
@@ -50,8 +62,15 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
       res.status(202).json(taskView(created));
       return;
     }
-    const final = await waitForEnd(deps, namespace, name, created, query.wait * 1000, abortOnClose(req, res));
-    res.status(isTerminal(final) ? 200 : 202).json(taskView(final));
+    const { task, completed } = await waitForEnd({
+      tasks: deps.tasks, lastEvent: (ns, taskName) => deps.history.lastEvent(ns, taskName), wakeups: deps.wakeups,
+      clock: deps.clock, log: deps.log, recheckMs: deps.waitRecheckMs,
+    }, created, query.wait * 1000, abortOnClose(req, res));
+    if (!isTerminal(task)) {
+      res.status(202).json(taskView(task));
+      return;
+    }
+    res.status(200).json({ ...taskView(task), result: await resultText(deps, task, completed) });
   });
 
   router.get('/namespaces/:namespace/tasks', async (req, res) => {
@@ -84,6 +103,7 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
   router.post('/namespaces/:namespace/tasks/:name/cancel', async (req, res) => {
     const { namespace, name } = visibleTask(req, res, 'task.cancel');
     requireSubmitter(callerOf(res));
+    if (await replayed(deps, req, res)) return;
     res.status(202).json(taskView(await deps.tasks.cancel(namespace, name)));
   });
 
@@ -100,7 +120,8 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
     const key = await historyKey(deps, namespace, name);
     const page = await deps.history.events(key, query);
     const last = page.items.at(-1)?.seq;
-    res.json({ items: page.items, source: page.source, ...(page.items.length === query.limit && last ? { next: last } : {}) });
+    const items = query.view === 'normalized' ? page.items.flatMap(normalizeEvent) : page.items;
+    res.json({ items, source: page.source, ...(page.items.length === query.limit && last ? { next: last } : {}) });
   });
 
   router.get('/namespaces/:namespace/tasks/:name/result', async (req, res) => {
@@ -153,6 +174,14 @@ function visibleTask(req: Request, res: Response, action?: string): { namespace:
   return { namespace, name };
 }
 
+/** Whether the answer went out from the Idempotency-Key store (a retry); the audit then says so. */
+async function replayed(deps: TaskRouteDeps, req: Request, res: Response): Promise<boolean> {
+  if (await idempotent(deps.idempotency, callerOf(res), req, res, deps.log) === 'proceed') return false;
+  const context = contextOf(res);
+  context.action = `${context.action}.replayed`;
+  return true;
+}
+
 function requireSubmitter(caller: Caller): void {
   if (!canSubmit(caller)) throw new Problem('forbidden', `role ${caller.role} may not change tasks`);
 }
@@ -191,15 +220,9 @@ function abortOnClose(req: Request, res: Response): AbortSignal {
   return controller.signal;
 }
 
-async function waitForEnd(deps: TaskRouteDeps, namespace: string, name: string, initial: ClaudeTask, waitMs: number, signal: AbortSignal): Promise<ClaudeTask> {
-  const deadline = deps.clock.now() + waitMs;
-  let task = initial;
-  while (!isTerminal(task) && !signal.aborted) {
-    const left = deadline - deps.clock.now();
-    if (left <= 0) break;
-    await deps.clock.sleep(Math.min(deps.waitPollMs ?? 1000, left), signal);
-    if (signal.aborted) break;
-    task = await deps.tasks.get(namespace, name);
-  }
-  return task;
+/** The full final text: from the runner's last event, else the operator's record, else the status's short summary. */
+async function resultText(deps: TaskRouteDeps, task: ClaudeTask, completed: RunnerCompletedEvent | undefined): Promise<string | null> {
+  if (completed?.result) return completed.result;
+  const stored = await deps.history.record(task.metadata.uid ?? '').catch(() => undefined);
+  return stored?.result ?? task.status?.result ?? null;
 }

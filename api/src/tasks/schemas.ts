@@ -2,6 +2,7 @@
 // are rendered into the OpenAPI document, so the two cannot drift apart.
 import { z } from 'zod';
 import { ClaudeTaskSpecSchema, ClaudeTaskStatusSchema, UsageSchema, taskPhases } from '../../../crds/src/claude-task.ts';
+import { NormalizedEventSchema, eventViews } from '../events/normalized.ts';
 
 /** A DNS-1123 label: the task name is also a label value on its Job and pods (63 at most). */
 export const TaskNameSchema = z.string().min(1).max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label');
@@ -35,9 +36,23 @@ export const ListQuerySchema = z.object({
   cursor: z.string().max(4096).optional().describe('The `next` of the previous page.'),
 });
 
+const viewParameter = z.enum(eventViews).default('raw')
+  .describe('raw: the events as the runner wrote them (CLI stream-json lines and runner.* events); normalized: message, tool_use, tool_result, progress, complete, error.');
+
 export const EventsQuerySchema = z.object({
   after: z.coerce.number().int().min(0).default(0).describe('Only events with a greater seq.'),
-  limit: z.coerce.number().int().min(1).max(1000).default(200),
+  limit: z.coerce.number().int().min(1).max(1000).default(200).describe('Stored events per page (a normalized page may hold more or fewer items).'),
+  view: viewParameter,
+});
+
+/** The WebSocket's query: GET …/tasks/{name}/stream. */
+export const StreamQuerySchema = z.object({
+  from: z.string().regex(/^\d{0,15}$/, 'must be a non-negative integer seq').optional().transform((from) => Number(from ?? 0))
+    .describe('The last seq the client has; the stream starts after it (0 or absent: from the start).'),
+  view: viewParameter,
+  partial: z.enum(['true', 'false']).optional().transform((partial) => partial === 'true')
+    .describe('true: also the CLI\'s partial-message chunks as they come (marked partial, no seq, never replayed).'),
+  ticket: z.string().max(256).optional().describe('A stream ticket (POST …/stream-ticket), for clients that cannot send Authorization.'),
 });
 
 export const TaskSchema = z.object({
@@ -56,6 +71,10 @@ export const TaskSchema = z.object({
   status: ClaudeTaskStatusSchema,
 }).describe('A ClaudeTask as Kubernetes holds it.');
 
+export const EndedTaskSchema = TaskSchema.extend({
+  result: z.string().nullable().describe('The full final text (status.result is only a short summary); null when the task did not succeed.'),
+}).describe('A task that ended within ?wait, with its result text.');
+
 export const TaskListSchema = z.object({
   items: z.array(TaskSchema),
   next: z.string().optional().describe('Pass as ?cursor= for the next page; absent on the last.'),
@@ -69,8 +88,10 @@ export const EventSchema = z.object({
 });
 
 export const EventPageSchema = z.object({
-  items: z.array(EventSchema),
-  source: z.enum(['postgres', 'redis']).describe('postgres once the task is finalized; the live Redis stream before.'),
+  items: z.array(z.union([EventSchema, NormalizedEventSchema])).describe('Raw events; normalized ones with ?view=normalized.'),
+  source: z.enum(['postgres', 'redis', 'postgres+redis']).describe(
+    'Where this page came from: Postgres (what the operator has copied, seq 1 on), then the Redis stream after the last copied seq. '
+    + 'An empty page says where the next events will come from: postgres once the task is finalized, redis while it runs.'),
   next: z.number().int().optional().describe('Pass as ?after= for the next page; absent when no more events are stored yet.'),
 });
 
