@@ -123,7 +123,7 @@ describe('?wait', () => {
   function runner(name: string): EventPublisher {
     return new EventPublisher({
       redisUrl: bedSetting('REDIS_URL'), streamKey: taskEventStreamKey(nsA.name, name), wakeChannel: taskEventWakeChannel(nsA.name, name),
-      maxLength: 1_000, logger,
+      persistedKey: undefined, logger,
     });
   }
 

@@ -17,8 +17,10 @@ export const podPaths = {
   gitCredentials: '/var/run/claude-operator/git-credentials',
 } as const;
 
-/** The runner exits 2 for a spec or config it cannot use: retrying cannot help. */
+/** The runner exits 2 for a spec or config it cannot use, and 4 when spec.maxBudgetUSD
+ * was spent (runner/README.md): retrying cannot help, and a retry would spend the budget again. */
 export const runnerExitBadInput = 2;
+export const runnerExitBudgetExceeded = 4;
 const runAsUser = 65532;
 /** The volume with the API key Secret; task-status.ts names the Secret when the kubelet cannot find it. */
 export const apiKeyVolumeName = 'anthropic';
@@ -128,8 +130,8 @@ export function desiredJob(task: ClaudeTask, config: OperatorConfig): V1Job {
         rules: [
           // An eviction or preemption is not the task's fault: it does not use up a retry.
           { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
-          // A spec or config the runner cannot use fails the same way every time.
-          { action: 'FailJob', onExitCodes: { containerName: 'runner', operator: 'In', values: [runnerExitBadInput] } },
+          // A spec or config the runner cannot use fails the same way every time; a spent budget stays spent.
+          { action: 'FailJob', onExitCodes: { containerName: 'runner', operator: 'In', values: [runnerExitBadInput, runnerExitBudgetExceeded] } },
         ],
       },
       template: {

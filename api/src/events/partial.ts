@@ -5,19 +5,12 @@
 // without a seq, and nobody ever gets them replayed. The whole message follows
 // as an ordinary event (`assistant`), with its seq.
 import { z } from 'zod';
-import { taskEventStreamKey } from '../../../runner/src/event-stream.ts';
+import { taskPartialChannel } from '../../../runner/src/event-stream.ts';
 import { record, stringOf } from './cli-event.ts';
 import type { EventView } from './normalized.ts';
 
-/**
- * The task's partial-message channel. The runner's event-stream.ts is getting
- * taskPartialChannel(namespace, name); until that is in this tree the name is
- * defined here, the same way, behind this one function: replace its body with
- * a call to the runner's once it lands.
- */
-export function taskPartialChannel(namespace: string, name: string): string {
-  return `${taskEventStreamKey(namespace, name)}:partial`;
-}
+/** The runner PUBLISHes partial events there (runner/README.md). */
+export { taskPartialChannel };
 
 export const PartialMessageSchema = z.union([
   z.object({ partial: z.literal(true), type: z.string().describe('The CLI line\'s type: stream_event.'), data: z.unknown().describe('The CLI line as published.') })
