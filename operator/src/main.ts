@@ -13,6 +13,7 @@ import { makeKubeClients } from './kube-clients.ts';
 import { LeaderElector } from './leader-election.ts';
 import { makeLogger } from './logger.ts';
 import { OperatorMetrics } from './metrics.ts';
+import { RunnerRedisUsers } from './runner-redis-users.ts';
 import { migrate } from './store/migrate.ts';
 import { TaskStore } from './store/task-store.ts';
 import { TaskReconciler } from './task-reconciler.ts';
@@ -65,9 +66,13 @@ async function main(): Promise<void> {
     follow: (task: Parameters<EventCopier['follow']>[0]) => copying.copier?.follow(task),
     unfollow: (uid: string) => copying.copier?.unfollow(uid),
   };
+  const redisUsers = config.RUNNER_REDIS_USERS === 'per-task'
+    ? new RunnerRedisUsers({ redis, secret: config.RUNNER_REDIS_ACL_SECRET ?? '', runnerRedisUrl: config.RUNNER_REDIS_URL })
+    : undefined;
+  if (!redisUsers) log.warn('RUNNER_REDIS_USERS=shared: every runner uses RUNNER_REDIS_URL and can write any task\'s events');
   const controller = new TaskController({
     clients, config, log, metrics,
-    reconciler: new TaskReconciler({ clients, store, redis, config, log, recorder: new EventRecorder(clients.core), copier: follower }),
+    reconciler: new TaskReconciler({ clients, store, redis, config, log, recorder: new EventRecorder(clients.core), copier: follower, redisUsers }),
   });
 
   let stopping: Promise<void> | undefined;
@@ -92,6 +97,9 @@ async function main(): Promise<void> {
   copying.copier = new EventCopier({
     redisUrl: config.REDIS_URL, store, logger: log, maxLength: config.EVENT_STREAM_MAX_LENGTH,
     onCopied: (events) => metrics.eventsCopied.inc(events),
+    onReconnect: async (tasks) => {
+      for (const task of tasks) await redisUsers?.ensure(task);
+    },
   });
   await controller.start();
   ready = true;

@@ -21,6 +21,7 @@ import type { OperatorConfig } from './config.ts';
 import { desiredJob, desiredSpecSecret } from './desired-job.ts';
 import type { EventCopier } from './event-copier.ts';
 import type { EventRecorder } from './event-recorder.ts';
+import type { RunnerRedisUsers } from './runner-redis-users.ts';
 import { PermanentError } from './kube/work-queue.ts';
 import { asPermanentApiError, statusCode, type KubeClients } from './kube-clients.ts';
 import type { Logger } from './logger.ts';
@@ -39,6 +40,8 @@ export interface TaskReconcilerDeps {
   recorder: EventRecorder;
   /** Copies running tasks' events to Postgres as they come. */
   copier: Pick<EventCopier, 'follow' | 'unfollow'>;
+  /** Per-task Redis users for the runners; undefined with RUNNER_REDIS_USERS=shared. */
+  redisUsers?: Pick<RunnerRedisUsers, 'ensure' | 'remove'> | undefined;
   config: OperatorConfig;
   log: Logger;
   now?: () => Date;
@@ -92,8 +95,13 @@ export class TaskReconciler {
     const status = computeStatus(this.observed(task, job, pods));
     await this.writeStatus(task, status);
     if (status.phase && terminalPhases.has(status.phase)) return this.finished(task, status);
-    // After writeStatus: the task's record exists, so its events can be stored.
-    if (job) this.deps.copier.follow({ namespace, name, uid: task.metadata.uid ?? '' });
+    if (job) {
+      const identity = { namespace, name, uid: task.metadata.uid ?? '' };
+      // After writeStatus: the task's record exists, so its events can be stored.
+      this.deps.copier.follow(identity);
+      // Again on every pass: a Redis that restarted has forgotten it, and the runner waits for it meanwhile.
+      await this.deps.redisUsers?.ensure(identity);
+    }
     return { requeueAfterMs: activeResyncMs };
   }
 
@@ -109,7 +117,8 @@ export class TaskReconciler {
 
   /** Once the task has ended: its record made final, then, with spec.ttlSecondsAfterFinished, the task deleted when that has passed. */
   private async finished(task: ClaudeTask, status: ClaudeTaskStatus): Promise<ReconcileResult> {
-    await this.recordFinal(task, status);
+    // A Job past its deadline is Failed while its pod still stops: the runner's last events are yet to come.
+    if (!(await this.recordFinal(task, status))) return { requeueAfterMs: 1_000 };
     const ttl = ttlDecision(task.spec.ttlSecondsAfterFinished, status.completionTime, this.now());
     if (ttl.action === 'wait') return { requeueAfterMs: ttl.afterMs };
     if (ttl.action === 'delete') {
@@ -151,7 +160,8 @@ export class TaskReconciler {
   /** Creates the spec Secret and the Job; one already there (an earlier pass) is used as is. */
   private async createJob(task: ClaudeTask): Promise<V1Job> {
     const namespace = task.metadata.namespace ?? '';
-    const secret = desiredSpecSecret(task, this.deps.config);
+    const credentials = await this.deps.redisUsers?.ensure({ namespace, name: task.metadata.name ?? '', uid: task.metadata.uid ?? '' });
+    const secret = desiredSpecSecret(task, this.deps.config, credentials?.url);
     await this.deps.clients.core.createNamespacedSecret({ namespace, body: secret }).catch((error: unknown) => {
       if (statusCode(error) !== 409) throw asPermanentApiError(error, `creating Secret ${secret.metadata?.name}`);
     });
@@ -206,17 +216,25 @@ export class TaskReconciler {
     }
   }
 
-  /** The final status and every event in Postgres; idempotent and skipped once done. */
-  private async recordFinal(task: ClaudeTask, status: ClaudeTaskStatus): Promise<void> {
+  /** The final status and every event in Postgres, then the runner's Redis user
+   * deleted; idempotent and skipped once done. False while the agent's pod still
+   * stops (its last events are not written yet): call again. */
+  private async recordFinal(task: ClaudeTask, status: ClaudeTaskStatus): Promise<boolean> {
     const uid = task.metadata.uid ?? '';
     const stored = await this.deps.store.get(uid);
     if (!stored?.finalizedAt) {
+      const namespace = task.metadata.namespace ?? '';
+      const pods = await this.listPods(namespace, jobNameFor(task.metadata.name ?? '', uid));
+      if (pods.some((pod) => (pod.status?.phase === 'Running' || pod.status?.phase === 'Pending'))) return false;
       await this.deps.store.recordStatus(task, status);
       // Most are there already (the copier); this reads what came after its last pass.
       await this.deps.store.recordEvents(uid, await this.readEvents(task));
+      // Before markFinalized, so a crash in between removes it on the next pass.
+      await this.deps.redisUsers?.remove({ uid });
       await this.deps.store.markFinalized(uid, status.result);
     }
     this.deps.copier.unfollow(uid);
+    return true;
   }
 
   /** A task deleted while its agent runs is stopped first (as a cancel would),
@@ -237,7 +255,7 @@ export class TaskReconciler {
       final = computeStatus(this.observed({ ...task, spec: { ...task.spec, cancel: true } }, job && { ...job, spec: { ...job.spec!, suspend: true } }, pods));
       final = { ...final, message: 'deleted while it ran: the agent was stopped' };
     }
-    await this.recordFinal(task, final);
+    if (!(await this.recordFinal(task, final))) return { requeueAfterMs: 1_000 };
     // Postgres has every event now; the stream goes, so a task made again under
     // the same name starts a stream of its own.
     await this.deps.redis.del(taskEventStreamKey(task.metadata.namespace ?? '', task.metadata.name ?? ''),

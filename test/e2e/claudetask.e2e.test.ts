@@ -182,6 +182,10 @@ describe('RBAC', () => {
     await ns.kubectl('patch', 'ctask', 'rbac-probe', '--type', 'merge', '-p', '{"spec":{"cancel":true}}');
     await taskWhen('rbac-probe', 'Cancelled', (t) => t.status?.phase === 'Cancelled', 45_000);
     expect((await ns.kubectl('delete', 'ctask', 'rbac-probe', '--wait=true', '--timeout=60s')).code).toBe(0);
+    // ttlSecondsAfterFinished: the operator deletes the finished task itself.
+    await applyTask('rbac-ttl', { prompt: 'rbac-ttl', ttlSecondsAfterFinished: 0 });
+    await waitFor('the finished task deleted by its ttl', async () =>
+      (await ns.kubectl('get', 'ctask', 'rbac-ttl')).stderr.includes('NotFound'), { timeoutMs: 90_000 });
 
     const user = `system:serviceaccount:${operator.namespace}:${operator.serviceAccount}`;
     const audit = (await fs.readFile(bedSetting('AUDIT_LOG'), 'utf8')).split('\n').filter(Boolean)

@@ -49,7 +49,7 @@ export async function installOperatorRbac(release: string, namespace: string): P
   return stdout;
 }
 
-export async function prepareOperator(options: { watchNamespace: string; anthropicBaseUrl: string }): Promise<OperatorUnderTest> {
+export async function prepareOperator(options: { watchNamespace: string; anthropicBaseUrl: string; redisUrl?: string }): Promise<OperatorUnderTest> {
   const suffix = crypto.randomBytes(3).toString('hex');
   const namespace = `claude-operator-${suffix}`;
   const release = `claude-operator-${suffix}`;
@@ -64,6 +64,7 @@ export async function prepareOperator(options: { watchNamespace: string; anthrop
     server: cluster.server, caCertFile: cluster.caFile!, user: `system:serviceaccount:${namespace}:${release}`, token: token.status?.token ?? '',
   });
   const logFile = path.join(bedSetting('BED_DIR'), `${release}.log`);
+  const aclSecret = crypto.randomBytes(32).toString('hex');
   let current: Supervised | undefined;
   const all: Supervised[] = [];
   const operator: OperatorUnderTest = {
@@ -83,9 +84,11 @@ export async function prepareOperator(options: { watchNamespace: string; anthrop
           PATH: process.env.PATH ?? '/usr/bin:/bin',
           KUBECONFIG: kubeconfigFile,
           DATABASE_URL: bedSetting('DATABASE_URL'),
-          REDIS_URL: bedSetting('REDIS_URL'),
+          REDIS_URL: options.redisUrl ?? bedSetting('REDIS_URL'),
           ANTHROPIC_BASE_URL: options.anthropicBaseUrl,
           RUNNER_IMAGE: 'ghcr.io/claude-operator/runner:dev',
+          // Each runner gets a Redis user of its own; the bed's Redis user (default) may create them.
+          RUNNER_REDIS_ACL_SECRET: aclSecret,
           WATCH_NAMESPACE: options.watchNamespace,
           LEADER_ELECTION_NAMESPACE: namespace,
           METRICS_PORT: String(metricsPort),

@@ -17,14 +17,16 @@ export interface TaskFixture {
   close(): Promise<void>;
 }
 
-export async function setUpTaskFixture(namespacePrefix: string): Promise<TaskFixture> {
+/** redisUrl: a Redis of the test's own (test/support/own-redis.ts) for the operator, its runners and the test's client; the bed's by default. */
+export async function setUpTaskFixture(namespacePrefix: string, options: { redisUrl?: string } = {}): Promise<TaskFixture> {
   await installClaudeTaskCrd(kubeConfig());
   const api = await startScriptedApi({ apiKey: 'test-key' });
   // Restricted: every task pod the operator makes must pass the profile to be admitted.
   const ns = await createTestNamespace(namespacePrefix, { 'pod-security.kubernetes.io/enforce': 'restricted' });
   await ns.core.createNamespacedSecret({ namespace: ns.name, body: { metadata: { name: 'anthropic-api-key' }, stringData: { 'api-key': 'test-key' } } });
-  const operator = await prepareOperator({ watchNamespace: ns.name, anthropicBaseUrl: api.url });
-  const redis = new Redis(bedSetting('REDIS_URL'));
+  const redisUrl = options.redisUrl ?? bedSetting('REDIS_URL');
+  const operator = await prepareOperator({ watchNamespace: ns.name, anthropicBaseUrl: api.url, redisUrl });
+  const redis = new Redis(redisUrl);
   const db = new pg.Client({ connectionString: bedSetting('DATABASE_URL') });
   await db.connect();
   return {
