@@ -21,6 +21,7 @@ WORKDIR /app
 COPY --from=dependencies /app/node_modules ./node_modules
 COPY package.json ./
 COPY crds ./crds
+COPY packages ./packages
 COPY runner ./runner
 COPY operator ./operator
 COPY api ./api

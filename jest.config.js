@@ -29,7 +29,7 @@ const config = {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/{operator,api,runner,crds,test}/**/*.test.ts'],
+      testMatch: ['<rootDir>/{operator,api,runner,crds,packages,test}/**/*.test.ts'],
       testPathIgnorePatterns: ['\\.(int|e2e)\\.test\\.ts$', '/node_modules/'],
     },
     {
@@ -37,7 +37,7 @@ const config = {
       displayName: 'integration',
       // Waits on real servers; each wait has its own, shorter timeout with a reason.
       setupFilesAfterEnv: ['<rootDir>/test/support/timeouts-integration.ts'],
-      testMatch: ['<rootDir>/{operator,api,runner,crds,test}/**/*.int.test.ts'],
+      testMatch: ['<rootDir>/{operator,api,runner,crds,packages,test}/**/*.int.test.ts'],
       globalSetup: '<rootDir>/test/bed/jest-global-setup.ts',
       globalTeardown: '<rootDir>/test/bed/jest-global-teardown.ts',
     },

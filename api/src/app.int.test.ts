@@ -7,7 +7,7 @@ import { UnsecuredJWT } from 'jose';
 import { pino } from 'pino';
 import { claudeTaskPlural, group, version } from '../../crds/src/claude-task.ts';
 import { EventPublisher } from '../../runner/src/event-publisher.ts';
-import { taskEventStreamKey, taskEventWakeChannel } from '../../runner/src/event-stream.ts';
+import { taskEventStreamKey, taskEventWakeChannel } from '../../packages/contracts/src/event-stream.ts';
 import type { ApiServer } from './server.ts';
 import { insertTask } from './stream/testing.ts';
 import { callApi, startTestApi, testAudience, testIssuer, token, type CallOptions } from './test-support.ts';

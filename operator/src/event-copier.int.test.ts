@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { Redis } from 'ioredis';
 import type { ClaudeTask } from '../../crds/src/claude-task.ts';
 import { EventPublisher } from '../../runner/src/event-publisher.ts';
-import { taskEventPersistedKey, taskEventStreamKey } from '../../runner/src/event-stream.ts';
+import { taskEventPersistedKey, taskEventStreamKey } from '../../packages/contracts/src/event-stream.ts';
 import { waitFor } from '../../test/bed/process.ts';
 import { startOwnRedis, type OwnRedis } from '../../test/support/own-redis.ts';
 import { EventCopier, type FollowedTask } from './event-copier.ts';

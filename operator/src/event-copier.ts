@@ -17,7 +17,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import {
   defaultEventStreamMaxLength, parseStreamEntry, seqOfEntry, taskEventPersistedKey, taskEventStreamKey,
-} from '../../runner/src/event-stream.ts';
+} from '../../packages/contracts/src/event-stream.ts';
 import { backoffDelay } from './kube/backoff.ts';
 import type { StoredEvent, TaskStore } from './store/task-store.ts';
 

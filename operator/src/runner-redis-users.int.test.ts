@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { EventPublisher } from '../../runner/src/event-publisher.ts';
-import { taskEventPersistedKey, taskEventStreamKey, taskEventWakeChannel, taskPartialChannel } from '../../runner/src/event-stream.ts';
+import { taskEventPersistedKey, taskEventStreamKey, taskEventWakeChannel, taskPartialChannel } from '../../packages/contracts/src/event-stream.ts';
 import { RunnerRedisUsers } from './runner-redis-users.ts';
 
 const logger = pino({ level: 'silent' });

@@ -10,7 +10,7 @@
 // time without storing or reading any password.
 import crypto from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { taskEventPersistedKey, taskEventStreamKey, taskEventWakeChannel, taskPartialChannel } from '../../runner/src/event-stream.ts';
+import { taskEventPersistedKey, taskEventStreamKey, taskEventWakeChannel, taskPartialChannel } from '../../packages/contracts/src/event-stream.ts';
 
 export interface TaskIdentity {
   namespace: string;

@@ -8,7 +8,7 @@ import { freePort } from '../../test/bed/ports.ts';
 import { waitFor } from '../../test/bed/process.ts';
 import { startOwnRedis, type OwnRedis } from '../../test/support/own-redis.ts';
 import { EventPublisher } from './event-publisher.ts';
-import { parseStreamEntry, taskEventPersistedKey, taskEventStreamKey, taskEventWakeChannel, type StoredTaskEvent } from './event-stream.ts';
+import { parseStreamEntry, taskEventPersistedKey, taskEventStreamKey, taskEventWakeChannel, type StoredTaskEvent } from '../../packages/contracts/src/event-stream.ts';
 
 const logger = pino({ level: 'silent' });
 const fastBackoff = { initialMs: 20, maxMs: 200 };

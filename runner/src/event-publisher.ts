@@ -1,4 +1,4 @@
-// Publishes a task's events to its Redis Stream (event-stream.ts), in order,
+// Publishes a task's events to its Redis Stream (packages/contracts/src/event-stream.ts), in order,
 // numbered 1, 2, ... without gaps, and never drops one.
 //
 // publish() only queues; one pump writes the queue in batches. Each batch is one
@@ -17,7 +17,7 @@
 // trims only what it has copied.
 import { Redis } from 'ioredis';
 import { backoffDelay, defaultBackoff, type BackoffOptions } from './backoff.ts';
-import { seqOfEntry, type TaskEvent } from './event-stream.ts';
+import { seqOfEntry, type TaskEvent } from '../../packages/contracts/src/event-stream.ts';
 import type { Logger } from './logger.ts';
 
 export interface EventPublisherOptions {

@@ -6,7 +6,7 @@
 // installed the CLI is also started with --pdeathsig SIGKILL, so it cannot
 // outlive a runner that was killed without a chance to clean up.
 import { spawn } from 'node:child_process';
-import type { TaskEvent } from './event-stream.ts';
+import type { TaskEvent } from '../../packages/contracts/src/event-stream.ts';
 import type { Logger } from './logger.ts';
 import { CliRunSummary, StreamJsonReader } from './stream-json.ts';
 

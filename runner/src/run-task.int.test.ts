@@ -10,7 +10,7 @@ import type { ClaudeTaskSpec } from '../../crds/src/claude-task.ts';
 import { waitFor } from '../../test/bed/process.ts';
 import type { ScriptedApi } from '../../test/scripted-api/server.ts';
 import { startGitHttpServer } from './testing/git-http-server.ts';
-import type { StoredTaskEvent } from './event-stream.ts';
+import type { StoredTaskEvent } from '../../packages/contracts/src/event-stream.ts';
 import { makeOrigin, makeTwoBranchOrigin } from './testing/git-origin.ts';
 import { startRunnerHarness, type RunnerHarness, type RunnerOptions, type RunnerRun } from './testing/run-runner.ts';
 

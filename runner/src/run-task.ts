@@ -13,7 +13,7 @@ import { CancelledError, ConfigError, exitCodes, RunnerError } from './errors.ts
 import { EventPublisher } from './event-publisher.ts';
 import {
   isPartialEvent, taskEventPersistedKey, taskEventStreamKey, taskEventWakeChannel, taskPartialChannel, type RunnerCompletedEvent, type TaskEvent,
-} from './event-stream.ts';
+} from '../../packages/contracts/src/event-stream.ts';
 import type { Logger } from './logger.ts';
 import { PartialPublisher } from './partial-publisher.ts';
 import { renderPrompt } from './prompt-template.ts';

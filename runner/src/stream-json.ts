@@ -3,7 +3,7 @@
 // anything that parses as an object with a `type` passes through unchanged, and a
 // line that does not becomes a `runner.malformed_line` event instead of an error.
 // CliRunSummary picks out what the task status needs: session id, model, result, usage.
-import type { TaskEvent, TaskUsage } from './event-stream.ts';
+import type { TaskEvent, TaskUsage } from '../../packages/contracts/src/event-stream.ts';
 
 /** How much of a malformed line is kept in its event. */
 export const malformedLineKeep = 4096;

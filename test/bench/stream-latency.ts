@@ -16,7 +16,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { migrate } from '../../operator/src/store/migrate.ts';
 import { EventPublisher } from '../../runner/src/event-publisher.ts';
-import { taskEventStreamKey, taskEventWakeChannel } from '../../runner/src/event-stream.ts';
+import { taskEventStreamKey, taskEventWakeChannel } from '../../packages/contracts/src/event-stream.ts';
 import { follow, insertTask, startStreamStack, type StreamStack } from '../../api/src/stream/testing.ts';
 import { provisionPostgres } from '../bed/postgres.ts';
 import { provisionRedis } from '../bed/redis.ts';

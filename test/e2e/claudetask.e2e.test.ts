@@ -8,7 +8,7 @@ import { CustomObjectsApi, RbacAuthorizationV1Api } from '@kubernetes/client-nod
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { ClaudeTask } from '../../crds/src/claude-task.ts';
-import { parseStreamEntry, taskEventStreamKey } from '../../runner/src/event-stream.ts';
+import { parseStreamEntry, taskEventStreamKey } from '../../packages/contracts/src/event-stream.ts';
 import { repoRoot } from '../bed/binaries.ts';
 import type { ScriptedApi } from '../scripted-api/server.ts';
 import { bedSetting, kubeConfig, waitFor, type TestNamespace } from '../support/cluster.ts';

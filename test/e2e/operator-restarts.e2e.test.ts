@@ -7,7 +7,7 @@ import { CoordinationV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { terminalPhases, type ClaudeTask } from '../../crds/src/claude-task.ts';
-import { taskEventStreamKey } from '../../runner/src/event-stream.ts';
+import { taskEventStreamKey } from '../../packages/contracts/src/event-stream.ts';
 import { bedSetting, kubeConfig, waitFor, type TestNamespace } from '../support/cluster.ts';
 import type { OperatorUnderTest } from './support/operator-under-test.ts';
 import { setUpTaskFixture, type TaskFixture } from './support/task-fixture.ts';

@@ -5,7 +5,7 @@
 // without a seq, and nobody ever gets them replayed. The whole message follows
 // as an ordinary event (`assistant`), with its seq.
 import { z } from 'zod';
-import { taskPartialChannel } from '../../../runner/src/event-stream.ts';
+import { taskPartialChannel } from '../../../packages/contracts/src/event-stream.ts';
 import { record, stringOf } from './cli-event.ts';
 import type { EventView } from './normalized.ts';
 

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { Caller } from '../auth/caller.ts';
 import { EventPublisher } from '../../../runner/src/event-publisher.ts';
-import { taskEventStreamKey, taskEventWakeChannel, type TaskEvent } from '../../../runner/src/event-stream.ts';
+import { taskEventStreamKey, taskEventWakeChannel, type TaskEvent } from '../../../packages/contracts/src/event-stream.ts';
 import { migrate } from '../../../operator/src/store/migrate.ts';
 import { waitFor } from '../../../test/bed/process.ts';
 import { taskPartialChannel } from '../events/partial.ts';

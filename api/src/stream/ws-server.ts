@@ -16,7 +16,7 @@ import type { Duplex } from 'node:stream';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
-import { taskEventStreamKey } from '../../../runner/src/event-stream.ts';
+import { taskEventStreamKey } from '../../../packages/contracts/src/event-stream.ts';
 import { AuthenticationError, canSee, type Authenticator, type Caller, type StreamTickets } from '../auth/caller.ts';
 import type { z } from 'zod';
 import { normalizeEvent, type EventView } from '../events/normalized.ts';

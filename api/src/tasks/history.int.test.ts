@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { migrate } from '../../../operator/src/store/migrate.ts';
-import { taskEventStreamKey } from '../../../runner/src/event-stream.ts';
+import { taskEventStreamKey } from '../../../packages/contracts/src/event-stream.ts';
 import { bedSetting } from '../../../test/support/cluster.ts';
 import { insertTask } from '../stream/testing.ts';
 import { PgRedisHistory, type TaskKey } from './history.ts';

@@ -8,7 +8,7 @@
 // Postgres) Redis is not read at all.
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import { parseStreamEntry, taskEventStreamKey } from '../../../runner/src/event-stream.ts';
+import { parseStreamEntry, taskEventStreamKey } from '../../../packages/contracts/src/event-stream.ts';
 
 export interface HistoryEvent {
   seq: number;

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { ClaudeTaskSpec } from '../../../crds/src/claude-task.ts';
 import { startScriptedApi, type RecordedRequest, type ScriptedApi } from '../../../test/scripted-api/server.ts';
-import { parseStreamEntry, taskEventStreamKey, type RunnerCompletedEvent, type StoredTaskEvent } from '../event-stream.ts';
+import { parseStreamEntry, taskEventStreamKey, type RunnerCompletedEvent, type StoredTaskEvent } from '../../../packages/contracts/src/event-stream.ts';
 import type { TerminationSummary } from '../termination.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');

@@ -8,7 +8,7 @@
 // messages (token deltas) never go to the Stream: they go, best-effort, to the
 // partial channel, for clients that want to show text as it comes.
 import type { z } from 'zod';
-import type { UsageSchema } from '../../crds/src/claude-task.ts';
+import type { UsageSchema } from '../../../crds/src/claude-task.ts';
 
 export const eventStreamPrefix = 'claude-operator:task:';
 
