@@ -3,8 +3,9 @@
 // is OpenAPI 3.1's own dialect, so zod's output goes in as it is.
 import { z } from 'zod';
 import { ClaudeTaskSpecSchema, ClaudeTaskStatusSchema } from '../../crds/src/claude-task.ts';
+import { TaskEventRecordSchema } from '../../packages/contracts/src/task-events.ts';
 import {
-  CreateTaskBodySchema, EndedTaskSchema, EventPageSchema, EventSchema, EventsQuerySchema, ListQuerySchema, ProblemSchema, StreamQuerySchema,
+  CreateTaskBodySchema, EndedTaskSchema, EventPageSchema, EventsQuerySchema, ListQuerySchema, ProblemSchema, StreamQuerySchema,
   StreamTicketSchema, TaskListSchema, TaskResultSchema, TaskSchema, createQuerySchema,
 } from './tasks/schemas.ts';
 import { NormalizedEventSchema } from './events/normalized.ts';
@@ -22,7 +23,7 @@ function components(): Record<string, JsonObject> {
     ['ClaudeTaskSpec', ClaudeTaskSpecSchema], ['ClaudeTaskStatus', ClaudeTaskStatusSchema], ['CreateTask', CreateTaskBodySchema],
     ['Task', TaskSchema], ['EndedTask', EndedTaskSchema], ['TaskList', TaskListSchema], ['EventPage', EventPageSchema], ['TaskResult', TaskResultSchema],
     ['StreamTicket', StreamTicketSchema], ['Problem', ProblemSchema],
-    ['Event', EventSchema], ['NormalizedEvent', NormalizedEventSchema], ['PartialMessage', PartialMessageSchema],
+    ['Event', TaskEventRecordSchema], ['NormalizedEvent', NormalizedEventSchema], ['PartialMessage', PartialMessageSchema],
   ];
   for (const [id, schema] of named) registry.add(schema, { id });
   const { schemas } = z.toJSONSchema(registry, {

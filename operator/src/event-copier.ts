@@ -16,10 +16,10 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import {
-  defaultEventStreamMaxLength, parseStreamEntry, seqOfEntry, taskEventPersistedKey, taskEventStreamKey,
+  defaultEventStreamMaxLength, parseStreamEntry, seqOfEntry, taskEventPersistedKey, taskEventStreamKey, type TaskEventRecord,
 } from '../../packages/contracts/src/event-stream.ts';
 import { backoffDelay } from './kube/backoff.ts';
-import type { StoredEvent, TaskStore } from './store/task-store.ts';
+import type { TaskStore } from './store/task-store.ts';
 
 export interface FollowedTask {
   namespace: string;
@@ -191,11 +191,11 @@ export class EventCopier {
   }
 
   private async copy(task: Followed, entries: Array<[string, string[]]>): Promise<void> {
-    const events: StoredEvent[] = [];
+    const events: TaskEventRecord[] = [];
     for (const [id, fields] of entries) {
       try {
         const entry = parseStreamEntry(id, fields);
-        events.push({ seq: entry.seq, type: entry.type, data: entry.event, time: entry.time || new Date().toISOString() });
+        events.push({ seq: entry.seq, type: entry.type, data: entry.data, time: entry.time || new Date().toISOString() });
       } catch {
         // Not written by a runner: it has no place in the history.
       }

@@ -16,7 +16,7 @@ import type { Redis } from 'ioredis';
 import {
   ClaudeTaskSpecSchema, claudeTaskPlural, group, terminalPhases, version, type ClaudeTask, type ClaudeTaskStatus,
 } from '../../crds/src/claude-task.ts';
-import { parseStreamEntry, taskEventPersistedKey, taskEventStreamKey } from '../../packages/contracts/src/event-stream.ts';
+import { parseStreamEntry, taskEventPersistedKey, taskEventStreamKey, type TaskEventRecord } from '../../packages/contracts/src/event-stream.ts';
 import type { OperatorConfig } from './config.ts';
 import { desiredJob, desiredSpecSecret } from './desired-job.ts';
 import type { EventCopier } from './event-copier.ts';
@@ -26,7 +26,7 @@ import { PermanentError } from './kube/work-queue.ts';
 import { asPermanentApiError, statusCode, type KubeClients } from './kube-clients.ts';
 import type { Logger } from './logger.ts';
 import { finalizerName, jobNameFor } from './names.ts';
-import type { TaskStore, StoredEvent } from './store/task-store.ts';
+import type { TaskStore } from './store/task-store.ts';
 import { computeStatus, eventTypeFor, failedStatus, ttlDecision, type ObservedTask } from './task-status.ts';
 
 export interface ReconcileResult {
@@ -264,9 +264,9 @@ export class TaskReconciler {
     return {};
   }
 
-  private async readEvents(task: ClaudeTask): Promise<StoredEvent[]> {
+  private async readEvents(task: ClaudeTask): Promise<TaskEventRecord[]> {
     const key = taskEventStreamKey(task.metadata.namespace ?? '', task.metadata.name ?? '');
-    const events: StoredEvent[] = [];
+    const events: TaskEventRecord[] = [];
     let start = '-';
     for (;;) {
       const entries = await this.deps.redis.xrange(key, start, '+', 'COUNT', 1000);
@@ -274,7 +274,7 @@ export class TaskReconciler {
         start = `(${id}`;
         try {
           const entry = parseStreamEntry(id, fields);
-          events.push({ seq: entry.seq, type: entry.type, data: entry.event, time: entry.time || new Date().toISOString() });
+          events.push({ seq: entry.seq, type: entry.type, data: entry.data, time: entry.time || new Date().toISOString() });
         } catch (error) {
           // Not written by a runner (no seq, or data that is not JSON): it has no place in the history.
           this.deps.log.warn({ key, id, err: String(error) }, 'skipped a stream entry that is not a task event');

@@ -28,7 +28,7 @@ afterAll(async () => {
 const run = (spec: ClaudeTaskSpec, name?: string) => harness.runRunner({ spec, name });
 
 function initOf(runnerRun: RunnerRun): TaskEvent {
-  const init = runnerRun.events.find((e) => e.type === 'system' && e.event.subtype === 'init')?.event;
+  const init = runnerRun.events.find((e) => e.type === 'system' && e.data.subtype === 'init')?.data;
   if (!init) throw new Error(`no init event; runner output:\n${runnerRun.stdout}`);
   return init;
 }
@@ -119,7 +119,7 @@ describe('headless flags', () => {
     const models = harness.requestsOf(done).map((request) => `${request.body?.model}:${request.status}`);
     expect(models.at(-1)).toBe('claude-sonnet-4-5:200');
     expect(models.slice(0, -1).every((model) => model === 'claude-opus-5-5:529')).toBe(true);
-    expect(done.events.map((e) => e.event)).toContainEqual(expect.objectContaining({
+    expect(done.events.map((e) => e.data)).toContainEqual(expect.objectContaining({
       type: 'system', subtype: 'model_fallback', original_model: 'claude-opus-5-5', fallback_model: 'claude-sonnet-4-5',
     }));
   });
@@ -175,7 +175,7 @@ describe('jsonSchema', () => {
 
   it('a run that never returns matching JSON fails, although the CLI says success', async () => {
     const done = await run({ prompt: '[[scenario:structured-output {"output":{"nom":"Ada"}}]]', jsonSchema });
-    expect(done.events.find((e) => e.type === 'result')?.event).toMatchObject({ subtype: 'success', is_error: false });
+    expect(done.events.find((e) => e.type === 'result')?.data).toMatchObject({ subtype: 'success', is_error: false });
     expect(done.completed).toMatchObject({ outcome: 'failed', exitCode: 1, reason: 'StructuredOutputMissing', result: null });
     expect(done.termination.reason).toBe('StructuredOutputMissing');
   });
@@ -221,8 +221,8 @@ describe('partial messages', () => {
     // The stream keeps whole messages only.
     const types = done.events.map((e) => e.type);
     expect(types).not.toContain('stream_event');
-    expect(done.events.filter((e) => e.type === 'system').map((e) => e.event.subtype)).toEqual(['init']);
-    const assistant = done.events.find((e) => e.type === 'assistant')!.event.message as { id: string; content: Array<{ text?: string }> };
+    expect(done.events.filter((e) => e.type === 'system').map((e) => e.data.subtype)).toEqual(['init']);
+    const assistant = done.events.find((e) => e.type === 'assistant')!.data.message as { id: string; content: Array<{ text?: string }> };
     expect(assistant.content.map((block) => block.text).join('')).toBe(text);
     if (engine === 'cli') expect(new Set(partials.filter((p) => p.type === 'stream_event').map((p) => p.api_message_id))).toEqual(new Set([assistant.id]));
   });

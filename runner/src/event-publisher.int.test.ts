@@ -8,7 +8,7 @@ import { freePort } from '../../test/bed/ports.ts';
 import { waitFor } from '../../test/bed/process.ts';
 import { startOwnRedis, type OwnRedis } from '../../test/support/own-redis.ts';
 import { EventPublisher } from './event-publisher.ts';
-import { parseStreamEntry, taskEventPersistedKey, taskEventStreamKey, taskEventWakeChannel, type StoredTaskEvent } from '../../packages/contracts/src/event-stream.ts';
+import { parseStreamEntry, taskEventPersistedKey, taskEventStreamKey, taskEventWakeChannel, type StreamEntry } from '../../packages/contracts/src/event-stream.ts';
 
 const logger = pino({ level: 'silent' });
 const fastBackoff = { initialMs: 20, maxMs: 200 };
@@ -25,7 +25,7 @@ function uniqueKey(): { key: string; channel: string; persistedKey: string } {
     persistedKey: taskEventPersistedKey('runner-test', name) };
 }
 
-async function readStream(url: string, key: string): Promise<StoredTaskEvent[]> {
+async function readStream(url: string, key: string): Promise<StreamEntry[]> {
   const redis = new Redis(url);
   try {
     const entries = await redis.xrange(key, '-', '+');
@@ -55,8 +55,8 @@ describe('EventPublisher', () => {
 
     const stored = await readStream(url, key);
     expect(stored.map((e) => e.seq)).toEqual(Array.from({ length: count }, (_, i) => i + 1));
-    expect(stored.map((e) => e.event.i)).toEqual(Array.from({ length: count }, (_, i) => i + 1));
-    expect(stored[0]).toMatchObject({ type: 'test.event', event: { type: 'test.event', i: 1 } });
+    expect(stored.map((e) => e.data.i)).toEqual(Array.from({ length: count }, (_, i) => i + 1));
+    expect(stored[0]).toMatchObject({ type: 'test.event', data: { type: 'test.event', i: 1 } });
     expect(Number.isNaN(Date.parse(stored[0]!.time))).toBe(false);
     await waitFor('the last wake-up', async () => wakeUps.at(-1) === String(count), { timeoutMs: 5_000, intervalMs: 20 });
     subscriber.disconnect();
@@ -162,7 +162,7 @@ describe('EventPublisher', () => {
 
       const stored = await readStream(url, key);
       expect(stored.map((e) => e.seq)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
-      expect(stored.map((e) => e.event.i)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+      expect(stored.map((e) => e.data.i)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
     });
 
     it('writes again, with the same seqs, what an empty restart lost and Postgres did not have yet', async () => {
@@ -185,7 +185,7 @@ describe('EventPublisher', () => {
       const stored = await readStream(url, key);
       // 7..12 again (1..6 are in Postgres), then the new ones; each seq once, each event where it was.
       expect(stored.map((e) => e.seq)).toEqual([7, 8, 9, 10, 11, 12, 13, 14, 15]);
-      expect(stored.map((e) => e.event.i)).toEqual([7, 8, 9, 10, 11, 12, 13, 14, 15]);
+      expect(stored.map((e) => e.data.i)).toEqual([7, 8, 9, 10, 11, 12, 13, 14, 15]);
       await admin.set(persistedKey, '15');
       expect(await closing).toEqual({ flushed: true, persisted: true, unpublished: 0, lastSeq: 15 });
       admin.disconnect();

@@ -10,7 +10,7 @@ import type { ClaudeTaskSpec } from '../../crds/src/claude-task.ts';
 import { waitFor } from '../../test/bed/process.ts';
 import type { ScriptedApi } from '../../test/scripted-api/server.ts';
 import { startGitHttpServer } from './testing/git-http-server.ts';
-import type { StoredTaskEvent } from '../../packages/contracts/src/event-stream.ts';
+import type { StreamEntry } from '../../packages/contracts/src/event-stream.ts';
 import { makeOrigin, makeTwoBranchOrigin } from './testing/git-origin.ts';
 import { startRunnerHarness, type RunnerHarness, type RunnerOptions, type RunnerRun } from './testing/run-runner.ts';
 
@@ -32,7 +32,7 @@ afterAll(async () => {
 const runRunner = (options: RunnerOptions) => harness.runRunner(options);
 const newRootfs = () => harness.newRootfs();
 
-function expectGapFree(events: StoredTaskEvent[], from = 1): void {
+function expectGapFree(events: StreamEntry[], from = 1): void {
   expect(events.map((e) => e.seq)).toEqual(Array.from({ length: events.length }, (_, i) => from + i));
 }
 
@@ -65,8 +65,8 @@ describe('the runner', () => {
     expect(types[0]).toBe('runner.started');
     expect(types.at(-1)).toBe('runner.completed');
     expect(types.slice(1, -1)).toEqual(['system', 'assistant', 'user', 'assistant', 'result']);
-    expect(run.events[0]!.event).toMatchObject({ engine: 'cli', namespace, name: run.name });
-    const init = run.events[1]!.event;
+    expect(run.events[0]!.data).toMatchObject({ engine: 'cli', namespace, name: run.name });
+    const init = run.events[1]!.data;
     expect(init).toMatchObject({ subtype: 'init', permissionMode: 'acceptEdits' });
     expect(await fs.realpath(init.cwd as string)).toBe(await fs.realpath(run.workspace));
 
@@ -175,7 +175,7 @@ describe('the runner', () => {
       const ok = await attempt(password);
       expect(ok.exitCode).toBe(0);
       expect(ok.completed.result).toBe('Ran `cat README.md`. Output:\nprivate');
-      expect(ok.events[1]?.event).toEqual({ type: 'runner.workspace_ready', git: `${server.url}/private.git`, ref: null });
+      expect(ok.events[1]?.data).toEqual({ type: 'runner.workspace_ready', git: `${server.url}/private.git`, ref: null });
       expect(everything(ok)).not.toContain(password);
 
       const wrong = await attempt('not-the-password');
@@ -209,7 +209,7 @@ describe('the runner', () => {
     expect(first.completed.message).toContain('{{issue}}');
 
     const second = await runRunner({ spec, name, env: { CLAUDE_TASK_ATTEMPT: '2' } });
-    expect(second.events.map((e) => `${e.seq}:${e.type}:${String(e.event.attempt ?? '')}`)).toEqual([
+    expect(second.events.map((e) => `${e.seq}:${e.type}:${String(e.data.attempt ?? '')}`)).toEqual([
       '1:runner.started:1', '2:runner.completed:', '3:runner.started:2', '4:runner.completed:',
     ]);
     expect(second.termination).toMatchObject({ attempt: 2, lastSeq: 4 });

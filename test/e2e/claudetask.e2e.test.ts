@@ -62,7 +62,7 @@ async function streamEvents(name: string) {
   const entries = await redis.xrange(taskEventStreamKey(ns.name, name), '-', '+');
   return entries.map(([id, fields]) => {
     const entry = parseStreamEntry(id, fields);
-    return { seq: entry.seq, type: entry.type, data: entry.event as Record<string, unknown> };
+    return { seq: entry.seq, type: entry.type, data: entry.data as Record<string, unknown> };
   });
 }
 

@@ -16,7 +16,7 @@
 // gaps; resuming with from=<seq> works the same as in the raw view.
 import { z } from 'zod';
 import { UsageSchema } from '../../../crds/src/claude-task.ts';
-import { outcomes } from '../../../packages/contracts/src/event-stream.ts';
+import { outcomes, type TaskEventRecord } from '../../../packages/contracts/src/event-stream.ts';
 import { contentBlocks, record, stringOf, type JsonRecord } from './cli-event.ts';
 
 const base = {
@@ -47,17 +47,10 @@ export type NormalizedEvent = z.infer<typeof NormalizedEventSchema>;
 export const eventViews = ['raw', 'normalized'] as const;
 export type EventView = (typeof eventViews)[number];
 
-/** A stored event as the history and the stream hold it. */
-export interface StoredEvent {
-  seq: number;
-  type: string;
-  time: string;
-  data: unknown;
-}
 
 type Body = NormalizedEvent extends infer E ? E extends NormalizedEvent ? Omit<E, 'seq' | 'time'> : never : never;
 
-export function normalizeEvent(event: StoredEvent): NormalizedEvent[] {
+export function normalizeEvent(event: TaskEventRecord): NormalizedEvent[] {
   const data = record(event.data) ?? {};
   return bodiesOf(event.type, data).map((body) => ({ seq: event.seq, time: event.time, ...body }) as NormalizedEvent);
 }

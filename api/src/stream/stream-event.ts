@@ -1,14 +1,9 @@
 // One task event as the WebSocket sends it: `{seq, type, data, time}`, whether it
 // came from the Redis Stream or from the Postgres history. Encoded to JSON once,
 // so a live event followed by 200 clients is serialised once, not 200 times.
-import { parseStreamEntry } from '../../../packages/contracts/src/event-stream.ts';
+import { parseStreamEntry, type TaskEventRecord } from '../../../packages/contracts/src/event-stream.ts';
 
-export interface StreamEvent {
-  seq: number;
-  type: string;
-  /** The event object the runner published (it includes `type`). */
-  data: unknown;
-  time: string;
+export interface StreamEvent extends TaskEventRecord {
   /** JSON of `{seq, type, data, time}`: what goes on the wire. */
   json: string;
   /** The Redis Stream entry id, for events read from Redis. */
@@ -23,7 +18,7 @@ export function makeEvent(seq: number, type: string, data: unknown, time: string
 export function eventFromEntry(id: string, fields: string[]): StreamEvent | undefined {
   try {
     const stored = parseStreamEntry(id, fields);
-    return { ...makeEvent(stored.seq, stored.type, stored.event, stored.time), id };
+    return { ...makeEvent(stored.seq, stored.type, stored.data, stored.time), id };
   } catch {
     return undefined;
   }

@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
 import { WebSocket } from 'ws';
+import type { TaskEventRecord } from '../../../packages/contracts/src/event-stream.ts';
 import { AuthenticationError, type Authenticator, type Caller } from '../auth/caller.ts';
 import { ChannelSubscriber } from './channel-subscriber.ts';
 import { EventHistory } from './history.ts';
@@ -124,12 +125,8 @@ export async function copyStreamToHistory(pool: pg.Pool, redis: Redis, key: stri
   return rows.length;
 }
 
-export interface ReceivedMessage {
-  seq: number;
-  type: string;
-  data: Record<string, unknown>;
-  time: string;
-}
+/** A raw-view message as a client receives it. */
+export type ReceivedMessage = TaskEventRecord<Record<string, unknown>>;
 
 export interface Followed {
   ws: WebSocket;

@@ -4,6 +4,7 @@
 // given relative to the session's working directory (the `system` init event's
 // `cwd`) when they are inside it.
 import path from 'node:path';
+import type { TaskEventRecord } from '../../../packages/contracts/src/event-stream.ts';
 import { contentBlocks, record } from '../events/cli-event.ts';
 
 export const fileEditingTools: ReadonlySet<string> = new Set(['Write', 'Edit', 'MultiEdit', 'NotebookEdit']);
@@ -16,14 +17,10 @@ export interface FileChange {
   changes: number;
 }
 
-interface HistoryEvent {
-  type: string;
-  data: unknown;
-}
 
 interface ToolUse { id: string; name: string; file: string }
 
-export function filesChanged(events: Iterable<HistoryEvent>): FileChange[] {
+export function filesChanged(events: Iterable<Pick<TaskEventRecord, 'type' | 'data'>>): FileChange[] {
   let cwd: string | undefined;
   const uses: ToolUse[] = [];
   const failed = new Set<string>();

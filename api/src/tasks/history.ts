@@ -8,14 +8,7 @@
 // Postgres) Redis is not read at all.
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import { parseStreamEntry, taskEventStreamKey } from '../../../packages/contracts/src/event-stream.ts';
-
-export interface HistoryEvent {
-  seq: number;
-  type: string;
-  time: string;
-  data: unknown;
-}
+import { parseStreamEntry, taskEventStreamKey, type TaskEventRecord } from '../../../packages/contracts/src/event-stream.ts';
 
 export interface TaskKey { namespace: string; name: string; uid: string }
 
@@ -34,7 +27,7 @@ export interface StoredTask {
 export type EventSource = 'postgres' | 'redis' | 'postgres+redis';
 
 export interface EventPage {
-  items: HistoryEvent[];
+  items: TaskEventRecord[];
   source: EventSource;
 }
 
@@ -45,9 +38,9 @@ export interface TaskHistory {
   latestByName(namespace: string, name: string): Promise<StoredTask | undefined>;
   events(task: TaskKey, options: { after: number; limit: number }): Promise<EventPage>;
   /** The newest event in the task's Redis stream (what the runner wrote last). */
-  lastEvent(namespace: string, name: string): Promise<HistoryEvent | undefined>;
+  lastEvent(namespace: string, name: string): Promise<TaskEventRecord | undefined>;
   /** Every event (for the result's files changed), at most `max`. */
-  allEvents(task: TaskKey, max: number): Promise<HistoryEvent[]>;
+  allEvents(task: TaskKey, max: number): Promise<TaskEventRecord[]>;
 }
 
 const redisChunk = 500;
@@ -84,28 +77,28 @@ export class PgRedisHistory implements TaskHistory {
   }
 
   /** What the operator has copied to Postgres: seq > after, in order. */
-  private async copiedEvents(uid: string, after: number, limit: number): Promise<HistoryEvent[]> {
+  private async copiedEvents(uid: string, after: number, limit: number): Promise<TaskEventRecord[]> {
     if (!uidPattern.test(uid)) return [];
     const { rows } = await this.pool.query(
       'SELECT seq, type, data, time FROM claude_task_events WHERE task_uid = $1 AND seq > $2 ORDER BY seq LIMIT $3', [uid, after, limit]);
     return rows.map((row) => ({ seq: Number(row.seq), type: row.type, data: row.data, time: new Date(row.time).toISOString() }));
   }
 
-  async allEvents(task: TaskKey, max: number): Promise<HistoryEvent[]> {
+  async allEvents(task: TaskKey, max: number): Promise<TaskEventRecord[]> {
     return (await this.events(task, { after: 0, limit: max })).items;
   }
 
-  async lastEvent(namespace: string, name: string): Promise<HistoryEvent | undefined> {
+  async lastEvent(namespace: string, name: string): Promise<TaskEventRecord | undefined> {
     const [entry] = await this.redis.xrevrange(taskEventStreamKey(namespace, name), '+', '-', 'COUNT', 1);
     if (!entry) return undefined;
     const stored = parseStreamEntry(entry[0], entry[1]);
-    return { seq: stored.seq, type: stored.type, time: stored.time, data: stored.event };
+    return { seq: stored.seq, type: stored.type, time: stored.time, data: stored.data };
   }
 
   /** The stream's entries with seq > after, in order (seqs grow with entry ids). */
-  private async streamEvents(task: TaskKey, after: number, limit: number): Promise<HistoryEvent[]> {
+  private async streamEvents(task: TaskKey, after: number, limit: number): Promise<TaskEventRecord[]> {
     const key = taskEventStreamKey(task.namespace, task.name);
-    const items: HistoryEvent[] = [];
+    const items: TaskEventRecord[] = [];
     let start = '-';
     for (;;) {
       const entries = await this.redis.xrange(key, start, '+', 'COUNT', redisChunk);
@@ -114,7 +107,7 @@ export class PgRedisHistory implements TaskHistory {
         let entry;
         try { entry = parseStreamEntry(id, fields); } catch { continue; }
         if (entry.seq <= after) continue;
-        items.push({ seq: entry.seq, type: entry.type, time: entry.time, data: entry.event });
+        items.push({ seq: entry.seq, type: entry.type, time: entry.time, data: entry.data });
         if (items.length >= limit) return items;
       }
       if (entries.length < redisChunk) return items;

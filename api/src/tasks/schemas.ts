@@ -2,6 +2,7 @@
 // are rendered into the OpenAPI document, so the two cannot drift apart.
 import { z } from 'zod';
 import { ClaudeTaskSpecSchema, ClaudeTaskStatusSchema, UsageSchema, taskPhases } from '../../../crds/src/claude-task.ts';
+import { TaskEventRecordSchema } from '../../../packages/contracts/src/task-events.ts';
 import { NormalizedEventSchema, eventViews } from '../events/normalized.ts';
 
 /** A DNS-1123 label: the task name is also a label value on its Job and pods (63 at most). */
@@ -80,15 +81,8 @@ export const TaskListSchema = z.object({
   next: z.string().optional().describe('Pass as ?cursor= for the next page; absent on the last.'),
 });
 
-export const EventSchema = z.object({
-  seq: z.number().int().min(1),
-  type: z.string(),
-  time: z.string(),
-  data: z.unknown().describe('The event as the runner wrote it.'),
-});
-
 export const EventPageSchema = z.object({
-  items: z.array(z.union([EventSchema, NormalizedEventSchema])).describe('Raw events; normalized ones with ?view=normalized.'),
+  items: z.array(z.union([TaskEventRecordSchema, NormalizedEventSchema])).describe('Raw events; normalized ones with ?view=normalized.'),
   source: z.enum(['postgres', 'redis', 'postgres+redis']).describe(
     'Where this page came from: Postgres (what the operator has copied, seq 1 on), then the Redis stream after the last copied seq. '
     + 'An empty page says where the next events will come from: postgres once the task is finalized, redis while it runs.'),

@@ -9,18 +9,17 @@
 // ends without a runner.completed (timed out, killed). When the time is up the
 // task is read once more, so a 202 shows it as it is.
 import type { ClaudeTask } from '../../../crds/src/claude-task.ts';
-import { taskEventWakeChannel, type RunnerCompletedEvent } from '../../../packages/contracts/src/event-stream.ts';
+import { taskEventWakeChannel, type RunnerCompletedEvent, type TaskEventRecord } from '../../../packages/contracts/src/event-stream.ts';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
 import type { ChannelSubscriber } from '../stream/channel-subscriber.ts';
-import type { HistoryEvent } from './history.ts';
 import type { TaskStoreApi } from './kube-tasks.ts';
 import { isTerminal } from './task-view.ts';
 
 export interface WaitDeps {
   tasks: TaskStoreApi;
   /** The newest event in the task's stream. */
-  lastEvent(namespace: string, name: string): Promise<HistoryEvent | undefined>;
+  lastEvent(namespace: string, name: string): Promise<TaskEventRecord | undefined>;
   /** Without it the wait only has the safety reads. */
   wakeups?: ChannelSubscriber;
   clock: Clock;

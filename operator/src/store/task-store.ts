@@ -3,13 +3,7 @@
 // reconcile that runs twice (after a crash, or a retry) writes nothing twice.
 import pg from 'pg';
 import type { ClaudeTask, ClaudeTaskStatus } from '../../../crds/src/claude-task.ts';
-
-export interface StoredEvent {
-  seq: number;
-  type: string;
-  data: unknown;
-  time: string;
-}
+import type { TaskEventRecord } from '../../../packages/contracts/src/event-stream.ts';
 
 export interface TaskRecord {
   uid: string;
@@ -63,7 +57,7 @@ export class TaskStore {
   }
 
   /** Stores events; those already stored (same seq) are left as they are. */
-  async recordEvents(taskUid: string, events: StoredEvent[]): Promise<void> {
+  async recordEvents(taskUid: string, events: TaskEventRecord[]): Promise<void> {
     const batchSize = 500;
     for (let start = 0; start < events.length; start += batchSize) {
       const batch = events.slice(start, start + batchSize);
@@ -99,7 +93,7 @@ export class TaskStore {
       result: row.result, finalizedAt: row.finalized_at };
   }
 
-  async events(taskUid: string): Promise<StoredEvent[]> {
+  async events(taskUid: string): Promise<TaskEventRecord[]> {
     const { rows } = await this.pool.query(
       'SELECT seq, type, data, time FROM claude_task_events WHERE task_uid = $1 ORDER BY seq', [taskUid]);
     return rows.map((row) => ({ seq: Number(row.seq), type: row.type, data: row.data, time: new Date(row.time).toISOString() }));

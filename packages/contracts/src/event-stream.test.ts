@@ -26,7 +26,7 @@ describe('parseStreamEntry', () => {
   it('reads the fields the runner writes', () => {
     const fields = ['seq', '3', 'type', 'result', 'data', '{"type":"result","result":"ok"}', 'time', '2026-01-01T00:00:00.000Z'];
     expect(parseStreamEntry('1-0', fields)).toEqual({
-      id: '1-0', seq: 3, type: 'result', time: '2026-01-01T00:00:00.000Z', event: { type: 'result', result: 'ok' },
+      id: '1-0', seq: 3, type: 'result', time: '2026-01-01T00:00:00.000Z', data: { type: 'result', result: 'ok' },
     });
   });
 

@@ -9,6 +9,9 @@
 // partial channel, for clients that want to show text as it comes.
 import type { z } from 'zod';
 import type { UsageSchema } from '../../../crds/src/claude-task.ts';
+import type { TaskEvent, TaskEventRecord } from './task-events.ts';
+
+export type { TaskEvent, TaskEventRecord };
 
 export const eventStreamPrefix = 'claude-operator:task:';
 
@@ -86,22 +89,14 @@ export type RunnerCompletedEvent = {
   model: string | null;
 };
 
-export interface TaskEvent {
-  type: string;
-  [key: string]: unknown;
-}
-
-export interface StoredTaskEvent {
+/** An event as read from the Stream: the record and its entry id. */
+export interface StreamEntry extends TaskEventRecord<TaskEvent> {
   /** The Stream entry id, e.g. 1700000000000-0. */
   id: string;
-  seq: number;
-  type: string;
-  time: string;
-  event: TaskEvent;
 }
 
 /** Reads one entry as XRANGE/XREAD return it ([id, [field, value, ...]]). */
-export function parseStreamEntry(id: string, fields: string[]): StoredTaskEvent {
+export function parseStreamEntry(id: string, fields: string[]): StreamEntry {
   const values = fieldMap(fields);
   const seq = seqOfEntry(fields);
   if (seq === undefined) throw new Error(`stream entry ${id} has no valid seq`);
@@ -111,7 +106,7 @@ export function parseStreamEntry(id: string, fields: string[]): StoredTaskEvent 
     seq,
     type: values.get('type') ?? 'unknown',
     time: values.get('time') ?? '',
-    event: JSON.parse(data) as TaskEvent,
+    data: JSON.parse(data) as TaskEvent,
   };
 }
 

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { ClaudeTaskSpec } from '../../../crds/src/claude-task.ts';
 import { startScriptedApi, type RecordedRequest, type ScriptedApi } from '../../../test/scripted-api/server.ts';
-import { parseStreamEntry, taskEventStreamKey, type RunnerCompletedEvent, type StoredTaskEvent } from '../../../packages/contracts/src/event-stream.ts';
+import { parseStreamEntry, taskEventStreamKey, type RunnerCompletedEvent, type StreamEntry } from '../../../packages/contracts/src/event-stream.ts';
 import type { TerminationSummary } from '../termination.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -23,7 +23,7 @@ export interface RunnerRun {
   signal: NodeJS.Signals | null;
   /** The runner's stdout and stderr (its log). */
   stdout: string;
-  events: StoredTaskEvent[];
+  events: StreamEntry[];
   completed: RunnerCompletedEvent;
   termination: TerminationSummary;
   /** The rootfs of the "pod" on the host. */
@@ -106,7 +106,7 @@ export async function startRunnerHarness(namespace: string): Promise<RunnerHarne
     clearTimeout(killer);
 
     const events = (await redis.xrange(taskEventStreamKey(namespace, name), '-', '+')).map(([id, fields]) => parseStreamEntry(id, fields));
-    const last = events.at(-1)?.event;
+    const last = events.at(-1)?.data;
     if (last?.type !== 'runner.completed') throw new Error(`no terminal event; runner output:\n${stdout}`);
     const termination = JSON.parse(await fs.readFile(path.join(rootfs, 'dev/termination-log'), 'utf8')) as TerminationSummary;
     return { name, exitCode, signal, stdout, events, completed: last as RunnerCompletedEvent, termination, rootfs, workspace };
@@ -115,8 +115,8 @@ export async function startRunnerHarness(namespace: string): Promise<RunnerHarne
   return {
     api, redis, apiKey, namespace, runRunner, newRootfs,
     requestsOf(run) {
-      const init = run.events.find((e) => e.type === 'system' && e.event.subtype === 'init');
-      const sessionId = init?.event.session_id;
+      const init = run.events.find((e) => e.type === 'system' && e.data.subtype === 'init');
+      const sessionId = init?.data.session_id;
       if (typeof sessionId !== 'string') throw new Error('the run has no init event with a session id');
       return api.requests.filter((request) => request.headers['x-claude-code-session-id'] === sessionId);
     },
