@@ -16,8 +16,9 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import {
-  defaultEventStreamMaxLength, parseStreamEntry, seqOfEntry, taskEventPersistedKey, taskEventStreamKey, type TaskEventRecord,
+  defaultEventStreamMaxLength, parseStreamEntry, seqOfEntry, taskEventPersistedKey, taskEventStreamKey,
 } from '../../packages/contracts/src/event-stream.ts';
+import type { TaskEventRecord } from '../../packages/contracts/src/task-events.ts';
 import { backoffDelay } from './kube/backoff.ts';
 import type { TaskStore } from './store/task-store.ts';
 

@@ -16,7 +16,8 @@ import type { Redis } from 'ioredis';
 import {
   ClaudeTaskSpecSchema, claudeTaskPlural, group, terminalPhases, version, type ClaudeTask, type ClaudeTaskStatus,
 } from '../../crds/src/claude-task.ts';
-import { parseStreamEntry, taskEventPersistedKey, taskEventStreamKey, type TaskEventRecord } from '../../packages/contracts/src/event-stream.ts';
+import { parseStreamEntry, taskEventPersistedKey, taskEventStreamKey } from '../../packages/contracts/src/event-stream.ts';
+import type { TaskEventRecord } from '../../packages/contracts/src/task-events.ts';
 import type { OperatorConfig } from './config.ts';
 import { desiredJob, desiredSpecSecret } from './desired-job.ts';
 import type { EventCopier } from './event-copier.ts';

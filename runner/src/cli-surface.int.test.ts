@@ -11,7 +11,8 @@ import { maxPromptLength, permissionModes, type ClaudeTaskSpec } from '../../crd
 import { waitFor } from '../../test/bed/process.ts';
 import type { RecordedRequest } from '../../test/scripted-api/server.ts';
 import { maxArgBytes } from './cli-args.ts';
-import { taskPartialChannel, type TaskEvent } from '../../packages/contracts/src/event-stream.ts';
+import { taskPartialChannel } from '../../packages/contracts/src/event-stream.ts';
+import type { TaskEvent } from '../../packages/contracts/src/task-events.ts';
 import { makeOrigin } from './testing/git-origin.ts';
 import { startRunnerHarness, type RunnerHarness, type RunnerRun } from './testing/run-runner.ts';
 

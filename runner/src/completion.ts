@@ -1,7 +1,7 @@
 // How an engine run ends up: the terminal `runner.completed` event, decided by
 // one pure function from what the run left behind.
 import { exitCodes } from './errors.ts';
-import type { CompletionReason, RunnerCompletedEvent } from '../../packages/contracts/src/event-stream.ts';
+import type { CompletionReason, RunnerCompletedEvent } from '../../packages/contracts/src/task-events.ts';
 import type { CliResult } from './stream-json.ts';
 
 export interface EngineRunOutcome {

@@ -17,7 +17,8 @@
 // trims only what it has copied.
 import { Redis } from 'ioredis';
 import { backoffDelay, defaultBackoff, type BackoffOptions } from './backoff.ts';
-import { seqOfEntry, type TaskEvent } from '../../packages/contracts/src/event-stream.ts';
+import { seqOfEntry } from '../../packages/contracts/src/event-stream.ts';
+import type { TaskEvent } from '../../packages/contracts/src/task-events.ts';
 import type { Logger } from './logger.ts';
 
 export interface EventPublisherOptions {

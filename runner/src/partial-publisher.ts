@@ -4,7 +4,7 @@
 // While Redis is away, or too many PUBLISHes are waiting for their reply, an event
 // is dropped and counted; the whole message reaches the Stream anyway.
 import { Redis } from 'ioredis';
-import type { TaskEvent } from '../../packages/contracts/src/event-stream.ts';
+import type { TaskEvent } from '../../packages/contracts/src/task-events.ts';
 import type { Logger } from './logger.ts';
 
 export interface PartialPublisherOptions {

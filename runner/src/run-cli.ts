@@ -6,7 +6,7 @@
 // installed the CLI is also started with --pdeathsig SIGKILL, so it cannot
 // outlive a runner that was killed without a chance to clean up.
 import { spawn } from 'node:child_process';
-import type { TaskEvent } from '../../packages/contracts/src/event-stream.ts';
+import type { RunnerCliStderrEvent, TaskEvent } from '../../packages/contracts/src/task-events.ts';
 import type { Logger } from './logger.ts';
 import { CliRunSummary, StreamJsonReader } from './stream-json.ts';
 
@@ -68,7 +68,7 @@ export function runCli(options: RunCliOptions): Promise<CliRun> {
     if (line.trim() === '') return;
     stderrTail.push(line.slice(0, 500));
     if (stderrTail.length > stderrTailLines) stderrTail.shift();
-    options.onEvent({ type: 'runner.cli_stderr', line: line.slice(0, stderrLineKeep) });
+    options.onEvent({ type: 'runner.cli_stderr', line: line.slice(0, stderrLineKeep) } satisfies RunnerCliStderrEvent);
   };
   stderr.setEncoding('utf8').on('data', (chunk: string) => {
     const lines = (stderrPending + chunk).split('\n');

@@ -12,8 +12,9 @@ import type { RunnerConfig } from './config.ts';
 import { CancelledError, ConfigError, exitCodes, RunnerError } from './errors.ts';
 import { EventPublisher } from './event-publisher.ts';
 import {
-  isPartialEvent, taskEventPersistedKey, taskEventStreamKey, taskEventWakeChannel, taskPartialChannel, type RunnerCompletedEvent, type TaskEvent,
+  isPartialEvent, taskEventPersistedKey, taskEventStreamKey, taskEventWakeChannel, taskPartialChannel,
 } from '../../packages/contracts/src/event-stream.ts';
+import type { RunnerCompletedEvent, RunnerStartedEvent, RunnerWorkspaceReadyEvent, TaskEvent } from '../../packages/contracts/src/task-events.ts';
 import type { Logger } from './logger.ts';
 import { PartialPublisher } from './partial-publisher.ts';
 import { renderPrompt } from './prompt-template.ts';
@@ -86,7 +87,7 @@ export async function runTask(options: RunTaskOptions): Promise<number> {
 
 async function runAttempt(options: RunTaskOptions, publisher: EventPublisher, sink: EventSink): Promise<RunnerCompletedEvent> {
   const { config, signal, logger } = options;
-  const started = { type: 'runner.started', namespace: config.task.namespace, name: config.task.name, uid: config.task.uid,
+  const started: RunnerStartedEvent = { type: 'runner.started', namespace: config.task.namespace, name: config.task.name, uid: config.task.uid,
     attempt: config.task.attempt ?? null };
   let task: PreparedTask;
   try {
@@ -97,7 +98,7 @@ async function runAttempt(options: RunTaskOptions, publisher: EventPublisher, si
   }
   const { spec } = task;
   const engine = spec.engine ?? 'cli';
-  publisher.publish({ ...started, engine, model: spec.model ?? null, promptLength: task.prompt.length });
+  publisher.publish({ ...started, engine, model: spec.model ?? null, promptLength: task.prompt.length } satisfies RunnerStartedEvent);
   logger.info({ engine, model: spec.model, attempt: config.task.attempt, promptLength: task.prompt.length }, 'task attempt started');
 
   const inherited = Object.fromEntries(inheritedEnvNames.flatMap((name) => {
@@ -106,7 +107,7 @@ async function runAttempt(options: RunTaskOptions, publisher: EventPublisher, si
   }));
   await prepareWorkspace({ dir: config.workspaceDir, git: spec.workspace?.git, env: { ...inherited, ...config.proxy, HOME: config.claudeHome },
     credentialsDir: config.gitCredentialsDir, signal, logger });
-  if (spec.workspace?.git) publisher.publish({ type: 'runner.workspace_ready', git: redactUrl(spec.workspace.git.url), ref: spec.workspace.git.ref ?? null });
+  if (spec.workspace?.git) publisher.publish({ type: 'runner.workspace_ready', git: redactUrl(spec.workspace.git.url), ref: spec.workspace.git.ref ?? null } satisfies RunnerWorkspaceReadyEvent);
   if (signal.aborted) throw new CancelledError('Stopped by SIGTERM before Claude started.');
 
   const outcome = engine === 'api' ? await runApiEngine(options, task, sink) : await runCliEngine(options, task, sink);

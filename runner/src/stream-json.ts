@@ -3,7 +3,7 @@
 // anything that parses as an object with a `type` passes through unchanged, and a
 // line that does not becomes a `runner.malformed_line` event instead of an error.
 // CliRunSummary picks out what the task status needs: session id, model, result, usage.
-import type { TaskEvent, TaskUsage } from '../../packages/contracts/src/event-stream.ts';
+import type { RunnerMalformedLineEvent, TaskEvent, TaskUsage } from '../../packages/contracts/src/task-events.ts';
 
 /** How much of a malformed line is kept in its event. */
 export const malformedLineKeep = 4096;
@@ -41,7 +41,7 @@ export function parseLine(rawLine: string): TaskEvent[] {
   return [value as TaskEvent];
 }
 
-function malformed(line: string, error: string): TaskEvent {
+function malformed(line: string, error: string): RunnerMalformedLineEvent {
   const truncated = line.length > malformedLineKeep;
   return { type: 'runner.malformed_line', error, line: truncated ? line.slice(0, malformedLineKeep) : line, truncated };
 }

@@ -3,7 +3,7 @@
 // the operator reads into the task status. Kubernetes keeps at most 4096 bytes,
 // so the long fields are shortened until the line fits.
 import fs from 'node:fs/promises';
-import type { CompletionReason, Outcome, TaskUsage } from '../../packages/contracts/src/event-stream.ts';
+import type { CompletionReason, Outcome, TaskUsage } from '../../packages/contracts/src/task-events.ts';
 
 export const terminationMessageMaxBytes = 4096;
 

@@ -16,7 +16,7 @@
 // gaps; resuming with from=<seq> works the same as in the raw view.
 import { z } from 'zod';
 import { UsageSchema } from '../../../crds/src/claude-task.ts';
-import { outcomes, type TaskEventRecord } from '../../../packages/contracts/src/event-stream.ts';
+import { outcomes, type TaskEventRecord } from '../../../packages/contracts/src/task-events.ts';
 import { contentBlocks, record, stringOf, type JsonRecord } from './cli-event.ts';
 
 const base = {

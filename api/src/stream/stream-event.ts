@@ -1,7 +1,8 @@
 // One task event as the WebSocket sends it: `{seq, type, data, time}`, whether it
 // came from the Redis Stream or from the Postgres history. Encoded to JSON once,
 // so a live event followed by 200 clients is serialised once, not 200 times.
-import { parseStreamEntry, type TaskEventRecord } from '../../../packages/contracts/src/event-stream.ts';
+import { parseStreamEntry } from '../../../packages/contracts/src/event-stream.ts';
+import type { TaskEventRecord } from '../../../packages/contracts/src/task-events.ts';
 
 export interface StreamEvent extends TaskEventRecord {
   /** JSON of `{seq, type, data, time}`: what goes on the wire. */

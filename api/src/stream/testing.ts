@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
 import { WebSocket } from 'ws';
-import type { TaskEventRecord } from '../../../packages/contracts/src/event-stream.ts';
+import type { TaskEventRecord } from '../../../packages/contracts/src/task-events.ts';
 import { AuthenticationError, type Authenticator, type Caller } from '../auth/caller.ts';
 import { ChannelSubscriber } from './channel-subscriber.ts';
 import { EventHistory } from './history.ts';

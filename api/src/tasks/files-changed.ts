@@ -4,7 +4,7 @@
 // given relative to the session's working directory (the `system` init event's
 // `cwd`) when they are inside it.
 import path from 'node:path';
-import type { TaskEventRecord } from '../../../packages/contracts/src/event-stream.ts';
+import type { TaskEventRecord } from '../../../packages/contracts/src/task-events.ts';
 import { contentBlocks, record } from '../events/cli-event.ts';
 
 export const fileEditingTools: ReadonlySet<string> = new Set(['Write', 'Edit', 'MultiEdit', 'NotebookEdit']);

@@ -8,7 +8,8 @@
 // Postgres) Redis is not read at all.
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import { parseStreamEntry, taskEventStreamKey, type TaskEventRecord } from '../../../packages/contracts/src/event-stream.ts';
+import { parseStreamEntry, taskEventStreamKey } from '../../../packages/contracts/src/event-stream.ts';
+import type { TaskEventRecord } from '../../../packages/contracts/src/task-events.ts';
 
 export interface TaskKey { namespace: string; name: string; uid: string }
 

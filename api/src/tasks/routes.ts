@@ -3,7 +3,7 @@
 // caller (404); a role too low for what is asked in its own namespace is 403.
 import { Router, type Request, type Response } from 'express';
 import type { ClaudeTask } from '../../../crds/src/claude-task.ts';
-import type { RunnerCompletedEvent } from '../../../packages/contracts/src/event-stream.ts';
+import type { RunnerCompletedEvent } from '../../../packages/contracts/src/task-events.ts';
 import { canSee, canSubmit, type Caller, type StreamTickets } from '../auth/caller.ts';
 import type { Clock } from '../clock.ts';
 import { callerOf, contextOf } from '../http/context.ts';

@@ -9,7 +9,8 @@
 // ends without a runner.completed (timed out, killed). When the time is up the
 // task is read once more, so a 202 shows it as it is.
 import type { ClaudeTask } from '../../../crds/src/claude-task.ts';
-import { taskEventWakeChannel, type RunnerCompletedEvent, type TaskEventRecord } from '../../../packages/contracts/src/event-stream.ts';
+import { taskEventWakeChannel } from '../../../packages/contracts/src/event-stream.ts';
+import type { RunnerCompletedEvent, TaskEventRecord } from '../../../packages/contracts/src/task-events.ts';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
 import type { ChannelSubscriber } from '../stream/channel-subscriber.ts';

@@ -7,11 +7,7 @@
 // wake channel only wakes readers up and carries the newest seq. Partial
 // messages (token deltas) never go to the Stream: they go, best-effort, to the
 // partial channel, for clients that want to show text as it comes.
-import type { z } from 'zod';
-import type { UsageSchema } from '../../../crds/src/claude-task.ts';
 import type { TaskEvent, TaskEventRecord } from './task-events.ts';
-
-export type { TaskEvent, TaskEventRecord };
 
 export const eventStreamPrefix = 'claude-operator:task:';
 
@@ -52,42 +48,6 @@ export function isPartialEvent(event: TaskEvent): boolean {
 
 /** Past this many entries the operator trims the stream, but only what it has copied to Postgres. */
 export const defaultEventStreamMaxLength = 10_000;
-
-export const outcomes = ['succeeded', 'failed', 'cancelled'] as const;
-export type Outcome = (typeof outcomes)[number];
-
-/** The `usage` of the task status, so the operator can copy it as is. */
-export type TaskUsage = z.infer<typeof UsageSchema>;
-
-/**
- * Why an attempt failed, when the runner can say it in a word (the operator may use
- * it as a condition reason); null otherwise:
- * - BudgetExceeded: the run cost more than spec.maxBudgetUSD (the CLI's error_max_budget_usd).
- * - MaxTurnsExceeded: spec.maxTurns ran out (error_max_turns).
- * - StructuredOutputMissing: spec.jsonSchema was given, but Claude returned no output matching it.
- */
-export const completionReasons = ['BudgetExceeded', 'MaxTurnsExceeded', 'StructuredOutputMissing'] as const;
-export type CompletionReason = (typeof completionReasons)[number];
-
-/** The last event of every attempt. */
-// A type, not an interface, so that it is assignable to TaskEvent's index signature.
-export type RunnerCompletedEvent = {
-  type: 'runner.completed';
-  outcome: Outcome;
-  /** The runner's own exit code (see runner/README.md). */
-  exitCode: number;
-  /** Human-readable: why it failed, or a short success note. */
-  message: string;
-  /** Machine-readable: why it failed (see completionReasons), else null. */
-  reason: CompletionReason | null;
-  /** The final answer text (with spec.jsonSchema: the validated JSON); null when the run did not succeed.
-   * Fields without a value are null, never missing. */
-  result: string | null;
-  usage: TaskUsage | null;
-  sessionId: string | null;
-  /** The model the CLI's init event names (engine api: the model it called); null before the engine started. */
-  model: string | null;
-};
 
 /** An event as read from the Stream: the record and its entry id. */
 export interface StreamEntry extends TaskEventRecord<TaskEvent> {

@@ -1,7 +1,10 @@
 // What a task's events are, wherever they are kept: the Redis Stream, the
 // claude_task_events table, the REST history and the WebSocket all carry the
-// same record, `{seq, type, data, time}`.
+// same record, `{seq, type, data, time}`. Its `data` is a CLI event as the CLI
+// wrote it, or one of the runner's own events (type `runner.*`), declared here
+// as zod schemas: the runner writes them, the operator and the API read them.
 import { z } from 'zod';
+import { UsageSchema, engines } from '../../../crds/src/claude-task.ts';
 
 /** An event as the runner publishes it: a CLI event as the CLI wrote it, or one of the runner's own. */
 export interface TaskEvent {
@@ -22,3 +25,97 @@ export const TaskEventRecordSchema = z.object({
  * (ISO 8601) is when the runner took it.
  */
 export type TaskEventRecord<Data = unknown> = Omit<z.infer<typeof TaskEventRecordSchema>, 'data'> & { data: Data };
+
+export const outcomes = ['succeeded', 'failed', 'cancelled'] as const;
+export type Outcome = (typeof outcomes)[number];
+
+/** The `usage` of the task status, so the operator can copy it as is. */
+export type TaskUsage = z.infer<typeof UsageSchema>;
+
+/**
+ * Why an attempt failed, when the runner can say it in a word (the operator may use
+ * it as a condition reason); null otherwise:
+ * - BudgetExceeded: the run cost more than spec.maxBudgetUSD (the CLI's error_max_budget_usd).
+ * - MaxTurnsExceeded: spec.maxTurns ran out (error_max_turns).
+ * - StructuredOutputMissing: spec.jsonSchema was given, but Claude returned no output matching it.
+ */
+export const completionReasons = ['BudgetExceeded', 'MaxTurnsExceeded', 'StructuredOutputMissing'] as const;
+export type CompletionReason = (typeof completionReasons)[number];
+
+/** The runner's own event types start with this; every other type is the CLI's. */
+export const runnerEventPrefix = 'runner.';
+
+/** First in every attempt. */
+export const RunnerStartedEventSchema = z.object({
+  type: z.literal('runner.started'),
+  namespace: z.string(),
+  name: z.string(),
+  uid: z.string(),
+  attempt: z.number().int().nullable(),
+  /** Missing when the spec could not be read. */
+  engine: z.enum(engines).optional(),
+  /** spec.model. */
+  model: z.string().nullable().optional(),
+  promptLength: z.number().int().optional(),
+});
+
+/** After a git clone. */
+export const RunnerWorkspaceReadyEventSchema = z.object({
+  type: z.literal('runner.workspace_ready'),
+  /** The repository URL without its credentials. */
+  git: z.string(),
+  ref: z.string().nullable(),
+});
+
+/** A line the CLI wrote to stderr (its start). */
+export const RunnerCliStderrEventSchema = z.object({
+  type: z.literal('runner.cli_stderr'),
+  line: z.string(),
+});
+
+/** A stdout line of the CLI that was not a JSON object with a `type`. */
+export const RunnerMalformedLineEventSchema = z.object({
+  type: z.literal('runner.malformed_line'),
+  error: z.string(),
+  line: z.string(),
+  truncated: z.boolean(),
+});
+
+/** The last event of every attempt. Fields without a value are null, never missing. */
+export const RunnerCompletedEventSchema = z.object({
+  type: z.literal('runner.completed'),
+  outcome: z.enum(outcomes),
+  /** The runner's own exit code (pod-contract.ts, runner/README.md). */
+  exitCode: z.number().int(),
+  /** Human-readable: why it failed, or a short success note. */
+  message: z.string(),
+  /** Machine-readable: why it failed (see completionReasons), else null. */
+  reason: z.enum(completionReasons).nullable(),
+  /** The final answer text (with spec.jsonSchema: the validated JSON); null when the run did not succeed. */
+  result: z.string().nullable(),
+  usage: UsageSchema.nullable(),
+  sessionId: z.string().nullable(),
+  /** The model the CLI's init event names (engine api: the model it called); null before the engine started. */
+  model: z.string().nullable(),
+});
+
+export const RunnerEventSchema = z.discriminatedUnion('type', [
+  RunnerStartedEventSchema, RunnerWorkspaceReadyEventSchema, RunnerCliStderrEventSchema, RunnerMalformedLineEventSchema,
+  RunnerCompletedEventSchema,
+]);
+
+/** A CLI event, passed through as it is: any type but the runner's (a later CLI may add types). */
+export const CliEventSchema = z.object({
+  type: z.string().refine((type) => !type.startsWith(runnerEventPrefix), `${runnerEventPrefix}* types are the runner's`),
+}).loose();
+
+/** Every event a task's stream may hold. */
+export const TaskEventSchema = z.union([RunnerEventSchema, CliEventSchema]);
+
+// Types, not interfaces, so that they are assignable to TaskEvent's index signature.
+export type RunnerStartedEvent = z.infer<typeof RunnerStartedEventSchema>;
+export type RunnerWorkspaceReadyEvent = z.infer<typeof RunnerWorkspaceReadyEventSchema>;
+export type RunnerCliStderrEvent = z.infer<typeof RunnerCliStderrEventSchema>;
+export type RunnerMalformedLineEvent = z.infer<typeof RunnerMalformedLineEventSchema>;
+export type RunnerCompletedEvent = z.infer<typeof RunnerCompletedEventSchema>;
+export type RunnerEvent = z.infer<typeof RunnerEventSchema>;

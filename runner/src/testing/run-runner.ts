@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { ClaudeTaskSpec } from '../../../crds/src/claude-task.ts';
 import { startScriptedApi, type RecordedRequest, type ScriptedApi } from '../../../test/scripted-api/server.ts';
-import { parseStreamEntry, taskEventStreamKey, type RunnerCompletedEvent, type StreamEntry } from '../../../packages/contracts/src/event-stream.ts';
+import { parseStreamEntry, taskEventStreamKey, type StreamEntry } from '../../../packages/contracts/src/event-stream.ts';
+import { RunnerCompletedEventSchema, TaskEventSchema, type RunnerCompletedEvent } from '../../../packages/contracts/src/task-events.ts';
 import type { TerminationSummary } from '../termination.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -106,10 +107,12 @@ export async function startRunnerHarness(namespace: string): Promise<RunnerHarne
     clearTimeout(killer);
 
     const events = (await redis.xrange(taskEventStreamKey(namespace, name), '-', '+')).map(([id, fields]) => parseStreamEntry(id, fields));
+    // Every event the runner wrote has the shape the contract declares.
+    for (const event of events) TaskEventSchema.parse(event.data);
     const last = events.at(-1)?.data;
     if (last?.type !== 'runner.completed') throw new Error(`no terminal event; runner output:\n${stdout}`);
     const termination = JSON.parse(await fs.readFile(path.join(rootfs, 'dev/termination-log'), 'utf8')) as TerminationSummary;
-    return { name, exitCode, signal, stdout, events, completed: last as RunnerCompletedEvent, termination, rootfs, workspace };
+    return { name, exitCode, signal, stdout, events, completed: RunnerCompletedEventSchema.parse(last), termination, rootfs, workspace };
   }
 
   return {
