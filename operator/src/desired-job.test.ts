@@ -1,8 +1,11 @@
 import { describe, expect, test } from '@jest/globals';
 import type { ClaudeTask } from '../../crds/src/claude-task.ts';
 import { parseOperatorConfig } from './config.ts';
-import { desiredJob, desiredSpecSecret, podPaths } from './desired-job.ts';
+import { podPaths } from '../../packages/contracts/src/pod-contract.ts';
+import { desiredJob, desiredSpecSecret } from './desired-job.ts';
 import { jobNameFor, taskLabelValue } from './names.ts';
+// A test may import the deployable it checks against: the runner reads the pod this Job makes.
+import { loadConfig } from '../../runner/src/config.ts';
 
 const config = parseOperatorConfig({
   REDIS_URL: 'redis://redis:6379', DATABASE_URL: 'postgres://db/x', ANTHROPIC_BASE_URL: 'http://gateway:8080', RUNNER_REDIS_ACL_SECRET: 'k'.repeat(32),
@@ -171,4 +174,21 @@ test('per-task Redis users need the secret their passwords come from', () => {
 
 test('bad operator config names every bad variable', () => {
   expect(() => parseOperatorConfig({ DEFAULT_TIMEOUT_SECONDS: 'soon' })).toThrow(/DEFAULT_TIMEOUT_SECONDS[\s\S]*REDIS_URL[\s\S]*DATABASE_URL/);
+});
+
+describe('the pod contract', () => {
+  test('the runner accepts the environment the Job gives it, and finds every path where the Job mounts it', () => {
+    const spec = { workspace: { git: { url: 'https://example.com/r.git', credentialsSecretRef: { name: 'git' } } }, env: [{ name: 'FOO', value: 'bar' }] };
+    const pod = desiredJob(task(spec), { ...config, RUNNER_REDIS_USERS: 'shared' }).spec!.template.spec!;
+    const container = pod.containers[0]!;
+    const env = Object.fromEntries((container.env ?? []).map((variable) => [variable.name, variable.value]));
+    const runner = loadConfig({ ...env, PATH: '' });
+    expect(runner.task).toEqual({ namespace: 'team-a', name: 'fix-bug', uid: '1111-2222', attempt: undefined });
+    const mounted = (file: string) => container.volumeMounts?.some((mount) => file === mount.mountPath || file.startsWith(`${mount.mountPath}/`));
+    for (const file of [runner.specFile, runner.apiKeyFile, runner.workspaceDir, runner.claudeHome, runner.tmpDir, runner.gitCredentialsDir!]) {
+      expect(mounted(file)).toBe(true);
+    }
+    expect(runner.redisUrl).toBe('redis://redis:6379');
+    expect(runner.agentEnv).toEqual({ FOO: 'bar' });
+  });
 });

@@ -2,29 +2,17 @@
 // these once and never edits them (a Job's pod template is immutable).
 import type { V1Job, V1Secret, V1Volume, V1VolumeMount, V1EnvVar } from '@kubernetes/client-node';
 import { claudeTaskKind, group, version, type ClaudeTask } from '../../crds/src/claude-task.ts';
+import {
+  agentEnvPrefix, finalExitCodes, passedThroughEnv, podEnv, podPaths, runnerContainerName,
+} from '../../packages/contracts/src/pod-contract.ts';
 import type { OperatorConfig } from './config.ts';
 import {
   jobNameFor, managedByLabel, managedByValue, specSecretNameFor, taskLabelValue, taskNameAnnotation, taskNameLabel, taskUidLabel,
 } from './names.ts';
 
-/** Where the runner finds what it needs inside the pod (runner/README.md). */
-export const podPaths = {
-  specFile: '/var/run/claude-operator/task/spec.json',
-  apiKeyFile: '/var/run/claude-operator/anthropic/api-key',
-  workspace: '/workspace',
-  home: '/home/claude',
-  /** workspace.git.credentialsSecretRef, as files: `username`/`password` or `ssh-privatekey`. */
-  gitCredentials: '/var/run/claude-operator/git-credentials',
-} as const;
-
-/** The runner exits 2 for a spec or config it cannot use, and 4 when spec.maxBudgetUSD
- * was spent (runner/README.md): retrying cannot help, and a retry would spend the budget again. */
-export const runnerExitBadInput = 2;
-export const runnerExitBudgetExceeded = 4;
 const runAsUser = 65532;
 /** The volume with the API key Secret; task-status.ts names the Secret when the kubelet cannot find it. */
 export const apiKeyVolumeName = 'anthropic';
-export const agentEnvPrefix = 'CLAUDE_AGENT_ENV_';
 
 function ownerReference(task: ClaudeTask) {
   return {
@@ -92,30 +80,30 @@ export function desiredJob(task: ClaudeTask, config: OperatorConfig): V1Job {
   // 0440 + fsGroup: readable by the runner's group only; the runner copies an ssh key to a 0600 file.
   if (gitCredentials) volumes.push({ name: 'git-credentials', secret: { secretName: gitCredentials.name, defaultMode: 0o440 } });
   const volumeMounts: V1VolumeMount[] = [
-    { name: 'task', mountPath: '/var/run/claude-operator/task', readOnly: true },
-    { name: apiKeyVolumeName, mountPath: '/var/run/claude-operator/anthropic', readOnly: true },
+    { name: 'task', mountPath: podPaths.specDir, readOnly: true },
+    { name: apiKeyVolumeName, mountPath: podPaths.apiKeyDir, readOnly: true },
     { name: 'workspace', mountPath: podPaths.workspace },
     { name: 'home', mountPath: podPaths.home },
-    { name: 'tmp', mountPath: '/tmp' },
+    { name: 'tmp', mountPath: podPaths.tmp },
     ...(gitCredentials ? [{ name: 'git-credentials', mountPath: podPaths.gitCredentials, readOnly: true }] : []),
   ];
-  const passThrough = (['ANTHROPIC_BASE_URL', 'HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY'] as const)
+  const passThrough = passedThroughEnv
     .flatMap((key): V1EnvVar[] => (config[key] ? [{ name: key, value: config[key] }] : []));
   const env: V1EnvVar[] = [
-    { name: 'CLAUDE_TASK_NAMESPACE', value: task.metadata.namespace ?? '' },
-    { name: 'CLAUDE_TASK_NAME', value: task.metadata.name ?? '' },
-    { name: 'CLAUDE_TASK_UID', value: task.metadata.uid ?? '' },
-    { name: 'CLAUDE_TASK_SPEC_FILE', value: podPaths.specFile },
-    { name: 'ANTHROPIC_API_KEY_FILE', value: podPaths.apiKeyFile },
-    { name: 'WORKSPACE_DIR', value: podPaths.workspace },
-    { name: 'CLAUDE_HOME', value: podPaths.home },
+    { name: podEnv.taskNamespace, value: task.metadata.namespace ?? '' },
+    { name: podEnv.taskName, value: task.metadata.name ?? '' },
+    { name: podEnv.taskUid, value: task.metadata.uid ?? '' },
+    { name: podEnv.specFile, value: podPaths.specFile },
+    { name: podEnv.apiKeyFile, value: podPaths.apiKeyFile },
+    { name: podEnv.workspaceDir, value: podPaths.workspace },
+    { name: podEnv.claudeHome, value: podPaths.home },
     config.RUNNER_REDIS_USERS === 'per-task'
-      ? { name: 'REDIS_URL', valueFrom: { secretKeyRef: { name: specSecretNameFor(name), key: runnerRedisUrlKey } } }
-      : { name: 'REDIS_URL', value: config.RUNNER_REDIS_URL },
-    ...(gitCredentials ? [{ name: 'GIT_CREDENTIALS_DIR', value: podPaths.gitCredentials }] : []),
+      ? { name: podEnv.redisUrl, valueFrom: { secretKeyRef: { name: specSecretNameFor(name), key: runnerRedisUrlKey } } }
+      : { name: podEnv.redisUrl, value: config.RUNNER_REDIS_URL },
+    ...(gitCredentials ? [{ name: podEnv.gitCredentialsDir, value: podPaths.gitCredentials }] : []),
     ...passThrough,
     // The task's own variables, for the agent: the runner hands CLAUDE_AGENT_ENV_<NAME>
-    // to the CLI as <NAME> (runner/README.md), and keeps its own settings apart.
+    // to the CLI as <NAME> (pod-contract.ts), and keeps its own settings apart.
     ...(spec.env ?? []).map((variable): V1EnvVar => ({
       name: `${agentEnvPrefix}${variable.name}`,
       ...(variable.value !== undefined ? { value: variable.value } : {}),
@@ -140,7 +128,7 @@ export function desiredJob(task: ClaudeTask, config: OperatorConfig): V1Job {
           // An eviction or preemption is not the task's fault: it does not use up a retry.
           { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
           // A spec or config the runner cannot use fails the same way every time; a spent budget stays spent.
-          { action: 'FailJob', onExitCodes: { containerName: 'runner', operator: 'In', values: [runnerExitBadInput, runnerExitBudgetExceeded] } },
+          { action: 'FailJob', onExitCodes: { containerName: runnerContainerName, operator: 'In', values: [...finalExitCodes] } },
         ],
       },
       template: {
@@ -160,7 +148,7 @@ export function desiredJob(task: ClaudeTask, config: OperatorConfig): V1Job {
           },
           volumes,
           containers: [{
-            name: 'runner',
+            name: runnerContainerName,
             image: config.RUNNER_IMAGE,
             env,
             ...(spec.envFrom ? { envFrom: spec.envFrom.map((from) => ({ ...from, prefix: `${agentEnvPrefix}${from.prefix ?? ''}` })) } : {}),

@@ -4,7 +4,8 @@
 import type { V1Job, V1JobCondition, V1Pod } from '@kubernetes/client-node';
 import { terminalPhases, type ClaudeTask, type ClaudeTaskStatus, type Condition, type TaskPhase } from '../../crds/src/claude-task.ts';
 import { apiKeyVolumeName } from './desired-job.ts';
-import { parseRunnerSummary, type RunnerSummary } from './runner-summary.ts';
+import { runnerContainerName } from '../../packages/contracts/src/pod-contract.ts';
+import { parseRunnerSummary, type RunnerSummary } from '../../packages/contracts/src/termination-summary.ts';
 
 export interface ObservedTask {
   task: ClaudeTask;
@@ -45,7 +46,7 @@ function newestPod(pods: V1Pod[]): V1Pod | undefined {
 }
 
 function runnerState(pod: V1Pod | undefined) {
-  return pod?.status?.containerStatuses?.find((c) => c.name === 'runner')?.state;
+  return pod?.status?.containerStatuses?.find((c) => c.name === runnerContainerName)?.state;
 }
 
 export function decidePhase({ task, job, pods }: ObservedTask): PhaseDecision {

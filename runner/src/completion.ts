@@ -1,6 +1,6 @@
 // How an engine run ends up: the terminal `runner.completed` event, decided by
 // one pure function from what the run left behind.
-import { exitCodes } from './errors.ts';
+import { runnerExitCodes } from '../../packages/contracts/src/pod-contract.ts';
 import type { CompletionReason, RunnerCompletedEvent } from '../../packages/contracts/src/task-events.ts';
 import type { CliResult } from './stream-json.ts';
 
@@ -39,29 +39,29 @@ export function completionOf(run: EngineRunOutcome): RunnerCompletedEvent {
   const proc = run.process;
   const cleanExit = proc === undefined || (proc.exitCode === 0 && proc.signal === null);
   if (run.result && !run.result.isError && cleanExit) {
-    if (!run.expectsStructuredOutput) return done('succeeded', exitCodes.succeeded, 'Claude finished the task.', null, run.result.text ?? null);
+    if (!run.expectsStructuredOutput) return done('succeeded', runnerExitCodes.succeeded, 'Claude finished the task.', null, run.result.text ?? null);
     // The CLI ends `success` even when the model never produced output the schema accepts.
     if (run.result.structuredOutput !== undefined) {
-      return done('succeeded', exitCodes.succeeded, 'Claude finished the task.', null, JSON.stringify(run.result.structuredOutput));
+      return done('succeeded', runnerExitCodes.succeeded, 'Claude finished the task.', null, JSON.stringify(run.result.structuredOutput));
     }
-    return done('failed', exitCodes.taskFailed, 'Claude finished without returning output that matches spec.jsonSchema.', 'StructuredOutputMissing');
+    return done('failed', runnerExitCodes.taskFailed, 'Claude finished without returning output that matches spec.jsonSchema.', 'StructuredOutputMissing');
   }
-  if (run.stopped) return done('cancelled', exitCodes.cancelled, 'Stopped by SIGTERM (cancelled, timed out or evicted) before Claude finished.');
+  if (run.stopped) return done('cancelled', runnerExitCodes.cancelled, 'Stopped by SIGTERM (cancelled, timed out or evicted) before Claude finished.');
   if (proc?.spawnError) {
-    return done('failed', exitCodes.invalid, `The Claude CLI could not be started (${proc.cliPath}): ${proc.spawnError.message}`);
+    return done('failed', runnerExitCodes.invalid, `The Claude CLI could not be started (${proc.cliPath}): ${proc.spawnError.message}`);
   }
   const result = run.result;
   if (result?.subtype === 'error_max_budget_usd') {
     // Its own exit code: another attempt would spend the budget again.
-    return done('failed', exitCodes.budgetExceeded,
+    return done('failed', runnerExitCodes.budgetExceeded,
       `Claude stopped when the run had cost ${result.usage.costUSD ?? 'more than the budget in'} US dollars (spec.maxBudgetUSD) without finishing.`,
       'BudgetExceeded');
   }
   if (result?.subtype === 'error_max_turns') {
-    return done('failed', exitCodes.taskFailed,
+    return done('failed', runnerExitCodes.taskFailed,
       `Claude stopped after ${result.usage.turns ?? 'the maximum number of'} turns (spec.maxTurns) without finishing.`, 'MaxTurnsExceeded');
   }
-  return done('failed', exitCodes.taskFailed, failureMessage(run));
+  return done('failed', runnerExitCodes.taskFailed, failureMessage(run));
 }
 
 function failureMessage(run: EngineRunOutcome): string {

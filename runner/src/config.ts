@@ -5,11 +5,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { agentEnvPrefix, podEnv, podPaths } from '../../packages/contracts/src/pod-contract.ts';
 import { ConfigError } from './errors.ts';
 import { hostPath } from './host-path.ts';
-
-/** Variables named CLAUDE_AGENT_ENV_<NAME> reach the CLI as <NAME> (spec.env and spec.envFrom). */
-export const agentEnvPrefix = 'CLAUDE_AGENT_ENV_';
 
 /** The model for `engine: api` when the spec names none: what the pinned CLI uses by default. */
 export const defaultApiModel = 'claude-opus-5-5';
@@ -20,18 +18,19 @@ const absolutePath = z.string().refine((p) => path.isAbsolute(p), 'must be an ab
 const positiveInt = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
 const resourceName = z.string().min(1).max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a Kubernetes resource name');
 
+// What the operator sets by the pod contract (podEnv), then the runner's own settings.
 const EnvSchema = z.object({
-  CLAUDE_TASK_SPEC_FILE: absolutePath,
-  ANTHROPIC_API_KEY_FILE: absolutePath,
-  CLAUDE_TASK_NAMESPACE: resourceName,
-  CLAUDE_TASK_NAME: resourceName,
-  CLAUDE_TASK_UID: z.string().min(1).max(128),
+  [podEnv.specFile]: absolutePath,
+  [podEnv.apiKeyFile]: absolutePath,
+  [podEnv.taskNamespace]: resourceName,
+  [podEnv.taskName]: resourceName,
+  [podEnv.taskUid]: z.string().min(1).max(128),
   CLAUDE_TASK_ATTEMPT: z.coerce.number().int().min(1).optional(),
-  REDIS_URL: z.string().regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL'),
-  WORKSPACE_DIR: absolutePath,
-  CLAUDE_HOME: absolutePath,
-  TMPDIR: absolutePath.default('/tmp'),
-  GIT_CREDENTIALS_DIR: absolutePath.optional(),
+  [podEnv.redisUrl]: z.string().regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL'),
+  [podEnv.workspaceDir]: absolutePath,
+  [podEnv.claudeHome]: absolutePath,
+  TMPDIR: absolutePath.default(podPaths.tmp),
+  [podEnv.gitCredentialsDir]: absolutePath.optional(),
   ANTHROPIC_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
   HTTPS_PROXY: z.string().optional(),
   HTTP_PROXY: z.string().optional(),
@@ -41,7 +40,7 @@ const EnvSchema = z.object({
   RUNNER_PERSIST_WAIT_MS: z.coerce.number().int().min(0).default(5_000),
   RUNNER_FLUSH_TIMEOUT_MS: positiveInt(10_000),
   RUNNER_CLI_STOP_GRACE_MS: positiveInt(10_000),
-  RUNNER_TERMINATION_LOG: absolutePath.default('/dev/termination-log'),
+  RUNNER_TERMINATION_LOG: absolutePath.default(podPaths.terminationLog),
   RUNNER_API_MODEL: z.string().min(1).default(defaultApiModel),
   RUNNER_API_MAX_TOKENS: positiveInt(8192),
 });

@@ -1,7 +1,8 @@
 // The runner's entry point in the task pod: node runner/src/main.ts
-// Exit codes are listed in errors.ts and runner/README.md.
+// Exit codes are listed in packages/contracts/src/pod-contract.ts and runner/README.md.
 import { loadConfig } from './config.ts';
-import { ConfigError, exitCodes } from './errors.ts';
+import { podPaths, runnerExitCodes } from '../../packages/contracts/src/pod-contract.ts';
+import { ConfigError } from './errors.ts';
 import { hostPath } from './host-path.ts';
 import { createLogger } from './logger.ts';
 import { runTask } from './run-task.ts';
@@ -25,11 +26,11 @@ async function main(): Promise<number> {
     if (!(error instanceof ConfigError)) throw error;
     // Without a valid config there is no Redis to tell; the termination message still says why.
     logger.error({ err: error.message }, 'invalid configuration');
-    await writeTerminationMessage(hostPath(process.env.RUNNER_TERMINATION_LOG || '/dev/termination-log'), {
-      outcome: 'failed', exitCode: exitCodes.invalid, message: error.message, reason: null, sessionId: null, model: null, usage: null,
+    await writeTerminationMessage(hostPath(process.env.RUNNER_TERMINATION_LOG || podPaths.terminationLog), {
+      outcome: 'failed', exitCode: runnerExitCodes.invalid, message: error.message, reason: null, sessionId: null, model: null, usage: null,
       result: null, resultTruncated: false, attempt: null, lastSeq: 0, unpublishedEvents: 0,
     }).catch(() => undefined);
-    return exitCodes.invalid;
+    return runnerExitCodes.invalid;
   }
   return runTask({ config, signal: stop.signal, logger, runnerEnv: process.env });
 }
@@ -38,6 +39,6 @@ main().then(
   (code) => process.exit(code),
   (error: unknown) => {
     logger.fatal({ err: error }, 'runner crashed');
-    process.exit(exitCodes.taskFailed);
+    process.exit(runnerExitCodes.taskFailed);
   },
 );

@@ -9,7 +9,8 @@ import { claudeArgs, type CliFile } from './cli-args.ts';
 import { buildCliEnv, inheritedEnvNames } from './cli-env.ts';
 import { completionOf, type EngineRunOutcome } from './completion.ts';
 import type { RunnerConfig } from './config.ts';
-import { CancelledError, ConfigError, exitCodes, RunnerError } from './errors.ts';
+import { runnerExitCodes } from '../../packages/contracts/src/pod-contract.ts';
+import { CancelledError, ConfigError, RunnerError } from './errors.ts';
 import { EventPublisher } from './event-publisher.ts';
 import {
   isPartialEvent, taskEventPersistedKey, taskEventStreamKey, taskEventWakeChannel, taskPartialChannel,
@@ -218,5 +219,5 @@ function completionOfError(error: unknown, logger: Logger): RunnerCompletedEvent
     return { ...base, outcome, exitCode: error.exitCode, message: error.message };
   }
   logger.error({ err: error }, 'runner error');
-  return { ...base, outcome: 'failed', exitCode: exitCodes.taskFailed, message: `Runner error: ${(error as Error).message}` };
+  return { ...base, outcome: 'failed', exitCode: runnerExitCodes.taskFailed, message: `Runner error: ${(error as Error).message}` };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { terminationMessage, terminationMessageMaxBytes, type TerminationSummary } from './termination.ts';
+import { parseRunnerSummary, TerminationSummarySchema, type TerminationSummary } from '../../packages/contracts/src/termination-summary.ts';
+import { terminationMessage, terminationMessageMaxBytes } from './termination.ts';
 
 const summary: TerminationSummary = {
   outcome: 'succeeded', exitCode: 0, message: 'done', reason: null, sessionId: 's-1', model: 'claude-opus-5-5',
@@ -31,5 +32,16 @@ describe('terminationMessage', () => {
     const line = terminationMessage({ ...summary, result: 'r'.repeat(5_000), message: 'm'.repeat(10_000) });
     expect(Buffer.byteLength(line)).toBeLessThanOrEqual(terminationMessageMaxBytes);
     expect(JSON.parse(line)).toMatchObject({ result: '', outcome: 'succeeded', usage: summary.usage });
+  });
+});
+
+describe('the operator reads what the runner writes', () => {
+  it.each([
+    ['the summary', summary],
+    ['a shortened summary', { ...summary, result: 'x'.repeat(20_000) }],
+  ])('%s, through the termination message and the contract\'s schema', (_name, written) => {
+    const line = terminationMessage(written);
+    const parsed = TerminationSummarySchema.parse(JSON.parse(line));
+    expect(parseRunnerSummary(`some log line\n${line}\n`)).toEqual(parsed);
   });
 });

@@ -3,29 +3,9 @@
 // the operator reads into the task status. Kubernetes keeps at most 4096 bytes,
 // so the long fields are shortened until the line fits.
 import fs from 'node:fs/promises';
-import type { CompletionReason, Outcome, TaskUsage } from '../../packages/contracts/src/task-events.ts';
+import type { TerminationSummary } from '../../packages/contracts/src/termination-summary.ts';
 
 export const terminationMessageMaxBytes = 4096;
-
-export interface TerminationSummary {
-  outcome: Outcome;
-  exitCode: number;
-  message: string;
-  /** As in the terminal event: BudgetExceeded, ... or null. */
-  reason: CompletionReason | null;
-  sessionId: string | null;
-  /** The model the engine reported (the CLI's init event), null when it never started. */
-  model: string | null;
-  usage: TaskUsage | null;
-  /** The start of the result text; the whole text is in the event stream. */
-  result: string | null;
-  resultTruncated: boolean;
-  attempt: number | null;
-  /** The seq of the terminal event when it was written, else the last one written. */
-  lastSeq: number;
-  /** Events Redis never got (0 unless Redis stayed unreachable through the flush wait). */
-  unpublishedEvents: number;
-}
 
 export function terminationMessage(summary: TerminationSummary): string {
   let current = summary;

@@ -13,7 +13,7 @@ import type { ClaudeTaskSpec } from '../../../crds/src/claude-task.ts';
 import { startScriptedApi, type RecordedRequest, type ScriptedApi } from '../../../test/scripted-api/server.ts';
 import { parseStreamEntry, taskEventStreamKey, type StreamEntry } from '../../../packages/contracts/src/event-stream.ts';
 import { RunnerCompletedEventSchema, TaskEventSchema, type RunnerCompletedEvent } from '../../../packages/contracts/src/task-events.ts';
-import type { TerminationSummary } from '../termination.ts';
+import { TerminationSummarySchema, type TerminationSummary } from '../../../packages/contracts/src/termination-summary.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const nodeBin = path.join(repoRoot, 'node_modules/.bin/node');
@@ -111,7 +111,7 @@ export async function startRunnerHarness(namespace: string): Promise<RunnerHarne
     for (const event of events) TaskEventSchema.parse(event.data);
     const last = events.at(-1)?.data;
     if (last?.type !== 'runner.completed') throw new Error(`no terminal event; runner output:\n${stdout}`);
-    const termination = JSON.parse(await fs.readFile(path.join(rootfs, 'dev/termination-log'), 'utf8')) as TerminationSummary;
+    const termination = TerminationSummarySchema.parse(JSON.parse(await fs.readFile(path.join(rootfs, 'dev/termination-log'), 'utf8')));
     return { name, exitCode, signal, stdout, events, completed: RunnerCompletedEventSchema.parse(last), termination, rootfs, workspace };
   }
 

@@ -1,0 +1,69 @@
+// The contract between the operator, which builds a task's pod, and the runner,
+// which runs in it: the container's name, the files and directories it is given,
+// the variables that name them, and the exit codes the runner ends with
+// (runner/README.md explains each). operator/src/desired-job.ts writes the pod
+// from these; runner/src/config.ts parses the same names.
+
+/** The task pod's one container. */
+export const runnerContainerName = 'runner';
+
+/** Where the runner finds what it needs inside the pod. */
+export const podPaths = {
+  /** The task's spec Secret, mounted as a directory with spec.json. */
+  specDir: '/var/run/claude-operator/task',
+  specFile: '/var/run/claude-operator/task/spec.json',
+  /** The API key Secret, mounted as a directory with api-key. */
+  apiKeyDir: '/var/run/claude-operator/anthropic',
+  apiKeyFile: '/var/run/claude-operator/anthropic/api-key',
+  workspace: '/workspace',
+  home: '/home/claude',
+  /** An emptyDir: the root filesystem is read-only. */
+  tmp: '/tmp',
+  /** workspace.git.credentialsSecretRef, as files: `username`/`password` or `ssh-privatekey`. */
+  gitCredentials: '/var/run/claude-operator/git-credentials',
+  /** Kubernetes' default terminationMessagePath: the runner's summary goes there (termination-summary.ts). */
+  terminationLog: '/dev/termination-log',
+} as const;
+
+/** The variables the operator sets on the runner's container, by what they hold. */
+export const podEnv = {
+  taskNamespace: 'CLAUDE_TASK_NAMESPACE',
+  taskName: 'CLAUDE_TASK_NAME',
+  taskUid: 'CLAUDE_TASK_UID',
+  /** podPaths.specFile */
+  specFile: 'CLAUDE_TASK_SPEC_FILE',
+  /** podPaths.apiKeyFile: the key is never an env var in the pod spec. */
+  apiKeyFile: 'ANTHROPIC_API_KEY_FILE',
+  /** podPaths.workspace */
+  workspaceDir: 'WORKSPACE_DIR',
+  /** podPaths.home */
+  claudeHome: 'CLAUDE_HOME',
+  /** The runner's Redis, with its own user when runners have users of their own. */
+  redisUrl: 'REDIS_URL',
+  /** podPaths.gitCredentials, when the workspace names a credentials Secret. */
+  gitCredentialsDir: 'GIT_CREDENTIALS_DIR',
+} as const;
+
+/** Variables the operator passes on from its own environment as they are (gateways, proxies). */
+export const passedThroughEnv = ['ANTHROPIC_BASE_URL', 'HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY'] as const;
+
+/** Variables named CLAUDE_AGENT_ENV_<NAME> reach the CLI as <NAME> (spec.env and spec.envFrom); the runner keeps its own apart. */
+export const agentEnvPrefix = 'CLAUDE_AGENT_ENV_';
+
+/** How the runner ends. */
+export const runnerExitCodes = {
+  succeeded: 0,
+  /** The CLI or the model failed: API errors, max turns, the CLI crashed. A retry may help. */
+  taskFailed: 1,
+  /** Bad configuration or spec (env, spec file, key file, prompt variables). A retry will not help. */
+  invalid: 2,
+  /** The workspace could not be prepared (git clone/checkout). A retry may help. */
+  workspaceFailed: 3,
+  /** The run cost more than spec.maxBudgetUSD. A retry would spend it again. */
+  budgetExceeded: 4,
+  /** Stopped by SIGTERM (cancel, timeout, eviction): 128 + 15, as a shell would report it. */
+  cancelled: 143,
+} as const;
+
+/** Exits after which another attempt cannot help, so the Job fails at once: the same input fails the same way, a spent budget stays spent. */
+export const finalExitCodes = [runnerExitCodes.invalid, runnerExitCodes.budgetExceeded];
