@@ -7,7 +7,7 @@ import type { OperatorConfig } from './config.ts';
 import { Informer } from './kube/informer.ts';
 import { WorkQueue } from './kube/work-queue.ts';
 import type { KubeClients } from './kube-clients.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../../packages/platform/src/logger.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { managedByLabel, managedByValue, taskNameAnnotation, taskNameLabel } from './names.ts';
 import type { TaskReconciler } from './task-reconciler.ts';

@@ -2,7 +2,7 @@
 // holder renews the lease; another replica takes it only once it has expired.
 // Updates carry the resourceVersion they read, so two replicas never both win.
 import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../../packages/platform/src/logger.ts';
 import { statusCode } from './kube-clients.ts';
 import { microTime } from './kube/micro-time.ts';
 

@@ -11,7 +11,7 @@ import { EventCopier } from './event-copier.ts';
 import { EventRecorder } from './event-recorder.ts';
 import { makeKubeClients } from './kube-clients.ts';
 import { LeaderElector } from './leader-election.ts';
-import { makeLogger } from './logger.ts';
+import { makeLogger } from '../../packages/platform/src/logger.ts';
 import { OperatorMetrics } from './metrics.ts';
 import { RunnerRedisUsers } from './runner-redis-users.ts';
 import { migrate } from './store/migrate.ts';

@@ -25,7 +25,7 @@ import type { EventRecorder } from './event-recorder.ts';
 import type { RunnerRedisUsers } from './runner-redis-users.ts';
 import { PermanentError } from './kube/work-queue.ts';
 import { asPermanentApiError, statusCode, type KubeClients } from './kube-clients.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../../packages/platform/src/logger.ts';
 import { finalizerName, jobNameFor } from './names.ts';
 import type { TaskStore } from './store/task-store.ts';
 import { computeStatus, eventTypeFor, failedStatus, ttlDecision, type ObservedTask } from './task-status.ts';
