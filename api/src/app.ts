@@ -10,7 +10,7 @@ import type { IdempotencyStore } from './http/idempotency.ts';
 import { accessLog, audit, authenticate, rateLimit, requestId } from './http/middleware.ts';
 import { Problem, problemOf } from './http/problem.ts';
 import type { RateLimiter } from './http/rate-limit.ts';
-import { errorText, type Logger } from './logger.ts';
+import { errorText, type Logger } from '../../packages/platform/src/logger.ts';
 import type { ApiMetrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
 import type { ChannelSubscriber } from './stream/channel-subscriber.ts';

@@ -1,7 +1,7 @@
 // The API server's entry point: configuration, migrations, then HTTP until SIGTERM.
 //   node api/src/main.ts
 import { ConfigError, parseApiConfig } from './config.ts';
-import { makeLogger } from './logger.ts';
+import { makeLogger } from '../../packages/platform/src/logger.ts';
 import { startApiServer } from './server.ts';
 
 const log = makeLogger('claude-operator-api');

@@ -14,7 +14,7 @@ import { PgAuditLog } from './audit.ts';
 import type { ApiConfig } from './config.ts';
 import { PgIdempotencyStore } from './http/idempotency.ts';
 import { RedisRateLimiter } from './http/rate-limit.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../../packages/platform/src/logger.ts';
 import { ApiMetrics } from './metrics.ts';
 import { PgRedisHistory } from './tasks/history.ts';
 import { KubeTasks } from './tasks/kube-tasks.ts';

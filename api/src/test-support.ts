@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { Role } from './auth/caller.ts';
 import { parseApiConfig, type ApiConfig } from './config.ts';
-import { makeLogger } from './logger.ts';
+import { makeLogger } from '../../packages/platform/src/logger.ts';
 import { startApiServer, type ApiServer } from './server.ts';
 import { installClaudeTaskCrd } from '../../crds/src/install.ts';
 import { bedSetting, kubeConfig } from '../../test/support/cluster.ts';

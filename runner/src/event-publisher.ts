@@ -19,7 +19,7 @@ import { Redis } from 'ioredis';
 import { backoffDelay, defaultBackoff, type BackoffOptions } from './backoff.ts';
 import { seqOfEntry } from '../../packages/contracts/src/event-stream.ts';
 import type { TaskEvent } from '../../packages/contracts/src/task-events.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../../packages/platform/src/logger.ts';
 
 export interface EventPublisherOptions {
   redisUrl: string;

@@ -4,11 +4,11 @@ import { loadConfig } from './config.ts';
 import { podPaths, runnerExitCodes } from '../../packages/contracts/src/pod-contract.ts';
 import { ConfigError } from './errors.ts';
 import { hostPath } from './host-path.ts';
-import { createLogger } from './logger.ts';
+import { makeLogger } from '../../packages/platform/src/logger.ts';
 import { runTask } from './run-task.ts';
 import { writeTerminationMessage } from './termination.ts';
 
-const logger = createLogger();
+const logger = makeLogger('claude-runner', process.env.RUNNER_LOG_LEVEL ?? 'info');
 const stop = new AbortController();
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {

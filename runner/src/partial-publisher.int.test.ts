@@ -4,10 +4,10 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { waitFor } from '../../test/bed/process.ts';
-import { createLogger } from './logger.ts';
+import { makeLogger } from '../../packages/platform/src/logger.ts';
 import { PartialPublisher } from './partial-publisher.ts';
 
-const logger = createLogger();
+const logger = makeLogger('claude-runner');
 let subscriber: Redis;
 
 beforeAll(() => {

@@ -5,7 +5,7 @@
 // is dropped and counted; the whole message reaches the Stream anyway.
 import { Redis } from 'ioredis';
 import type { TaskEvent } from '../../packages/contracts/src/task-events.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../../packages/platform/src/logger.ts';
 
 export interface PartialPublisherOptions {
   redisUrl: string;

@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import Anthropic, { APIError, APIUserAbortError } from '@anthropic-ai/sdk';
 import type { ClaudeTaskSpec } from '../../crds/src/claude-task.ts';
 import type { TaskEvent } from '../../packages/contracts/src/task-events.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../../packages/platform/src/logger.ts';
 import { CliRunSummary } from './stream-json.ts';
 
 export interface RunApiOptions {

@@ -7,7 +7,7 @@
 // outlive a runner that was killed without a chance to clean up.
 import { spawn } from 'node:child_process';
 import type { RunnerCliStderrEvent, TaskEvent } from '../../packages/contracts/src/task-events.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../../packages/platform/src/logger.ts';
 import { CliRunSummary, StreamJsonReader } from './stream-json.ts';
 
 /** How much of one stderr line goes into its event. */

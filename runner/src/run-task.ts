@@ -16,7 +16,7 @@ import {
   isPartialEvent, taskEventPersistedKey, taskEventStreamKey, taskEventWakeChannel, taskPartialChannel,
 } from '../../packages/contracts/src/event-stream.ts';
 import type { RunnerCompletedEvent, RunnerStartedEvent, RunnerWorkspaceReadyEvent, TaskEvent } from '../../packages/contracts/src/task-events.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../../packages/platform/src/logger.ts';
 import { PartialPublisher } from './partial-publisher.ts';
 import { renderPrompt } from './prompt-template.ts';
 import { runApi } from './run-api.ts';

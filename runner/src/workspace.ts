@@ -8,7 +8,7 @@ import type { z } from 'zod';
 import type { GitWorkspaceSchema } from '../../crds/src/claude-task.ts';
 import { CancelledError, WorkspaceError } from './errors.ts';
 import { credentialFiles, prepareGitCredentials } from './git-credentials.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../../packages/platform/src/logger.ts';
 
 export type GitWorkspace = z.infer<typeof GitWorkspaceSchema>;
 

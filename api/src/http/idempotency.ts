@@ -13,7 +13,7 @@ import crypto from 'node:crypto';
 import type { Request, Response } from 'express';
 import type pg from 'pg';
 import type { Caller } from '../auth/caller.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../../packages/platform/src/logger.ts';
 import { Problem } from './problem.ts';
 
 export const idempotencyTtlSeconds = 24 * 60 * 60;

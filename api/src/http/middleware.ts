@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { Authenticator } from '../auth/caller.ts';
 import type { AuditLog } from '../audit.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../../packages/platform/src/logger.ts';
 import type { ApiMetrics } from '../metrics.ts';
 import { contextOf } from './context.ts';
 import { Problem } from './problem.ts';

@@ -23,7 +23,7 @@ import { normalizeEvent, type EventView } from '../events/normalized.ts';
 import { partialMessage, taskPartialChannel } from '../events/partial.ts';
 import { Problem, parseOr400, problemOf } from '../http/problem.ts';
 import { rateLimitHeaders, rateLimitKey, rateLimitedProblem, type RateLimiter } from '../http/rate-limit.ts';
-import { errorText } from '../logger.ts';
+import { errorText } from '../../../packages/platform/src/logger.ts';
 import type { ChannelSubscriber } from './channel-subscriber.ts';
 import type { EventHistory } from './history.ts';
 import { closeCodes, TaskEventFeed, type FeedSink } from './replay.ts';

@@ -10,7 +10,7 @@ import { callerOf, contextOf } from '../http/context.ts';
 import { idempotent, type IdempotencyStore } from '../http/idempotency.ts';
 import { Problem, parseOr400 } from '../http/problem.ts';
 import { normalizeEvent } from '../events/normalized.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../../packages/platform/src/logger.ts';
 import type { ChannelSubscriber } from '../stream/channel-subscriber.ts';
 import { filesChanged } from './files-changed.ts';
 import type { TaskHistory, TaskKey } from './history.ts';

@@ -12,7 +12,7 @@ import type { ClaudeTask } from '../../../crds/src/claude-task.ts';
 import { taskEventWakeChannel } from '../../../packages/contracts/src/event-stream.ts';
 import type { RunnerCompletedEvent, TaskEventRecord } from '../../../packages/contracts/src/task-events.ts';
 import type { Clock } from '../clock.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../../packages/platform/src/logger.ts';
 import type { ChannelSubscriber } from '../stream/channel-subscriber.ts';
 import type { TaskStoreApi } from './kube-tasks.ts';
 import { isTerminal } from './task-view.ts';
