@@ -19,7 +19,7 @@ import {
   defaultEventStreamMaxLength, parseStreamEntry, seqOfEntry, taskEventPersistedKey, taskEventStreamKey,
 } from '../../packages/contracts/src/event-stream.ts';
 import type { TaskEventRecord } from '../../packages/contracts/src/task-events.ts';
-import { backoffDelay } from './kube/backoff.ts';
+import { backoffDelay } from '../../packages/platform/src/backoff.ts';
 import type { TaskStore } from './store/task-store.ts';
 
 export interface FollowedTask {

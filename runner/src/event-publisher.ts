@@ -16,7 +16,7 @@
 // still gets every event exactly once. Nothing is trimmed here: the operator
 // trims only what it has copied.
 import { Redis } from 'ioredis';
-import { backoffDelay, defaultBackoff, type BackoffOptions } from './backoff.ts';
+import { backoffDelay, defaultBackoff, type BackoffOptions } from '../../packages/platform/src/backoff.ts';
 import { seqOfEntry } from '../../packages/contracts/src/event-stream.ts';
 import type { TaskEvent } from '../../packages/contracts/src/task-events.ts';
 import type { Logger } from '../../packages/platform/src/logger.ts';

@@ -14,7 +14,7 @@
 // - every resyncMs, every cached object is delivered again as an update, so
 //   level-triggered controllers get another look at everything.
 import type { KubeConfig, KubernetesObject, V1Status } from '@kubernetes/client-node';
-import { backoffDelay, type BackoffOptions } from './backoff.ts';
+import { backoffDelay, type BackoffOptions } from '../../../packages/platform/src/backoff.ts';
 import { sleep, systemClock, type Clock, type TimerHandle } from './clock.ts';
 import { KubeApiError, KubeListWatch, isResourceExpired, type ListWatchSource, type WatchEvent } from './list-watch.ts';
 import { errorFields, type Logger } from './logger.ts';

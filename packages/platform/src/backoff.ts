@@ -1,5 +1,6 @@
-// Exponential backoff with jitter: a fleet of runners that lost the same Redis
-// should not all come back at the same instant.
+// Exponential backoff with jitter: a fleet of runners that lost the same Redis,
+// or informers (and operator replicas) that lost the same apiserver, should not
+// all come back at the same instant.
 
 export interface BackoffOptions {
   initialMs: number;
