@@ -3,7 +3,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Authenticator, StreamTickets } from './auth/caller.ts';
 import type { AuditLog } from './audit.ts';
-import { systemClock, type Clock } from './clock.ts';
+import { systemClock, type Clock } from '../../packages/platform/src/clock.ts';
 import { contextOf } from './http/context.ts';
 import { cors, type CorsOptions } from './http/cors.ts';
 import type { IdempotencyStore } from './http/idempotency.ts';

@@ -5,7 +5,7 @@ import { Router, type Request, type Response } from 'express';
 import type { ClaudeTask } from '../../../crds/src/claude-task.ts';
 import type { RunnerCompletedEvent } from '../../../packages/contracts/src/task-events.ts';
 import { canSee, canSubmit, type Caller, type StreamTickets } from '../auth/caller.ts';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../../../packages/platform/src/clock.ts';
 import { callerOf, contextOf } from '../http/context.ts';
 import { idempotent, type IdempotencyStore } from '../http/idempotency.ts';
 import { Problem, parseOr400 } from '../http/problem.ts';

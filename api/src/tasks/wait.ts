@@ -11,7 +11,7 @@
 import type { ClaudeTask } from '../../../crds/src/claude-task.ts';
 import { taskEventWakeChannel } from '../../../packages/contracts/src/event-stream.ts';
 import type { RunnerCompletedEvent, TaskEventRecord } from '../../../packages/contracts/src/task-events.ts';
-import type { Clock } from '../clock.ts';
+import { sleep, type Clock } from '../../../packages/platform/src/clock.ts';
 import type { Logger } from '../../../packages/platform/src/logger.ts';
 import type { ChannelSubscriber } from '../stream/channel-subscriber.ts';
 import type { TaskStoreApi } from './kube-tasks.ts';
@@ -59,7 +59,7 @@ export async function waitForEnd(deps: WaitDeps, initial: ClaudeTask, waitMs: nu
       const left = deadline - deps.clock.now();
       if (left <= 0) break;
       const pause = completed ? Math.min(recheckAfterCompletion, deps.recheckMs) : deps.recheckMs;
-      if (!woken) await deps.clock.sleep(Math.min(pause, left), AbortSignal.any([signal, wake.signal]));
+      if (!woken) await sleep(deps.clock, Math.min(pause, left), AbortSignal.any([signal, wake.signal]));
       if (signal.aborted) break;
       if (woken) {
         woken = false;

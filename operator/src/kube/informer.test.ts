@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { V1ConfigMap } from '@kubernetes/client-node';
-import { FakeClock, flushPromises } from './fake-clock.ts';
+import { FakeClock, flushPromises } from '../../../packages/platform/src/fake-clock.ts';
 import { Informer, type InformerOptions } from './informer.ts';
 import { KubeApiError, isResourceExpired } from './list-watch.ts';
 import { silentLogger } from './logger.ts';

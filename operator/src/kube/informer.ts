@@ -15,7 +15,7 @@
 //   level-triggered controllers get another look at everything.
 import type { KubeConfig, KubernetesObject, V1Status } from '@kubernetes/client-node';
 import { backoffDelay, type BackoffOptions } from '../../../packages/platform/src/backoff.ts';
-import { sleep, systemClock, type Clock, type TimerHandle } from './clock.ts';
+import { sleep, systemClock, type Clock, type TimerHandle } from '../../../packages/platform/src/clock.ts';
 import { KubeApiError, KubeListWatch, isResourceExpired, type ListWatchSource, type WatchEvent } from './list-watch.ts';
 import { errorFields, type Logger } from './logger.ts';
 import { objectKey } from './object-key.ts';

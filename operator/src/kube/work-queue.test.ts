@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { FakeClock, flushPromises } from './fake-clock.ts';
+import { FakeClock, flushPromises } from '../../../packages/platform/src/fake-clock.ts';
 import { silentLogger } from './logger.ts';
 import { PermanentError, WorkQueue, type WorkHandler } from './work-queue.ts';
 

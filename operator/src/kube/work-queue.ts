@@ -3,7 +3,7 @@
 // added; no two workers ever hold the same key; a key added while it is being
 // processed is processed once more afterwards (so no change is missed); failed
 // keys come back after a per-key exponential backoff.
-import { systemClock, type Clock, type TimerHandle } from './clock.ts';
+import { systemClock, type Clock, type TimerHandle } from '../../../packages/platform/src/clock.ts';
 import { errorFields, type Logger } from './logger.ts';
 
 /** Thrown by a handler when retrying cannot help (e.g. an invalid spec): the

@@ -1,5 +1,5 @@
-// Time as the informer and the work queue see it. Injected so tests can move
-// time forward by hand instead of sleeping.
+// Time as the informer, the work queue and the API's waits see it. Injected so
+// tests can move time forward by hand instead of sleeping.
 
 export type TimerHandle = { readonly timerId: unknown };
 
