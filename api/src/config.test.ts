@@ -1,5 +1,6 @@
 import { expect, test } from '@jest/globals';
-import { ConfigError, parseApiConfig } from './config.ts';
+import { ConfigError } from '../../packages/platform/src/config.ts';
+import { parseApiConfig } from './config.ts';
 
 const required = {
   DATABASE_URL: 'postgres://db/api', REDIS_URL: 'redis://redis:6379',

@@ -2,6 +2,7 @@
 // with an error that names every bad variable. The Kubernetes connection comes
 // from KubeConfig.loadFromDefault (KUBECONFIG, ~/.kube/config or in-cluster).
 import { z } from 'zod';
+import { parseEnv } from '../../packages/platform/src/config.ts';
 import { isOrigin } from './http/cors.ts';
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
@@ -49,11 +50,6 @@ export const ApiConfigSchema = z.object({
 
 export type ApiConfig = z.infer<typeof ApiConfigSchema>;
 
-export class ConfigError extends Error {}
-
 export function parseApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
-  const parsed = ApiConfigSchema.safeParse(env);
-  if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`);
-  throw new ConfigError(`invalid API configuration:\n  ${problems.join('\n  ')}`);
+  return parseEnv(ApiConfigSchema, env, 'API configuration');
 }

@@ -1,6 +1,7 @@
 // The API server's entry point: configuration, migrations, then HTTP until SIGTERM.
 //   node api/src/main.ts
-import { ConfigError, parseApiConfig } from './config.ts';
+import { ConfigError } from '../../packages/platform/src/config.ts';
+import { parseApiConfig } from './config.ts';
 import { makeLogger } from '../../packages/platform/src/logger.ts';
 import { startApiServer } from './server.ts';
 

@@ -1,6 +1,7 @@
 // The operator's configuration: parsed once at start from the environment, with
 // an error that names every bad variable.
 import { z } from 'zod';
+import { parseEnv } from '../../packages/platform/src/config.ts';
 
 const optionalUrl = z.string().url().optional();
 
@@ -40,11 +41,7 @@ export const OperatorConfigSchema = z.object({
 
 export type OperatorConfig = z.infer<typeof OperatorConfigSchema> & { RUNNER_REDIS_URL: string };
 
-export class ConfigError extends Error {}
-
 export function parseOperatorConfig(env: NodeJS.ProcessEnv): OperatorConfig {
-  const parsed = OperatorConfigSchema.safeParse(env);
-  if (parsed.success) return { ...parsed.data, RUNNER_REDIS_URL: parsed.data.RUNNER_REDIS_URL ?? parsed.data.REDIS_URL };
-  const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`);
-  throw new ConfigError(`invalid operator configuration:\n  ${problems.join('\n  ')}`);
+  const parsed = parseEnv(OperatorConfigSchema, env, 'operator configuration');
+  return { ...parsed, RUNNER_REDIS_URL: parsed.RUNNER_REDIS_URL ?? parsed.REDIS_URL };
 }

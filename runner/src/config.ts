@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { agentEnvPrefix, podEnv, podPaths } from '../../packages/contracts/src/pod-contract.ts';
+import { configProblems } from '../../packages/platform/src/config.ts';
 import { ConfigError } from './errors.ts';
 import { hostPath } from './host-path.ts';
 
@@ -79,8 +80,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RunnerConfig {
   const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
   const parsed = EnvSchema.safeParse(given);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
-    throw new ConfigError(`invalid runner environment: ${problems.join('; ')}`);
+    throw new ConfigError(`invalid runner environment: ${configProblems(parsed.error).join('; ')}`);
   }
   const e = parsed.data;
   const rootfs = e.LOCAL_NODE_ROOTFS;
