@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import {
   ApiextensionsV1Api, KubernetesObjectApi, PatchStrategy, loadYaml, type KubeConfig, type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
+import { statusCode } from '../../packages/platform/src/kube-errors.ts';
 import { claudeTaskCrdFile } from './files.ts';
 
 const fieldManager = 'claude-operator-crds';
@@ -21,7 +22,7 @@ export async function installClaudeTaskCrd(kubeConfig: KubeConfig, { timeoutMs =
       break;
     } catch (error) {
       // 409: another installer created it between our lookup and create, or updated it concurrently.
-      if ((error as { code?: number }).code !== 409 || attempt >= 5) throw error;
+      if (statusCode(error) !== 409 || attempt >= 5) throw error;
     }
   }
 

@@ -1,4 +1,5 @@
 // The API clients the operator uses, made once from one KubeConfig.
+import { apiServerMessage, isPermanentApiError, statusCode } from '../../packages/platform/src/kube-errors.ts';
 import { PermanentError } from './kube/work-queue.ts';
 import { BatchV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 
@@ -18,31 +19,6 @@ export function makeKubeClients(config: KubeConfig): KubeClients {
     custom: config.makeApiClient(CustomObjectsApi),
     coordination: config.makeApiClient(CoordinationV1Api),
   };
-}
-
-/** The HTTP status of a client-node error, if it has one. */
-export function statusCode(error: unknown): number | undefined {
-  const code = (error as { code?: unknown })?.code;
-  return typeof code === 'number' ? code : undefined;
-}
-
-/** 4xx answers that retrying the same request cannot change: not 409 (a conflict
- * the next pass resolves), 429 (throttled) or 408 (timed out). */
-export function isPermanentApiError(error: unknown): boolean {
-  const code = statusCode(error);
-  return code !== undefined && code >= 400 && code < 500 && ![408, 409, 429].includes(code);
-}
-
-/** The apiserver's own words: the message of the Status it answered with. */
-export function apiServerMessage(error: unknown): string {
-  const body = (error as { body?: unknown })?.body;
-  try {
-    const status = typeof body === 'string' ? JSON.parse(body) as { message?: unknown } : body as { message?: unknown } | undefined;
-    if (typeof status?.message === 'string') return status.message;
-  } catch {
-    // not JSON: fall through
-  }
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** A PermanentError for a refused request, with what was being done and the apiserver's message; other errors as they are. */

@@ -3,7 +3,7 @@
 // Updates carry the resourceVersion they read, so two replicas never both win.
 import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
 import type { Logger } from '../../packages/platform/src/logger.ts';
-import { statusCode } from './kube-clients.ts';
+import { statusCode } from '../../packages/platform/src/kube-errors.ts';
 import { microTime } from './kube/micro-time.ts';
 
 export interface LeaderElectionOptions {

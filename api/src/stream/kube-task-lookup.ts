@@ -2,6 +2,7 @@
 // created), falling back to the operator's Postgres records for tasks already
 // deleted from the cluster, whose history is all in Postgres.
 import type pg from 'pg';
+import { statusCode } from '../../../packages/platform/src/kube-errors.ts';
 import type { KubeTasks } from '../tasks/kube-tasks.ts';
 import { postgresTaskLookup, type TaskLookup } from './task-lookup.ts';
 
@@ -12,7 +13,7 @@ export function kubeTaskLookup(tasks: KubeTasks, pool: pg.Pool): TaskLookup {
       const task = await tasks.get(namespace, name);
       return { namespace, name, uid: task.metadata.uid, phase: task.status?.phase };
     } catch (error) {
-      if ((error as { code?: number }).code !== 404) throw error;
+      if (statusCode(error) !== 404) throw error;
       return fromPostgres(namespace, name);
     }
   };

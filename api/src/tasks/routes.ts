@@ -6,6 +6,7 @@ import type { ClaudeTask } from '../../../crds/src/claude-task.ts';
 import type { RunnerCompletedEvent } from '../../../packages/contracts/src/task-events.ts';
 import { canSee, canSubmit, type Caller, type StreamTickets } from '../auth/caller.ts';
 import type { Clock } from '../../../packages/platform/src/clock.ts';
+import { statusCode } from '../../../packages/platform/src/kube-errors.ts';
 import { callerOf, contextOf } from '../http/context.ts';
 import { idempotent, type IdempotencyStore } from '../http/idempotency.ts';
 import { Problem, parseOr400 } from '../http/problem.ts';
@@ -127,7 +128,7 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
   router.get('/namespaces/:namespace/tasks/:name/result', async (req, res) => {
     const { namespace, name } = visibleTask(req, res);
     const task = await deps.tasks.get(namespace, name).catch((error: unknown) => {
-      if ((error as { code?: unknown }).code === 404) return undefined;
+      if (statusCode(error) === 404) return undefined;
       throw error;
     });
     const key = task ? keyOf(task) : await storedKey(deps, namespace, name);
@@ -202,7 +203,7 @@ async function historyKey(deps: TaskRouteDeps, namespace: string, name: string):
   try {
     return keyOf(await deps.tasks.get(namespace, name));
   } catch (error) {
-    if ((error as { code?: unknown }).code !== 404) throw error;
+    if (statusCode(error) !== 404) throw error;
     return storedKey(deps, namespace, name);
   }
 }
