@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { CustomObjectsApi, KubeConfig, VersionApi } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { migrate } from '../../operator/src/store/migrate.ts';
+import { migrate } from '../../packages/database/src/migrate.ts';
 import { createApp, type AppDeps } from './app.ts';
 import type { StreamTickets } from './auth/caller.ts';
 import { JwtAuthenticator } from './auth/jwt.ts';

@@ -13,8 +13,8 @@ import { taskEventPersistedKey, taskEventStreamKey } from '../../packages/contra
 import { waitFor } from '../../test/bed/process.ts';
 import { startOwnRedis, type OwnRedis } from '../../test/support/own-redis.ts';
 import { EventCopier, type FollowedTask } from './event-copier.ts';
-import { migrate } from './store/migrate.ts';
-import { TaskStore } from './store/task-store.ts';
+import { migrate } from '../../packages/database/src/migrate.ts';
+import { TaskStore } from '../../packages/database/src/task-store.ts';
 
 const logger = pino({ level: process.env.COPIER_TEST_LOG ?? 'silent' });
 const namespace = `copier-${randomBytes(3).toString('hex')}`;

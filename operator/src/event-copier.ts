@@ -20,7 +20,7 @@ import {
 } from '../../packages/contracts/src/event-stream.ts';
 import type { TaskEventRecord } from '../../packages/contracts/src/task-events.ts';
 import { backoffDelay } from '../../packages/platform/src/backoff.ts';
-import type { TaskStore } from './store/task-store.ts';
+import type { TaskStore } from '../../packages/database/src/task-store.ts';
 
 export interface FollowedTask {
   namespace: string;

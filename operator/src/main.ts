@@ -15,8 +15,8 @@ import { LeaderElector } from './leader-election.ts';
 import { makeLogger } from '../../packages/platform/src/logger.ts';
 import { OperatorMetrics } from './metrics.ts';
 import { RunnerRedisUsers } from './runner-redis-users.ts';
-import { migrate } from './store/migrate.ts';
-import { TaskStore } from './store/task-store.ts';
+import { migrate } from '../../packages/database/src/migrate.ts';
+import { TaskStore } from '../../packages/database/src/task-store.ts';
 import { TaskReconciler } from './task-reconciler.ts';
 
 const log = makeLogger('claude-operator');

@@ -28,7 +28,7 @@ import { statusCode } from '../../packages/platform/src/kube-errors.ts';
 import { asPermanentApiError, type KubeClients } from './kube-clients.ts';
 import type { Logger } from '../../packages/platform/src/logger.ts';
 import { finalizerName, jobNameFor } from './names.ts';
-import type { TaskStore } from './store/task-store.ts';
+import type { TaskStore } from '../../packages/database/src/task-store.ts';
 import { computeStatus, eventTypeFor, failedStatus, ttlDecision, type ObservedTask } from './task-status.ts';
 
 export interface ReconcileResult {

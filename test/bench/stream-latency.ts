@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { migrate } from '../../operator/src/store/migrate.ts';
+import { migrate } from '../../packages/database/src/migrate.ts';
 import { EventPublisher } from '../../runner/src/event-publisher.ts';
 import { taskEventStreamKey, taskEventWakeChannel } from '../../packages/contracts/src/event-stream.ts';
 import { follow, insertTask, startStreamStack, type StreamStack } from '../../api/src/stream/testing.ts';

@@ -8,7 +8,7 @@ import type { Caller } from '../auth/caller.ts';
 import { EventPublisher } from '../../../runner/src/event-publisher.ts';
 import { taskEventStreamKey, taskEventWakeChannel } from '../../../packages/contracts/src/event-stream.ts';
 import type { TaskEvent } from '../../../packages/contracts/src/task-events.ts';
-import { migrate } from '../../../operator/src/store/migrate.ts';
+import { migrate } from '../../../packages/database/src/migrate.ts';
 import { waitFor } from '../../../test/bed/process.ts';
 import { taskPartialChannel } from '../events/partial.ts';
 import { problemTypeBase } from '../http/problem.ts';

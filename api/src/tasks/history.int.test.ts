@@ -5,7 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { migrate } from '../../../operator/src/store/migrate.ts';
+import { migrate } from '../../../packages/database/src/migrate.ts';
 import { taskEventStreamKey } from '../../../packages/contracts/src/event-stream.ts';
 import { bedSetting } from '../../../test/support/cluster.ts';
 import { insertTask } from '../stream/testing.ts';

@@ -3,7 +3,7 @@
 // reconcile that runs twice (after a crash, or a retry) writes nothing twice.
 import pg from 'pg';
 import type { ClaudeTask, ClaudeTaskStatus } from '../../../crds/src/claude-task.ts';
-import type { TaskEventRecord } from '../../../packages/contracts/src/task-events.ts';
+import type { TaskEventRecord } from '../../contracts/src/task-events.ts';
 
 export interface TaskRecord {
   uid: string;
