@@ -3,6 +3,7 @@
 // ended). Redis is capped (MAXLEN ~), may lose its data, and the stream is
 // deleted with the task, so whatever Redis no longer has comes from here.
 import type pg from 'pg';
+import { readEventLog } from '../../../packages/database/src/task-records.ts';
 import { makeEvent, type StreamEvent } from './stream-event.ts';
 
 export interface TaskIdentity {
@@ -21,15 +22,8 @@ export class EventHistory {
 
   /** Up to `limit` events with afterSeq < seq < beforeSeq, in seq order. */
   async page(task: TaskIdentity, afterSeq: number, limit: number, beforeSeq?: number): Promise<StreamEvent[]> {
-    const taskUid = task.uid
-      ? { sql: '$4::uuid', params: [task.uid] }
-      : { sql: '(SELECT uid FROM claude_tasks WHERE namespace = $4 AND name = $5 ORDER BY created_at DESC LIMIT 1)', params: [task.namespace, task.name] };
-    const { rows } = await this.pool.query<{ seq: string; type: string; data: unknown; time: Date }>(
-      `SELECT seq, type, data, time FROM claude_task_events
-       WHERE task_uid = ${taskUid.sql} AND seq > $1 AND ($2::bigint IS NULL OR seq < $2)
-       ORDER BY seq LIMIT $3`,
-      [afterSeq, beforeSeq ?? null, limit, ...taskUid.params],
-    );
-    return rows.map((row) => makeEvent(Number(row.seq), row.type, row.data, new Date(row.time).toISOString()));
+    const events = await readEventLog(this.pool, task.uid ? { uid: task.uid } : { namespace: task.namespace, name: task.name },
+      { after: afterSeq, before: beforeSeq, limit });
+    return events.map((event) => makeEvent(event.seq, event.type, event.data, event.time));
   }
 }

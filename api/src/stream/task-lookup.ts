@@ -4,6 +4,7 @@
 // from the operator's records, which it writes before every status update.
 import type pg from 'pg';
 import { terminalPhases } from '../../../crds/src/claude-task.ts';
+import { readTaskRecord } from '../../../packages/database/src/task-records.ts';
 
 export interface TaskRef {
   namespace: string;
@@ -22,11 +23,7 @@ export function isFinished(task: TaskRef | undefined): boolean {
 
 export function postgresTaskLookup(pool: pg.Pool): TaskLookup {
   return async (namespace, name) => {
-    const { rows } = await pool.query<{ uid: string; phase: string }>(
-      'SELECT uid, phase FROM claude_tasks WHERE namespace = $1 AND name = $2 ORDER BY created_at DESC LIMIT 1',
-      [namespace, name],
-    );
-    const row = rows[0];
-    return row ? { namespace, name, uid: row.uid, phase: row.phase } : undefined;
+    const record = await readTaskRecord(pool, { namespace, name });
+    return record ? { namespace, name, uid: record.uid, phase: record.phase } : undefined;
   };
 }

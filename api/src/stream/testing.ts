@@ -8,7 +8,9 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
 import { WebSocket } from 'ws';
+import { parseStreamEntry } from '../../../packages/contracts/src/event-stream.ts';
 import type { TaskEventRecord } from '../../../packages/contracts/src/task-events.ts';
+import { writeEvents } from '../../../packages/database/src/task-records.ts';
 import { AuthenticationError, type Authenticator, type Caller } from '../auth/caller.ts';
 import { ChannelSubscriber } from './channel-subscriber.ts';
 import { EventHistory } from './history.ts';
@@ -111,17 +113,11 @@ export async function setPhase(pool: pg.Pool, uid: string, phase: string): Promi
 /** Copies the stream into claude_task_events, as the operator does when the task ends. */
 export async function copyStreamToHistory(pool: pg.Pool, redis: Redis, key: string, uid: string): Promise<number> {
   const entries = await redis.xrange(key, '-', '+');
-  const rows = entries.map(([, fields]) => {
-    const record = new Map<string, string>();
-    for (let i = 0; i + 1 < fields.length; i += 2) record.set(fields[i]!, fields[i + 1]!);
-    return { seq: Number(record.get('seq')), type: record.get('type'), data: JSON.parse(record.get('data') ?? '{}'), time: record.get('time') };
+  const rows = entries.map(([id, fields]) => {
+    const { seq, type, data, time } = parseStreamEntry(id, fields);
+    return { seq, type, data, time };
   });
-  await pool.query(
-    `INSERT INTO claude_task_events (task_uid, seq, type, data, time)
-     SELECT $1, e.seq, e.type, e.data, e.time FROM jsonb_to_recordset($2::jsonb) AS e(seq bigint, type text, data jsonb, time timestamptz)
-     ON CONFLICT (task_uid, seq) DO NOTHING`,
-    [uid, JSON.stringify(rows)],
-  );
+  await writeEvents(pool, uid, rows);
   return rows.length;
 }
 

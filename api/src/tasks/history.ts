@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { parseStreamEntry, taskEventStreamKey } from '../../../packages/contracts/src/event-stream.ts';
 import type { TaskEventRecord } from '../../../packages/contracts/src/task-events.ts';
+import { readEventLog, readTaskRecord, type TaskRecord } from '../../../packages/database/src/task-records.ts';
 
 export interface TaskKey { namespace: string; name: string; uid: string }
 
@@ -45,7 +46,6 @@ export interface TaskHistory {
 }
 
 const redisChunk = 500;
-const uidPattern = /^[0-9a-f-]{36}$/i;
 
 export class PgRedisHistory implements TaskHistory {
   private readonly pool: pg.Pool;
@@ -57,16 +57,11 @@ export class PgRedisHistory implements TaskHistory {
   }
 
   async record(uid: string): Promise<StoredTask | undefined> {
-    if (!uidPattern.test(uid)) return undefined;
-    const { rows } = await this.pool.query('SELECT uid, phase, status, result, finalized_at FROM claude_tasks WHERE uid = $1', [uid]);
-    return rows[0] ? storedOf(rows[0]) : undefined;
+    return storedOf(await readTaskRecord(this.pool, { uid }));
   }
 
   async latestByName(namespace: string, name: string): Promise<StoredTask | undefined> {
-    const { rows } = await this.pool.query(
-      'SELECT uid, phase, status, result, finalized_at FROM claude_tasks WHERE namespace = $1 AND name = $2 ORDER BY created_at DESC LIMIT 1',
-      [namespace, name]);
-    return rows[0] ? storedOf(rows[0]) : undefined;
+    return storedOf(await readTaskRecord(this.pool, { namespace, name }));
   }
 
   async events(task: TaskKey, { after, limit }: { after: number; limit: number }): Promise<EventPage> {
@@ -79,10 +74,7 @@ export class PgRedisHistory implements TaskHistory {
 
   /** What the operator has copied to Postgres: seq > after, in order. */
   private async copiedEvents(uid: string, after: number, limit: number): Promise<TaskEventRecord[]> {
-    if (!uidPattern.test(uid)) return [];
-    const { rows } = await this.pool.query(
-      'SELECT seq, type, data, time FROM claude_task_events WHERE task_uid = $1 AND seq > $2 ORDER BY seq LIMIT $3', [uid, after, limit]);
-    return rows.map((row) => ({ seq: Number(row.seq), type: row.type, data: row.data, time: new Date(row.time).toISOString() }));
+    return readEventLog(this.pool, { uid }, { after, limit });
   }
 
   async allEvents(task: TaskKey, max: number): Promise<TaskEventRecord[]> {
@@ -116,6 +108,6 @@ export class PgRedisHistory implements TaskHistory {
   }
 }
 
-function storedOf(row: { uid: string; phase: string; status: Record<string, unknown> | null; result: string | null; finalized_at: Date | null }): StoredTask {
-  return { uid: row.uid, phase: row.phase, status: row.status ?? {}, result: row.result, finalized: row.finalized_at !== null };
+function storedOf(record: TaskRecord | undefined): StoredTask | undefined {
+  return record && { uid: record.uid, phase: record.phase, status: record.status, result: record.result, finalized: record.finalizedAt !== null };
 }

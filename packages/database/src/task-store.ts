@@ -4,17 +4,7 @@
 import pg from 'pg';
 import type { ClaudeTask, ClaudeTaskStatus } from '../../../crds/src/claude-task.ts';
 import type { TaskEventRecord } from '../../contracts/src/task-events.ts';
-
-export interface TaskRecord {
-  uid: string;
-  namespace: string;
-  name: string;
-  phase: string;
-  spec: unknown;
-  status: ClaudeTaskStatus;
-  result: string | null;
-  finalizedAt: Date | null;
-}
+import { readEventLog, readTaskRecord, writeEvents, type TaskRecord } from './task-records.ts';
 
 export class TaskStore {
   private readonly pool: pg.Pool;
@@ -58,17 +48,7 @@ export class TaskStore {
 
   /** Stores events; those already stored (same seq) are left as they are. */
   async recordEvents(taskUid: string, events: TaskEventRecord[]): Promise<void> {
-    const batchSize = 500;
-    for (let start = 0; start < events.length; start += batchSize) {
-      const batch = events.slice(start, start + batchSize);
-      await this.pool.query(
-        `INSERT INTO claude_task_events (task_uid, seq, type, data, time)
-         SELECT $1, e.seq, e.type, e.data, e.time
-         FROM jsonb_to_recordset($2::jsonb) AS e(seq bigint, type text, data jsonb, time timestamptz)
-         ON CONFLICT (task_uid, seq) DO NOTHING`,
-        [taskUid, JSON.stringify(batch)],
-      );
-    }
+    await writeEvents(this.pool, taskUid, events);
   }
 
   /** The highest seq stored for the task; 0 when none is. */
@@ -85,18 +65,11 @@ export class TaskStore {
   }
 
   async get(taskUid: string): Promise<TaskRecord | undefined> {
-    const { rows } = await this.pool.query(
-      'SELECT uid, namespace, name, phase, spec, status, result, finalized_at FROM claude_tasks WHERE uid = $1', [taskUid]);
-    const row = rows[0];
-    if (!row) return undefined;
-    return { uid: row.uid, namespace: row.namespace, name: row.name, phase: row.phase, spec: row.spec, status: row.status,
-      result: row.result, finalizedAt: row.finalized_at };
+    return readTaskRecord(this.pool, { uid: taskUid });
   }
 
   async events(taskUid: string): Promise<TaskEventRecord[]> {
-    const { rows } = await this.pool.query(
-      'SELECT seq, type, data, time FROM claude_task_events WHERE task_uid = $1 ORDER BY seq', [taskUid]);
-    return rows.map((row) => ({ seq: Number(row.seq), type: row.type, data: row.data, time: new Date(row.time).toISOString() }));
+    return readEventLog(this.pool, { uid: taskUid });
   }
 
   async transitions(taskUid: string): Promise<Array<{ from: string | null; to: string }>> {
