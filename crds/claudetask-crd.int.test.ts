@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { createTestNamespace, kubeConfig, kubectl, type TestNamespace } from '../test/support/cluster.ts';
-import { maxPromptLength } from './src/claude-task.ts';
+import { maxPromptLength } from './src/agent-spec.ts';
 import { claudeTaskCrdFile } from './src/files.ts';
 import { claudeTaskCrd, claudeTaskCrdName } from './src/generate.ts';
 import { installClaudeTaskCrd } from './src/install.ts';

@@ -1,5 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
-import { ClaudeTaskSpecSchema, maxJsonSchemaBytes } from './claude-task.ts';
+import { maxJsonSchemaBytes } from './agent-spec.ts';
+import { ClaudeTaskSpecSchema } from './claude-task.ts';
 
 /** The problems zod finds in a spec, as `path: message`. */
 function problems(spec: Record<string, unknown>): string[] {

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
-import type { GitWorkspaceSchema } from '../../crds/src/claude-task.ts';
+import type { GitWorkspaceSchema } from '../../crds/src/agent-spec.ts';
 import { CancelledError, WorkspaceError } from './errors.ts';
 import { credentialFiles, prepareGitCredentials } from './git-credentials.ts';
 import type { Logger } from '../../packages/platform/src/logger.ts';

@@ -4,7 +4,8 @@
 // wrote it, or one of the runner's own events (type `runner.*`), declared here
 // as zod schemas: the runner writes them, the operator and the API read them.
 import { z } from 'zod';
-import { UsageSchema, engines } from '../../../crds/src/claude-task.ts';
+import { engines } from '../../../crds/src/agent-spec.ts';
+import { UsageSchema } from '../../../crds/src/claude-task.ts';
 
 /** An event as the runner publishes it: a CLI event as the CLI wrote it, or one of the runner's own. */
 export interface TaskEvent {
