@@ -7,9 +7,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { createTestNamespace, kubeConfig, kubectl, type TestNamespace } from '../test/support/cluster.ts';
 import { maxPromptLength } from './src/agent-spec.ts';
-import { claudeTaskCrdFile } from './src/files.ts';
-import { claudeTaskCrd, claudeTaskCrdName } from './src/generate.ts';
-import { installClaudeTaskCrd } from './src/install.ts';
+import { crdFile } from './src/files.ts';
+import { crdName, crdOf } from './src/generate.ts';
+import { installCrds } from './src/install.ts';
+import { claudeTask } from './src/kinds.ts';
 
 let ns: TestNamespace;
 let manifests: string;
@@ -17,7 +18,7 @@ let manifests: string;
 beforeAll(async () => {
   manifests = mkdtempSync(path.join(os.tmpdir(), 'claudetask-crd-'));
   // Twice at once: concurrent installers (other test files) must not trip each other.
-  await Promise.all([installClaudeTaskCrd(kubeConfig()), installClaudeTaskCrd(kubeConfig())]);
+  await Promise.all([installCrds(kubeConfig()), installCrds(kubeConfig())]);
   ns = await createTestNamespace('crd');
 });
 afterAll(async () => {
@@ -64,15 +65,15 @@ const fullSpec = {
 };
 
 test('the apiserver stores the schema exactly as generated, and kubectl applies the committed file as it is', async () => {
-  const stored = await kubectl('get', 'crd', claudeTaskCrdName, '-o', 'json');
+  const stored = await kubectl('get', 'crd', crdName(claudeTask), '-o', 'json');
   expect(stored.stderr).toBe('');
   const crd = JSON.parse(stored.stdout) as { spec: { versions: { schema: unknown }[] } };
-  const generated = claudeTaskCrd() as { spec: { versions: { schema: unknown }[] } };
+  const generated = crdOf(claudeTask) as { spec: { versions: { schema: unknown }[] } };
   expect(crd.spec.versions[0]!.schema).toEqual(generated.spec.versions[0]!.schema);
 
-  const apply = await kubectl('apply', '--server-side', '--dry-run=server', '-f', claudeTaskCrdFile.pathname);
+  const apply = await kubectl('apply', '--server-side', '--dry-run=server', '-f', crdFile(claudeTask).pathname);
   expect(apply.stderr).toBe('');
-  expect(apply.stdout).toContain(`customresourcedefinition.apiextensions.k8s.io/${claudeTaskCrdName} serverside-applied (server dry run)`);
+  expect(apply.stdout).toContain(`customresourcedefinition.apiextensions.k8s.io/${crdName(claudeTask)} serverside-applied (server dry run)`);
 });
 
 test('a valid task is accepted and kept whole, MCP server configuration included', async () => {

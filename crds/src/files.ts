@@ -1,7 +1,15 @@
+import type { KindDefinition } from './kinds.ts';
+
 /** The generated CRD, committed; crds/src/write-crds.ts writes it. */
-export const claudeTaskCrdFile = new URL('../claudetask.yaml', import.meta.url);
+export function crdFile(kind: KindDefinition): URL {
+  return new URL(`../${kind.file}`, import.meta.url);
+}
 
 /** The same CRD in the Helm chart's crds/ folder (Helm installs it before the templates). */
-export const chartCrdFile = new URL('../../charts/claude-operator/crds/claudetask.yaml', import.meta.url);
+export function chartCrdFile(kind: KindDefinition): URL {
+  return new URL(`../../charts/claude-operator/crds/${kind.file}`, import.meta.url);
+}
 
-export const generatedCrdFiles = [claudeTaskCrdFile, chartCrdFile];
+export function generatedCrdFiles(kind: KindDefinition): URL[] {
+  return [crdFile(kind), chartCrdFile(kind)];
+}

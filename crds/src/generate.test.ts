@@ -2,11 +2,12 @@ import { describe, expect, test } from '@jest/globals';
 import { z } from 'zod';
 import { ClaudeTaskSpecSchema } from './claude-task.ts';
 import { exactlyOneOf, escapeCelField } from './cel-rules.ts';
-import { claudeTaskCrd, claudeTaskSpecJsonSchema } from './generate.ts';
+import { crdOf, specJsonSchema } from './generate.ts';
+import { claudeTask, kinds, type KindDefinition } from './kinds.ts';
 import { toStructural, type JsonSchema } from './structural.ts';
 
 type Version = { schema: { openAPIV3Schema: JsonSchema }; additionalPrinterColumns: { name: string; type: string; jsonPath: string; priority?: number }[] };
-const version = (claudeTaskCrd().spec as { versions: Version[] }).versions[0]!;
+const version = (crdOf(claudeTask).spec as { versions: Version[] }).versions[0]!;
 const root = version.schema.openAPIV3Schema;
 const properties = (node: JsonSchema) => node.properties as Record<string, JsonSchema>;
 const spec = properties(root).spec!;
@@ -80,7 +81,7 @@ test('printer columns', () => {
 });
 
 test('the API\'s JSON Schema of the spec rejects unknown fields and has no $schema', () => {
-  const schema = claudeTaskSpecJsonSchema();
+  const schema = specJsonSchema(claudeTask);
   expect(schema).not.toHaveProperty('$schema');
   expect(schema.additionalProperties).toBe(false);
   expect(schema.required).toEqual(['prompt']);
@@ -97,4 +98,29 @@ test('CEL rules refuse fields the schema does not have, and escape reserved word
   expect(() => exactlyOneOf(node, ['a', 'c'])).toThrow('no field c for a CEL rule (fields: a, b)');
   expect(escapeCelField('namespace')).toBe('__namespace__');
   expect(escapeCelField('x-y.z')).toBe('x__dash__y__dot__z');
+});
+
+describe('the registry of kinds', () => {
+  test('names each kind, plural, short name and file once', () => {
+    for (const key of ['kind', 'plural', 'file'] as const) expect(new Set(kinds.map((kind) => kind[key])).size).toBe(kinds.length);
+    const shortNames = kinds.flatMap((kind) => kind.shortNames);
+    expect(new Set(shortNames).size).toBe(shortNames.length);
+  });
+
+  test('an entry is all a kind needs: a cluster-scoped one renders as one, with its own names, columns and fields', () => {
+    const policy: KindDefinition = {
+      ...claudeTask, kind: 'ExamplePolicy', plural: 'examplepolicies', shortNames: ['xpol'], scope: 'Cluster', file: 'examplepolicy.yaml',
+      spec: z.object({ maxBudgetUSD: z.string().optional().describe('A limit.') }).describe('The policy.'),
+      status: z.object({ ready: z.boolean().optional().describe('Whether it applies.') }).describe('What the operator saw.'),
+      specRules: {}, printerColumns: [{ name: 'Ready', type: 'boolean', jsonPath: '.status.ready' }], selectableFields: ['.status.ready'],
+    };
+    const crd = crdOf(policy) as { metadata: { name: string }; spec: { scope: string; names: Record<string, unknown>; versions: Array<Record<string, unknown>> } };
+    expect(crd.metadata.name).toBe('examplepolicies.claude-operator.io');
+    expect(crd.spec.scope).toBe('Cluster');
+    expect(crd.spec.names).toMatchObject({ kind: 'ExamplePolicy', listKind: 'ExamplePolicyList', singular: 'examplepolicy', shortNames: ['xpol'] });
+    expect(crd.spec.versions[0]).toMatchObject({
+      additionalPrinterColumns: [{ name: 'Ready', type: 'boolean', jsonPath: '.status.ready' }], selectableFields: [{ jsonPath: '.status.ready' }],
+    });
+    expect(JSON.stringify(crd.spec.versions[0])).not.toContain('x-kubernetes-validations');
+  });
 });

@@ -1,0 +1,89 @@
+// The registry of kinds: every custom resource this project defines, with what
+// it takes to serve it. generate.ts renders one CRD per entry, write-crds.ts
+// writes them, generated.test.ts checks they are current and install.ts
+// installs them; ClaudeSession and ClaudePolicy become one entry each.
+import type { z } from 'zod';
+import { doesNotStartWith, exactlyOneOf, immutableExcept, matches, mutuallyExclusive, staysTrue, type CelRule } from './cel-rules.ts';
+import { ClaudeTaskSpecSchema, ClaudeTaskStatusSchema, claudeTaskKind, claudeTaskPlural, group, version } from './claude-task.ts';
+import type { JsonSchema } from './structural.ts';
+
+/** A column of `kubectl get` (additionalPrinterColumns); priority 1 shows with `-o wide` only. */
+export interface PrinterColumn {
+  name: string;
+  type: 'string' | 'integer' | 'number' | 'boolean' | 'date';
+  jsonPath: string;
+  description?: string;
+  priority?: number;
+}
+
+export interface KindDefinition {
+  group: string;
+  version: string;
+  kind: string;
+  plural: string;
+  shortNames: string[];
+  categories: string[];
+  scope: 'Namespaced' | 'Cluster';
+  /** What an object of the kind is, for kubectl explain. */
+  description: string;
+  spec: z.ZodObject;
+  status: z.ZodObject;
+  /** CEL rules by where they sit in the spec (`[]` steps into array items). */
+  specRules: Record<string, (node: JsonSchema) => CelRule[]>;
+  printerColumns: PrinterColumn[];
+  /** Fields `--field-selector` can filter on, besides metadata.name and metadata.namespace (each must be a string, integer or boolean). */
+  selectableFields: readonly string[];
+  /** The model's file, named in the generated YAML's header. */
+  source: string;
+  /** The generated CRD's file name, in crds/ and in the chart's crds/. */
+  file: string;
+}
+
+// git URLs a clone may use; not file:// (the node's disk) nor anything starting
+// with '-', which git would read as an option.
+const gitUrlPattern = '^((https?|ssh|git)://[^[:space:]/]+/[^[:space:]]+|[a-zA-Z0-9_][-._a-zA-Z0-9]*@[-.a-zA-Z0-9]+:[^[:space:]]+)$';
+
+export const claudeTask: KindDefinition = {
+  group,
+  version,
+  kind: claudeTaskKind,
+  plural: claudeTaskPlural,
+  shortNames: ['ctask'],
+  categories: ['claude'],
+  scope: 'Namespaced',
+  description: 'ClaudeTask runs the Claude Code CLI once, as a Kubernetes workload, on the prompt in its spec.',
+  spec: ClaudeTaskSpecSchema,
+  status: ClaudeTaskStatusSchema,
+  specRules: {
+    '': (spec) => [
+      immutableExcept(spec, ['cancel'], 'spec is immutable after creation; only spec.cancel may change'),
+      staysTrue(spec, 'cancel', 'a cancelled task stays cancelled: spec.cancel cannot go from true back to false'),
+    ],
+    'env[]': (env) => [mutuallyExclusive(env, ['value', 'valueFrom'])],
+    'env[].valueFrom': (from) => [exactlyOneOf(from, ['secretKeyRef', 'configMapKeyRef'])],
+    'envFrom[]': (from) => [exactlyOneOf(from, ['secretRef', 'configMapRef'])],
+    'workspace.git': (git) => [
+      matches(git, 'url', gitUrlPattern, 'must be an https://, http://, ssh:// or git:// URL, or user@host:path'),
+      doesNotStartWith(git, 'ref', '-', 'must not start with \'-\''),
+    ],
+  },
+  printerColumns: [
+    { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+    { name: 'Model', type: 'string', jsonPath: '.status.model', description: 'The model the agent runs with' },
+    { name: 'Turns', type: 'integer', jsonPath: '.status.usage.turns' },
+    { name: 'Cost', type: 'string', jsonPath: '.status.usage.costUSD', description: 'US dollars' },
+    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    { name: 'Duration', type: 'string', jsonPath: '.status.duration' },
+    // -o wide
+    { name: 'Pod', type: 'string', jsonPath: '.status.podName', priority: 1 },
+    { name: 'Attempts', type: 'integer', jsonPath: '.status.attempts', priority: 1 },
+    { name: 'Reason', type: 'string', jsonPath: '.status.reason', priority: 1 },
+  ],
+  // kubectl get ctask --field-selector status.phase=Running (and the same in API list calls).
+  selectableFields: ['.status.phase', '.status.reason', '.status.model', '.spec.model', '.spec.engine'],
+  source: 'crds/src/claude-task.ts',
+  file: 'claudetask.yaml',
+};
+
+/** Every kind, in the order their CRDs are written and installed. */
+export const kinds: readonly KindDefinition[] = [claudeTask];
