@@ -49,8 +49,9 @@ async function main(): Promise<void> {
   const store = new TaskStore(config.DATABASE_URL);
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
   const metrics = new OperatorMetrics();
-  let ready = false;
-  const server = await metrics.serve(config.METRICS_PORT, () => ready);
+  // Ready means able to serve: migrated, connected, metrics up. Not leadership: a
+  // standby is Ready too, or a Deployment of 2 never finishes rolling out.
+  const server = await metrics.serve(config.METRICS_PORT, () => true);
 
   const identity = process.env.POD_NAME ?? `${os.hostname()}-${process.pid}`;
   const elector = new LeaderElector({
@@ -93,7 +94,6 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT', 0));
 
   await elector.acquire(() => shutdown('lost leadership', 1));
-  metrics.leader.set(1);
   copying.copier = new EventCopier({
     redisUrl: config.REDIS_URL, store, logger: log, maxLength: config.EVENT_STREAM_MAX_LENGTH,
     onCopied: (events) => metrics.eventsCopied.inc(events),
@@ -102,7 +102,8 @@ async function main(): Promise<void> {
     },
   });
   await controller.start();
-  ready = true;
+  // Once the watches have synced: a leader that reconciles.
+  metrics.leader.set(1);
   log.info({ identity }, 'operator running');
 }
 
