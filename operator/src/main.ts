@@ -6,6 +6,7 @@ import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
 import { ConfigError, parseOperatorConfig } from './config.ts';
+import { ClusterCache } from './cluster-cache.ts';
 import { TaskController } from './controller.ts';
 import { EventCopier } from './event-copier.ts';
 import { EventRecorder } from './event-recorder.ts';
@@ -43,7 +44,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const clients = makeKubeClients(loadKubeConfig());
+  const clients = makeKubeClients(loadKubeConfig(), { qps: config.KUBE_API_QPS, burst: config.KUBE_API_BURST });
   const applied = await migrate(config.DATABASE_URL);
   log.info({ applied }, 'database migrated');
   const store = new TaskStore(config.DATABASE_URL);
@@ -71,9 +72,18 @@ async function main(): Promise<void> {
     ? new RunnerRedisUsers({ redis, secret: config.RUNNER_REDIS_ACL_SECRET ?? '', runnerRedisUrl: config.RUNNER_REDIS_URL })
     : undefined;
   if (!redisUsers) log.warn('RUNNER_REDIS_USERS=shared: every runner uses RUNNER_REDIS_URL and can write any task\'s events');
+  const cache = new ClusterCache({
+    kubeConfig: clients.config, logger: log, watchNamespace: config.WATCH_NAMESPACE,
+    metrics: (resource) => ({
+      event: (type) => metrics.watchEvents.inc({ resource, type }),
+      relist: (reason) => metrics.relists.inc({ resource, reason }),
+    }),
+  });
   const controller = new TaskController({
-    clients, config, log, metrics,
-    reconciler: new TaskReconciler({ clients, store, redis, config, log, recorder: new EventRecorder(clients.core), copier: follower, redisUsers }),
+    cache, log, metrics, concurrency: config.OPERATOR_WORKERS,
+    reconciler: new TaskReconciler({
+      clients, cache, store, redis, config, log, recorder: new EventRecorder(clients.core), copier: follower, redisUsers,
+    }),
   });
 
   let stopping: Promise<void> | undefined;

@@ -64,7 +64,8 @@ test('SIGKILL in the middle of a 50-task burst: every task ends with one Job and
   const tasks = await listTasks('burst-');
   const jobs = (await ns.batch.listNamespacedJob({ namespace: ns.name })).items;
   for (const task of tasks) {
-    expect(`${task.metadata.name}: ${task.status?.phase}`).toBe(`${task.metadata.name}: Succeeded`);
+    expect(`${task.metadata.name}: ${task.status?.phase}${task.status?.phase === 'Succeeded' ? '' : ` (${task.status?.reason}: ${task.status?.message})`}`)
+      .toBe(`${task.metadata.name}: Succeeded`);
     const owned = jobs.filter((job) => job.metadata?.ownerReferences?.some((ref) => ref.uid === task.metadata.uid));
     expect(`${task.metadata.name}: ${owned.length} Job(s)`).toBe(`${task.metadata.name}: 1 Job(s)`);
 
