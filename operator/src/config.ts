@@ -34,6 +34,11 @@ export const OperatorConfigSchema = z.object({
   /** Empty: every namespace. */
   WATCH_NAMESPACE: z.string().optional(),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9090),
+  /** Reconciles at once. Each is a few apiserver calls and a Postgres write; reads come from the informers' caches. */
+  OPERATOR_WORKERS: z.coerce.number().int().min(1).max(64).default(8),
+  /** Client-side limit on apiserver requests per second (a token bucket), and the burst above it. */
+  KUBE_API_QPS: z.coerce.number().min(1).default(50),
+  KUBE_API_BURST: z.coerce.number().int().min(1).default(100),
 }).refine((config) => config.RUNNER_REDIS_USERS === 'shared' || config.RUNNER_REDIS_ACL_SECRET !== undefined, {
   path: ['RUNNER_REDIS_ACL_SECRET'],
   message: 'is required with RUNNER_REDIS_USERS=per-task (the default): at least 32 random characters, e.g. openssl rand -hex 32',

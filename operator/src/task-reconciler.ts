@@ -20,6 +20,7 @@ import { parseStreamEntry, taskEventPersistedKey, taskEventStreamKey } from '../
 import type { TaskEventRecord } from '../../packages/contracts/src/task-events.ts';
 import type { OperatorConfig } from './config.ts';
 import { desiredJob, desiredSpecSecret } from './desired-job.ts';
+import type { ClusterCache } from './cluster-cache.ts';
 import type { EventCopier } from './event-copier.ts';
 import type { EventRecorder } from './event-recorder.ts';
 import type { RunnerRedisUsers } from './runner-redis-users.ts';
@@ -37,6 +38,8 @@ export interface ReconcileResult {
 
 export interface TaskReconcilerDeps {
   clients: KubeClients;
+  /** Reads come from here; the apiserver is asked only to settle a conflict. */
+  cache: Pick<ClusterCache, 'task' | 'job' | 'podsOfJob'>;
   store: TaskStore;
   redis: Redis;
   recorder: EventRecorder;
@@ -66,7 +69,7 @@ export class TaskReconciler {
 
   async reconcile(key: string): Promise<ReconcileResult> {
     const [namespace = '', name = ''] = key.split('/');
-    let task = await this.getTask(namespace, name);
+    let task = this.deps.cache.task(namespace, name);
     if (!task) return {};
     if (task.metadata.deletionTimestamp) return this.finalizeDeleted(task);
     if (!task.metadata.finalizers?.includes(finalizerName)) task = await this.addFinalizer(task);
@@ -79,7 +82,7 @@ export class TaskReconciler {
     }
 
     const jobName = jobNameFor(name, task.metadata.uid ?? '');
-    let job = await this.getJob(namespace, jobName);
+    let job = this.deps.cache.job(namespace, jobName);
     if (!job && !task.spec.cancel) {
       try {
         job = await this.createJob(task);
@@ -88,12 +91,13 @@ export class TaskReconciler {
         if (error instanceof PermanentError) return this.fail(task, job, 'JobRejected', error.message);
         throw error;
       }
+      if (!job) return { requeueAfterMs: 500 };
     }
     if (job && task.spec.cancel && !job.spec?.suspend && !jobFinished(job)) {
       job = await this.deps.clients.batch.patchNamespacedJob({ name: jobName, namespace, body: { spec: { suspend: true } } }, mergePatch);
       await this.deps.recorder.record(task, 'Normal', 'Cancelling', 'spec.cancel is set: stopping the agent');
     }
-    const pods = job ? await this.listPods(namespace, jobName) : [];
+    const pods = job ? this.deps.cache.podsOfJob(namespace, jobName) : [];
     const status = computeStatus(this.observed(task, job, pods));
     await this.writeStatus(task, status);
     if (status.phase && terminalPhases.has(status.phase)) return this.finished(task, status);
@@ -136,31 +140,9 @@ export class TaskReconciler {
     return {};
   }
 
-  private async getTask(namespace: string, name: string): Promise<ClaudeTask | undefined> {
-    try {
-      return await this.deps.clients.custom.getNamespacedCustomObject({ group, version, namespace, plural: claudeTaskPlural, name }) as ClaudeTask;
-    } catch (error) {
-      if (statusCode(error) === 404) return undefined;
-      throw error;
-    }
-  }
-
-  private async getJob(namespace: string, name: string): Promise<V1Job | undefined> {
-    try {
-      return await this.deps.clients.batch.readNamespacedJob({ namespace, name });
-    } catch (error) {
-      if (statusCode(error) === 404) return undefined;
-      throw error;
-    }
-  }
-
-  private async listPods(namespace: string, jobName: string): Promise<V1Pod[]> {
-    const pods = await this.deps.clients.core.listNamespacedPod({ namespace, labelSelector: `batch.kubernetes.io/job-name=${jobName}` });
-    return pods.items;
-  }
-
   /** Creates the spec Secret and the Job; one already there (an earlier pass) is used as is. */
-  private async createJob(task: ClaudeTask): Promise<V1Job> {
+  /** Undefined when the Job exists already (a pass the cache has not caught up with): the watch brings it. */
+  private async createJob(task: ClaudeTask): Promise<V1Job | undefined> {
     const namespace = task.metadata.namespace ?? '';
     const credentials = await this.deps.redisUsers?.ensure({ namespace, name: task.metadata.name ?? '', uid: task.metadata.uid ?? '' });
     const secret = desiredSpecSecret(task, this.deps.config, credentials?.url);
@@ -175,7 +157,7 @@ export class TaskReconciler {
       return created;
     } catch (error) {
       if (statusCode(error) !== 409) throw asPermanentApiError(error, `creating Job ${job.metadata?.name}`);
-      return this.deps.clients.batch.readNamespacedJob({ namespace, name: job.metadata?.name ?? '' });
+      return undefined;
     }
   }
 
@@ -201,13 +183,14 @@ export class TaskReconciler {
   /** Postgres first, then the status subresource; both only when something changed. */
   private async writeStatus(task: ClaudeTask, status: ClaudeTaskStatus): Promise<void> {
     if (isDeepStrictEqual(normalize(status), normalize(task.status ?? {}))) return;
-    await this.deps.store.recordStatus(task, status);
+    const transitioned = await this.deps.store.recordStatus(task, status);
     await this.deps.clients.custom.patchNamespacedCustomObjectStatus({
       group, version, namespace: task.metadata.namespace ?? '', plural: claudeTaskPlural, name: task.metadata.name ?? '',
       body: { status },
     }, mergePatch);
     const type = eventTypeFor(status.phase, status.reason);
-    const phaseChanged = status.phase !== task.status?.phase;
+    // Postgres, not the (maybe stale) cached task, says whether the phase changed: one Event per transition.
+    const phaseChanged = transitioned;
     if (phaseChanged) {
       this.deps.log.info({ task: `${task.metadata.namespace}/${task.metadata.name}`, from: task.status?.phase, to: status.phase, reason: status.reason }, 'phase');
     }
@@ -226,7 +209,7 @@ export class TaskReconciler {
     const stored = await this.deps.store.get(uid);
     if (!stored?.finalizedAt) {
       const namespace = task.metadata.namespace ?? '';
-      const pods = await this.listPods(namespace, jobNameFor(task.metadata.name ?? '', uid));
+      const pods = this.deps.cache.podsOfJob(namespace, jobNameFor(task.metadata.name ?? '', uid));
       if (pods.some((pod) => (pod.status?.phase === 'Running' || pod.status?.phase === 'Pending'))) return false;
       await this.deps.store.recordStatus(task, status);
       // Most are there already (the copier); this reads what came after its last pass.
@@ -248,11 +231,11 @@ export class TaskReconciler {
     if (!(task.status?.phase && terminalPhases.has(task.status.phase))) {
       const namespace = task.metadata.namespace ?? '';
       const jobName = jobNameFor(task.metadata.name ?? '', task.metadata.uid ?? '');
-      const job = await this.getJob(namespace, jobName);
+      const job = this.deps.cache.job(namespace, jobName);
       if (job && !job.spec?.suspend && !jobFinished(job)) {
         await this.deps.clients.batch.patchNamespacedJob({ name: jobName, namespace, body: { spec: { suspend: true } } }, mergePatch);
       }
-      const pods = job ? await this.listPods(namespace, jobName) : [];
+      const pods = job ? this.deps.cache.podsOfJob(namespace, jobName) : [];
       if (pods.some((p) => p.status?.phase === 'Running' || p.status?.phase === 'Pending')) return { requeueAfterMs: 1_000 };
       final = computeStatus(this.observed({ ...task, spec: { ...task.spec, cancel: true } }, job && { ...job, spec: { ...job.spec!, suspend: true } }, pods));
       final = { ...final, message: 'deleted while it ran: the agent was stopped' };

@@ -100,7 +100,9 @@ export async function prepareOperator(options: { watchNamespace: string; anthrop
       all.push(started);
       const running = { process: started, metricsUrl: operator.metricsUrl, logFile: log };
       if (!waitReady) return running;
-      await waitFor('the operator ready', async () => (await fetch(`${running.metricsUrl}/readyz`)).ok, { timeoutMs: 60_000 })
+      // Ready is not leading (a standby is Ready too): wait until this one leads.
+      await waitFor('the operator leading', async () =>
+        /^claude_operator_leader 1$/m.test(await fetch(`${running.metricsUrl}/metrics`).then((r) => r.text(), () => '')), { timeoutMs: 60_000 })
         .catch((error: Error) => { throw new Error(`${error.message}\n${started.logTail(40)}`); });
       return running;
     },
