@@ -6,7 +6,7 @@ import pg from 'pg';
 import { installClaudeTaskCrd } from '../../../crds/src/install.ts';
 import { startScriptedApi, type ScriptedApi } from '../../scripted-api/server.ts';
 import { bedSetting, createTestNamespace, kubeConfig, type TestNamespace } from '../../support/cluster.ts';
-import { prepareOperator, type OperatorUnderTest } from './operator-under-test.ts';
+import { prepareOperator, type OperatorOptions, type OperatorUnderTest } from './operator-under-test.ts';
 
 export interface TaskFixture {
   api: ScriptedApi;
@@ -17,13 +17,13 @@ export interface TaskFixture {
   close(): Promise<void>;
 }
 
-export async function setUpTaskFixture(namespacePrefix: string): Promise<TaskFixture> {
+export async function setUpTaskFixture(namespacePrefix: string, { operatorEnv }: { operatorEnv?: OperatorOptions['env'] } = {}): Promise<TaskFixture> {
   await installClaudeTaskCrd(kubeConfig());
   const api = await startScriptedApi({ apiKey: 'test-key' });
   // Restricted: every task pod the operator makes must pass the profile to be admitted.
   const ns = await createTestNamespace(namespacePrefix, { 'pod-security.kubernetes.io/enforce': 'restricted' });
   await ns.core.createNamespacedSecret({ namespace: ns.name, body: { metadata: { name: 'anthropic-api-key' }, stringData: { 'api-key': 'test-key' } } });
-  const operator = await prepareOperator({ watchNamespace: ns.name, anthropicBaseUrl: api.url });
+  const operator = await prepareOperator({ watchNamespace: ns.name, anthropicBaseUrl: api.url, ...(operatorEnv ? { env: operatorEnv } : {}) });
   const redis = new Redis(bedSetting('REDIS_URL'));
   const db = new pg.Client({ connectionString: bedSetting('DATABASE_URL') });
   await db.connect();
