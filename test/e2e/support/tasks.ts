@@ -5,9 +5,21 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from '@jest/globals';
 import { CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
-import { claudeTaskPlural, group, version, type ClaudeTask } from '../../../crds/src/claude-task.ts';
+import { claudeTaskPlural, group, version, type ClaudeTask, type Condition } from '../../../crds/src/claude-task.ts';
 import { bedSetting, kubeConfig, waitFor, type TestNamespace } from '../../support/cluster.ts';
 import type { OperatorUnderTest } from './operator-under-test.ts';
+
+/** kubectl wait's own --timeout: long, since the machine is shared. The tests assert no durations. */
+export const kubectlWaitTimeout = '--timeout=240s';
+
+export const conditionOf = (task: ClaudeTask, type: string): Condition | undefined => task.status?.conditions?.find((c) => c.type === type);
+
+/** `kubectl get <args> -o json`, parsed; anything on stderr fails the test. */
+export async function kubectlGet<T>(ns: TestNamespace, ...args: string[]): Promise<T> {
+  const got = await ns.kubectl('get', ...args, '-o', 'json');
+  expect(got.stderr).toBe('');
+  return JSON.parse(got.stdout) as T;
+}
 
 export interface TaskTools {
   getTask(name: string): Promise<ClaudeTask>;
@@ -17,6 +29,8 @@ export interface TaskTools {
   applyTask(name: string, spec: Record<string, unknown>): Promise<ClaudeTask>;
   /** The pods labelled with the task's name. */
   podsOf(task: ClaudeTask): Promise<V1Pod[]>;
+  /** `kubectl get events --field-selector involvedObject.name=<name>`: the task's Kubernetes Events, oldest first. */
+  eventsOf(name: string): Promise<Array<{ type: string; reason: string; message: string }>>;
   /** The operator's last log lines, for an assertion's message. */
   operatorLog(lines?: number): Promise<string>;
 }
@@ -45,6 +59,13 @@ export function taskTools(ns: TestNamespace, operator: Pick<OperatorUnderTest, '
       const applied = await ns.kubectl('apply', '-f', file, '-o', 'json');
       expect(applied.stderr).toBe('');
       return JSON.parse(applied.stdout) as ClaudeTask;
+    },
+    async eventsOf(name) {
+      const got = await ns.kubectl('get', 'events', '--field-selector', `involvedObject.name=${name},involvedObject.kind=ClaudeTask`,
+        '--sort-by', '.metadata.creationTimestamp', '-o', 'json');
+      expect({ code: got.code, stderr: got.stderr }).toEqual({ code: 0, stderr: '' });
+      return (JSON.parse(got.stdout) as { items: Array<{ type: string; reason: string; message: string }> }).items
+        .map(({ type, reason, message }) => ({ type, reason, message }));
     },
     async podsOf(task) {
       return (await ns.core.listNamespacedPod({ namespace: ns.name, labelSelector: `claude-operator.io/task=${task.metadata.name}` })).items;
