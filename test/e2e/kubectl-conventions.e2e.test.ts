@@ -2,31 +2,23 @@
 // `kubectl wait` on the task's conditions, field selectors, the wide printer
 // columns, `kubectl explain` on every field, and the operator's default model.
 import { spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { beforeAll, describe, expect, test } from '@jest/globals';
 import { terminalPhases, type ClaudeTask } from '../../crds/src/claude-task.ts';
 import type { ScriptedApi } from '../scripted-api/server.ts';
 import { bedSetting, type TestNamespace } from '../support/cluster.ts';
-import { setUpTaskFixture, type TaskFixture } from './support/task-fixture.ts';
-import { conditionOf as condition, kubectlGet, kubectlWaitTimeout as waitTimeout, taskTools, type TaskTools } from './support/tasks.ts';
+import { useTaskFixture } from './support/task-fixture.ts';
+import { conditionOf as condition, kubectlGet, kubectlWaitTimeout as waitTimeout, type TaskTools } from './support/tasks.ts';
 
 /** Not a model any of the CLI's defaults would pick, so seeing it proves the operator's default was used. */
 const defaultModel = 'claude-haiku-4-5';
 const requestedModel = 'claude-sonnet-4-5';
 
-let fixture: TaskFixture | undefined;
+const fixture = useTaskFixture('kubectl', { operatorEnv: { DEFAULT_MODEL: defaultModel } });
 let ns: TestNamespace;
 let api: ScriptedApi;
 let tasks: TaskTools;
-
-beforeAll(async () => {
-  fixture = await setUpTaskFixture('kubectl', { operatorEnv: { DEFAULT_MODEL: defaultModel } });
-  ({ ns, api } = fixture);
-  tasks = taskTools(ns, fixture.operator);
-  await fixture.operator.start();
-});
-
-afterAll(async () => {
-  await fixture?.close();
+beforeAll(() => {
+  ({ ns, api, tasks } = fixture());
 });
 
 const getJson = <T>(...args: string[]) => kubectlGet<T>(ns, ...args);

@@ -3,31 +3,23 @@
 // with its Job and pod, while its record stays in Postgres.
 // The long-named tasks use the Messages API engine (a small process, not the CLI):
 // what is tested is what the operator makes of a task, and the machine is shared.
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { beforeAll, describe, expect, test } from '@jest/globals';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import type pg from 'pg';
 import type { ClaudeTask } from '../../crds/src/claude-task.ts';
 import { waitFor, type TestNamespace } from '../support/cluster.ts';
-import { setUpTaskFixture, type TaskFixture } from './support/task-fixture.ts';
-import { kubectlGet, kubectlWaitTimeout as waitTimeout, taskTools, type TaskTools } from './support/tasks.ts';
+import { useTaskFixture } from './support/task-fixture.ts';
+import { kubectlGet, kubectlWaitTimeout as waitTimeout, type TaskTools } from './support/tasks.ts';
 
 const taskLabel = 'claude-operator.io/task';
 const taskNameAnnotation = 'claude-operator.io/task-name';
 
-let fixture: TaskFixture | undefined;
+const fixture = useTaskFixture('names');
 let ns: TestNamespace;
 let db: pg.Client;
 let tasks: TaskTools;
-
-beforeAll(async () => {
-  fixture = await setUpTaskFixture('names');
-  ({ ns, db } = fixture);
-  tasks = taskTools(ns, fixture.operator);
-  await fixture.operator.start();
-});
-
-afterAll(async () => {
-  await fixture?.close();
+beforeAll(() => {
+  ({ ns, db, tasks } = fixture());
 });
 
 const getJson = <T>(...args: string[]) => kubectlGet<T>(ns, ...args);

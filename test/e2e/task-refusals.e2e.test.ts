@@ -2,29 +2,16 @@
 // its conditions (so `kubectl wait` returns) and Warning Events. A missing API key
 // Secret waits, with the command that fixes it; a spec the operator cannot use and
 // a Job the apiserver refuses end the task Failed instead of retrying forever.
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import type { ClaudeTask } from '../../crds/src/claude-task.ts';
-import { kubectl, waitFor, type TestNamespace } from '../support/cluster.ts';
-import { setUpTaskFixture, type TaskFixture } from './support/task-fixture.ts';
-import { conditionOf as condition, kubectlGet as getJson, kubectlWaitTimeout as waitTimeout, taskTools, type TaskTools } from './support/tasks.ts';
-
-/** A fixture of its own (namespace, operator watching it) per describe, when what the test does would touch the others' tasks. */
-function useFixture(prefix: string): { ns(): TestNamespace; tasks(): TaskTools } {
-  let fixture: TaskFixture | undefined;
-  let tools: TaskTools | undefined;
-  beforeAll(async () => {
-    fixture = await setUpTaskFixture(prefix);
-    tools = taskTools(fixture.ns, fixture.operator);
-    await fixture.operator.start();
-  });
-  afterAll(async () => {
-    await fixture?.close();
-  });
-  return { ns: () => fixture!.ns, tasks: () => tools! };
-}
+import { kubectl, waitFor } from '../support/cluster.ts';
+import { useTaskFixture } from './support/task-fixture.ts';
+import { conditionOf as condition, kubectlGet as getJson, kubectlWaitTimeout as waitTimeout } from './support/tasks.ts';
 
 describe('in a namespace of ordinary tasks', () => {
-  const { ns, tasks } = useFixture('refusals');
+  const fixture = useTaskFixture('refusals');
+  const ns = () => fixture().ns;
+  const tasks = () => fixture().tasks;
 
   test('a missing API key Secret: Pending with reason APIKeySecretMissing, a Warning that says what to create; once created, the task runs', async () => {
     await tasks().applyTask('needs-key', { prompt: 'needs-key [[scenario:answer]]', apiKeySecretRef: { name: 'no-such-secret' } });
@@ -37,8 +24,8 @@ describe('in a namespace of ordinary tasks', () => {
     expect(condition(pending, 'Finished')).toMatchObject({ status: 'False' });
 
     const warnings = (await tasks().eventsOf('needs-key')).filter((e) => e.type === 'Warning' && e.reason === 'APIKeySecretMissing');
-    expect(warnings).toHaveLength(1);
-    expect(warnings[0]?.message).toBe(pending.status?.message);
+    expect(warnings.length).toBeGreaterThan(0);
+    expect(warnings.map((e) => e.message)).toEqual(warnings.map(() => pending.status?.message));
 
     // Do what the message says, as a user would copy it (with a key in place of the placeholder).
     const command = /kubectl (create secret generic \S+ -n \S+ --from-literal=[\w.-]+=)<your key>/.exec(pending.status?.message ?? '');
@@ -68,7 +55,10 @@ describe('in a namespace of ordinary tasks', () => {
 });
 
 describe('in a namespace whose ResourceQuota allows no Jobs', () => {
-  const { ns, tasks } = useFixture('quota');
+  // Its own namespace and operator: the quota would stop every other task's Job too.
+  const fixture = useTaskFixture('quota');
+  const ns = () => fixture().ns;
+  const tasks = () => fixture().tasks;
 
   test('the refused Job ends the task Failed (JobRejected) with the apiserver\'s message, a Warning Event, and kubectl wait returns', async () => {
     const quota = await ns().kubectl('create', 'quota', 'no-jobs', '--hard=count/jobs.batch=0');

@@ -1,12 +1,14 @@
 // What every ClaudeTask e2e file needs: the CRD, the scripted API, a restricted
 // namespace with the default API key Secret, an operator prepared under the
 // chart's RBAC for that namespace, and clients for Redis and Postgres.
+import { afterAll, beforeAll } from '@jest/globals';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { installClaudeTaskCrd } from '../../../crds/src/install.ts';
 import { startScriptedApi, type ScriptedApi } from '../../scripted-api/server.ts';
 import { bedSetting, createTestNamespace, kubeConfig, type TestNamespace } from '../../support/cluster.ts';
 import { prepareOperator, type OperatorOptions, type OperatorUnderTest } from './operator-under-test.ts';
+import { taskTools, type TaskTools } from './tasks.ts';
 
 export interface TaskFixture {
   api: ScriptedApi;
@@ -17,7 +19,28 @@ export interface TaskFixture {
   close(): Promise<void>;
 }
 
-export async function setUpTaskFixture(namespacePrefix: string, { operatorEnv }: { operatorEnv?: OperatorOptions['env'] } = {}): Promise<TaskFixture> {
+type FixtureOptions = { operatorEnv?: OperatorOptions['env'] };
+
+/** For a test file or a describe: a fixture of its own, set up with its operator started before the tests and
+ * closed after them. Call the returned function inside a test (or a later beforeAll). */
+export function useTaskFixture(namespacePrefix: string, options: FixtureOptions = {}): () => TaskFixture & { tasks: TaskTools } {
+  let started: (TaskFixture & { tasks: TaskTools }) | undefined;
+  let fixture: TaskFixture | undefined;
+  beforeAll(async () => {
+    fixture = await setUpTaskFixture(namespacePrefix, options);
+    await fixture.operator.start();
+    started = { ...fixture, tasks: taskTools(fixture.ns, fixture.operator) };
+  });
+  afterAll(async () => {
+    await fixture?.close();
+  });
+  return () => {
+    if (!started) throw new Error(`the ${namespacePrefix} fixture is not set up: use it inside a test or a later beforeAll`);
+    return started;
+  };
+}
+
+export async function setUpTaskFixture(namespacePrefix: string, { operatorEnv }: FixtureOptions = {}): Promise<TaskFixture> {
   await installClaudeTaskCrd(kubeConfig());
   const api = await startScriptedApi({ apiKey: 'test-key' });
   // Restricted: every task pod the operator makes must pass the profile to be admitted.
