@@ -154,12 +154,15 @@ describe('RBAC', () => {
   }
 
   test('the operator uses every permission the chart grants, and is refused none', async () => {
-    // Every path that needs a permission: create, run, cancel, delete.
+    // Every path that needs a permission: create, run, cancel, delete, and the deletion after a ttl.
     await applyTask('rbac-probe', { prompt: 'rbac-probe [[scenario:slow {"tokens":600,"delayMs":100}]]' });
     await taskWhen('rbac-probe', 'Running', (t) => t.status?.phase === 'Running');
     await ns.kubectl('patch', 'ctask', 'rbac-probe', '--type', 'merge', '-p', '{"spec":{"cancel":true}}');
     await taskWhen('rbac-probe', 'Cancelled', (t) => t.status?.phase === 'Cancelled', 45_000);
     expect((await ns.kubectl('delete', 'ctask', 'rbac-probe', '--wait=true', '--timeout=60s')).code).toBe(0);
+    // spec.ttlSecondsAfterFinished: the operator deletes the finished task itself (claudetasks delete).
+    await applyTask('rbac-ttl', { prompt: 'rbac-ttl', cancel: true, ttlSecondsAfterFinished: 0 });
+    expect((await ns.kubectl('wait', '--for=delete', 'ctask/rbac-ttl', '--timeout=120s')).code).toBe(0);
 
     const user = `system:serviceaccount:${operator.namespace}:${operator.serviceAccount}`;
     const audit = (await fs.readFile(bedSetting('AUDIT_LOG'), 'utf8')).split('\n').filter(Boolean)
