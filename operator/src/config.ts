@@ -17,6 +17,11 @@ export const OperatorConfigSchema = z.object({
   REDIS_URL: z.string().min(1),
   /** The same Redis as the pods reach it; REDIS_URL when empty. */
   RUNNER_REDIS_URL: z.string().min(1).optional(),
+  /** per-task: each runner gets a Redis user of its own that can touch only its task's
+   * keys (the operator's REDIS_URL user needs ACL rights); shared: runners use RUNNER_REDIS_URL as it is. */
+  RUNNER_REDIS_USERS: z.enum(['per-task', 'shared']).default('per-task'),
+  /** The key the per-task passwords are derived from (HMAC of the task uid); at least 32 characters. */
+  RUNNER_REDIS_ACL_SECRET: z.string().min(32).optional(),
   /** Passed through to the runner, so gateways (and the scripted API in tests) work. */
   ANTHROPIC_BASE_URL: optionalUrl,
   HTTPS_PROXY: z.string().optional(),
@@ -28,6 +33,14 @@ export const OperatorConfigSchema = z.object({
   /** Empty: every namespace. */
   WATCH_NAMESPACE: z.string().optional(),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9090),
+  /** Reconciles at once. Each is a few apiserver calls and a Postgres write; reads come from the informers' caches. */
+  OPERATOR_WORKERS: z.coerce.number().int().min(1).max(64).default(8),
+  /** Client-side limit on apiserver requests per second (a token bucket), and the burst above it. */
+  KUBE_API_QPS: z.coerce.number().min(1).default(50),
+  KUBE_API_BURST: z.coerce.number().int().min(1).default(100),
+}).refine((config) => config.RUNNER_REDIS_USERS === 'shared' || config.RUNNER_REDIS_ACL_SECRET !== undefined, {
+  path: ['RUNNER_REDIS_ACL_SECRET'],
+  message: 'is required with RUNNER_REDIS_USERS=per-task (the default): at least 32 random characters, e.g. openssl rand -hex 32',
 });
 
 export type OperatorConfig = z.infer<typeof OperatorConfigSchema> & { RUNNER_REDIS_URL: string };

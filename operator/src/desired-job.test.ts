@@ -4,7 +4,9 @@ import { parseOperatorConfig } from './config.ts';
 import { desiredJob, desiredSpecSecret, podPaths } from './desired-job.ts';
 import { jobNameFor, taskLabelValue } from './names.ts';
 
-const config = parseOperatorConfig({ REDIS_URL: 'redis://redis:6379', DATABASE_URL: 'postgres://db/x', ANTHROPIC_BASE_URL: 'http://gateway:8080' });
+const config = parseOperatorConfig({
+  REDIS_URL: 'redis://redis:6379', DATABASE_URL: 'postgres://db/x', ANTHROPIC_BASE_URL: 'http://gateway:8080', RUNNER_REDIS_ACL_SECRET: 'k'.repeat(32),
+});
 const task = (spec: Partial<ClaudeTask['spec']> = {}): ClaudeTask => ({
   apiVersion: 'claude-operator.io/v1alpha1',
   kind: 'ClaudeTask',
@@ -69,7 +71,9 @@ describe('desiredJob', () => {
   test('the base URL passes through, and the task env follows the runner contract env', () => {
     const env = desiredJob(task({ env: [{ name: 'TEAM', value: 'a' }] }), config).spec!.template.spec!.containers[0]!.env!;
     expect(env).toContainEqual({ name: 'ANTHROPIC_BASE_URL', value: 'http://gateway:8080' });
-    expect(env).toContainEqual({ name: 'REDIS_URL', value: 'redis://redis:6379' });
+    // The runner's own Redis user, from the spec Secret: no password in the pod spec.
+    expect(env).toContainEqual({ name: 'REDIS_URL', valueFrom: { secretKeyRef: { name: expect.stringMatching(/-spec$/), key: 'redis-url' } } });
+    expect(JSON.stringify(env)).not.toContain('redis://');
     expect(env.at(-1)).toEqual({ name: 'CLAUDE_AGENT_ENV_TEAM', value: 'a' });
   });
 
@@ -147,6 +151,22 @@ describe('a task name longer than a label value (63) still makes valid objects',
   test('long names that share their first 54 characters get different label values', () => {
     expect(taskLabelValue(`${'a'.repeat(60)}-one`)).not.toBe(taskLabelValue(`${'a'.repeat(60)}-two`));
   });
+});
+
+test('with RUNNER_REDIS_USERS=shared the runner gets RUNNER_REDIS_URL as it is', () => {
+  const shared = parseOperatorConfig({ REDIS_URL: 'redis://redis:6379', DATABASE_URL: 'postgres://db/x', RUNNER_REDIS_USERS: 'shared' });
+  expect(desiredJob(task(), shared).spec!.template.spec!.containers[0]!.env).toContainEqual({ name: 'REDIS_URL', value: 'redis://redis:6379' });
+});
+
+test('the spec Secret carries the runner\'s Redis URL, which its volume does not show as a file', () => {
+  const secret = desiredSpecSecret(task(), config, 'redis://claude-task-u:pw@redis:6379');
+  expect(secret.stringData?.['redis-url']).toBe('redis://claude-task-u:pw@redis:6379');
+  const volume = desiredJob(task(), config).spec!.template.spec!.volumes!.find((v) => v.name === 'task');
+  expect(volume?.secret?.items).toEqual([{ key: 'spec.json', path: 'spec.json' }]);
+});
+
+test('per-task Redis users need the secret their passwords come from', () => {
+  expect(() => parseOperatorConfig({ REDIS_URL: 'redis://r', DATABASE_URL: 'postgres://d' })).toThrow(/RUNNER_REDIS_ACL_SECRET: is required/);
 });
 
 test('bad operator config names every bad variable', () => {

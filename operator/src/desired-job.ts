@@ -51,7 +51,10 @@ export function effectiveSpec(task: ClaudeTask, config: Pick<OperatorConfig, 'DE
   return task.spec.model === undefined && config.DEFAULT_MODEL ? { ...task.spec, model: config.DEFAULT_MODEL } : task.spec;
 }
 
-export function desiredSpecSecret(task: ClaudeTask, config: Pick<OperatorConfig, 'DEFAULT_MODEL'>): V1Secret {
+/** The Secret's key with the runner's own Redis URL, when runners have users of their own (runner-redis-users.ts). */
+export const runnerRedisUrlKey = 'redis-url';
+
+export function desiredSpecSecret(task: ClaudeTask, config: Pick<OperatorConfig, 'DEFAULT_MODEL'>, runnerRedisUrl?: string): V1Secret {
   const jobName = jobNameFor(task.metadata.name ?? '', task.metadata.uid ?? '');
   return {
     apiVersion: 'v1',
@@ -62,7 +65,10 @@ export function desiredSpecSecret(task: ClaudeTask, config: Pick<OperatorConfig,
     },
     type: 'Opaque',
     // A Secret, not a ConfigMap: prompts may hold what their authors would not publish.
-    stringData: { 'spec.json': JSON.stringify(effectiveSpec(task, config)) },
+    stringData: {
+      'spec.json': JSON.stringify(effectiveSpec(task, config)),
+      ...(runnerRedisUrl ? { [runnerRedisUrlKey]: runnerRedisUrl } : {}),
+    },
   };
 }
 
@@ -73,7 +79,8 @@ export function desiredJob(task: ClaudeTask, config: OperatorConfig): V1Job {
   const apiKeyKey = spec.apiKeySecretRef?.key ?? (spec.apiKeySecretRef ? 'api-key' : config.DEFAULT_API_KEY_SECRET_KEY);
 
   const volumes: V1Volume[] = [
-    { name: 'task', secret: { secretName: specSecretNameFor(name), defaultMode: 0o440 } },
+    // Only spec.json as a file: the Redis URL (with its password) comes as an env var.
+    { name: 'task', secret: { secretName: specSecretNameFor(name), items: [{ key: 'spec.json', path: 'spec.json' }], defaultMode: 0o440 } },
     { name: apiKeyVolumeName, secret: { secretName: apiKeySecret, items: [{ key: apiKeyKey, path: 'api-key' }], defaultMode: 0o440 } },
     spec.workspace?.persistentVolumeClaim
       ? { name: 'workspace', persistentVolumeClaim: { claimName: spec.workspace.persistentVolumeClaim.claimName } }
@@ -102,7 +109,9 @@ export function desiredJob(task: ClaudeTask, config: OperatorConfig): V1Job {
     { name: 'ANTHROPIC_API_KEY_FILE', value: podPaths.apiKeyFile },
     { name: 'WORKSPACE_DIR', value: podPaths.workspace },
     { name: 'CLAUDE_HOME', value: podPaths.home },
-    { name: 'REDIS_URL', value: config.RUNNER_REDIS_URL },
+    config.RUNNER_REDIS_USERS === 'per-task'
+      ? { name: 'REDIS_URL', valueFrom: { secretKeyRef: { name: specSecretNameFor(name), key: runnerRedisUrlKey } } }
+      : { name: 'REDIS_URL', value: config.RUNNER_REDIS_URL },
     ...(gitCredentials ? [{ name: 'GIT_CREDENTIALS_DIR', value: podPaths.gitCredentials }] : []),
     ...passThrough,
     // The task's own variables, for the agent: the runner hands CLAUDE_AGENT_ENV_<NAME>

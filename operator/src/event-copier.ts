@@ -40,6 +40,8 @@ export interface EventCopierOptions {
   /** How long a persisted key outlives the last copy (a task that is never finalized leaves no key behind for ever). */
   persistedKeyTtlSeconds?: number;
   onCopied?: (events: number) => void;
+  /** After a reconnect, before the persisted keys are written again: e.g. the runners' Redis users, which a restarted Redis has lost. */
+  onReconnect?: (tasks: FollowedTask[]) => Promise<void>;
 }
 
 interface Followed extends FollowedTask {
@@ -56,7 +58,7 @@ const trimCheckEvery = 500;
 const retryBackoff = { initialMs: 200, maxMs: 5_000 };
 
 export class EventCopier {
-  private readonly options: Required<Omit<EventCopierOptions, 'onCopied'>> & Pick<EventCopierOptions, 'onCopied'>;
+  private readonly options: Required<Omit<EventCopierOptions, 'onCopied' | 'onReconnect'>> & Pick<EventCopierOptions, 'onCopied' | 'onReconnect'>;
   private readonly redis: Redis;
   private readonly followed = new Map<string, Followed>();
   private wakeLoop: (() => void) | undefined;
@@ -121,11 +123,14 @@ export class EventCopier {
   private restartFromTheTop(): void {
     this.options.logger.info({ followed: this.followed.size }, 'event copier reconnected: reading every followed stream from its start');
     for (const task of this.followed.values()) task.cursor = '0';
-    void this.restorePersistedKeys();
+    void this.restore();
   }
 
-  private async restorePersistedKeys(): Promise<void> {
-    for (const task of this.followed.values()) {
+  private async restore(): Promise<void> {
+    const tasks = [...this.followed.values()];
+    await this.options.onReconnect?.(tasks.map(({ namespace, name, uid }) => ({ namespace, name, uid })))
+      .catch((error: unknown) => this.options.logger.warn({ err: (error as Error).message }, 'event copier: reconnect hook failed'));
+    for (const task of tasks) {
       if (task.persisted) await this.setPersisted(task).catch(() => undefined);
     }
   }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
 import { ConfigError, parseOperatorConfig } from './config.ts';
+import { ClusterCache } from './cluster-cache.ts';
 import { TaskController } from './controller.ts';
 import { EventCopier } from './event-copier.ts';
 import { EventRecorder } from './event-recorder.ts';
@@ -13,6 +14,7 @@ import { makeKubeClients } from './kube-clients.ts';
 import { LeaderElector } from './leader-election.ts';
 import { makeLogger } from './logger.ts';
 import { OperatorMetrics } from './metrics.ts';
+import { RunnerRedisUsers } from './runner-redis-users.ts';
 import { migrate } from './store/migrate.ts';
 import { TaskStore } from './store/task-store.ts';
 import { TaskReconciler } from './task-reconciler.ts';
@@ -42,14 +44,15 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const clients = makeKubeClients(loadKubeConfig());
+  const clients = makeKubeClients(loadKubeConfig(), { qps: config.KUBE_API_QPS, burst: config.KUBE_API_BURST });
   const applied = await migrate(config.DATABASE_URL);
   log.info({ applied }, 'database migrated');
   const store = new TaskStore(config.DATABASE_URL);
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
   const metrics = new OperatorMetrics();
-  let ready = false;
-  const server = await metrics.serve(config.METRICS_PORT, () => ready);
+  // Ready means able to serve: migrated, connected, metrics up. Not leadership: a
+  // standby is Ready too, or a Deployment of 2 never finishes rolling out.
+  const server = await metrics.serve(config.METRICS_PORT, () => true);
 
   const identity = process.env.POD_NAME ?? `${os.hostname()}-${process.pid}`;
   const elector = new LeaderElector({
@@ -65,9 +68,22 @@ async function main(): Promise<void> {
     follow: (task: Parameters<EventCopier['follow']>[0]) => copying.copier?.follow(task),
     unfollow: (uid: string) => copying.copier?.unfollow(uid),
   };
+  const redisUsers = config.RUNNER_REDIS_USERS === 'per-task'
+    ? new RunnerRedisUsers({ redis, secret: config.RUNNER_REDIS_ACL_SECRET ?? '', runnerRedisUrl: config.RUNNER_REDIS_URL })
+    : undefined;
+  if (!redisUsers) log.warn('RUNNER_REDIS_USERS=shared: every runner uses RUNNER_REDIS_URL and can write any task\'s events');
+  const cache = new ClusterCache({
+    kubeConfig: clients.config, logger: log, watchNamespace: config.WATCH_NAMESPACE,
+    metrics: (resource) => ({
+      event: (type) => metrics.watchEvents.inc({ resource, type }),
+      relist: (reason) => metrics.relists.inc({ resource, reason }),
+    }),
+  });
   const controller = new TaskController({
-    clients, config, log, metrics,
-    reconciler: new TaskReconciler({ clients, store, redis, config, log, recorder: new EventRecorder(clients.core), copier: follower }),
+    cache, log, metrics, concurrency: config.OPERATOR_WORKERS,
+    reconciler: new TaskReconciler({
+      clients, cache, store, redis, config, log, recorder: new EventRecorder(clients.core), copier: follower, redisUsers,
+    }),
   });
 
   let stopping: Promise<void> | undefined;
@@ -88,13 +104,16 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT', 0));
 
   await elector.acquire(() => shutdown('lost leadership', 1));
-  metrics.leader.set(1);
   copying.copier = new EventCopier({
     redisUrl: config.REDIS_URL, store, logger: log, maxLength: config.EVENT_STREAM_MAX_LENGTH,
     onCopied: (events) => metrics.eventsCopied.inc(events),
+    onReconnect: async (tasks) => {
+      for (const task of tasks) await redisUsers?.ensure(task);
+    },
   });
   await controller.start();
-  ready = true;
+  // Once the watches have synced: a leader that reconciles.
+  metrics.leader.set(1);
   log.info({ identity }, 'operator running');
 }
 

@@ -19,8 +19,10 @@ import {
 import { parseStreamEntry, taskEventPersistedKey, taskEventStreamKey } from '../../runner/src/event-stream.ts';
 import type { OperatorConfig } from './config.ts';
 import { desiredJob, desiredSpecSecret } from './desired-job.ts';
+import type { ClusterCache } from './cluster-cache.ts';
 import type { EventCopier } from './event-copier.ts';
 import type { EventRecorder } from './event-recorder.ts';
+import type { RunnerRedisUsers } from './runner-redis-users.ts';
 import { PermanentError } from './kube/work-queue.ts';
 import { asPermanentApiError, statusCode, type KubeClients } from './kube-clients.ts';
 import type { Logger } from './logger.ts';
@@ -34,11 +36,15 @@ export interface ReconcileResult {
 
 export interface TaskReconcilerDeps {
   clients: KubeClients;
+  /** Reads come from here; the apiserver is asked only to settle a conflict. */
+  cache: Pick<ClusterCache, 'task' | 'job' | 'podsOfJob'>;
   store: TaskStore;
   redis: Redis;
   recorder: EventRecorder;
   /** Copies running tasks' events to Postgres as they come. */
   copier: Pick<EventCopier, 'follow' | 'unfollow'>;
+  /** Per-task Redis users for the runners; undefined with RUNNER_REDIS_USERS=shared. */
+  redisUsers?: Pick<RunnerRedisUsers, 'ensure' | 'remove'> | undefined;
   config: OperatorConfig;
   log: Logger;
   now?: () => Date;
@@ -61,7 +67,7 @@ export class TaskReconciler {
 
   async reconcile(key: string): Promise<ReconcileResult> {
     const [namespace = '', name = ''] = key.split('/');
-    let task = await this.getTask(namespace, name);
+    let task = this.deps.cache.task(namespace, name);
     if (!task) return {};
     if (task.metadata.deletionTimestamp) return this.finalizeDeleted(task);
     if (!task.metadata.finalizers?.includes(finalizerName)) task = await this.addFinalizer(task);
@@ -74,7 +80,7 @@ export class TaskReconciler {
     }
 
     const jobName = jobNameFor(name, task.metadata.uid ?? '');
-    let job = await this.getJob(namespace, jobName);
+    let job = this.deps.cache.job(namespace, jobName);
     if (!job && !task.spec.cancel) {
       try {
         job = await this.createJob(task);
@@ -83,17 +89,23 @@ export class TaskReconciler {
         if (error instanceof PermanentError) return this.fail(task, job, 'JobRejected', error.message);
         throw error;
       }
+      if (!job) return { requeueAfterMs: 500 };
     }
     if (job && task.spec.cancel && !job.spec?.suspend && !jobFinished(job)) {
       job = await this.deps.clients.batch.patchNamespacedJob({ name: jobName, namespace, body: { spec: { suspend: true } } }, mergePatch);
       await this.deps.recorder.record(task, 'Normal', 'Cancelling', 'spec.cancel is set: stopping the agent');
     }
-    const pods = job ? await this.listPods(namespace, jobName) : [];
+    const pods = job ? this.deps.cache.podsOfJob(namespace, jobName) : [];
     const status = computeStatus(this.observed(task, job, pods));
     await this.writeStatus(task, status);
     if (status.phase && terminalPhases.has(status.phase)) return this.finished(task, status);
-    // After writeStatus: the task's record exists, so its events can be stored.
-    if (job) this.deps.copier.follow({ namespace, name, uid: task.metadata.uid ?? '' });
+    if (job) {
+      const identity = { namespace, name, uid: task.metadata.uid ?? '' };
+      // After writeStatus: the task's record exists, so its events can be stored.
+      this.deps.copier.follow(identity);
+      // Again on every pass: a Redis that restarted has forgotten it, and the runner waits for it meanwhile.
+      await this.deps.redisUsers?.ensure(identity);
+    }
     return { requeueAfterMs: activeResyncMs };
   }
 
@@ -109,7 +121,8 @@ export class TaskReconciler {
 
   /** Once the task has ended: its record made final, then, with spec.ttlSecondsAfterFinished, the task deleted when that has passed. */
   private async finished(task: ClaudeTask, status: ClaudeTaskStatus): Promise<ReconcileResult> {
-    await this.recordFinal(task, status);
+    // A Job past its deadline is Failed while its pod still stops: the runner's last events are yet to come.
+    if (!(await this.recordFinal(task, status))) return { requeueAfterMs: 1_000 };
     const ttl = ttlDecision(task.spec.ttlSecondsAfterFinished, status.completionTime, this.now());
     if (ttl.action === 'wait') return { requeueAfterMs: ttl.afterMs };
     if (ttl.action === 'delete') {
@@ -125,33 +138,12 @@ export class TaskReconciler {
     return {};
   }
 
-  private async getTask(namespace: string, name: string): Promise<ClaudeTask | undefined> {
-    try {
-      return await this.deps.clients.custom.getNamespacedCustomObject({ group, version, namespace, plural: claudeTaskPlural, name }) as ClaudeTask;
-    } catch (error) {
-      if (statusCode(error) === 404) return undefined;
-      throw error;
-    }
-  }
-
-  private async getJob(namespace: string, name: string): Promise<V1Job | undefined> {
-    try {
-      return await this.deps.clients.batch.readNamespacedJob({ namespace, name });
-    } catch (error) {
-      if (statusCode(error) === 404) return undefined;
-      throw error;
-    }
-  }
-
-  private async listPods(namespace: string, jobName: string): Promise<V1Pod[]> {
-    const pods = await this.deps.clients.core.listNamespacedPod({ namespace, labelSelector: `batch.kubernetes.io/job-name=${jobName}` });
-    return pods.items;
-  }
-
   /** Creates the spec Secret and the Job; one already there (an earlier pass) is used as is. */
-  private async createJob(task: ClaudeTask): Promise<V1Job> {
+  /** Undefined when the Job exists already (a pass the cache has not caught up with): the watch brings it. */
+  private async createJob(task: ClaudeTask): Promise<V1Job | undefined> {
     const namespace = task.metadata.namespace ?? '';
-    const secret = desiredSpecSecret(task, this.deps.config);
+    const credentials = await this.deps.redisUsers?.ensure({ namespace, name: task.metadata.name ?? '', uid: task.metadata.uid ?? '' });
+    const secret = desiredSpecSecret(task, this.deps.config, credentials?.url);
     await this.deps.clients.core.createNamespacedSecret({ namespace, body: secret }).catch((error: unknown) => {
       if (statusCode(error) !== 409) throw asPermanentApiError(error, `creating Secret ${secret.metadata?.name}`);
     });
@@ -163,7 +155,7 @@ export class TaskReconciler {
       return created;
     } catch (error) {
       if (statusCode(error) !== 409) throw asPermanentApiError(error, `creating Job ${job.metadata?.name}`);
-      return this.deps.clients.batch.readNamespacedJob({ namespace, name: job.metadata?.name ?? '' });
+      return undefined;
     }
   }
 
@@ -189,13 +181,14 @@ export class TaskReconciler {
   /** Postgres first, then the status subresource; both only when something changed. */
   private async writeStatus(task: ClaudeTask, status: ClaudeTaskStatus): Promise<void> {
     if (isDeepStrictEqual(normalize(status), normalize(task.status ?? {}))) return;
-    await this.deps.store.recordStatus(task, status);
+    const transitioned = await this.deps.store.recordStatus(task, status);
     await this.deps.clients.custom.patchNamespacedCustomObjectStatus({
       group, version, namespace: task.metadata.namespace ?? '', plural: claudeTaskPlural, name: task.metadata.name ?? '',
       body: { status },
     }, mergePatch);
     const type = eventTypeFor(status.phase, status.reason);
-    const phaseChanged = status.phase !== task.status?.phase;
+    // Postgres, not the (maybe stale) cached task, says whether the phase changed: one Event per transition.
+    const phaseChanged = transitioned;
     if (phaseChanged) {
       this.deps.log.info({ task: `${task.metadata.namespace}/${task.metadata.name}`, from: task.status?.phase, to: status.phase, reason: status.reason }, 'phase');
     }
@@ -206,17 +199,25 @@ export class TaskReconciler {
     }
   }
 
-  /** The final status and every event in Postgres; idempotent and skipped once done. */
-  private async recordFinal(task: ClaudeTask, status: ClaudeTaskStatus): Promise<void> {
+  /** The final status and every event in Postgres, then the runner's Redis user
+   * deleted; idempotent and skipped once done. False while the agent's pod still
+   * stops (its last events are not written yet): call again. */
+  private async recordFinal(task: ClaudeTask, status: ClaudeTaskStatus): Promise<boolean> {
     const uid = task.metadata.uid ?? '';
     const stored = await this.deps.store.get(uid);
     if (!stored?.finalizedAt) {
+      const namespace = task.metadata.namespace ?? '';
+      const pods = this.deps.cache.podsOfJob(namespace, jobNameFor(task.metadata.name ?? '', uid));
+      if (pods.some((pod) => (pod.status?.phase === 'Running' || pod.status?.phase === 'Pending'))) return false;
       await this.deps.store.recordStatus(task, status);
       // Most are there already (the copier); this reads what came after its last pass.
       await this.deps.store.recordEvents(uid, await this.readEvents(task));
+      // Before markFinalized, so a crash in between removes it on the next pass.
+      await this.deps.redisUsers?.remove({ uid });
       await this.deps.store.markFinalized(uid, status.result);
     }
     this.deps.copier.unfollow(uid);
+    return true;
   }
 
   /** A task deleted while its agent runs is stopped first (as a cancel would),
@@ -228,16 +229,16 @@ export class TaskReconciler {
     if (!(task.status?.phase && terminalPhases.has(task.status.phase))) {
       const namespace = task.metadata.namespace ?? '';
       const jobName = jobNameFor(task.metadata.name ?? '', task.metadata.uid ?? '');
-      const job = await this.getJob(namespace, jobName);
+      const job = this.deps.cache.job(namespace, jobName);
       if (job && !job.spec?.suspend && !jobFinished(job)) {
         await this.deps.clients.batch.patchNamespacedJob({ name: jobName, namespace, body: { spec: { suspend: true } } }, mergePatch);
       }
-      const pods = job ? await this.listPods(namespace, jobName) : [];
+      const pods = job ? this.deps.cache.podsOfJob(namespace, jobName) : [];
       if (pods.some((p) => p.status?.phase === 'Running' || p.status?.phase === 'Pending')) return { requeueAfterMs: 1_000 };
       final = computeStatus(this.observed({ ...task, spec: { ...task.spec, cancel: true } }, job && { ...job, spec: { ...job.spec!, suspend: true } }, pods));
       final = { ...final, message: 'deleted while it ran: the agent was stopped' };
     }
-    await this.recordFinal(task, final);
+    if (!(await this.recordFinal(task, final))) return { requeueAfterMs: 1_000 };
     // Postgres has every event now; the stream goes, so a task made again under
     // the same name starts a stream of its own.
     await this.deps.redis.del(taskEventStreamKey(task.metadata.namespace ?? '', task.metadata.name ?? ''),

@@ -86,6 +86,7 @@ export async function startStack(): Promise<Stack> {
         REDIS_URL: bed.settings.REDIS_URL,
         ANTHROPIC_BASE_URL: baseUrl,
         RUNNER_IMAGE: 'ghcr.io/claude-operator/runner:dev',
+        RUNNER_REDIS_ACL_SECRET: crypto.randomBytes(32).toString('hex'),
         METRICS_PORT: String(metricsPort),
         ...(process.env.HTTPS_PROXY ? { HTTPS_PROXY: process.env.HTTPS_PROXY } : {}),
         ...(process.env.NO_PROXY ? { NO_PROXY: process.env.NO_PROXY } : {}),

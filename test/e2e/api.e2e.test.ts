@@ -109,3 +109,16 @@ test('a browser without headers follows with a short-lived ticket from REST; a t
   const again = follow(`${streamUrl('ticketed', 0)}&ticket=${encodeURIComponent(ticket)}`);
   await expect(again.opened).rejects.toMatchObject({ status: 401 });
 });
+
+test('POST ?wait returns the finished task with its whole result text, woken by the run itself', async () => {
+  const started = Date.now();
+  const response = await fetch(`${api.url}/api/v1/namespaces/${ns.name}/tasks?wait=90`, {
+    method: 'POST', headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'waited', spec: { prompt: 'waited [[scenario:answer {"text":"the waited-for answer"}]]' } }),
+  });
+  expect(response.status).toBe(200);
+  const body = await response.json() as { status?: { phase?: string }; result?: string | null };
+  expect(body.status?.phase).toBe('Succeeded');
+  expect(body.result).toBe('the waited-for answer');
+  console.log(`?wait answered after ${Date.now() - started} ms`);
+});

@@ -75,6 +75,11 @@ describe('a task runs', () => {
     expect(record.rows[0]).toMatchObject({ phase: 'Succeeded', spec: expect.objectContaining({ model: 'claude-sonnet-4-5' }) });
     const stored = await db.query('SELECT seq, type, data FROM claude_task_events WHERE task_uid = $1 ORDER BY seq', [task.metadata.uid]);
     expect(stored.rows.map((row) => ({ seq: Number(row.seq), type: row.type, data: row.data }))).toEqual(events);
+    // The runner had a Redis user of its own, from the spec Secret, and it is gone with the task's end.
+    const job = await ns.batch.readNamespacedJob({ name: task.status!.jobName!, namespace: ns.name });
+    expect(job.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === 'REDIS_URL'))
+      .toEqual({ name: 'REDIS_URL', valueFrom: { secretKeyRef: { name: `${task.status!.jobName}-spec`, key: 'redis-url' } } });
+    expect(await redis.call('ACL', 'GETUSER', `claude-task-${task.metadata.uid}`)).toBeNull();
     const transitions = await db.query('SELECT to_phase FROM claude_task_transitions WHERE task_uid = $1 ORDER BY id', [task.metadata.uid]);
     expect(transitions.rows.map((row) => row.to_phase).at(-1)).toBe('Succeeded');
     expect(transitions.rows[0]?.to_phase).toBe('Pending');
@@ -90,6 +95,7 @@ describe('a task runs', () => {
     await applyTask('delete-me', { prompt: 'delete-me [[scenario:slow {"tokens":600,"delayMs":100}]]' });
     const running = await taskWhen('delete-me', 'Running', (t) => t.status?.phase === 'Running');
     expect(running.metadata.finalizers).toContain('claude-operator.io/record');
+    expect(await redis.call('ACL', 'GETUSER', `claude-task-${running.metadata.uid}`)).not.toBeNull();
     await waitFor('the model answering', async () => api.requests.some((r) => r.scenario === 'slow' && JSON.stringify(r.body).includes('delete-me')));
     const deleted = await ns.kubectl('delete', 'ctask', 'delete-me', '--wait=true', '--timeout=60s');
     expect(deleted.code).toBe(0);
@@ -160,9 +166,10 @@ describe('RBAC', () => {
     await ns.kubectl('patch', 'ctask', 'rbac-probe', '--type', 'merge', '-p', '{"spec":{"cancel":true}}');
     await taskWhen('rbac-probe', 'Cancelled', (t) => t.status?.phase === 'Cancelled', 45_000);
     expect((await ns.kubectl('delete', 'ctask', 'rbac-probe', '--wait=true', '--timeout=60s')).code).toBe(0);
-    // spec.ttlSecondsAfterFinished: the operator deletes the finished task itself (claudetasks delete).
-    await applyTask('rbac-ttl', { prompt: 'rbac-ttl', cancel: true, ttlSecondsAfterFinished: 0 });
-    expect((await ns.kubectl('wait', '--for=delete', 'ctask/rbac-ttl', '--timeout=120s')).code).toBe(0);
+    // ttlSecondsAfterFinished: the operator deletes the finished task itself.
+    await applyTask('rbac-ttl', { prompt: 'rbac-ttl', ttlSecondsAfterFinished: 0 });
+    await waitFor('the finished task deleted by its ttl', async () =>
+      (await ns.kubectl('get', 'ctask', 'rbac-ttl')).stderr.includes('NotFound'), { timeoutMs: 90_000 });
 
     const user = `system:serviceaccount:${operator.namespace}:${operator.serviceAccount}`;
     const audit = (await fs.readFile(bedSetting('AUDIT_LOG'), 'utf8')).split('\n').filter(Boolean)

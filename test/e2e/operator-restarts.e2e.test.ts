@@ -64,7 +64,8 @@ test('SIGKILL in the middle of a 50-task burst: every task ends with one Job and
   const tasks = await listTasks('burst-');
   const jobs = (await ns.batch.listNamespacedJob({ namespace: ns.name })).items;
   for (const task of tasks) {
-    expect(`${task.metadata.name}: ${task.status?.phase}`).toBe(`${task.metadata.name}: Succeeded`);
+    expect(`${task.metadata.name}: ${task.status?.phase}${task.status?.phase === 'Succeeded' ? '' : ` (${task.status?.reason}: ${task.status?.message})`}`)
+      .toBe(`${task.metadata.name}: Succeeded`);
     const owned = jobs.filter((job) => job.metadata?.ownerReferences?.some((ref) => ref.uid === task.metadata.uid));
     expect(`${task.metadata.name}: ${owned.length} Job(s)`).toBe(`${task.metadata.name}: 1 Job(s)`);
 
@@ -86,15 +87,17 @@ test('two replicas: only the Lease holder reconciles; when it dies, the other ta
   const standby = await operator.start({ waitReady: false, logFile: `${operator.logFile}.b` });
   await applyTasks([{ name: 'ha-one', spec: { prompt: 'ha one', engine: 'api' } }]);
   await waitFor('ha-one Succeeded', async () => (await listTasks('ha-one'))[0]?.status?.phase === 'Succeeded', { timeoutMs: 60_000 });
-  // The standby has been waiting all along: not ready, and it never reconciled.
-  expect((await fetch(`${standby.metricsUrl}/readyz`)).status).toBe(503);
+  // The standby has been waiting all along: Ready (readiness is not leadership, so a
+  // rollout of 2 replicas completes), not leading, and it never reconciled.
+  await waitFor('the standby Ready', async () => (await fetch(`${standby.metricsUrl}/readyz`)).ok, { timeoutMs: 60_000 });
   expect(await fetch(`${standby.metricsUrl}/metrics`).then((r) => r.text())).toMatch(/^claude_operator_leader 0$/m);
   expect(await fs.readFile(standby.logFile, 'utf8')).not.toContain('job created');
 
   const coordination = kubeConfig().makeApiClient(CoordinationV1Api);
   const before = await coordination.readNamespacedLease({ name: 'claude-operator-leader', namespace: operator.namespace });
   process.kill(leader.process.pid, 'SIGKILL');
-  await waitFor('the standby to lead', async () => (await fetch(`${standby.metricsUrl}/readyz`)).ok, { timeoutMs: 60_000 });
+  await waitFor('the standby to lead', async () =>
+    /^claude_operator_leader 1$/m.test(await fetch(`${standby.metricsUrl}/metrics`).then((r) => r.text())), { timeoutMs: 60_000 });
   const after = await coordination.readNamespacedLease({ name: 'claude-operator-leader', namespace: operator.namespace });
   expect(after.spec?.holderIdentity).not.toBe(before.spec?.holderIdentity);
   expect(after.spec?.leaseTransitions).toBe((before.spec?.leaseTransitions ?? 0) + 1);

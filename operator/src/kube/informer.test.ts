@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import { FakeClock, flushPromises } from './fake-clock.ts';
-import { Informer, type InformerOptions } from './informer.ts';
+import { Informer, withoutManagedFields, type InformerOptions } from './informer.ts';
 import { KubeApiError, isResourceExpired } from './list-watch.ts';
 import { silentLogger } from './logger.ts';
 import { ScriptedListWatch } from './scripted-list-watch.ts';
@@ -67,6 +67,22 @@ describe('Informer', () => {
     watch.emit({ type: 'BOOKMARK', object: { metadata: { resourceVersion: '999' } } as V1ConfigMap });
     expect(informer.lastResourceVersion()).toBe('999');
     expect(events).toHaveLength(4);
+    await informer.stop();
+  });
+
+  it('caches and hands to handlers only what transform keeps, from the list and from the watch', async () => {
+    const seen: V1ConfigMap[] = [];
+    const { source, informer } = setUp({
+      transform: withoutManagedFields,
+      handlers: { onAdd: (object) => seen.push(object), onUpdate: (object) => seen.push(object) },
+    });
+    const managed = (name: string, v: string) => ({ ...configMap(name, { v }), metadata: { name, namespace: 'ns', managedFields: [{ manager: 'kubectl' }] } });
+    source.put(managed('a', '1'));
+    await informer.start();
+    await flushPromises();
+    source.activeWatch()!.emit({ type: 'MODIFIED', object: source.put(managed('a', '2')) });
+    expect(seen.map((object) => [object.data?.v, object.metadata?.managedFields])).toEqual([['1', undefined], ['2', undefined]]);
+    expect(informer.get('ns/a')?.metadata).not.toHaveProperty('managedFields');
     await informer.stop();
   });
 

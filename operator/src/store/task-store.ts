@@ -30,8 +30,10 @@ export class TaskStore {
     this.pool = new pg.Pool({ connectionString: databaseUrl, max: 5 });
   }
 
-  /** Upserts the task's record and, when its phase changed, records the transition. */
-  async recordStatus(task: ClaudeTask, status: ClaudeTaskStatus, transition?: { reason?: string; message?: string }): Promise<void> {
+  /** Upserts the task's record and, when its phase changed, records the transition.
+   * True when it did: the row lock makes that the one answer to "did the phase change?",
+   * however stale the caller's view of the task was. */
+  async recordStatus(task: ClaudeTask, status: ClaudeTaskStatus, transition?: { reason?: string; message?: string }): Promise<boolean> {
     const uid = task.metadata.uid ?? '';
     const phase = status.phase ?? 'Pending';
     const client = await this.pool.connect();
@@ -47,13 +49,15 @@ export class TaskStore {
           status.result ?? null, new Date(task.metadata.creationTimestamp ?? Date.now()), status.completionTime ?? null],
       );
       const from = previous.rows[0]?.phase ?? null;
-      if (from !== phase) {
+      const changed = from !== phase;
+      if (changed) {
         await client.query(
           'INSERT INTO claude_task_transitions (task_uid, from_phase, to_phase, reason, message) VALUES ($1, $2, $3, $4, $5)',
           [uid, from, phase, transition?.reason ?? null, transition?.message ?? status.message ?? null],
         );
       }
       await client.query('COMMIT');
+      return changed;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;

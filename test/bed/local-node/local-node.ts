@@ -58,6 +58,9 @@ export class LocalNode {
   }
 
   private async relist(): Promise<void> {
+    // Only workers that existed before the list can be missing from it: one the
+    // watch started meanwhile is for a pod newer than the list.
+    const before = new Set(this.workers.keys());
     const pods = await this.core.listPodForAllNamespaces({});
     const seen = new Set<string>();
     for (const pod of pods.items) {
@@ -65,7 +68,7 @@ export class LocalNode {
       await this.handle(pod);
     }
     for (const [uid, worker] of this.workers) {
-      if (!seen.has(uid)) {
+      if (before.has(uid) && !seen.has(uid)) {
         // Gone from the API without passing through us (force delete): stop it.
         void worker.stop(0);
         this.workers.delete(uid);

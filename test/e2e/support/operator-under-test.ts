@@ -52,6 +52,8 @@ export async function installOperatorRbac(release: string, namespace: string): P
 export interface OperatorOptions {
   watchNamespace: string;
   anthropicBaseUrl: string;
+  /** A Redis of the test's own for the operator; the bed's by default. */
+  redisUrl?: string;
   /** More of the operator's settings (operator/src/config.ts), e.g. DEFAULT_MODEL; they win over the defaults above. */
   env?: Record<string, string>;
 }
@@ -71,6 +73,7 @@ export async function prepareOperator(options: OperatorOptions): Promise<Operato
     server: cluster.server, caCertFile: cluster.caFile!, user: `system:serviceaccount:${namespace}:${release}`, token: token.status?.token ?? '',
   });
   const logFile = path.join(bedSetting('BED_DIR'), `${release}.log`);
+  const aclSecret = crypto.randomBytes(32).toString('hex');
   let current: Supervised | undefined;
   const all: Supervised[] = [];
   const operator: OperatorUnderTest = {
@@ -90,9 +93,11 @@ export async function prepareOperator(options: OperatorOptions): Promise<Operato
           PATH: process.env.PATH ?? '/usr/bin:/bin',
           KUBECONFIG: kubeconfigFile,
           DATABASE_URL: bedSetting('DATABASE_URL'),
-          REDIS_URL: bedSetting('REDIS_URL'),
+          REDIS_URL: options.redisUrl ?? bedSetting('REDIS_URL'),
           ANTHROPIC_BASE_URL: options.anthropicBaseUrl,
           RUNNER_IMAGE: 'ghcr.io/claude-operator/runner:dev',
+          // Each runner gets a Redis user of its own; the bed's Redis user (default) may create them.
+          RUNNER_REDIS_ACL_SECRET: aclSecret,
           WATCH_NAMESPACE: options.watchNamespace,
           LEADER_ELECTION_NAMESPACE: namespace,
           METRICS_PORT: String(metricsPort),
@@ -105,7 +110,9 @@ export async function prepareOperator(options: OperatorOptions): Promise<Operato
       all.push(started);
       const running = { process: started, metricsUrl: operator.metricsUrl, logFile: log };
       if (!waitReady) return running;
-      await waitFor('the operator ready', async () => (await fetch(`${running.metricsUrl}/readyz`)).ok, { timeoutMs: 60_000 })
+      // Ready is not leading (a standby is Ready too): wait until this one leads.
+      await waitFor('the operator leading', async () =>
+        /^claude_operator_leader 1$/m.test(await fetch(`${running.metricsUrl}/metrics`).then((r) => r.text(), () => '')), { timeoutMs: 60_000 })
         .catch((error: Error) => { throw new Error(`${error.message}\n${started.logTail(40)}`); });
       return running;
     },

@@ -19,7 +19,12 @@ export interface TaskFixture {
   close(): Promise<void>;
 }
 
-type FixtureOptions = { operatorEnv?: OperatorOptions['env'] };
+type FixtureOptions = {
+  /** A Redis of the test's own (test/support/own-redis.ts) for the operator, its runners and the test's client; the bed's by default. */
+  redisUrl?: string;
+  /** More settings for the operator, e.g. DEFAULT_MODEL. */
+  operatorEnv?: OperatorOptions['env'];
+};
 
 /** For a test file or a describe: a fixture of its own, set up with its operator started before the tests and
  * closed after them. Call the returned function inside a test (or a later beforeAll). */
@@ -40,14 +45,17 @@ export function useTaskFixture(namespacePrefix: string, options: FixtureOptions 
   };
 }
 
-export async function setUpTaskFixture(namespacePrefix: string, { operatorEnv }: FixtureOptions = {}): Promise<TaskFixture> {
+export async function setUpTaskFixture(namespacePrefix: string, options: FixtureOptions = {}): Promise<TaskFixture> {
   await installClaudeTaskCrd(kubeConfig());
   const api = await startScriptedApi({ apiKey: 'test-key' });
   // Restricted: every task pod the operator makes must pass the profile to be admitted.
   const ns = await createTestNamespace(namespacePrefix, { 'pod-security.kubernetes.io/enforce': 'restricted' });
   await ns.core.createNamespacedSecret({ namespace: ns.name, body: { metadata: { name: 'anthropic-api-key' }, stringData: { 'api-key': 'test-key' } } });
-  const operator = await prepareOperator({ watchNamespace: ns.name, anthropicBaseUrl: api.url, ...(operatorEnv ? { env: operatorEnv } : {}) });
-  const redis = new Redis(bedSetting('REDIS_URL'));
+  const redisUrl = options.redisUrl ?? bedSetting('REDIS_URL');
+  const operator = await prepareOperator({
+    watchNamespace: ns.name, anthropicBaseUrl: api.url, redisUrl, ...(options.operatorEnv ? { env: options.operatorEnv } : {}),
+  });
+  const redis = new Redis(redisUrl);
   const db = new pg.Client({ connectionString: bedSetting('DATABASE_URL') });
   await db.connect();
   return {

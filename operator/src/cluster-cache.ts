@@ -1,0 +1,83 @@
+// What the reconciler reads: the informers' caches of tasks, the Jobs the
+// operator made and their pods, not the apiserver. The watches keep them
+// current; a read that must be exact (settling a 409) goes to the apiserver.
+//
+// Cached objects keep only what the operator needs: no managedFields, and a
+// finished task without its prompts (its spec is not read again but for
+// cancel and ttl), so 10k finished tasks cost little memory.
+import type { KubeConfig, KubernetesObject, V1Job, V1Pod } from '@kubernetes/client-node';
+import { claudeTaskPlural, group, terminalPhases, version, type ClaudeTask } from '../../crds/src/claude-task.ts';
+import { Informer, withoutManagedFields, type InformerMetrics } from './kube/informer.ts';
+import type { Logger } from './logger.ts';
+import { managedByLabel, managedByValue } from './names.ts';
+
+export interface ClusterCacheOptions {
+  kubeConfig: KubeConfig;
+  logger: Logger;
+  /** Empty: every namespace. */
+  watchNamespace: string | undefined;
+  metrics?: (resource: string) => InformerMetrics;
+  resyncMs?: number;
+}
+
+export class ClusterCache {
+  // ClaudeTask's timestamps are strings (as JSON has them); client-node's types say Date.
+  readonly tasks: Informer<KubernetesObject>;
+  readonly jobs: Informer<V1Job>;
+  readonly pods: Informer<V1Pod>;
+
+  constructor(options: ClusterCacheOptions) {
+    const namespace = options.watchNamespace;
+    const scoped = (base: string, resource: string) => (namespace ? `${base}/namespaces/${namespace}/${resource}` : `${base}/${resource}`);
+    const managed = `${managedByLabel}=${managedByValue}`;
+    const common = { kubeConfig: options.kubeConfig, logger: options.logger, resyncMs: options.resyncMs ?? 5 * 60_000 };
+    this.tasks = new Informer<KubernetesObject>({
+      ...common, path: scoped(`/apis/${group}/${version}`, claudeTaskPlural),
+      transform: (object) => slimTask(object as ClaudeTask) as KubernetesObject, ...metricsOf(options, 'claudetasks'),
+    });
+    this.jobs = new Informer<V1Job>({
+      ...common, path: scoped('/apis/batch/v1', 'jobs'), labelSelector: managed, transform: withoutManagedFields, ...metricsOf(options, 'jobs'),
+    });
+    this.pods = new Informer<V1Pod>({
+      ...common, path: scoped('/api/v1', 'pods'), labelSelector: managed, transform: withoutManagedFields, ...metricsOf(options, 'pods'),
+    });
+  }
+
+  get informers(): Array<Informer<KubernetesObject>> {
+    return [this.tasks, this.jobs, this.pods] as Array<Informer<KubernetesObject>>;
+  }
+
+  task(namespace: string, name: string): ClaudeTask | undefined {
+    return this.tasks.get(`${namespace}/${name}`) as ClaudeTask | undefined;
+  }
+
+  job(namespace: string, name: string): V1Job | undefined {
+    return this.jobs.get(`${namespace}/${name}`);
+  }
+
+  /** The pods the job controller made for this Job. */
+  podsOfJob(namespace: string, jobName: string): V1Pod[] {
+    return this.pods.list().filter((pod) => pod.metadata?.namespace === namespace && pod.metadata?.labels?.['batch.kubernetes.io/job-name'] === jobName);
+  }
+
+  /** Resolves once every cache holds its first list. */
+  async start(): Promise<void> {
+    await Promise.all(this.informers.map((informer) => informer.start()));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.informers.map((informer) => informer.stop()));
+  }
+}
+
+function metricsOf(options: ClusterCacheOptions, resource: string): { metrics?: InformerMetrics } {
+  return options.metrics ? { metrics: options.metrics(resource) } : {};
+}
+
+/** The prompts (up to 100 KiB each) of a finished task are in Postgres; the cache does not need them. */
+export function slimTask(task: ClaudeTask): ClaudeTask {
+  const slim = withoutManagedFields(task as unknown as KubernetesObject) as unknown as ClaudeTask;
+  if (!(slim.status?.phase && terminalPhases.has(slim.status.phase))) return slim;
+  const { prompt: _prompt, systemPrompt: _system, appendSystemPrompt: _append, variables: _variables, ...spec } = slim.spec;
+  return { ...slim, spec: { ...spec, prompt: '' } };
+}
