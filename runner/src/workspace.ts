@@ -26,6 +26,10 @@ export interface PrepareWorkspaceOptions {
   logger: Logger;
 }
 
+/** What a freshly made filesystem holds at its root (ext4's lost+found): a volume with only these is empty. */
+const volumeEntries = new Set(['lost+found']);
+const cloneDirName = '.claude-operator-clone';
+
 export async function prepareWorkspace(options: PrepareWorkspaceOptions): Promise<void> {
   const { dir, git, logger } = options;
   try {
@@ -39,9 +43,15 @@ export async function prepareWorkspace(options: PrepareWorkspaceOptions): Promis
     logger.info({ url }, 'workspace already holds a git repository; using it as it is');
     return;
   }
-  if ((await fs.readdir(dir)).length > 0) {
+  // A clone an earlier attempt did not finish moving in is started over.
+  await fs.rm(path.join(dir, cloneDirName), { recursive: true, force: true });
+  const present = await fs.readdir(dir);
+  if (present.some((entry) => !volumeEntries.has(entry))) {
     throw new WorkspaceError(`cannot clone ${url} into ${dir}: the directory is not empty and holds no .git`);
   }
+  // git clones only into an empty directory; a new volume's lost+found is not
+  // empty to git. Clone beside it, on the same volume, and move the clone in.
+  const cloneDir = present.length === 0 ? dir : path.join(dir, cloneDirName);
   logger.info({ url, ref: git.ref, credentials: options.credentialsDir !== undefined }, 'cloning the workspace');
   const credentials = options.credentialsDir === undefined ? undefined : await prepareGitCredentials(options.credentialsDir, git.url);
   const cloneOptions: GitRun = credentials
@@ -52,14 +62,19 @@ export async function prepareWorkspace(options: PrepareWorkspaceOptions): Promis
   try {
     // `--` keeps a URL that starts with "-" from being read as an option.
     if (git.ref === undefined) {
-      await runGit([...helperReset, 'clone', '--quiet', '--', git.url, dir], cloneOptions, `git clone ${url}`);
-      return;
+      await runGit([...helperReset, 'clone', '--quiet', '--', git.url, cloneDir], cloneOptions, `git clone ${url}`);
+    } else {
+      // Checkout after clone takes a branch, a tag or a commit alike (clone --branch takes no commits).
+      await runGit([...helperReset, 'clone', '--quiet', '--no-checkout', '--', git.url, cloneDir], cloneOptions, `git clone ${url}`);
     }
-    // Checkout after clone takes a branch, a tag or a commit alike (clone --branch takes no commits).
-    await runGit([...helperReset, 'clone', '--quiet', '--no-checkout', '--', git.url, dir], cloneOptions, `git clone ${url}`);
   } finally {
     await credentials?.dispose();
   }
+  if (cloneDir !== dir) {
+    for (const entry of await fs.readdir(cloneDir)) await fs.rename(path.join(cloneDir, entry), path.join(dir, entry));
+    await fs.rmdir(cloneDir);
+  }
+  if (git.ref === undefined) return;
   await runGit(['-C', dir, 'checkout', '--quiet', git.ref, '--'], { ...options, url }, `git checkout ${git.ref} (of ${url})`);
 }
 

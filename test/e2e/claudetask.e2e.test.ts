@@ -4,59 +4,37 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { CustomObjectsApi, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import type { ClaudeTask } from '../../crds/src/claude-task.ts';
 import { parseStreamEntry, taskEventStreamKey } from '../../packages/contracts/src/event-stream.ts';
 import { repoRoot } from '../bed/binaries.ts';
 import type { ScriptedApi } from '../scripted-api/server.ts';
 import { bedSetting, kubeConfig, waitFor, type TestNamespace } from '../support/cluster.ts';
 import type { OperatorUnderTest } from './support/operator-under-test.ts';
 import { setUpTaskFixture, type TaskFixture } from './support/task-fixture.ts';
+import { taskTools, type TaskTools } from './support/tasks.ts';
 
 let api: ScriptedApi;
 let ns: TestNamespace;
 let operator: OperatorUnderTest;
 let redis: Redis;
 let db: pg.Client;
-const custom = () => kubeConfig().makeApiClient(CustomObjectsApi);
 let fixture: TaskFixture | undefined;
+let taskWhen: TaskTools['taskWhen'];
+let applyTask: TaskTools['applyTask'];
+let podsOf: TaskTools['podsOf'];
 
 beforeAll(async () => {
   fixture = await setUpTaskFixture('tasks');
   ({ api, ns, operator, redis, db } = fixture);
+  ({ taskWhen, applyTask, podsOf } = taskTools(ns, operator));
   await operator.start();
 });
 
 afterAll(async () => {
   await fixture?.close();
 });
-
-async function getTask(name: string): Promise<ClaudeTask> {
-  return await custom().getNamespacedCustomObject({ group: 'claude-operator.io', version: 'v1alpha1', namespace: ns.name, plural: 'claudetasks', name }) as ClaudeTask;
-}
-
-async function taskWhen(name: string, what: string, check: (task: ClaudeTask) => boolean, timeoutMs = 90_000): Promise<ClaudeTask> {
-  let last: ClaudeTask | undefined;
-  await waitFor(`task ${name}: ${what}`, async () => check(last = await getTask(name)), { timeoutMs, intervalMs: 250 })
-    .catch(async (error: Error) => {
-      throw new Error(`${error.message}\nlast status: ${JSON.stringify(last?.status)}\n--- operator log ---\n${
-        (await fs.readFile(operator.logFile, 'utf8').catch(() => '')).split('\n').slice(-30).join('\n')}`);
-    });
-  return last!;
-}
-
-async function applyTask(name: string, spec: Record<string, unknown>): Promise<void> {
-  const file = path.join(bedSetting('BED_DIR'), `${ns.name}-${name}.json`);
-  await fs.writeFile(file, JSON.stringify({ apiVersion: 'claude-operator.io/v1alpha1', kind: 'ClaudeTask', metadata: { name }, spec }));
-  const applied = await ns.kubectl('apply', '-f', file);
-  expect(applied.stderr).toBe('');
-}
-
-async function podsOf(task: ClaudeTask) {
-  return (await ns.core.listNamespacedPod({ namespace: ns.name, labelSelector: `claude-operator.io/task=${task.metadata.name}` })).items;
-}
 
 async function streamEvents(name: string) {
   const entries = await redis.xrange(taskEventStreamKey(ns.name, name), '-', '+');
@@ -182,7 +160,7 @@ describe('RBAC', () => {
   }
 
   test('the operator uses every permission the chart grants, and is refused none', async () => {
-    // Every path that needs a permission: create, run, cancel, delete.
+    // Every path that needs a permission: create, run, cancel, delete, and the deletion after a ttl.
     await applyTask('rbac-probe', { prompt: 'rbac-probe [[scenario:slow {"tokens":600,"delayMs":100}]]' });
     await taskWhen('rbac-probe', 'Running', (t) => t.status?.phase === 'Running');
     await ns.kubectl('patch', 'ctask', 'rbac-probe', '--type', 'merge', '-p', '{"spec":{"cancel":true}}');

@@ -52,6 +52,7 @@ export const scenarioNames = [
   'long-output',
   'loop-tools',
   'structured-output',
+  'tool',
 ] as const;
 export type ScenarioName = (typeof scenarioNames)[number];
 
@@ -162,6 +163,13 @@ function planScenario(name: string, args: Args, request: MessagesRequest, contex
       // --json-schema gives the CLI a StructuredOutput tool whose input is the answer.
       if (step === 0) return toolPlan(request, 'StructuredOutput', args.object('output'));
       return textPlan(request, [finalText(last, 'Returned the structured output.')]);
+    }
+
+    case 'tool': {
+      // Any tool by name, e.g. an MCP server's mcp__<server>__<tool>; then what it returned.
+      const tool = args.string('name');
+      if (step === 0) return toolPlan(request, tool, args.optionalObject('input') ?? {});
+      return textPlan(request, [finalText(last, `${tool} returned:\n${last ? toolResultText(last) : ''}`)]);
     }
 
     default:
@@ -281,6 +289,10 @@ class Args {
       throw new ScenarioArgsError(`scenario ${this.#scenario}: arg ${key} must be a JSON object`);
     }
     return value as Record<string, unknown>;
+  }
+
+  optionalObject(key: string): Record<string, unknown> | undefined {
+    return this.#values[key] === undefined ? undefined : this.object(key);
   }
 
   optionalInteger(key: string): number | undefined {

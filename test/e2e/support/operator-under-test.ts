@@ -49,7 +49,16 @@ export async function installOperatorRbac(release: string, namespace: string): P
   return stdout;
 }
 
-export async function prepareOperator(options: { watchNamespace: string; anthropicBaseUrl: string; redisUrl?: string }): Promise<OperatorUnderTest> {
+export interface OperatorOptions {
+  watchNamespace: string;
+  anthropicBaseUrl: string;
+  /** A Redis of the test's own for the operator; the bed's by default. */
+  redisUrl?: string;
+  /** More of the operator's settings (operator/src/config.ts), e.g. DEFAULT_MODEL; they win over the defaults above. */
+  env?: Record<string, string>;
+}
+
+export async function prepareOperator(options: OperatorOptions): Promise<OperatorUnderTest> {
   const suffix = crypto.randomBytes(3).toString('hex');
   const namespace = `claude-operator-${suffix}`;
   const release = `claude-operator-${suffix}`;
@@ -93,6 +102,7 @@ export async function prepareOperator(options: { watchNamespace: string; anthrop
           LEADER_ELECTION_NAMESPACE: namespace,
           METRICS_PORT: String(metricsPort),
           LOG_LEVEL: 'debug',
+          ...options.env,
         },
         logFile: log,
       });

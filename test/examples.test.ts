@@ -1,0 +1,38 @@
+// Every manifest in examples/ parses, says on top what it shows, and its
+// ClaudeTasks pass the resource model (the API's validation). Whether the
+// apiserver takes them, CRD rules included, is test/e2e/examples.e2e.test.ts.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, test } from '@jest/globals';
+import { loadAllYaml } from '@kubernetes/client-node';
+import { ClaudeTaskSpecSchema, claudeTaskKind, group, version } from '../crds/src/claude-task.ts';
+import { repoRoot } from './bed/binaries.ts';
+
+const examplesDir = path.join(repoRoot, 'examples');
+const files = fs.readdirSync(examplesDir).filter((file) => file.endsWith('.yaml')).sort();
+
+interface Manifest { apiVersion?: string; kind?: string; metadata?: { name?: string }; spec?: unknown }
+
+test('the examples are there', () => {
+  expect(files).toEqual(expect.arrayContaining(['task.yaml', 'git-workspace.yaml', 'pvc-workspace.yaml', 'mcp-server.yaml', 'configmap-prompt.yaml']));
+});
+
+describe.each(files)('examples/%s', (file) => {
+  const text = fs.readFileSync(path.join(examplesDir, file), 'utf8');
+  const manifests = loadAllYaml(text) as Manifest[];
+
+  test('starts with a comment that says how to apply it and what it needs (the API key Secret)', () => {
+    const comment = /^(#.*\n)+/.exec(text)?.[0] ?? '';
+    expect(comment).toMatch(/kubectl apply -f examples\//);
+    expect(comment).toMatch(/anthropic-api-key/);
+  });
+
+  test('holds one ClaudeTask whose spec the resource model accepts, and objects with a kind and a name', () => {
+    expect(manifests.every((m) => typeof m.apiVersion === 'string' && typeof m.kind === 'string' && typeof m.metadata?.name === 'string')).toBe(true);
+    const tasks = manifests.filter((m) => m.kind === claudeTaskKind);
+    expect(tasks).toHaveLength(1);
+    expect(tasks[0]?.apiVersion).toBe(`${group}/${version}`);
+    const parsed = ClaudeTaskSpecSchema.safeParse(tasks[0]?.spec);
+    expect(parsed.success ? [] : parsed.error.issues).toEqual([]);
+  });
+});
