@@ -32,7 +32,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { insertTask } from '../../api/src/stream/testing.ts';
 import { EventPublisher } from '../../runner/src/event-publisher.ts';
-import { taskEventStreamKey, taskEventWakeChannel } from '../../runner/src/event-stream.ts';
+import { taskEventStreamKey, taskEventWakeChannel } from '../../packages/contracts/src/event-stream.ts';
 import {
   bringUpStack, findNodeScript, fixed, log, machineLines, printTable, runBench, sampleProcess, sleep, type ProcessSample, type Spread,
 } from './support.ts';
