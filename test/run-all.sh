@@ -24,6 +24,9 @@ node --version
 step "control plane binaries"
 bash test/cluster/build-control-plane.sh >/dev/null
 
+step "node binaries (kubelet, kube-proxy, containerd, runc)"
+bash test/cluster/build-node.sh >/dev/null
+
 step "type check"
 tsc --noEmit -p tsconfig.json
 
