@@ -14,6 +14,8 @@ import { startSupervised, waitFor, type Supervised } from './process.ts';
 export interface ControlPlane {
   server: string;
   caCertFile: string;
+  /** Signs more client certificates (the real node's kubelet). */
+  caKeyFile: string;
   adminToken: string;
   /** system:masters; what `kubectl` and the tests use. */
   adminKubeconfig: string;
@@ -89,6 +91,12 @@ export async function startControlPlane(workDir: string): Promise<ControlPlane> 
         `--tls-cert-file=${pki.apiserverCert}`,
         `--tls-private-key-file=${pki.apiserverKey}`,
         `--client-ca-file=${pki.caCert}`,
+        // Towards kubelets (logs, exec, port-forward): the client certificate the
+        // real node's kubelet trusts, and its address on the node's bridge, since
+        // the machine's resolver knows no node's hostname.
+        `--kubelet-client-certificate=${pki.kubeletClientCert}`,
+        `--kubelet-client-key=${pki.kubeletClientKey}`,
+        '--kubelet-preferred-address-types=InternalIP',
         `--token-auth-file=${tokenFile}`,
         '--authorization-mode=RBAC',
         // Added to the defaults (which already hold the first three) to say they are
@@ -155,6 +163,7 @@ export async function startControlPlane(workDir: string): Promise<ControlPlane> 
     return {
       server,
       caCertFile: pki.caCert,
+      caKeyFile: pki.caKey,
       adminToken,
       adminKubeconfig,
       kubectl: bin.kubectl,
