@@ -1,0 +1,171 @@
+// The real node: kubelet, containerd and runc joined to the bed's control plane,
+// next to the local node the other tests use. Its pods name it in spec.nodeName,
+// so the local node (which binds only pods without a node) leaves them alone.
+// One file, because one real node runs on a machine at a time.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import type { V1Pod } from '@kubernetes/client-node';
+import { bedSetting, createTestNamespace, waitFor, type TestNamespace } from '../../support/cluster.ts';
+import { repoRoot } from '../binaries.ts';
+import { cgroupMounts, leftovers, nodeProcesses, readRecord, type HostRecord } from './host.ts';
+import { controlPlaneOf, startRealNode, type RealNode } from './real-node.ts';
+import { nodeCgroupName, podNetwork } from './config.ts';
+
+const busybox = 'claude-operator.test/busybox:bed';
+const nonRoot = { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } };
+const startTimeoutMs = 240_000;
+
+let ns: TestNamespace;
+
+beforeAll(async () => {
+  ns = await createTestNamespace('real-node');
+});
+afterAll(async () => {
+  await ns?.delete();
+});
+
+function startNode(nodeName: string): Promise<RealNode> {
+  return startRealNode({ dir: path.join(bedSetting('BED_DIR'), nodeName), nodeName, ...controlPlaneOf(bedSetting('KUBECONFIG')) });
+}
+
+function podOn(node: RealNode, name: string, command: string[], extra: Partial<V1Pod['spec']> = {}): V1Pod {
+  return {
+    metadata: { name },
+    spec: {
+      nodeName: node.nodeName,
+      restartPolicy: 'Never',
+      terminationGracePeriodSeconds: 1,
+      securityContext: nonRoot,
+      containers: [{
+        name: 'main', image: busybox, imagePullPolicy: 'Never', command,
+        securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+      }],
+      ...extra,
+    },
+  };
+}
+
+const terminated = (pod: V1Pod) => pod.status?.containerStatuses?.[0]?.state?.terminated;
+const running = (pod: V1Pod) => pod.status?.containerStatuses?.[0]?.state?.running !== undefined;
+
+describe('a real node', () => {
+  let node: RealNode;
+  let record: HostRecord;
+
+  beforeAll(async () => {
+    node = await startNode('real-node');
+    record = node.record;
+  }, startTimeoutMs);
+  afterAll(async () => {
+    await node?.stop();
+  });
+
+  test('registers Ready, with its bridge address as InternalIP and containerd as runtime', async () => {
+    const result = await ns.kubectl('get', 'node', node.nodeName, '-o', 'json');
+    expect(result.stderr).toBe('');
+    const status = (JSON.parse(result.stdout) as { status: {
+      conditions: Array<{ type: string; status: string }>; addresses: Array<{ type: string; address: string }>;
+      nodeInfo: { containerRuntimeVersion: string; kubeletVersion: string };
+    } }).status;
+    expect(status.conditions.find((c) => c.type === 'Ready')?.status).toBe('True');
+    expect(status.addresses).toContainEqual({ type: 'InternalIP', address: podNetwork.nodeIp });
+    expect(status.nodeInfo.containerRuntimeVersion).toMatch(/^containerd:\/\/2\./);
+    expect(status.nodeInfo.kubeletVersion).toMatch(/^v1\.\d+\.\d+$/);
+  });
+
+  test('kubectl run of the busybox built here runs as a non-root user and completes; kubectl logs shows its output', async () => {
+    const overrides = { spec: { nodeName: node.nodeName, securityContext: nonRoot } };
+    const run = await ns.kubectl('run', 'hello', `--image=${busybox}`, '--image-pull-policy=Never', '--restart=Never',
+      `--overrides=${JSON.stringify(overrides)}`, '--', 'sh', '-c', 'echo "hello from $(hostname) as uid $(id -u)"');
+    expect(run.stderr).toBe('');
+    const pod = await ns.podWhen('hello', 'Succeeded', (p) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed');
+    expect(pod.status?.phase).toBe('Succeeded');
+    expect(pod.status?.podIP).toMatch(/^10\.244\.0\.\d+$/);
+    const logs = await ns.kubectl('logs', 'hello');
+    expect(logs.stdout).toBe('hello from hello as uid 1000\n');
+  });
+
+  test('kubectl exec runs a command in a running pod', async () => {
+    await ns.core.createNamespacedPod({ namespace: ns.name, body: podOn(node, 'sleeper', ['sleep', '600']) });
+    await ns.podWhen('sleeper', 'running', running);
+    const exec = await ns.kubectl('exec', 'sleeper', '--', 'sh', '-c', 'echo "$((6 * 7)) from pid $$ as $(id -u)"');
+    expect(exec.stderr).toBe('');
+    expect(exec.stdout).toMatch(/^42 from pid \d+ as 1000\n$/);
+    const failing = await ns.kubectl('exec', 'sleeper', '--', 'sh', '-c', 'exit 3');
+    expect(failing.code).toBe(3);
+  });
+
+  test('a memory limit is the container\'s cgroup limit, and allocating past it gets the container OOMKilled', async () => {
+    const limited = (name: string, command: string[]) => {
+      const pod = podOn(node, name, command);
+      pod.spec!.containers[0]!.resources = { limits: { memory: '32Mi', cpu: '200m' } };
+      return pod;
+    };
+    const created = await ns.core.createNamespacedPod({ namespace: ns.name, body: limited('limited', ['sleep', '600']) });
+    await ns.podWhen('limited', 'running', running);
+    const memory = (await cgroupMounts()).find((m) => path.basename(m) === 'memory');
+    if (memory) { // cgroup v1, as on this machine's kind; v2 is checked by the OOM kill alone
+      const podDir = path.join(memory, nodeCgroupName, 'kubepods', `pod${created.metadata?.uid}`);
+      expect(await fs.readFile(path.join(podDir, 'memory.limit_in_bytes'), 'utf8')).toBe(`${32 * 1024 * 1024}\n`);
+    }
+    // dd fills a 64 MiB buffer: twice the limit.
+    await ns.core.createNamespacedPod({ namespace: ns.name,
+      body: limited('hog', ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1']) });
+    const hog = await ns.podWhen('hog', 'ended', (p) => p.status?.phase === 'Failed' || p.status?.phase === 'Succeeded');
+    expect(hog.status?.phase).toBe('Failed');
+    expect(terminated(hog)?.reason).toBe('OOMKilled');
+  });
+
+  test('stop leaves nothing: no process, cgroup, bridge, iptables chain, mount or dir', async () => {
+    await node.stop();
+    expect(await leftovers(record)).toEqual([]);
+    expect(await readRecord()).toBeUndefined();
+    const nodes = await ns.kubectl('get', 'node', node.nodeName);
+    expect(nodes.stderr).toMatch(/NotFound/);
+  });
+});
+
+describe('after SIGKILL of the process that started a real node', () => {
+  test('its daemons die with it, and the next start cleans up the shims, containers and the rest they left', async () => {
+    const holder = spawn(path.join(repoRoot, 'node_modules/.bin/node'), [path.join(repoRoot, 'test/bed/fixtures/hold-real-node.ts')],
+      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_NAME: 'killed-node' } });
+    let output = '';
+    holder.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    let next: RealNode | undefined;
+    try {
+      await waitFor('the held node', async () => output.includes('ready'), { timeoutMs: startTimeoutMs });
+      const killedRecord = await readRecord();
+      expect(killedRecord?.dir).toBe(/ready (\S+)/.exec(output)?.[1]);
+      const sleeper = podOn({ nodeName: 'killed-node' } as RealNode, 'survivor', ['sleep', '600']);
+      await ns.core.createNamespacedPod({ namespace: ns.name, body: sleeper });
+      await ns.podWhen('survivor', 'running', running);
+
+      holder.kill('SIGKILL');
+      // pdeathsig takes containerd and the kubelet; the shim and the container outlive them, as designed.
+      await waitFor('containerd and the kubelet to die', async () => {
+        const left = await leftovers(killedRecord!);
+        return !left.some((line) => /bin\/(containerd|kubelet)$/.test(line));
+      }, { timeoutMs: 30_000 });
+      const survivors = await nodeProcesses();
+      expect(survivors.length).toBeGreaterThan(0);
+
+      next = await startNode('real-node-after-kill');
+      for (const pid of survivors) expect(await fs.stat(`/proc/${pid}`).then(() => 'alive', () => 'gone')).toBe('gone');
+      expect(await leftovers(killedRecord!).then((left) => left.filter((line) => line.includes(killedRecord!.dir)))).toEqual([]);
+      const nextRecord = next.record;
+      await next.stop();
+      next = undefined;
+      expect(await leftovers(nextRecord)).toEqual([]);
+    } finally {
+      holder.kill('SIGKILL');
+      await next?.stop();
+      const heldDir = /ready (\S+)/.exec(output)?.[1];
+      if (heldDir) await fs.rm(path.dirname(heldDir), { recursive: true, force: true });
+      // The killed node could not remove its Node and RBAC binding.
+      await ns.kubectl('delete', 'node', 'killed-node', '--ignore-not-found');
+      await ns.kubectl('delete', 'clusterrolebinding', 'claude-operator-bed:killed-node', '--ignore-not-found');
+    }
+  }, 2 * startTimeoutMs);
+});

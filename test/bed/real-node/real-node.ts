@@ -1,0 +1,238 @@
+// A real Kubernetes node on this machine: containerd (CRI, runc, CNI bridge) and
+// the kubelet, joined to a bed control plane. The daemons run in a mount namespace
+// of their own (nothing they mount reaches the machine's), in a cgroup of their
+// own (so every process of the node, shims and containers included, can be found
+// and killed), and with pdeathsig, like everything the bed starts. stop() and the
+// next start after a crash undo the rest (host.ts).
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { runBuildScript } from '../binaries.ts';
+import { writeKubeconfig } from '../kubeconfig.ts';
+import { caKeyFileFor, issueClientCert } from '../pki.ts';
+import { freePort } from '../ports.ts';
+import { GiveUp, startSupervised, waitFor, type Supervised } from '../process.ts';
+import {
+  containerdConfig, cniNetwork, fixedHostPaths, hostDirFor, kubeletConfiguration, kubeletSysctls, nodePaths,
+  podNetwork, runcWrapper, type NodePaths,
+} from './config.ts';
+import {
+  cleanUpHost, daemonsCgroup, lockHost, makeCgroupRoot, pathExists, readRecord, writeRecord, type HostRecord,
+} from './host.ts';
+
+const run = promisify(execFile);
+const cniBinDir = '/usr/lib/cni'; // Debian's containernetworking-plugins
+
+export interface RealNodeOptions {
+  /** Created; removed by stop(). */
+  dir: string;
+  nodeName: string;
+  /** The control plane to join. */
+  server: string;
+  caCertFile: string;
+  caKeyFile: string;
+  /** Cluster-admin: binds the kubelet's RBAC role and removes the Node at stop. */
+  adminKubeconfig: string;
+}
+
+export interface RealNode {
+  nodeName: string;
+  nodeIp: string;
+  paths: NodePaths;
+  /** What the node makes outside its dir, for checks that stop() undid it. */
+  record: HostRecord;
+  /** ctr against the node's containerd (namespace k8s.io). */
+  ctr(...args: string[]): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** Joins the control plane an admin kubeconfig of the bed names (its CA key sits beside its CA). */
+export function controlPlaneOf(adminKubeconfig: string): Pick<RealNodeOptions, 'server' | 'caCertFile' | 'caKeyFile' | 'adminKubeconfig'> {
+  const config = new KubeConfig();
+  config.loadFromFile(adminKubeconfig);
+  const cluster = config.getCurrentCluster();
+  if (!cluster?.caFile) throw new Error(`${adminKubeconfig} names no cluster with a CA file`);
+  return { server: cluster.server, caCertFile: cluster.caFile, caKeyFile: caKeyFileFor(cluster.caFile), adminKubeconfig };
+}
+
+interface NodeImage { archive: string; ref: string }
+
+async function nodeImages(): Promise<NodeImage[]> {
+  const dir = await runBuildScript('build-node-images.sh');
+  return Promise.all(['pause', 'busybox'].map(async (name) => ({
+    archive: path.join(dir, `${name}.tar`),
+    ref: (await fs.readFile(path.join(dir, `${name}.ref`), 'utf8')).trim(),
+  })));
+}
+
+export async function startRealNode(options: RealNodeOptions): Promise<RealNode> {
+  // build-node.sh also makes sure the control plane is built, so these run one after the other.
+  const binDir = await runBuildScript('build-node.sh');
+  const images = await nodeImages();
+  const bin = (name: string) => path.join(binDir, name);
+  const paths = nodePaths(options.dir);
+  await fs.mkdir(paths.logsDir, { recursive: true });
+  const lock = await lockHost(path.join(paths.logsDir, 'lock.log'));
+  const started: Supervised[] = [];
+  let record: HostRecord | undefined;
+  const admin = new KubeConfig();
+  admin.loadFromFile(options.adminKubeconfig);
+  const bindingName = `claude-operator-bed:${options.nodeName}`;
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      // The kubelet first, so it restarts nothing while the rest goes.
+      for (const daemon of started.reverse()) await daemon.stop(5_000);
+      await cleanUpHost(record);
+      await admin.makeApiClient(CoreV1Api).deleteNode({ name: options.nodeName }).catch(() => undefined);
+      await admin.makeApiClient(RbacAuthorizationV1Api).deleteClusterRoleBinding({ name: bindingName }).catch(() => undefined);
+      await lock.stop();
+    })();
+    return stopping;
+  };
+
+  try {
+    // A node whose starter was killed left shims, containers, cgroups, chains and its dir.
+    await cleanUpHost(await readRecord());
+    const missing = [];
+    for (const hostPath of fixedHostPaths) if (!await pathExists(hostPath)) missing.push(hostPath);
+    record = { dir: options.dir, createdHostPaths: missing };
+    await writeRecord(record);
+    for (const hostPath of missing) await fs.mkdir(hostPath, { recursive: true });
+
+    await writeNodeFiles(paths, bin('runc'), options);
+    await makeCgroupRoot();
+    await makeBridge();
+    const procs = path.join(await daemonsCgroup(), 'cgroup.procs');
+
+    const holder = startSupervised({
+      name: 'real-node mount namespace',
+      command: 'unshare',
+      args: ['--mount', '--propagation', 'private', '--', 'sh', '-c', namespaceScript(paths, procs)],
+      logFile: path.join(paths.logsDir, 'namespace.log'),
+    });
+    started.push(holder);
+    await waitFor('the node\'s mount namespace', async () => {
+      if (await exitedAlready(holder)) throw new GiveUp(`it exited:\n${holder.logTail()}`);
+      return (await fs.readFile(path.join(paths.logsDir, 'namespace.log'), 'utf8')).includes('ready');
+    }, { timeoutMs: 10_000 });
+
+    // Each daemon joins the node's cgroup, then the namespace, then becomes itself.
+    const inNode = (name: string, command: string, args: string[], env?: NodeJS.ProcessEnv) => {
+      const daemon = startSupervised({
+        name,
+        command: 'sh',
+        args: ['-c', 'echo $$ > "$1" && ns=$2 && shift 2 && exec nsenter --mount="$ns" -- "$@"', 'sh',
+          procs, `/proc/${holder.pid}/ns/mnt`, command, ...args],
+        env,
+        logFile: path.join(paths.logsDir, `${name}.log`),
+      });
+      started.push(daemon);
+      return daemon;
+    };
+
+    const containerd = inNode('containerd', bin('containerd'), ['--config', paths.containerdConfig], {
+      ...process.env,
+      // The wrapper first: the sandbox's runc is looked up on PATH. The shim sits beside containerd.
+      PATH: [paths.binDir, binDir, '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].join(':'),
+    });
+    const ctr = async (...args: string[]) =>
+      (await run(bin('ctr'), ['--address', paths.containerdSocket, '--namespace', 'k8s.io', ...args])).stdout;
+    await waitFor('containerd', async () => {
+      if (await exitedAlready(containerd)) throw new GiveUp(`it exited:\n${containerd.logTail()}`);
+      await ctr('version');
+      return true;
+    }, { timeoutMs: 30_000 });
+    for (const image of images) await ctr('images', 'import', image.archive);
+
+    await bindNodeRole(admin, options.nodeName, bindingName);
+    const kubelet = inNode('kubelet', bin('kubelet'), [
+      `--config=${paths.kubeletConfig}`,
+      `--kubeconfig=${paths.kubeletKubeconfig}`,
+      `--root-dir=${paths.kubeletRoot}`,
+      `--cert-dir=${paths.kubeletCerts}`,
+      `--hostname-override=${options.nodeName}`,
+      // The bridge's address: the kubelet refuses loopback, and the apiserver dials InternalIP.
+      `--node-ip=${podNetwork.nodeIp}`,
+      '--v=1',
+    ]);
+    const core = admin.makeApiClient(CoreV1Api);
+    await waitFor(`node ${options.nodeName} Ready`, async () => {
+      if (await exitedAlready(kubelet)) throw new GiveUp(`the kubelet exited:\n${kubelet.logTail()}`);
+      const node = await core.readNode({ name: options.nodeName });
+      return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+    }, { timeoutMs: 90_000 }).catch((error: Error) => {
+      throw new Error(`${error.message}\n--- kubelet ---\n${kubelet.logTail()}\n--- containerd ---\n${containerd.logTail()}`);
+    });
+
+    return { nodeName: options.nodeName, nodeIp: podNetwork.nodeIp, paths, record, ctr, stop };
+  } catch (error) {
+    await stop().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function exitedAlready(process: Supervised): Promise<boolean> {
+  return Promise.race([process.exited.then(() => true), new Promise<boolean>((resolve) => setImmediate(() => resolve(false)))]);
+}
+
+async function writeNodeFiles(paths: NodePaths, realRunc: string, options: RealNodeOptions): Promise<void> {
+  for (const dir of [paths.binDir, paths.containerdRoot, paths.containerdState, paths.runcRoot, paths.cniConfDir,
+    paths.cniIpamDir, paths.kubeletRoot, paths.kubeletCerts, paths.kubeletPki, paths.podLogs, paths.volumePluginDir,
+    paths.sysctlDir, ...fixedHostPaths.map((hostPath) => hostDirFor(paths, hostPath))]) {
+    await fs.mkdir(dir, { recursive: true });
+  }
+  await fs.writeFile(paths.runcWrapper, runcWrapper(realRunc), { mode: 0o755 });
+  await fs.writeFile(paths.containerdConfig, containerdConfig(paths, cniBinDir));
+  await fs.writeFile(path.join(paths.cniConfDir, '10-bed.conflist'), JSON.stringify(cniNetwork(paths), null, 2));
+  await fs.writeFile(paths.kubeletConfig, JSON.stringify(kubeletConfiguration(paths, {
+    caCertFile: options.caCertFile, port: await freePort(), healthzPort: await freePort(),
+  }), null, 2));
+  for (const [name, value] of Object.entries(kubeletSysctls)) {
+    await fs.writeFile(path.join(paths.sysctlDir, name.replaceAll('/', '.')), `${value}\n`);
+  }
+  const certFile = path.join(paths.kubeletPki, 'kubelet-client.crt');
+  const keyFile = path.join(paths.kubeletPki, 'kubelet-client.key');
+  await issueClientCert({ caCert: options.caCertFile, caKey: options.caKeyFile }, {
+    certFile, keyFile, commonName: `system:node:${options.nodeName}`, organizations: ['system:nodes'],
+  });
+  await writeKubeconfig(paths.kubeletKubeconfig, {
+    server: options.server, caCertFile: options.caCertFile, user: `system:node:${options.nodeName}`,
+    clientCertFile: certFile, clientKeyFile: keyFile,
+  });
+}
+
+/** Run as the namespace's first process: joins the node's cgroup, mounts the node's dirs over
+ * the fixed host paths and its sysctl files over the kubelet's, then holds the namespace. */
+function namespaceScript(paths: NodePaths, procs: string): string {
+  const quote = (value: string) => `'${value.replaceAll("'", "'\\''")}'`;
+  const binds = [
+    ...fixedHostPaths.map((hostPath) => [hostDirFor(paths, hostPath), hostPath]),
+    ...Object.keys(kubeletSysctls).map((name) => [path.join(paths.sysctlDir, name.replaceAll('/', '.')), `/proc/sys/${name}`]),
+  ];
+  return ['set -e', `echo $$ > ${quote(procs)}`,
+    ...binds.map(([from = '', to = '']) => `mount --bind ${quote(from)} ${quote(to)}`),
+    'echo ready', 'exec sleep infinity'].join('\n');
+}
+
+async function makeBridge(): Promise<void> {
+  const { bridge, nodeIp, prefixLength } = podNetwork;
+  await run('ip', ['link', 'add', 'name', bridge, 'type', 'bridge']);
+  await run('ip', ['addr', 'add', `${nodeIp}/${prefixLength}`, 'dev', bridge]);
+  await run('ip', ['link', 'set', 'dev', bridge, 'up']);
+}
+
+/** The node's user gets the system:node role; the bed's apiserver authorizes with RBAC alone
+ * (no Node authorizer), where that role's default binding has no subjects. */
+async function bindNodeRole(admin: KubeConfig, nodeName: string, bindingName: string): Promise<void> {
+  const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
+  await rbac.deleteClusterRoleBinding({ name: bindingName }).catch(() => undefined);
+  await rbac.createClusterRoleBinding({ body: {
+    metadata: { name: bindingName },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:node' },
+    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: `system:node:${nodeName}` }],
+  } });
+}
