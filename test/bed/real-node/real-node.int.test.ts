@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
 import { bedSetting, createTestNamespace, waitFor, type TestNamespace } from '../../support/cluster.ts';
 import { repoRoot } from '../binaries.ts';
-import { cgroupMounts, leftovers, nodeProcesses, readRecord, type HostRecord } from './host.ts';
+import { cgroupMounts, leftovers, mountsUnder, nodeProcesses, readRecord, type HostRecord } from './host.ts';
 import { controlPlaneOf, startRealNode, type RealNode } from './real-node.ts';
-import { nodeCgroupName, podNetwork } from './config.ts';
+import { fixedHostPaths, kubeletSysctls, nodeCgroupName, podNetwork } from './config.ts';
 
 const busybox = 'claude-operator.test/busybox:bed';
 const nonRoot = { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } };
@@ -47,14 +47,28 @@ function podOn(node: RealNode, name: string, command: string[], extra: Partial<V
   };
 }
 
+/** The machine's settings the kubelet or the CNI bridge would change if they could. */
+async function machineSysctls(): Promise<Record<string, string>> {
+  const names = [...Object.keys(kubeletSysctls), 'net/ipv4/ip_forward'];
+  return Object.fromEntries(await Promise.all(names.map(async (name) => [name, (await fs.readFile(`/proc/sys/${name}`, 'utf8')).trim()])));
+}
+
+/** Host mounts where the node's daemons mount things (in their own namespace). */
+async function hostMountsOfTheNode(dir: string): Promise<string[]> {
+  const at = await Promise.all([dir, ...fixedHostPaths, '/proc/sys', '/run/netns', '/var/run/netns'].map((d) => mountsUnder(d)));
+  return at.flat();
+}
+
 const terminated = (pod: V1Pod) => pod.status?.containerStatuses?.[0]?.state?.terminated;
 const running = (pod: V1Pod) => pod.status?.containerStatuses?.[0]?.state?.running !== undefined;
 
 describe('a real node', () => {
   let node: RealNode;
   let record: HostRecord;
+  let sysctlsBefore: Record<string, string>;
 
   beforeAll(async () => {
+    sysctlsBefore = await machineSysctls();
     node = await startNode('real-node');
     record = node.record;
   }, startTimeoutMs);
@@ -95,6 +109,20 @@ describe('a real node', () => {
     expect(exec.stdout).toMatch(/^42 from pid \d+ as 1000\n$/);
     const failing = await ns.kubectl('exec', 'sleeper', '--', 'sh', '-c', 'exit 3');
     expect(failing.code).toBe(3);
+  });
+
+  test('a pod\'s only route is the pod network\'s own subnet: no default route, nothing leaves the machine', async () => {
+    await ns.core.createNamespacedPod({ namespace: ns.name, body: podOn(node, 'routes', ['ip', 'route']) });
+    await ns.podWhen('routes', 'ended', (p) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed');
+    const routes = (await ns.kubectl('logs', 'routes')).stdout.trim().split('\n');
+    expect(routes).toHaveLength(1);
+    expect(routes[0]).toMatch(new RegExp(`^${podNetwork.cidr.replaceAll('.', '\\.')} dev eth0 `));
+  });
+
+  test('while pods run, the machine\'s sysctls and mount table are as they were', async () => {
+    await ns.podWhen('sleeper', 'running', running);
+    expect(await machineSysctls()).toEqual(sysctlsBefore);
+    expect(await hostMountsOfTheNode(node.paths.dir)).toEqual([]);
   });
 
   test('a memory limit is the container\'s cgroup limit, and allocating past it gets the container OOMKilled', async () => {
