@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command: from a fresh clone on a fresh machine it installs what it
 # needs (Debian packages, npm packages, the control plane and the node built
-# from Go modules, the node's images), then runs the type check, the linter and every jest project (unit,
-# integration, e2e), and finally checks that no process was left behind.
+# from Go modules, the node's images), then runs the type check, the linter and
+# every jest project (unit, integration, e2e), and finally checks that no
+# process was left behind.
 #
 #   bash test/run-all.sh [jest args...]
 set -euo pipefail
