@@ -5,11 +5,13 @@ import fs from 'node:fs/promises';
 export type KubeconfigInput = {
   server: string;
   caCertFile: string;
+  /** The name to check the server's certificate for, when the server's address is not in it. */
+  tlsServerName?: string;
   user: string;
 } & ({ token: string } | { clientCertFile: string; clientKeyFile: string });
 
 export function renderKubeconfig(input: KubeconfigInput): string {
-  const { server, caCertFile, user } = input;
+  const { server, caCertFile, tlsServerName, user } = input;
   const credentials = 'token' in input
     ? { token: input.token }
     : { 'client-certificate': input.clientCertFile, 'client-key': input.clientKeyFile };
@@ -18,7 +20,9 @@ export function renderKubeconfig(input: KubeconfigInput): string {
     {
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: 'claude-operator-bed', cluster: { server, 'certificate-authority': caCertFile } }],
+      clusters: [{ name: 'claude-operator-bed', cluster: {
+        server, 'certificate-authority': caCertFile, ...(tlsServerName ? { 'tls-server-name': tlsServerName } : {}),
+      } }],
       users: [{ name: user, user: credentials }],
       contexts: [{ name: user, context: { cluster: 'claude-operator-bed', user, namespace: 'default' } }],
       'current-context': user,

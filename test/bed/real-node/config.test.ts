@@ -66,16 +66,17 @@ describe('the node\'s configuration', () => {
     expect(config).toMatch(/^ *BinaryName = "\/tmp\/bed-x\/node\/bin\/runc"$/m);
   });
 
-  test('the pod network masquerades nothing, routes nothing and leaves ip_forward to the machine', () => {
-    const network = JSON.stringify(cniNetwork(paths));
+  test('the pod network masquerades nothing and routes only the bed\'s own addresses: no default route', () => {
     const bridge = (cniNetwork(paths) as { plugins: Array<Record<string, unknown>> }).plugins[0]!;
-    expect(bridge).toMatchObject({ type: 'bridge', bridge: podNetwork.bridge, isGateway: false, ipMasq: false });
-    expect(bridge.ipam).toMatchObject({ routes: [], dataDir: paths.cniIpamDir });
-    expect(network).not.toMatch(/isDefaultGateway|"dst"/);
+    expect(bridge).toMatchObject({ type: 'bridge', bridge: podNetwork.bridge, ipMasq: false });
+    expect(bridge).not.toHaveProperty('isDefaultGateway');
+    expect(bridge.ipam).toMatchObject({ dataDir: paths.cniIpamDir, routes: [{ dst: '10.244.0.0/16', gw: podNetwork.gateway }] });
+    // The routed range holds the pods, the node and the host's end of its link.
+    for (const address of [podNetwork.gateway, podNetwork.nodeIp, podNetwork.hostIp]) expect(address).toMatch(/^10\.244\./);
   });
 
   test('the kubelet serves on the node IP only, with authentication, on cgroup v1 with cgroupfs', () => {
-    expect(kubeletConfiguration(paths, { caCertFile: '/ca.crt', port: 10250, healthzPort: 10248 })).toMatchObject({
+    expect(kubeletConfiguration(paths, { caCertFile: '/ca.crt' })).toMatchObject({
       address: podNetwork.nodeIp, readOnlyPort: 0, healthzBindAddress: '127.0.0.1',
       authentication: { anonymous: { enabled: false }, x509: { clientCAFile: '/ca.crt' } }, authorization: { mode: 'Webhook' },
       cgroupDriver: 'cgroupfs', failCgroupV1: false, failSwapOn: false, enforceNodeAllocatable: [],

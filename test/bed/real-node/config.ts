@@ -1,17 +1,29 @@
 // What the real node's daemons are given: containerd's config, the kubelet's
-// KubeletConfiguration, the CNI network and the runc wrapper. Pure: every path
-// comes from NodePaths, so all the node writes stays under its own dir, except
-// the few fixed host paths that host.ts isolates or cleans up.
+// KubeletConfiguration, the CNI network and the runc wrapper, and the node's
+// addresses. Pure: every path comes from NodePaths, so all the node writes stays
+// under its own dir, except the few fixed host paths its mount namespace covers.
 import path from 'node:path';
 
-/** The pod network: a bridge on this machine, with no route out of it. */
+/** The node's network, all in the node's own network namespace but for the host end of its
+ * link: pods on a bridge, and a veth pair to the host. The namespace has no other route, and
+ * the host does not forward (its ip_forward is left alone), so nothing reaches past the machine. */
 export const podNetwork = {
+  /** In the node's namespace: the pods' bridge, whose address is their gateway. */
   bridge: 'cobed0',
   cidr: '10.244.0.0/24',
-  /** The bridge's own address: the node's InternalIP, where the apiserver reaches the kubelet. */
-  nodeIp: '10.244.0.1',
-  prefixLength: 24,
+  gateway: '10.244.0.1',
+  /** The link: the host's end (in the host's namespace) and the node's end (its eth0). */
+  hostInterface: 'cobed-host',
+  hostIp: '10.244.255.1',
+  /** The node's InternalIP: where the apiserver reaches the kubelet. */
+  nodeIp: '10.244.255.2',
+  linkPrefixLength: 30,
+  /** What pods route through the gateway: the node's link (and the host's end). */
+  routed: '10.244.0.0/16',
 } as const;
+
+/** The kubelet's HTTPS port on the node IP; the node's namespace is its own, so the usual one is free. */
+export const kubeletPort = 10250;
 
 /** The sandbox image containerd is pinned to (built by test/cluster/build-node-images.sh). */
 export const sandboxImage = 'registry.k8s.io/pause:3.10';
@@ -140,9 +152,9 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.opt"]
 `;
 }
 
-/** The pod network for containerd's CRI plugin. The bridge has no address from the plugin
- * (isGateway false: with it the plugin turns on the machine's ip_forward); the node gives it
- * one. No masquerade and no default route: pods reach only the pod network. */
+/** The pod network for containerd's CRI plugin. No masquerade and no default route: pods reach
+ * the pod network, the node and the host's end of its link, nothing else. The bridge is the
+ * gateway (so the plugin turns on ip_forward: the node's namespace's own). */
 export function cniNetwork(paths: NodePaths): object {
   return {
     cniVersion: '1.0.0',
@@ -151,14 +163,14 @@ export function cniNetwork(paths: NodePaths): object {
       {
         type: 'bridge',
         bridge: podNetwork.bridge,
-        isGateway: false,
+        isGateway: true,
         ipMasq: false,
         hairpinMode: true,
         ipam: {
           type: 'host-local',
           dataDir: paths.cniIpamDir,
-          ranges: [[{ subnet: podNetwork.cidr, gateway: podNetwork.nodeIp }]],
-          routes: [],
+          ranges: [[{ subnet: podNetwork.cidr, gateway: podNetwork.gateway }]],
+          routes: [{ dst: podNetwork.routed, gw: podNetwork.gateway }],
         },
       },
       { type: 'portmap', capabilities: { portMappings: true } },
@@ -168,9 +180,6 @@ export function cniNetwork(paths: NodePaths): object {
 
 export interface KubeletOptions {
   caCertFile: string;
-  /** The kubelet's HTTPS port on the node IP (logs, exec). */
-  port: number;
-  healthzPort: number;
 }
 
 export function kubeletConfiguration(paths: NodePaths, options: KubeletOptions): object {
@@ -178,10 +187,9 @@ export function kubeletConfiguration(paths: NodePaths, options: KubeletOptions):
     apiVersion: 'kubelet.config.k8s.io/v1beta1',
     kind: 'KubeletConfiguration',
     address: podNetwork.nodeIp,
-    port: options.port,
+    port: kubeletPort,
     readOnlyPort: 0,
     healthzBindAddress: '127.0.0.1',
-    healthzPort: options.healthzPort,
     // The apiserver authenticates with its kubelet client certificate; bearer tokens are
     // checked with TokenReview, and every request is authorized with SubjectAccessReview.
     authentication: {

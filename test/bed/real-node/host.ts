@@ -1,6 +1,6 @@
 // What the real node leaves on the machine outside its dir, and how it is undone.
-// Some names are fixed (the kubelet's iptables chains, the bridge, the cgroup root,
-// the host paths in config.ts), so one real node runs on a machine at a time: a lock
+// Some names are fixed (the host's end of the node's link, the cgroup root, the
+// host paths in config.ts), so one real node runs on a machine at a time: a lock
 // says which, and a record of the running node lets the next start clean up after
 // one whose starter was killed (pdeathsig takes the daemons, but shims and
 // containers are made to outlive containerd).
@@ -135,34 +135,17 @@ async function removeCgroups(): Promise<void> {
   }
 }
 
-const kubeletOwnedChain = /^(KUBE-|CNI-)/;
-
-/** The chains the kubelet (KUBE-FIREWALL, KUBE-KUBELET-CANARY, KUBE-IPTABLES-HINT) and CNI
- * portmap (CNI-*) make, in every table and both families, with the rules that jump to them. */
-export async function removeIptablesChains(): Promise<void> {
+/** Chains the kubelet or CNI would make (KUBE-FIREWALL, KUBE-KUBELET-CANARY, CNI-HOSTPORT-...)
+ * in this (the host's) network namespace, which should never see them: the node has its own. */
+async function hostIptablesChains(): Promise<string[]> {
+  const found: string[] = [];
   for (const command of ['iptables', 'ip6tables']) {
     for (const table of ['filter', 'nat', 'mangle']) {
-      const rules = await run(command, ['-w', '-t', table, '-S']).then((r) => r.stdout.split('\n'), () => undefined);
-      if (!rules) continue; // no such table or family here
-      const ours = rules.flatMap((line) => /^-N (\S+)$/.exec(line)?.[1] ?? []).filter((c) => kubeletOwnedChain.test(c));
-      if (ours.length === 0) continue;
-      // Jumps into our chains from the others, by rule number, last first.
-      const numbered = new Map<string, number>();
-      const jumps: Array<[string, number]> = [];
-      for (const line of rules) {
-        const match = /^-A (\S+) (.*)$/.exec(line);
-        if (!match) continue;
-        const [, chain = '', spec = ''] = match;
-        const number = (numbered.get(chain) ?? 0) + 1;
-        numbered.set(chain, number);
-        const target = /(?:^| )-[jg] (\S+)/.exec(spec)?.[1];
-        if (!kubeletOwnedChain.test(chain) && target && ours.includes(target)) jumps.push([chain, number]);
-      }
-      for (const [chain, number] of jumps.reverse()) await run(command, ['-w', '-t', table, '-D', chain, String(number)]);
-      for (const chain of ours) await run(command, ['-w', '-t', table, '-F', chain]);
-      for (const chain of ours) await run(command, ['-w', '-t', table, '-X', chain]);
+      const rules = await run(command, ['-w', '-t', table, '-S']).then((r) => r.stdout.split('\n'), () => []);
+      found.push(...rules.filter((line) => /^-N (KUBE-|CNI-)/.test(line)).map((line) => `${command} -t ${table} ${line}`));
     }
   }
+  return found;
 }
 
 /** Mounts in this (the host's) mount namespace at or under dir. */
@@ -176,12 +159,13 @@ export async function linkExists(name: string): Promise<boolean> {
   return run('ip', ['link', 'show', 'dev', name]).then(() => true, () => false);
 }
 
-/** Undoes all a node made on the host. Idempotent; safe with no record (fixed names only). */
+/** Undoes all a node made on the host. Idempotent; safe with no record (fixed names only).
+ * The node's network namespace (bridge, veths, iptables chains, routes) goes with its last
+ * process, and the host's end of its link with it. */
 export async function cleanUpHost(record: HostRecord | undefined): Promise<void> {
   await killNodeProcesses();
   await removeCgroups();
-  await removeIptablesChains();
-  if (await linkExists(podNetwork.bridge)) await run('ip', ['link', 'delete', 'dev', podNetwork.bridge]);
+  if (await linkExists(podNetwork.hostInterface)) await run('ip', ['link', 'delete', 'dev', podNetwork.hostInterface]);
   if (record) {
     // The node's mounts were made in its own namespace, gone with its last process;
     // one that reached the host anyway is unmounted before the dir is removed.
@@ -215,13 +199,12 @@ export async function leftovers(record: HostRecord): Promise<string[]> {
   for (const mount of await cgroupMounts()) {
     if (await pathExists(path.join(mount, nodeCgroupName))) found.push(`cgroup ${path.join(mount, nodeCgroupName)}`);
   }
-  if (await linkExists(podNetwork.bridge)) found.push(`network interface ${podNetwork.bridge}`);
-  for (const command of ['iptables', 'ip6tables']) {
-    for (const table of ['filter', 'nat', 'mangle']) {
-      const rules = await run(command, ['-w', '-t', table, '-S']).then((r) => r.stdout.split('\n'), () => []);
-      found.push(...rules.filter((line) => /^-N (KUBE-|CNI-)/.test(line)).map((line) => `${command} -t ${table} ${line}`));
-    }
+  for (const link of [podNetwork.hostInterface, podNetwork.bridge]) {
+    if (await linkExists(link)) found.push(`network interface ${link}`);
   }
+  const routes = await run('ip', ['route', 'show', 'to', 'match', podNetwork.gateway]).then((r) => r.stdout, () => '');
+  if (routes.includes(podNetwork.hostInterface)) found.push(`route ${routes.trim()}`);
+  found.push(...await hostIptablesChains());
   found.push(...(await mountsUnder(record.dir)).map((m) => `mount ${m}`));
   if (await pathExists(record.dir)) found.push(`dir ${record.dir}`);
   for (const hostPath of record.createdHostPaths) if (await pathExists(hostPath)) found.push(`dir ${hostPath}`);

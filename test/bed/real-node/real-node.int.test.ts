@@ -3,12 +3,15 @@
 // so the local node (which binds only pods without a node) leaves them alone.
 // One file, because one real node runs on a machine at a time.
 import { spawn } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
 import { bedSetting, createTestNamespace, waitFor, type TestNamespace } from '../../support/cluster.ts';
 import { repoRoot } from '../binaries.ts';
+import { GiveUp } from '../process.ts';
 import { cgroupMounts, leftovers, mountsUnder, nodeProcesses, readRecord, type HostRecord } from './host.ts';
 import { controlPlaneOf, startRealNode, type RealNode } from './real-node.ts';
 import { fixedHostPaths, kubeletSysctls, nodeCgroupName, podNetwork } from './config.ts';
@@ -55,7 +58,7 @@ async function machineSysctls(): Promise<Record<string, string>> {
 
 /** Host mounts where the node's daemons mount things (in their own namespace). */
 async function hostMountsOfTheNode(dir: string): Promise<string[]> {
-  const at = await Promise.all([dir, ...fixedHostPaths, '/proc/sys', '/run/netns', '/var/run/netns'].map((d) => mountsUnder(d)));
+  const at = await Promise.all([dir, ...fixedHostPaths, '/proc/sys', '/run/netns'].map((d) => mountsUnder(d)));
   return at.flat();
 }
 
@@ -76,7 +79,7 @@ describe('a real node', () => {
     await node?.stop();
   });
 
-  test('registers Ready, with its bridge address as InternalIP and containerd as runtime', async () => {
+  test('registers Ready, with its end of the link to the host as InternalIP and containerd as runtime', async () => {
     const result = await ns.kubectl('get', 'node', node.nodeName, '-o', 'json');
     expect(result.stderr).toBe('');
     const status = (JSON.parse(result.stdout) as { status: {
@@ -111,12 +114,30 @@ describe('a real node', () => {
     expect(failing.code).toBe(3);
   });
 
-  test('a pod\'s only route is the pod network\'s own subnet: no default route, nothing leaves the machine', async () => {
+  test('a pod routes only the bed\'s own addresses: no default route, so nothing leaves the machine', async () => {
     await ns.core.createNamespacedPod({ namespace: ns.name, body: podOn(node, 'routes', ['ip', 'route']) });
     await ns.podWhen('routes', 'ended', (p) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed');
-    const routes = (await ns.kubectl('logs', 'routes')).stdout.trim().split('\n');
-    expect(routes).toHaveLength(1);
-    expect(routes[0]).toMatch(new RegExp(`^${podNetwork.cidr.replaceAll('.', '\\.')} dev eth0 `));
+    const routes = (await ns.kubectl('logs', 'routes')).stdout.trim().split('\n').map((line) => line.split(' ').slice(0, 3).join(' '));
+    expect(routes.sort()).toEqual([`${podNetwork.routed} via ${podNetwork.gateway}`, `${podNetwork.cidr} dev eth0`]);
+  });
+
+  test('the host reaches a pod, and a pod reaches a server on the host\'s end of the node\'s link', async () => {
+    const host = http.createServer((_request, response) => response.end('hello from the host\n'));
+    await new Promise<void>((resolve) => host.listen(0, podNetwork.hostIp, resolve));
+    try {
+      const { port } = host.address() as AddressInfo;
+      await ns.core.createNamespacedPod({ namespace: ns.name, body: podOn(node, 'web', ['sh', '-c',
+        `mkdir -p /tmp/www && wget -qO /tmp/www/index.html http://${podNetwork.hostIp}:${port}/ && exec httpd -f -p 8080 -h /tmp/www`]) });
+      const pod = await ns.podWhen('web', 'running', running);
+      let body = '';
+      await waitFor('the pod\'s web server', async () => {
+        body = await (await fetch(`http://${pod.status?.podIP}:8080/`, { signal: AbortSignal.timeout(3_000) })).text();
+        return true;
+      }, { timeoutMs: 15_000 });
+      expect(body).toBe('hello from the host\n');
+    } finally {
+      host.close();
+    }
   });
 
   test('while pods run, the machine\'s sysctls and mount table are as they were', async () => {
@@ -146,7 +167,7 @@ describe('a real node', () => {
     expect(terminated(hog)?.reason).toBe('OOMKilled');
   });
 
-  test('stop leaves nothing: no process, cgroup, bridge, iptables chain, mount or dir', async () => {
+  test('stop leaves nothing: no process, cgroup, network interface, route, iptables chain, mount or dir', async () => {
     await node.stop();
     expect(await leftovers(record)).toEqual([]);
     expect(await readRecord()).toBeUndefined();
@@ -161,9 +182,14 @@ describe('after SIGKILL of the process that started a real node', () => {
       { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_NAME: 'killed-node' } });
     let output = '';
     holder.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    let exited = false;
+    holder.on('exit', () => { exited = true; });
     let next: RealNode | undefined;
     try {
-      await waitFor('the held node', async () => output.includes('ready'), { timeoutMs: startTimeoutMs });
+      await waitFor('the held node', async () => {
+        if (exited) throw new GiveUp('hold-real-node.ts exited (its error is above)');
+        return output.includes('ready');
+      }, { timeoutMs: startTimeoutMs });
       const killedRecord = await readRecord();
       expect(killedRecord?.dir).toBe(/ready (\S+)/.exec(output)?.[1]);
       const sleeper = podOn({ nodeName: 'killed-node' } as RealNode, 'survivor', ['sleep', '600']);

@@ -1,9 +1,11 @@
 // A real Kubernetes node on this machine: containerd (CRI, runc, CNI bridge) and
-// the kubelet, joined to a bed control plane. The daemons run in a mount namespace
-// of their own (nothing they mount reaches the machine's), in a cgroup of their
-// own (so every process of the node, shims and containers included, can be found
-// and killed), and with pdeathsig, like everything the bed starts. stop() and the
-// next start after a crash undo the rest (host.ts).
+// the kubelet, joined to a bed control plane. The daemons run in mount and network
+// namespaces of their own (nothing they mount reaches the machine's; their bridge,
+// iptables chains and forwarding live and die with the node, which reaches the
+// host only over a veth pair), in a cgroup of their own (so every process of the
+// node, shims and containers included, can be found and killed), and with
+// pdeathsig, like everything the bed starts. stop() and the next start after a
+// crash undo the rest (host.ts).
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -12,8 +14,8 @@ import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/clien
 import { runBuildScript } from '../binaries.ts';
 import { writeKubeconfig } from '../kubeconfig.ts';
 import { caKeyFileFor, issueClientCert } from '../pki.ts';
-import { freePort } from '../ports.ts';
 import { GiveUp, startSupervised, waitFor, type Supervised } from '../process.ts';
+import { startTcpProxy, type TcpProxy } from '../../support/tcp-proxy.ts';
 import {
   containerdConfig, cniNetwork, fixedHostPaths, hostDirFor, kubeletConfiguration, kubeletSysctls, nodePaths,
   podNetwork, runcWrapper, type NodePaths,
@@ -76,6 +78,7 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
   await fs.mkdir(paths.logsDir, { recursive: true });
   const lock = await lockHost(path.join(paths.logsDir, 'lock.log'));
   const started: Supervised[] = [];
+  let apiserverRelay: TcpProxy | undefined;
   let record: HostRecord | undefined;
   const admin = new KubeConfig();
   admin.loadFromFile(options.adminKubeconfig);
@@ -86,6 +89,7 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
     stopping ??= (async () => {
       // The kubelet first, so it restarts nothing while the rest goes.
       for (const daemon of started.reverse()) await daemon.stop(5_000);
+      await apiserverRelay?.close();
       await cleanUpHost(record);
       await admin.makeApiClient(CoreV1Api).deleteNode({ name: options.nodeName }).catch(() => undefined);
       await admin.makeApiClient(RbacAuthorizationV1Api).deleteClusterRoleBinding({ name: bindingName }).catch(() => undefined);
@@ -105,28 +109,32 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
 
     await writeNodeFiles(paths, bin('runc'), options);
     await makeCgroupRoot();
-    await makeBridge();
     const procs = path.join(await daemonsCgroup(), 'cgroup.procs');
 
     const holder = startSupervised({
-      name: 'real-node mount namespace',
+      name: 'real-node namespaces',
       command: 'unshare',
-      args: ['--mount', '--propagation', 'private', '--', 'sh', '-c', namespaceScript(paths, procs)],
+      args: ['--mount', '--net', '--propagation', 'private', '--', 'sh', '-c', namespaceScript(paths, procs)],
       logFile: path.join(paths.logsDir, 'namespace.log'),
     });
     started.push(holder);
-    await waitFor('the node\'s mount namespace', async () => {
+    await waitFor('the node\'s namespaces', async () => {
       if (await exitedAlready(holder)) throw new GiveUp(`it exited:\n${holder.logTail()}`);
       return (await fs.readFile(path.join(paths.logsDir, 'namespace.log'), 'utf8')).includes('ready');
     }, { timeoutMs: 10_000 });
+    await makeLink(holder.pid);
+    // The kubelet reaches the apiserver (on the host's loopback) at the host's end of the link.
+    const apiserver = new URL(options.server);
+    apiserverRelay = await startTcpProxy({ host: apiserver.hostname, port: Number(apiserver.port) }, podNetwork.hostIp);
+    await writeKubeletKubeconfig(paths, options, `https://${podNetwork.hostIp}:${apiserverRelay.port}`);
 
     // Each daemon joins the node's cgroup, then the namespace, then becomes itself.
     const inNode = (name: string, command: string, args: string[], env?: NodeJS.ProcessEnv) => {
       const daemon = startSupervised({
         name,
         command: 'sh',
-        args: ['-c', 'echo $$ > "$1" && ns=$2 && shift 2 && exec nsenter --mount="$ns" -- "$@"', 'sh',
-          procs, `/proc/${holder.pid}/ns/mnt`, command, ...args],
+        args: ['-c', 'echo $$ > "$1" && pid=$2 && shift 2 && exec nsenter --mount=/proc/$pid/ns/mnt --net=/proc/$pid/ns/net -- "$@"',
+          'sh', procs, String(holder.pid), command, ...args],
         env,
         logFile: path.join(paths.logsDir, `${name}.log`),
       });
@@ -155,7 +163,7 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
       `--root-dir=${paths.kubeletRoot}`,
       `--cert-dir=${paths.kubeletCerts}`,
       `--hostname-override=${options.nodeName}`,
-      // The bridge's address: the kubelet refuses loopback, and the apiserver dials InternalIP.
+      // The node's end of its link: the kubelet refuses loopback, and the apiserver dials InternalIP.
       `--node-ip=${podNetwork.nodeIp}`,
       '--v=1',
     ]);
@@ -188,19 +196,21 @@ async function writeNodeFiles(paths: NodePaths, realRunc: string, options: RealN
   await fs.writeFile(paths.runcWrapper, runcWrapper(realRunc), { mode: 0o755 });
   await fs.writeFile(paths.containerdConfig, containerdConfig(paths, cniBinDir));
   await fs.writeFile(path.join(paths.cniConfDir, '10-bed.conflist'), JSON.stringify(cniNetwork(paths), null, 2));
-  await fs.writeFile(paths.kubeletConfig, JSON.stringify(kubeletConfiguration(paths, {
-    caCertFile: options.caCertFile, port: await freePort(), healthzPort: await freePort(),
-  }), null, 2));
+  await fs.writeFile(paths.kubeletConfig, JSON.stringify(kubeletConfiguration(paths, { caCertFile: options.caCertFile }), null, 2));
   for (const [name, value] of Object.entries(kubeletSysctls)) {
     await fs.writeFile(path.join(paths.sysctlDir, name.replaceAll('/', '.')), `${value}\n`);
   }
+}
+
+async function writeKubeletKubeconfig(paths: NodePaths, options: RealNodeOptions, server: string): Promise<void> {
   const certFile = path.join(paths.kubeletPki, 'kubelet-client.crt');
   const keyFile = path.join(paths.kubeletPki, 'kubelet-client.key');
   await issueClientCert({ caCert: options.caCertFile, caKey: options.caKeyFile }, {
     certFile, keyFile, commonName: `system:node:${options.nodeName}`, organizations: ['system:nodes'],
   });
   await writeKubeconfig(paths.kubeletKubeconfig, {
-    server: options.server, caCertFile: options.caCertFile, user: `system:node:${options.nodeName}`,
+    // Through the relay, whose address the apiserver's certificate does not name.
+    server, tlsServerName: 'localhost', caCertFile: options.caCertFile, user: `system:node:${options.nodeName}`,
     clientCertFile: certFile, clientKeyFile: keyFile,
   });
 }
@@ -218,11 +228,19 @@ function namespaceScript(paths: NodePaths, procs: string): string {
     'echo ready', 'exec sleep infinity'].join('\n');
 }
 
-async function makeBridge(): Promise<void> {
-  const { bridge, nodeIp, prefixLength } = podNetwork;
-  await run('ip', ['link', 'add', 'name', bridge, 'type', 'bridge']);
-  await run('ip', ['addr', 'add', `${nodeIp}/${prefixLength}`, 'dev', bridge]);
-  await run('ip', ['link', 'set', 'dev', bridge, 'up']);
+/** The veth pair between the host and the node's network namespace, and the host's route to
+ * the pods through it. Both go when the namespace does. */
+async function makeLink(holderPid: number): Promise<void> {
+  const { hostInterface, hostIp, nodeIp, linkPrefixLength, cidr } = podNetwork;
+  const inNode = (...args: string[]) => run('nsenter', [`--net=/proc/${holderPid}/ns/net`, '--', ...args]);
+  await run('ip', ['link', 'add', 'name', hostInterface, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', String(holderPid)]);
+  await run('ip', ['addr', 'add', `${hostIp}/${linkPrefixLength}`, 'dev', hostInterface]);
+  await run('ip', ['link', 'set', 'dev', hostInterface, 'up']);
+  for (const args of [['link', 'set', 'dev', 'lo', 'up'], ['addr', 'add', `${nodeIp}/${linkPrefixLength}`, 'dev', 'eth0'],
+    ['link', 'set', 'dev', 'eth0', 'up']]) await inNode('ip', ...args);
+  // The namespace's own forwarding: the host's to its pods, the pods' to the host's end.
+  await inNode('sh', '-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward');
+  await run('ip', ['route', 'add', cidr, 'via', nodeIp, 'dev', hostInterface]);
 }
 
 /** The node's user gets the system:node role; the bed's apiserver authorizes with RBAC alone
