@@ -66,11 +66,12 @@ describe('the node\'s configuration', () => {
     expect(config).toMatch(/^ *BinaryName = "\/tmp\/bed-x\/node\/bin\/runc"$/m);
   });
 
-  test('the pod network masquerades nothing and routes only the bed\'s own addresses: no default route', () => {
+  test('the pod network masquerades nothing and routes only the bed\'s own addresses and Services: no default route', () => {
     const bridge = (cniNetwork(paths) as { plugins: Array<Record<string, unknown>> }).plugins[0]!;
     expect(bridge).toMatchObject({ type: 'bridge', bridge: podNetwork.bridge, ipMasq: false });
     expect(bridge).not.toHaveProperty('isDefaultGateway');
-    expect(bridge.ipam).toMatchObject({ dataDir: paths.cniIpamDir, routes: [{ dst: '10.244.0.0/16', gw: podNetwork.gateway }] });
+    expect(bridge.ipam).toMatchObject({ dataDir: paths.cniIpamDir, routes: [
+      { dst: '10.244.0.0/16', gw: podNetwork.gateway }, { dst: '10.0.0.0/24', gw: podNetwork.gateway }] });
     // The routed range holds the pods, the node and the host's end of its link.
     for (const address of [podNetwork.gateway, podNetwork.nodeIp, podNetwork.hostIp]) expect(address).toMatch(/^10\.244\./);
   });

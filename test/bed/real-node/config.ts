@@ -3,6 +3,7 @@
 // addresses. Pure: every path comes from NodePaths, so all the node writes stays
 // under its own dir, except the few fixed host paths its mount namespace covers.
 import path from 'node:path';
+import { serviceClusterIpRange } from '../control-plane.ts';
 
 /** The node's network, all in the node's own network namespace but for the host end of its
  * link: pods on a bridge, and a veth pair to the host. The namespace has no other route, and
@@ -18,9 +19,11 @@ export const podNetwork = {
   /** The node's InternalIP: where the apiserver reaches the kubelet. */
   nodeIp: '10.244.255.2',
   linkPrefixLength: 30,
-  /** What pods route through the gateway: the node's link (and the host's end). */
-  routed: '10.244.0.0/16',
+  /** What pods route through the gateway: the node's link (and the host's end), and Services. */
+  routed: ['10.244.0.0/16', serviceClusterIpRange],
 } as const;
+
+export const kubeProxyHealthzPort = 10256;
 
 /** The kubelet's HTTPS port on the node IP; the node's namespace is its own, so the usual one is free. */
 export const kubeletPort = 10250;
@@ -57,6 +60,8 @@ export interface NodePaths {
   cniIpamDir: string;
   kubeletConfig: string;
   kubeletKubeconfig: string;
+  kubeProxyConfig: string;
+  kubeProxyKubeconfig: string;
   kubeletRoot: string;
   kubeletCerts: string;
   kubeletPki: string;
@@ -84,6 +89,8 @@ export function nodePaths(dir: string): NodePaths {
     cniIpamDir: at('cni', 'ipam'),
     kubeletConfig: at('kubelet', 'config.json'),
     kubeletKubeconfig: at('kubelet', 'kubeconfig'),
+    kubeProxyConfig: at('kube-proxy', 'config.json'),
+    kubeProxyKubeconfig: at('kube-proxy', 'kubeconfig'),
     kubeletRoot: at('kubelet', 'root'),
     kubeletCerts: at('kubelet', 'certs'),
     kubeletPki: at('kubelet', 'pki'),
@@ -170,7 +177,7 @@ export function cniNetwork(paths: NodePaths): object {
           type: 'host-local',
           dataDir: paths.cniIpamDir,
           ranges: [[{ subnet: podNetwork.cidr, gateway: podNetwork.gateway }]],
-          routes: [{ dst: podNetwork.routed, gw: podNetwork.gateway }],
+          routes: podNetwork.routed.map((dst) => ({ dst, gw: podNetwork.gateway })),
         },
       },
       { type: 'portmap', capabilities: { portMappings: true } },
@@ -215,6 +222,26 @@ export function kubeletConfiguration(paths: NodePaths, options: KubeletOptions):
     // No cluster DNS yet: pods get the machine's resolv.conf (dnsPolicy Default).
     clusterDomain: 'cluster.local',
     registerNode: true,
+  };
+}
+
+/** kube-proxy in iptables mode (Debian has no `nft` for its nftables mode), in the node's
+ * network namespace. It sets no sysctl of its own: no conntrack sizes or timeouts (those are
+ * the machine's), no route_localnet (no NodePorts on localhost), no oom_score_adj (it may not). */
+export function kubeProxyConfiguration(paths: NodePaths, nodeName: string): object {
+  return {
+    apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
+    kind: 'KubeProxyConfiguration',
+    clientConnection: { kubeconfig: paths.kubeProxyKubeconfig },
+    hostnameOverride: nodeName,
+    mode: 'iptables',
+    clusterCIDR: podNetwork.cidr,
+    // On the node's address, where the launcher checks it from the host.
+    healthzBindAddress: `${podNetwork.nodeIp}:${kubeProxyHealthzPort}`,
+    metricsBindAddress: '127.0.0.1:10249',
+    iptables: { localhostNodePorts: false },
+    conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: '0s', tcpCloseWaitTimeout: '0s' },
+    oomScoreAdj: 0,
   };
 }
 

@@ -176,7 +176,7 @@ export async function cleanUpHost(record: HostRecord | undefined): Promise<void>
   await fs.rm(recordFile, { force: true });
 }
 
-const nodeBinaries = new Set(['kubelet', 'containerd', 'containerd-shim-runc-v2', 'runc', 'ctr']);
+const nodeBinaries = new Set(['kubelet', 'kube-proxy', 'containerd', 'containerd-shim-runc-v2', 'runc', 'ctr']);
 
 /** Living processes of the node's binaries from the build cache, wherever they run. */
 async function nodeBinaryProcesses(): Promise<string[]> {

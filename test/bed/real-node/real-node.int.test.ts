@@ -114,11 +114,11 @@ describe('a real node', () => {
     expect(failing.code).toBe(3);
   });
 
-  test('a pod routes only the bed\'s own addresses: no default route, so nothing leaves the machine', async () => {
+  test('a pod routes only the bed\'s own addresses and Services: no default route, so nothing leaves the machine', async () => {
     await ns.core.createNamespacedPod({ namespace: ns.name, body: podOn(node, 'routes', ['ip', 'route']) });
     await ns.podWhen('routes', 'ended', (p) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed');
     const routes = (await ns.kubectl('logs', 'routes')).stdout.trim().split('\n').map((line) => line.split(' ').slice(0, 3).join(' '));
-    expect(routes.sort()).toEqual([`${podNetwork.routed} via ${podNetwork.gateway}`, `${podNetwork.cidr} dev eth0`]);
+    expect(routes.sort()).toEqual([...podNetwork.routed.map((dst) => `${dst} via ${podNetwork.gateway}`), `${podNetwork.cidr} dev eth0`].sort());
   });
 
   test('the host reaches a pod, and a pod reaches a server on the host\'s end of the node\'s link', async () => {
@@ -138,6 +138,30 @@ describe('a real node', () => {
     } finally {
       host.close();
     }
+  });
+
+  test('a ClusterIP Service reaches its pod through kube-proxy, from another pod and from the host', async () => {
+    const server = podOn(node, 'greeter', ['sh', '-c',
+      'mkdir -p /tmp/www && echo "hello from $(hostname)" > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www']);
+    server.metadata!.labels = { app: 'greeter' };
+    await ns.core.createNamespacedPod({ namespace: ns.name, body: server });
+    const service = await ns.core.createNamespacedService({ namespace: ns.name, body: {
+      metadata: { name: 'greeter' },
+      spec: { selector: { app: 'greeter' }, ports: [{ port: 80, targetPort: 8080 }] },
+    } });
+    const clusterIp = service.spec?.clusterIP ?? '';
+    expect(clusterIp).toMatch(/^10\.0\.0\.\d+$/);
+    await ns.podWhen('greeter', 'running', running);
+    let fromHost = '';
+    await waitFor('the Service from the host', async () => {
+      fromHost = await (await fetch(`http://${clusterIp}/`, { signal: AbortSignal.timeout(3_000) })).text();
+      return true;
+    }, { timeoutMs: 30_000 });
+    expect(fromHost).toBe('hello from greeter\n');
+    await ns.core.createNamespacedPod({ namespace: ns.name, body: podOn(node, 'client', ['wget', '-qO-', `http://${clusterIp}/`]) });
+    const client = await ns.podWhen('client', 'ended', (p) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed');
+    expect(client.status?.phase).toBe('Succeeded');
+    expect((await ns.kubectl('logs', 'client')).stdout).toBe('hello from greeter\n');
   });
 
   test('while pods run, the machine\'s sysctls and mount table are as they were', async () => {

@@ -1,5 +1,5 @@
-// A real Kubernetes node on this machine: containerd (CRI, runc, CNI bridge) and
-// the kubelet, joined to a bed control plane. The daemons run in mount and network
+// A real Kubernetes node on this machine: containerd (CRI, runc, CNI bridge), the
+// kubelet and kube-proxy, joined to a bed control plane. The daemons run in mount and network
 // namespaces of their own (nothing they mount reaches the machine's; their bridge,
 // iptables chains and forwarding live and die with the node, which reaches the
 // host only over a veth pair), in a cgroup of their own (so every process of the
@@ -12,20 +12,17 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { runBuildScript } from '../binaries.ts';
-import { writeKubeconfig } from '../kubeconfig.ts';
-import { caKeyFileFor, issueClientCert } from '../pki.ts';
+import { serviceClusterIpRange } from '../control-plane.ts';
+import { caKeyFileFor } from '../pki.ts';
 import { GiveUp, startSupervised, waitFor, type Supervised } from '../process.ts';
 import { startTcpProxy, type TcpProxy } from '../../support/tcp-proxy.ts';
-import {
-  containerdConfig, cniNetwork, fixedHostPaths, hostDirFor, kubeletConfiguration, kubeletSysctls, nodePaths,
-  podNetwork, runcWrapper, type NodePaths,
-} from './config.ts';
+import { fixedHostPaths, kubeProxyHealthzPort, nodePaths, podNetwork, type NodePaths } from './config.ts';
+import { namespaceScript, writeClientKubeconfig, writeNodeFiles } from './node-files.ts';
 import {
   cleanUpHost, daemonsCgroup, lockHost, makeCgroupRoot, pathExists, readRecord, writeRecord, type HostRecord,
 } from './host.ts';
 
 const run = promisify(execFile);
-const cniBinDir = '/usr/lib/cni'; // Debian's containernetworking-plugins
 
 export interface RealNodeOptions {
   /** Created; removed by stop(). */
@@ -126,7 +123,11 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
     // The kubelet reaches the apiserver (on the host's loopback) at the host's end of the link.
     const apiserver = new URL(options.server);
     apiserverRelay = await startTcpProxy({ host: apiserver.hostname, port: Number(apiserver.port) }, podNetwork.hostIp);
-    await writeKubeletKubeconfig(paths, options, `https://${podNetwork.hostIp}:${apiserverRelay.port}`);
+    const relayed = `https://${podNetwork.hostIp}:${apiserverRelay.port}`;
+    await writeClientKubeconfig(options, relayed,
+      { kubeconfig: paths.kubeletKubeconfig, user: `system:node:${options.nodeName}`, groups: ['system:nodes'] });
+    // The bootstrap policy binds system:node-proxier to this user.
+    await writeClientKubeconfig(options, relayed, { kubeconfig: paths.kubeProxyKubeconfig, user: 'system:kube-proxy', groups: [] });
 
     // Each daemon joins the node's cgroup, then the namespace, then becomes itself.
     const inNode = (name: string, command: string, args: string[], env?: NodeJS.ProcessEnv) => {
@@ -176,6 +177,13 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
       throw new Error(`${error.message}\n--- kubelet ---\n${kubelet.logTail()}\n--- containerd ---\n${containerd.logTail()}`);
     });
 
+    const kubeProxy = inNode('kube-proxy', bin('kube-proxy'), [`--config=${paths.kubeProxyConfig}`, '--v=1']);
+    // Healthy once its first sync of Services into iptables is done.
+    await waitFor('kube-proxy healthy', async () => {
+      if (await exitedAlready(kubeProxy)) throw new GiveUp(`kube-proxy exited:\n${kubeProxy.logTail()}`);
+      return (await fetch(`http://${podNetwork.nodeIp}:${kubeProxyHealthzPort}/healthz`, { signal: AbortSignal.timeout(2_000) })).ok;
+    }, { timeoutMs: 30_000 }).catch((error: Error) => { throw new Error(`${error.message}\n--- kube-proxy ---\n${kubeProxy.logTail()}`); });
+
     return { nodeName: options.nodeName, nodeIp: podNetwork.nodeIp, paths, record, ctr, stop };
   } catch (error) {
     await stop().catch(() => undefined);
@@ -187,49 +195,8 @@ async function exitedAlready(process: Supervised): Promise<boolean> {
   return Promise.race([process.exited.then(() => true), new Promise<boolean>((resolve) => setImmediate(() => resolve(false)))]);
 }
 
-async function writeNodeFiles(paths: NodePaths, realRunc: string, options: RealNodeOptions): Promise<void> {
-  for (const dir of [paths.binDir, paths.containerdRoot, paths.containerdState, paths.runcRoot, paths.cniConfDir,
-    paths.cniIpamDir, paths.kubeletRoot, paths.kubeletCerts, paths.kubeletPki, paths.podLogs, paths.volumePluginDir,
-    paths.sysctlDir, ...fixedHostPaths.map((hostPath) => hostDirFor(paths, hostPath))]) {
-    await fs.mkdir(dir, { recursive: true });
-  }
-  await fs.writeFile(paths.runcWrapper, runcWrapper(realRunc), { mode: 0o755 });
-  await fs.writeFile(paths.containerdConfig, containerdConfig(paths, cniBinDir));
-  await fs.writeFile(path.join(paths.cniConfDir, '10-bed.conflist'), JSON.stringify(cniNetwork(paths), null, 2));
-  await fs.writeFile(paths.kubeletConfig, JSON.stringify(kubeletConfiguration(paths, { caCertFile: options.caCertFile }), null, 2));
-  for (const [name, value] of Object.entries(kubeletSysctls)) {
-    await fs.writeFile(path.join(paths.sysctlDir, name.replaceAll('/', '.')), `${value}\n`);
-  }
-}
-
-async function writeKubeletKubeconfig(paths: NodePaths, options: RealNodeOptions, server: string): Promise<void> {
-  const certFile = path.join(paths.kubeletPki, 'kubelet-client.crt');
-  const keyFile = path.join(paths.kubeletPki, 'kubelet-client.key');
-  await issueClientCert({ caCert: options.caCertFile, caKey: options.caKeyFile }, {
-    certFile, keyFile, commonName: `system:node:${options.nodeName}`, organizations: ['system:nodes'],
-  });
-  await writeKubeconfig(paths.kubeletKubeconfig, {
-    // Through the relay, whose address the apiserver's certificate does not name.
-    server, tlsServerName: 'localhost', caCertFile: options.caCertFile, user: `system:node:${options.nodeName}`,
-    clientCertFile: certFile, clientKeyFile: keyFile,
-  });
-}
-
-/** Run as the namespace's first process: joins the node's cgroup, mounts the node's dirs over
- * the fixed host paths and its sysctl files over the kubelet's, then holds the namespace. */
-function namespaceScript(paths: NodePaths, procs: string): string {
-  const quote = (value: string) => `'${value.replaceAll("'", "'\\''")}'`;
-  const binds = [
-    ...fixedHostPaths.map((hostPath) => [hostDirFor(paths, hostPath), hostPath]),
-    ...Object.keys(kubeletSysctls).map((name) => [path.join(paths.sysctlDir, name.replaceAll('/', '.')), `/proc/sys/${name}`]),
-  ];
-  return ['set -e', `echo $$ > ${quote(procs)}`,
-    ...binds.map(([from = '', to = '']) => `mount --bind ${quote(from)} ${quote(to)}`),
-    'echo ready', 'exec sleep infinity'].join('\n');
-}
-
-/** The veth pair between the host and the node's network namespace, and the host's route to
- * the pods through it. Both go when the namespace does. */
+/** The veth pair between the host and the node's network namespace, and the host's routes to
+ * the pods and Services through it. All go when the namespace does. */
 async function makeLink(holderPid: number): Promise<void> {
   const { hostInterface, hostIp, nodeIp, linkPrefixLength, cidr } = podNetwork;
   const inNode = (...args: string[]) => run('nsenter', [`--net=/proc/${holderPid}/ns/net`, '--', ...args]);
@@ -240,7 +207,7 @@ async function makeLink(holderPid: number): Promise<void> {
     ['link', 'set', 'dev', 'eth0', 'up']]) await inNode('ip', ...args);
   // The namespace's own forwarding: the host's to its pods, the pods' to the host's end.
   await inNode('sh', '-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward');
-  await run('ip', ['route', 'add', cidr, 'via', nodeIp, 'dev', hostInterface]);
+  for (const destination of [cidr, serviceClusterIpRange]) await run('ip', ['route', 'add', destination, 'via', nodeIp, 'dev', hostInterface]);
 }
 
 /** The node's user gets the system:node role; the bed's apiserver authorizes with RBAC alone
