@@ -5,6 +5,7 @@
 #   containerd, containerd-shim-runc-v2, ctr   github.com/containerd/containerd/v2
 #   runc                  github.com/opencontainers/runc, built as a main module
 #                         (its go.mod has replace directives, which `go install` refuses)
+#   coredns               github.com/coredns/coredns, the cluster DNS
 # Idempotent: a binary whose recorded version matches is reused.
 #
 #   test/cluster/build-node.sh          # build if needed, print the bin dir
@@ -16,6 +17,7 @@ set -euo pipefail
 containerd_version=v2.4.2
 # Debian's runc 1.1.5 fails under containerd 2.4 ("can't get final child's PID from pipe: EOF").
 runc_version=v1.5.3
+coredns_version=v1.15.0
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # The control plane's bin dir (built first if it is not yet).
@@ -85,6 +87,16 @@ else
     -ldflags "-s -w -X main.version=${runc_version#v}" -o "$scratch/runc" .)
   install_built runc "$runc_version" "$scratch/runc"
   log "runc: built in $((SECONDS - start))s"
+fi
+
+if cached coredns "$coredns_version"; then
+  log "coredns: cached"
+else
+  log "coredns: building github.com/coredns/coredns@$coredns_version (minutes on a cold cache)"
+  start=$SECONDS
+  GOBIN="$scratch" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" "github.com/coredns/coredns@$coredns_version"
+  install_built coredns "$coredns_version" "$scratch/coredns"
+  log "coredns: built in $((SECONDS - start))s"
 fi
 
 log "done: $bin_dir"

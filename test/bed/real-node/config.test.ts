@@ -4,7 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { cniNetwork, containerdConfig, fixedHostPaths, hostDirFor, kubeletConfiguration, nodePaths, podNetwork, runcWrapper } from './config.ts';
+import {
+  clusterDns, cniNetwork, containerdConfig, corefile, fixedHostPaths, hostDirFor, kubeletConfiguration, kubeProxyConfiguration, nodePaths,
+  podNetwork, runcWrapper,
+} from './config.ts';
 
 const paths = nodePaths('/tmp/bed-x/node');
 
@@ -82,6 +85,21 @@ describe('the node\'s configuration', () => {
       authentication: { anonymous: { enabled: false }, x509: { clientCAFile: '/ca.crt' } }, authorization: { mode: 'Webhook' },
       cgroupDriver: 'cgroupfs', failCgroupV1: false, failSwapOn: false, enforceNodeAllocatable: [],
       podLogsDir: paths.podLogs, containerRuntimeEndpoint: `unix://${paths.containerdSocket}`,
+    });
+  });
+
+  test('CoreDNS serves the cluster domain on the node\'s address and forwards nothing; the kubelet points pods at it', () => {
+    const config = corefile(paths);
+    expect(config).toMatch(new RegExp(`^ *bind ${podNetwork.nodeIp.replaceAll('.', '\\.')}$`, 'm'));
+    expect(config).toMatch(/^ *kubernetes cluster\.local /m);
+    expect(config).not.toMatch(/forward|proxy/);
+    expect(kubeletConfiguration(paths, { caCertFile: '/ca.crt' })).toMatchObject({ clusterDNS: [clusterDns.serviceIp], clusterDomain: 'cluster.local' });
+  });
+
+  test('kube-proxy leaves the machine\'s conntrack settings and route_localnet alone', () => {
+    expect(kubeProxyConfiguration(paths, 'n')).toMatchObject({
+      mode: 'iptables', hostnameOverride: 'n', clusterCIDR: podNetwork.cidr, oomScoreAdj: 0,
+      iptables: { localhostNodePorts: false }, conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: '0s', tcpCloseWaitTimeout: '0s' },
     });
   });
 

@@ -25,6 +25,15 @@ export const podNetwork = {
 
 export const kubeProxyHealthzPort = 10256;
 
+/** The cluster DNS: CoreDNS in the node's network namespace on the node's address, behind the
+ * kube-dns Service at a cluster IP from the range's static band (never handed out at random). */
+export const clusterDns = {
+  serviceIp: '10.0.0.10',
+  domain: 'cluster.local',
+  /** CoreDNS's ready plugin, checked from the host. */
+  readyPort: 8181,
+} as const;
+
 /** The kubelet's HTTPS port on the node IP; the node's namespace is its own, so the usual one is free. */
 export const kubeletPort = 10250;
 
@@ -62,6 +71,8 @@ export interface NodePaths {
   kubeletKubeconfig: string;
   kubeProxyConfig: string;
   kubeProxyKubeconfig: string;
+  corefile: string;
+  corednsKubeconfig: string;
   kubeletRoot: string;
   kubeletCerts: string;
   kubeletPki: string;
@@ -91,6 +102,8 @@ export function nodePaths(dir: string): NodePaths {
     kubeletKubeconfig: at('kubelet', 'kubeconfig'),
     kubeProxyConfig: at('kube-proxy', 'config.json'),
     kubeProxyKubeconfig: at('kube-proxy', 'kubeconfig'),
+    corefile: at('coredns', 'Corefile'),
+    corednsKubeconfig: at('coredns', 'kubeconfig'),
     kubeletRoot: at('kubelet', 'root'),
     kubeletCerts: at('kubelet', 'certs'),
     kubeletPki: at('kubelet', 'pki'),
@@ -219,8 +232,8 @@ export function kubeletConfiguration(paths: NodePaths, options: KubeletOptions):
     evictionHard: { 'memory.available': '100Mi', 'nodefs.available': '2%', 'imagefs.available': '2%' },
     imageGCHighThresholdPercent: 99,
     imageGCLowThresholdPercent: 98,
-    // No cluster DNS yet: pods get the machine's resolv.conf (dnsPolicy Default).
-    clusterDomain: 'cluster.local',
+    clusterDNS: [clusterDns.serviceIp],
+    clusterDomain: clusterDns.domain,
     registerNode: true,
   };
 }
@@ -243,6 +256,23 @@ export function kubeProxyConfiguration(paths: NodePaths, nodeName: string): obje
     conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: '0s', tcpCloseWaitTimeout: '0s' },
     oomScoreAdj: 0,
   };
+}
+
+/** CoreDNS answers for the cluster's names only: with no forward plugin, no query leaves the
+ * node (other names get REFUSED or SERVFAIL). */
+export function corefile(paths: NodePaths): string {
+  return `.:53 {
+    bind ${podNetwork.nodeIp}
+    errors
+    ready ${podNetwork.nodeIp}:${clusterDns.readyPort}
+    kubernetes ${clusterDns.domain} in-addr.arpa ip6.arpa {
+        kubeconfig ${paths.corednsKubeconfig} system:coredns
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+    }
+    cache 5
+}
+`;
 }
 
 /** runc as containerd's shims call it. The kubelet asks for oom_score_adj -998 (sandboxes) and

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { writeKubeconfig } from '../kubeconfig.ts';
 import { issueClientCert } from '../pki.ts';
 import {
-  containerdConfig, cniNetwork, fixedHostPaths, hostDirFor, kubeletConfiguration, kubeletSysctls, kubeProxyConfiguration,
+  containerdConfig, cniNetwork, corefile, fixedHostPaths, hostDirFor, kubeletConfiguration, kubeletSysctls, kubeProxyConfiguration,
   runcWrapper, type NodePaths,
 } from './config.ts';
 import type { RealNodeOptions } from './real-node.ts';
@@ -16,6 +16,7 @@ const cniBinDir = '/usr/lib/cni'; // Debian's containernetworking-plugins
 export async function writeNodeFiles(paths: NodePaths, realRunc: string, options: RealNodeOptions): Promise<void> {
   for (const dir of [paths.binDir, paths.containerdRoot, paths.containerdState, paths.runcRoot, paths.cniConfDir,
     paths.cniIpamDir, paths.kubeletRoot, paths.kubeletCerts, paths.kubeletPki, path.dirname(paths.kubeProxyConfig),
+    path.dirname(paths.corefile),
     paths.podLogs, paths.volumePluginDir,
     paths.sysctlDir, ...fixedHostPaths.map((hostPath) => hostDirFor(paths, hostPath))]) {
     await fs.mkdir(dir, { recursive: true });
@@ -25,6 +26,7 @@ export async function writeNodeFiles(paths: NodePaths, realRunc: string, options
   await fs.writeFile(path.join(paths.cniConfDir, '10-bed.conflist'), JSON.stringify(cniNetwork(paths), null, 2));
   await fs.writeFile(paths.kubeletConfig, JSON.stringify(kubeletConfiguration(paths, { caCertFile: options.caCertFile }), null, 2));
   await fs.writeFile(paths.kubeProxyConfig, JSON.stringify(kubeProxyConfiguration(paths, options.nodeName), null, 2));
+  await fs.writeFile(paths.corefile, corefile(paths));
   for (const [name, value] of Object.entries(kubeletSysctls)) {
     await fs.writeFile(path.join(paths.sysctlDir, name.replaceAll('/', '.')), `${value}\n`);
   }

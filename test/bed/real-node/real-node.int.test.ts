@@ -9,10 +9,11 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
-import { bedSetting, createTestNamespace, waitFor, type TestNamespace } from '../../support/cluster.ts';
+import { bedSetting, createTestNamespace, kubeConfig, waitFor, type TestNamespace } from '../../support/cluster.ts';
 import { repoRoot } from '../binaries.ts';
 import { GiveUp } from '../process.ts';
 import { cgroupMounts, leftovers, mountsUnder, nodeProcesses, readRecord, type HostRecord } from './host.ts';
+import { deleteNodeObjects } from './cluster-objects.ts';
 import { controlPlaneOf, startRealNode, type RealNode } from './real-node.ts';
 import { fixedHostPaths, kubeletSysctls, nodeCgroupName, podNetwork } from './config.ts';
 
@@ -164,6 +165,19 @@ describe('a real node', () => {
     expect((await ns.kubectl('logs', 'client')).stdout).toBe('hello from greeter\n');
   });
 
+  test('CoreDNS resolves Services by name, short and full; names outside the cluster do not resolve', async () => {
+    const script = [
+      `wget -qO- http://greeter/`,
+      `wget -qO- http://greeter.${ns.name}.svc.cluster.local/`,
+      'nslookup kubernetes.default.svc.cluster.local >/dev/null && echo "kubernetes found"',
+      'nslookup example.com >/dev/null 2>&1 || echo "example.com not found"',
+    ].join('; ');
+    await ns.core.createNamespacedPod({ namespace: ns.name, body: podOn(node, 'resolver', ['sh', '-c', script]) });
+    await ns.podWhen('resolver', 'ended', (p) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed');
+    expect((await ns.kubectl('logs', 'resolver')).stdout)
+      .toBe('hello from greeter\nhello from greeter\nkubernetes found\nexample.com not found\n');
+  });
+
   test('while pods run, the machine\'s sysctls and mount table are as they were', async () => {
     await ns.podWhen('sleeper', 'running', running);
     expect(await machineSysctls()).toEqual(sysctlsBefore);
@@ -242,8 +256,7 @@ describe('after SIGKILL of the process that started a real node', () => {
       const heldDir = /ready (\S+)/.exec(output)?.[1];
       if (heldDir) await fs.rm(path.dirname(heldDir), { recursive: true, force: true });
       // The killed node could not remove its Node and RBAC binding.
-      await ns.kubectl('delete', 'node', 'killed-node', '--ignore-not-found');
-      await ns.kubectl('delete', 'clusterrolebinding', 'claude-operator-bed:killed-node', '--ignore-not-found');
+      await deleteNodeObjects(kubeConfig(), 'killed-node');
     }
   }, 2 * startTimeoutMs);
 });

@@ -10,13 +10,14 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { runBuildScript } from '../binaries.ts';
 import { serviceClusterIpRange } from '../control-plane.ts';
 import { caKeyFileFor } from '../pki.ts';
 import { GiveUp, startSupervised, waitFor, type Supervised } from '../process.ts';
 import { startTcpProxy, type TcpProxy } from '../../support/tcp-proxy.ts';
-import { fixedHostPaths, kubeProxyHealthzPort, nodePaths, podNetwork, type NodePaths } from './config.ts';
+import { clusterDns, fixedHostPaths, kubeProxyHealthzPort, nodePaths, podNetwork, type NodePaths } from './config.ts';
+import { corednsUser, createNodeObjects, deleteNodeObjects } from './cluster-objects.ts';
 import { namespaceScript, writeClientKubeconfig, writeNodeFiles } from './node-files.ts';
 import {
   cleanUpHost, daemonsCgroup, lockHost, makeCgroupRoot, pathExists, readRecord, writeRecord, type HostRecord,
@@ -79,7 +80,6 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
   let record: HostRecord | undefined;
   const admin = new KubeConfig();
   admin.loadFromFile(options.adminKubeconfig);
-  const bindingName = `claude-operator-bed:${options.nodeName}`;
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -88,8 +88,7 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
       for (const daemon of started.reverse()) await daemon.stop(5_000);
       await apiserverRelay?.close();
       await cleanUpHost(record);
-      await admin.makeApiClient(CoreV1Api).deleteNode({ name: options.nodeName }).catch(() => undefined);
-      await admin.makeApiClient(RbacAuthorizationV1Api).deleteClusterRoleBinding({ name: bindingName }).catch(() => undefined);
+      await deleteNodeObjects(admin, options.nodeName).catch(() => undefined);
       await lock.stop();
     })();
     return stopping;
@@ -128,6 +127,7 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
       { kubeconfig: paths.kubeletKubeconfig, user: `system:node:${options.nodeName}`, groups: ['system:nodes'] });
     // The bootstrap policy binds system:node-proxier to this user.
     await writeClientKubeconfig(options, relayed, { kubeconfig: paths.kubeProxyKubeconfig, user: 'system:kube-proxy', groups: [] });
+    await writeClientKubeconfig(options, relayed, { kubeconfig: paths.corednsKubeconfig, user: corednsUser, groups: [] });
 
     // Each daemon joins the node's cgroup, then the namespace, then becomes itself.
     const inNode = (name: string, command: string, args: string[], env?: NodeJS.ProcessEnv) => {
@@ -157,7 +157,7 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
     }, { timeoutMs: 30_000 });
     for (const image of images) await ctr('images', 'import', image.archive);
 
-    await bindNodeRole(admin, options.nodeName, bindingName);
+    await createNodeObjects(admin, options.nodeName);
     const kubelet = inNode('kubelet', bin('kubelet'), [
       `--config=${paths.kubeletConfig}`,
       `--kubeconfig=${paths.kubeletKubeconfig}`,
@@ -184,6 +184,12 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
       return (await fetch(`http://${podNetwork.nodeIp}:${kubeProxyHealthzPort}/healthz`, { signal: AbortSignal.timeout(2_000) })).ok;
     }, { timeoutMs: 30_000 }).catch((error: Error) => { throw new Error(`${error.message}\n--- kube-proxy ---\n${kubeProxy.logTail()}`); });
 
+    const coredns = inNode('coredns', bin('coredns'), ['-conf', paths.corefile]);
+    await waitFor('CoreDNS ready', async () => {
+      if (await exitedAlready(coredns)) throw new GiveUp(`CoreDNS exited:\n${coredns.logTail()}`);
+      return (await fetch(`http://${podNetwork.nodeIp}:${clusterDns.readyPort}/ready`, { signal: AbortSignal.timeout(2_000) })).ok;
+    }, { timeoutMs: 30_000 }).catch((error: Error) => { throw new Error(`${error.message}\n--- CoreDNS ---\n${coredns.logTail()}`); });
+
     return { nodeName: options.nodeName, nodeIp: podNetwork.nodeIp, paths, record, ctr, stop };
   } catch (error) {
     await stop().catch(() => undefined);
@@ -208,16 +214,4 @@ async function makeLink(holderPid: number): Promise<void> {
   // The namespace's own forwarding: the host's to its pods, the pods' to the host's end.
   await inNode('sh', '-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward');
   for (const destination of [cidr, serviceClusterIpRange]) await run('ip', ['route', 'add', destination, 'via', nodeIp, 'dev', hostInterface]);
-}
-
-/** The node's user gets the system:node role; the bed's apiserver authorizes with RBAC alone
- * (no Node authorizer), where that role's default binding has no subjects. */
-async function bindNodeRole(admin: KubeConfig, nodeName: string, bindingName: string): Promise<void> {
-  const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
-  await rbac.deleteClusterRoleBinding({ name: bindingName }).catch(() => undefined);
-  await rbac.createClusterRoleBinding({ body: {
-    metadata: { name: bindingName },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:node' },
-    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: `system:node:${nodeName}` }],
-  } });
 }
