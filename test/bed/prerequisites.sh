@@ -2,7 +2,7 @@
 # Makes sure this Debian machine has what the test bed needs: setpriv (util-linux),
 # openssl, redis-server, a PostgreSQL server with a running cluster we may connect
 # to, psql; what the real node needs (iptables, CNI plugins, buildah, libseccomp,
-# gcc with a static libc, busybox-static); and reports on go (>= 1.26, for
+# gcc with a static libc, busybox-static, skopeo); and reports on go (>= 1.26, for
 # building the control plane and the node; never installed here).
 # Installs what is missing with apt-get when run as root, otherwise says what to run.
 # Idempotent, and silent when everything is present and running.
@@ -40,7 +40,8 @@ need have openssl -- openssl openssl
 need have psql -- postgresql-client psql
 # The real node (test/bed/real-node): runc is built with libseccomp; kubelet and
 # CNI portmap use iptables; the node's images are built with buildah, the pause
-# image from a static C program, busybox from Debian's static build.
+# image from a static C program, busybox from Debian's static build, and pushed
+# to the node's registry with skopeo.
 need have flock -- util-linux flock
 need have unshare -- util-linux unshare
 need have nsenter -- util-linux nsenter
@@ -49,6 +50,7 @@ need installed libseccomp-dev -- libseccomp-dev 'libseccomp headers'
 need installed containernetworking-plugins -- containernetworking-plugins 'CNI plugins (bridge, host-local, loopback, portmap)'
 need have iptables -- iptables iptables
 need have buildah -- buildah buildah
+need have skopeo -- skopeo 'skopeo (pushes the node'"'"'s images to its registry)'
 need have gcc -- gcc gcc
 need installed libc6-dev -- libc6-dev 'static libc (for the pause image)'
 need installed busybox-static -- busybox-static 'static busybox (for the busybox image)'

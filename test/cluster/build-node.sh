@@ -6,6 +6,7 @@
 #   runc                  github.com/opencontainers/runc, built as a main module
 #                         (its go.mod has replace directives, which `go install` refuses)
 #   coredns               github.com/coredns/coredns, the cluster DNS
+#   registry              github.com/distribution/distribution/v3, the OCI registry containerd pulls from
 # Idempotent: a binary whose recorded version matches is reused.
 #
 #   test/cluster/build-node.sh          # build if needed, print the bin dir
@@ -18,6 +19,7 @@ containerd_version=v2.4.2
 # Debian's runc 1.1.5 fails under containerd 2.4 ("can't get final child's PID from pipe: EOF").
 runc_version=v1.5.3
 coredns_version=v1.15.0
+registry_version=v3.1.2
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # The control plane's bin dir (built first if it is not yet).
@@ -89,15 +91,17 @@ else
   log "runc: built in $((SECONDS - start))s"
 fi
 
-if cached coredns "$coredns_version"; then
-  log "coredns: cached"
-else
-  log "coredns: building github.com/coredns/coredns@$coredns_version (minutes on a cold cache)"
-  start=$SECONDS
-  GOBIN="$scratch" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" "github.com/coredns/coredns@$coredns_version"
-  install_built coredns "$coredns_version" "$scratch/coredns"
-  log "coredns: built in $((SECONDS - start))s"
-fi
+go_install() { # name version package@version: one binary from a module without replace directives
+  local name=$1 version=$2 package=$3
+  if cached "$name" "$version"; then log "$name: cached"; return; fi
+  log "$name: building $package (minutes on a cold cache)"
+  local start=$SECONDS
+  GOBIN="$scratch" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" "$package"
+  install_built "$name" "$version" "$scratch/$(basename "${package%@*}")"
+  log "$name: built in $((SECONDS - start))s"
+}
+go_install coredns "$coredns_version" "github.com/coredns/coredns@$coredns_version"
+go_install registry "$registry_version" "github.com/distribution/distribution/v3/cmd/registry@$registry_version"
 
 log "done: $bin_dir"
 echo "$bin_dir"

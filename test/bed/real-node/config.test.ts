@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import {
   clusterDns, cniNetwork, containerdConfig, corefile, fixedHostPaths, hostDirFor, kubeletConfiguration, kubeProxyConfiguration, nodePaths,
-  podNetwork, runcWrapper,
+  podNetwork, registry, registryConfig, registryHosts, runcWrapper,
 } from './config.ts';
 
 const paths = nodePaths('/tmp/bed-x/node');
@@ -101,6 +101,15 @@ describe('the node\'s configuration', () => {
       mode: 'iptables', hostnameOverride: 'n', clusterCIDR: podNetwork.cidr, oomScoreAdj: 0,
       iptables: { localhostNodePorts: false }, conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: '0s', tcpCloseWaitTimeout: '0s' },
     });
+  });
+
+  test('containerd pulls localhost:5000 over plain HTTP from the registry, which keeps its blobs under the node\'s dir', () => {
+    expect(registryHosts()).toBe('server = "http://localhost:5000"\n\n[host."http://localhost:5000"]\n  capabilities = ["pull", "resolve"]\n');
+    expect(containerdConfig(paths, '/usr/lib/cni')).toContain(`config_path = "${paths.registryHostsDir}"`);
+    const config = registryConfig(paths) as { storage: { filesystem: { rootdirectory: string } }; http: { addr: string } };
+    expect(config.storage.filesystem.rootdirectory.startsWith(`${paths.dir}/`)).toBe(true);
+    expect(config.http.addr).toBe(`:${registry.port}`);
+    expect(Object.keys(config).sort()).toEqual(['http', 'log', 'storage', 'version']);
   });
 
   test('each fixed host path has a dir of its own under the node\'s dir', () => {

@@ -34,6 +34,17 @@ export const clusterDns = {
   readyPort: 8181,
 } as const;
 
+/** The OCI registry, in the node's network namespace on every address there: containerd pulls
+ * from it as localhost:5000 (plain HTTP, as for any local registry), the host pushes to the
+ * node's address. Pods name images localhost:5000/NAME:TAG. */
+export const registry = {
+  port: 5000,
+  /** How pods and containerd name it. */
+  name: 'localhost:5000',
+  /** How the host reaches it. */
+  fromHost: '10.244.255.2:5000',
+} as const;
+
 /** The kubelet's HTTPS port on the node IP; the node's namespace is its own, so the usual one is free. */
 export const kubeletPort = 10250;
 
@@ -73,6 +84,10 @@ export interface NodePaths {
   kubeProxyKubeconfig: string;
   corefile: string;
   corednsKubeconfig: string;
+  /** containerd's registry hosts (certs.d layout). */
+  registryHostsDir: string;
+  registryConfig: string;
+  registryStorage: string;
   kubeletRoot: string;
   kubeletCerts: string;
   kubeletPki: string;
@@ -104,6 +119,9 @@ export function nodePaths(dir: string): NodePaths {
     kubeProxyKubeconfig: at('kube-proxy', 'kubeconfig'),
     corefile: at('coredns', 'Corefile'),
     corednsKubeconfig: at('coredns', 'kubeconfig'),
+    registryHostsDir: at('containerd', 'certs.d'),
+    registryConfig: at('registry', 'config.json'),
+    registryStorage: at('registry', 'storage'),
     kubeletRoot: at('kubelet', 'root'),
     kubeletCerts: at('kubelet', 'certs'),
     kubeletPki: at('kubelet', 'pki'),
@@ -147,6 +165,8 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.opt"]
 
 [plugins.'io.containerd.cri.v1.images']
   snapshotter = "overlayfs"
+  [plugins.'io.containerd.cri.v1.images'.registry]
+    config_path = ${toml(paths.registryHostsDir)}
   [plugins.'io.containerd.cri.v1.images'.pinned_images]
     sandbox = ${toml(sandboxImage)}
 
@@ -255,6 +275,23 @@ export function kubeProxyConfiguration(paths: NodePaths, nodeName: string): obje
     iptables: { localhostNodePorts: false },
     conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: '0s', tcpCloseWaitTimeout: '0s' },
     oomScoreAdj: 0,
+  };
+}
+
+/** containerd's hosts.toml for the bed's registry: plain HTTP, pull and resolve. */
+export function registryHosts(): string {
+  const url = `http://${registry.name}`;
+  return `server = ${toml(url)}\n\n[host.${toml(url)}]\n  capabilities = ["pull", "resolve"]\n`;
+}
+
+/** distribution's registry, storing under the node's dir (JSON is YAML). No debug server, no
+ * storage health check, no notifications or pull-through proxy: nothing it would reach out to. */
+export function registryConfig(paths: NodePaths): object {
+  return {
+    version: '0.1',
+    log: { level: 'info' },
+    storage: { filesystem: { rootdirectory: paths.registryStorage }, delete: { enabled: true } },
+    http: { addr: `:${registry.port}` },
   };
 }
 

@@ -7,7 +7,7 @@ import { writeKubeconfig } from '../kubeconfig.ts';
 import { issueClientCert } from '../pki.ts';
 import {
   containerdConfig, cniNetwork, corefile, fixedHostPaths, hostDirFor, kubeletConfiguration, kubeletSysctls, kubeProxyConfiguration,
-  runcWrapper, type NodePaths,
+  registry, registryConfig, registryHosts, runcWrapper, type NodePaths,
 } from './config.ts';
 import type { RealNodeOptions } from './real-node.ts';
 
@@ -16,7 +16,7 @@ const cniBinDir = '/usr/lib/cni'; // Debian's containernetworking-plugins
 export async function writeNodeFiles(paths: NodePaths, realRunc: string, options: RealNodeOptions): Promise<void> {
   for (const dir of [paths.binDir, paths.containerdRoot, paths.containerdState, paths.runcRoot, paths.cniConfDir,
     paths.cniIpamDir, paths.kubeletRoot, paths.kubeletCerts, paths.kubeletPki, path.dirname(paths.kubeProxyConfig),
-    path.dirname(paths.corefile),
+    path.dirname(paths.corefile), paths.registryStorage, path.join(paths.registryHostsDir, registry.name),
     paths.podLogs, paths.volumePluginDir,
     paths.sysctlDir, ...fixedHostPaths.map((hostPath) => hostDirFor(paths, hostPath))]) {
     await fs.mkdir(dir, { recursive: true });
@@ -27,6 +27,8 @@ export async function writeNodeFiles(paths: NodePaths, realRunc: string, options
   await fs.writeFile(paths.kubeletConfig, JSON.stringify(kubeletConfiguration(paths, { caCertFile: options.caCertFile }), null, 2));
   await fs.writeFile(paths.kubeProxyConfig, JSON.stringify(kubeProxyConfiguration(paths, options.nodeName), null, 2));
   await fs.writeFile(paths.corefile, corefile(paths));
+  await fs.writeFile(paths.registryConfig, JSON.stringify(registryConfig(paths), null, 2));
+  await fs.writeFile(path.join(paths.registryHostsDir, registry.name, 'hosts.toml'), registryHosts());
   for (const [name, value] of Object.entries(kubeletSysctls)) {
     await fs.writeFile(path.join(paths.sysctlDir, name.replaceAll('/', '.')), `${value}\n`);
   }

@@ -17,7 +17,6 @@ import { deleteNodeObjects } from './cluster-objects.ts';
 import { controlPlaneOf, startRealNode, type RealNode } from './real-node.ts';
 import { fixedHostPaths, kubeletSysctls, nodeCgroupName, podNetwork } from './config.ts';
 
-const busybox = 'claude-operator.test/busybox:bed';
 const nonRoot = { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } };
 const startTimeoutMs = 240_000;
 
@@ -43,7 +42,7 @@ function podOn(node: RealNode, name: string, command: string[], extra: Partial<V
       terminationGracePeriodSeconds: 1,
       securityContext: nonRoot,
       containers: [{
-        name: 'main', image: busybox, imagePullPolicy: 'Never', command,
+        name: 'main', image: node.images.busybox, command,
         securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
       }],
       ...extra,
@@ -93,9 +92,9 @@ describe('a real node', () => {
     expect(status.nodeInfo.kubeletVersion).toMatch(/^v1\.\d+\.\d+$/);
   });
 
-  test('kubectl run of the busybox built here runs as a non-root user and completes; kubectl logs shows its output', async () => {
+  test('kubectl run of the busybox built here (from the registry) runs as a non-root user and completes; kubectl logs shows its output', async () => {
     const overrides = { spec: { nodeName: node.nodeName, securityContext: nonRoot } };
-    const run = await ns.kubectl('run', 'hello', `--image=${busybox}`, '--image-pull-policy=Never', '--restart=Never',
+    const run = await ns.kubectl('run', 'hello', `--image=${node.images.busybox}`, '--restart=Never',
       `--overrides=${JSON.stringify(overrides)}`, '--', 'sh', '-c', 'echo "hello from $(hostname) as uid $(id -u)"');
     expect(run.stderr).toBe('');
     const pod = await ns.podWhen('hello', 'Succeeded', (p) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed');
@@ -103,6 +102,19 @@ describe('a real node', () => {
     expect(pod.status?.podIP).toMatch(/^10\.244\.0\.\d+$/);
     const logs = await ns.kubectl('logs', 'hello');
     expect(logs.stdout).toBe('hello from hello as uid 1000\n');
+  });
+
+  test('pods pull the images built here from the node\'s registry, by a localhost:5000 reference', async () => {
+    expect(node.images.busybox).toBe('localhost:5000/busybox:bed');
+    const pod = podOn(node, 'pulled', ['echo', 'pulled and ran']);
+    pod.spec!.containers[0]!.imagePullPolicy = 'Always';
+    await ns.core.createNamespacedPod({ namespace: ns.name, body: pod });
+    const ended = await ns.podWhen('pulled', 'ended', (p) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed');
+    expect(ended.status?.phase).toBe('Succeeded');
+    expect(ended.status?.containerStatuses?.[0]?.imageID).toMatch(/^localhost:5000\/busybox@sha256:[0-9a-f]{64}$/);
+    expect((await ns.kubectl('logs', 'pulled')).stdout).toBe('pulled and ran\n');
+    const events = await ns.kubectl('get', 'events', '--field-selector', 'involvedObject.name=pulled', '-o', 'jsonpath={.items[*].reason}');
+    expect(events.stdout.split(' ')).toContain('Pulled');
   });
 
   test('kubectl exec runs a command in a running pod', async () => {
@@ -230,7 +242,9 @@ describe('after SIGKILL of the process that started a real node', () => {
       }, { timeoutMs: startTimeoutMs });
       const killedRecord = await readRecord();
       expect(killedRecord?.dir).toBe(/ready (\S+)/.exec(output)?.[1]);
-      const sleeper = podOn({ nodeName: 'killed-node' } as RealNode, 'survivor', ['sleep', '600']);
+      // The held node's registry serves the same busybox under the same name.
+      const heldNode = { nodeName: 'killed-node', images: { busybox: 'localhost:5000/busybox:bed' } } as RealNode;
+      const sleeper = podOn(heldNode, 'survivor', ['sleep', '600']);
       await ns.core.createNamespacedPod({ namespace: ns.name, body: sleeper });
       await ns.podWhen('survivor', 'running', running);
 

@@ -16,7 +16,7 @@ import { serviceClusterIpRange } from '../control-plane.ts';
 import { caKeyFileFor } from '../pki.ts';
 import { GiveUp, startSupervised, waitFor, type Supervised } from '../process.ts';
 import { startTcpProxy, type TcpProxy } from '../../support/tcp-proxy.ts';
-import { clusterDns, fixedHostPaths, kubeProxyHealthzPort, nodePaths, podNetwork, type NodePaths } from './config.ts';
+import { clusterDns, fixedHostPaths, kubeProxyHealthzPort, nodePaths, podNetwork, registry, type NodePaths } from './config.ts';
 import { corednsUser, createNodeObjects, deleteNodeObjects } from './cluster-objects.ts';
 import { namespaceScript, writeClientKubeconfig, writeNodeFiles } from './node-files.ts';
 import {
@@ -40,6 +40,8 @@ export interface RealNodeOptions {
 export interface RealNode {
   nodeName: string;
   nodeIp: string;
+  /** Images pods can pull from the node's registry: the busybox built here. */
+  images: { busybox: string };
   paths: NodePaths;
   /** What the node makes outside its dir, for checks that stop() undid it. */
   record: HostRecord;
@@ -59,12 +61,13 @@ export function controlPlaneOf(adminKubeconfig: string): Pick<RealNodeOptions, '
 
 interface NodeImage { archive: string; ref: string }
 
-async function nodeImages(): Promise<NodeImage[]> {
+async function nodeImages(): Promise<Record<'pause' | 'busybox', NodeImage>> {
   const dir = await runBuildScript('build-node-images.sh');
-  return Promise.all(['pause', 'busybox'].map(async (name) => ({
+  const image = async (name: string) => ({
     archive: path.join(dir, `${name}.tar`),
     ref: (await fs.readFile(path.join(dir, `${name}.ref`), 'utf8')).trim(),
-  })));
+  });
+  return { pause: await image('pause'), busybox: await image('busybox') };
 }
 
 export async function startRealNode(options: RealNodeOptions): Promise<RealNode> {
@@ -155,7 +158,18 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
       await ctr('version');
       return true;
     }, { timeoutMs: 30_000 });
-    for (const image of images) await ctr('images', 'import', image.archive);
+    // The sandbox image is containerd's own business (pinned, never pulled): imported.
+    await ctr('images', 'import', images.pause.archive);
+
+    const registryDaemon = inNode('registry', bin('registry'), ['serve', paths.registryConfig],
+      { ...process.env, OTEL_TRACES_EXPORTER: 'none' });
+    await waitFor('the registry', async () => {
+      if (await exitedAlready(registryDaemon)) throw new GiveUp(`the registry exited:\n${registryDaemon.logTail()}`);
+      return (await fetch(`http://${registry.fromHost}/v2/`, { signal: AbortSignal.timeout(2_000) })).ok;
+    }, { timeoutMs: 30_000 });
+    // Pods pull the rest from the registry, as on a real cluster.
+    await run('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci-archive:${images.busybox.archive}`,
+      `docker://${registry.fromHost}/${repositoryOf(images.busybox.ref)}`]);
 
     await createNodeObjects(admin, options.nodeName);
     const kubelet = inNode('kubelet', bin('kubelet'), [
@@ -190,11 +204,19 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
       return (await fetch(`http://${podNetwork.nodeIp}:${clusterDns.readyPort}/ready`, { signal: AbortSignal.timeout(2_000) })).ok;
     }, { timeoutMs: 30_000 }).catch((error: Error) => { throw new Error(`${error.message}\n--- CoreDNS ---\n${coredns.logTail()}`); });
 
-    return { nodeName: options.nodeName, nodeIp: podNetwork.nodeIp, paths, record, ctr, stop };
+    return {
+      nodeName: options.nodeName, nodeIp: podNetwork.nodeIp, images: { busybox: `${registry.name}/${repositoryOf(images.busybox.ref)}` },
+      paths, record, ctr, stop,
+    };
   } catch (error) {
     await stop().catch(() => undefined);
     throw error;
   }
+}
+
+/** An image built here without its registry: claude-operator.test/busybox:bed -> busybox:bed. */
+function repositoryOf(ref: string): string {
+  return ref.slice(ref.indexOf('/') + 1);
 }
 
 async function exitedAlready(process: Supervised): Promise<boolean> {
