@@ -29,7 +29,13 @@ export interface ControlPlane {
 
 export const serviceClusterIpRange = '10.0.0.0/24';
 
-export async function startControlPlane(workDir: string): Promise<ControlPlane> {
+export interface ControlPlaneOptions {
+  /** What the `kubernetes` Service's endpoints say (default 127.0.0.1, where it listens): the
+   * real node's end of the host link, 10.244.255.1, lets pods reach it through the node's relay. */
+  advertiseAddress?: string;
+}
+
+export async function startControlPlane(workDir: string, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const bin = await controlPlaneBinaries();
   const logs = path.join(workDir, 'logs');
   await fs.mkdir(logs, { recursive: true });
@@ -86,7 +92,7 @@ export async function startControlPlane(workDir: string): Promise<ControlPlane> 
       args: [
         `--etcd-servers=${etcdUrl}`,
         '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
+        `--advertise-address=${options.advertiseAddress ?? '127.0.0.1'}`,
         `--secure-port=${apiserverPort}`,
         `--tls-cert-file=${pki.apiserverCert}`,
         `--tls-private-key-file=${pki.apiserverKey}`,

@@ -4,13 +4,15 @@
 // One file, because one real node runs on a machine at a time.
 import { spawn } from 'node:child_process';
 import http from 'node:http';
+import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import type { V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { bedSetting, createTestNamespace, kubeConfig, waitFor, type TestNamespace } from '../../support/cluster.ts';
 import { repoRoot } from '../binaries.ts';
+import { startControlPlane, type ControlPlane } from '../control-plane.ts';
 import { GiveUp } from '../process.ts';
 import { cgroupMounts, leftovers, mountsUnder, nodeProcesses, readRecord, type HostRecord } from './host.ts';
 import { deleteNodeObjects } from './cluster-objects.ts';
@@ -223,6 +225,43 @@ describe('a real node', () => {
     expect(await readRecord()).toBeUndefined();
     const nodes = await ns.kubectl('get', 'node', node.nodeName);
     expect(nodes.stderr).toMatch(/NotFound/);
+  });
+});
+
+describe('with a control plane that advertises the host\'s end of the node\'s link', () => {
+  let dir: string;
+  let controlPlane: ControlPlane;
+  let node: RealNode;
+  let core: CoreV1Api;
+
+  beforeAll(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'claude-operator-in-cluster-'));
+    controlPlane = await startControlPlane(path.join(dir, 'control-plane'), { advertiseAddress: podNetwork.hostIp });
+    node = await startRealNode({ dir: path.join(dir, 'node'), nodeName: 'in-cluster-node', ...controlPlaneOf(controlPlane.adminKubeconfig) });
+    const config = new KubeConfig();
+    config.loadFromFile(controlPlane.adminKubeconfig);
+    core = config.makeApiClient(CoreV1Api);
+  }, startTimeoutMs);
+  afterAll(async () => {
+    await node?.stop();
+    await controlPlane?.stop();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  test('a pod reaches the apiserver through the kubernetes Service with its in-cluster config', async () => {
+    // The bed's kubectl (static) as the in-cluster client: it verifies the apiserver against the
+    // service account's CA and authenticates with its token, as any controller in a pod does.
+    const pod = podOn(node, 'in-cluster', ['/kubectl', 'get', '--raw', '/api']);
+    pod.spec!.containers[0]!.volumeMounts = [{ name: 'kubectl', mountPath: '/kubectl', readOnly: true }];
+    pod.spec!.volumes = [{ name: 'kubectl', hostPath: { path: controlPlane.kubectl, type: 'File' } }];
+    await core.createNamespacedPod({ namespace: 'default', body: pod });
+    let ended: V1Pod | undefined;
+    await waitFor('pod in-cluster to end', async () => {
+      ended = await core.readNamespacedPod({ name: 'in-cluster', namespace: 'default' });
+      return ended.status?.phase === 'Succeeded' || ended.status?.phase === 'Failed';
+    }, { timeoutMs: 60_000 });
+    const logs = await core.readNamespacedPodLog({ name: 'in-cluster', namespace: 'default' });
+    expect({ phase: ended?.status?.phase, logs }).toEqual({ phase: 'Succeeded', logs: expect.stringContaining('"kind":"APIVersions"') });
   });
 });
 

@@ -122,9 +122,13 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
       return (await fs.readFile(path.join(paths.logsDir, 'namespace.log'), 'utf8')).includes('ready');
     }, { timeoutMs: 10_000 });
     await makeLink(holder.pid);
-    // The kubelet reaches the apiserver (on the host's loopback) at the host's end of the link.
+    // The kubelet, kube-proxy and CoreDNS reach the apiserver (on the host's loopback) at the
+    // host's end of the link, on the apiserver's own port: a control plane that advertises that
+    // address (ControlPlaneOptions.advertiseAddress) is so reachable from pods too, through the
+    // `kubernetes` Service.
     const apiserver = new URL(options.server);
-    apiserverRelay = await startTcpProxy({ host: apiserver.hostname, port: Number(apiserver.port) }, podNetwork.hostIp);
+    const apiserverPort = Number(apiserver.port);
+    apiserverRelay = await startTcpProxy({ host: apiserver.hostname, port: apiserverPort }, podNetwork.hostIp, apiserverPort);
     const relayed = `https://${podNetwork.hostIp}:${apiserverRelay.port}`;
     await writeClientKubeconfig(options, relayed,
       { kubeconfig: paths.kubeletKubeconfig, user: `system:node:${options.nodeName}`, groups: ['system:nodes'] });
