@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command: from a fresh clone on a fresh machine it installs what it
-# needs (Debian packages, npm packages, the control plane built from Go
-# modules), then runs the type check, the linter and every jest project (unit,
-# integration, e2e), and finally checks that no process was left behind.
+# needs (Debian packages, npm packages, the control plane and the node built
+# from Go modules, the node's images), then runs the type check, the linter and
+# every jest project (unit, integration, e2e), and finally checks that no
+# process was left behind.
 #
 #   bash test/run-all.sh [jest args...]
 set -euo pipefail
@@ -23,6 +24,10 @@ node --version
 
 step "control plane binaries"
 bash test/cluster/build-control-plane.sh >/dev/null
+
+step "node binaries (kubelet, kube-proxy, containerd, runc) and images (pause, busybox)"
+bash test/cluster/build-node.sh >/dev/null
+bash test/cluster/build-node-images.sh >/dev/null
 
 step "type check"
 tsc --noEmit -p tsconfig.json

@@ -1,5 +1,5 @@
 // Where the upstream binaries are: built (or found in the cache) by
-// test/cluster/build-control-plane.sh, which prints the directory.
+// test/cluster/build-control-plane.sh (and build-node.sh), which print the directory.
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,12 +17,18 @@ export interface ControlPlaneBinaries {
 
 let cached: Promise<ControlPlaneBinaries> | undefined;
 
+/** Runs one of test/cluster's build scripts (cached, idempotent) and returns the
+ * directory it prints last. A cold build takes many minutes; the scripts report
+ * progress on stderr. */
+export async function runBuildScript(name: string): Promise<string> {
+  const script = path.join(repoRoot, 'test/cluster', name);
+  const { stdout } = await promisify(execFile)('bash', [script], { maxBuffer: 1 << 20, timeout: 60 * 60_000 });
+  return stdout.trim().split('\n').pop() ?? '';
+}
+
 export function controlPlaneBinaries(): Promise<ControlPlaneBinaries> {
   cached ??= (async () => {
-    const script = path.join(repoRoot, 'test/cluster/build-control-plane.sh');
-    // A cold build takes many minutes; the build script reports progress on stderr.
-    const { stdout } = await promisify(execFile)('bash', [script], { maxBuffer: 1 << 20, timeout: 60 * 60_000 });
-    const binDir = stdout.trim().split('\n').pop() ?? '';
+    const binDir = await runBuildScript('build-control-plane.sh');
     return {
       etcd: path.join(binDir, 'etcd'),
       kubeApiserver: path.join(binDir, 'kube-apiserver'),

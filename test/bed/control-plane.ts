@@ -14,6 +14,8 @@ import { startSupervised, waitFor, type Supervised } from './process.ts';
 export interface ControlPlane {
   server: string;
   caCertFile: string;
+  /** Signs more client certificates (the real node's kubelet). */
+  caKeyFile: string;
   adminToken: string;
   /** system:masters; what `kubectl` and the tests use. */
   adminKubeconfig: string;
@@ -27,7 +29,13 @@ export interface ControlPlane {
 
 export const serviceClusterIpRange = '10.0.0.0/24';
 
-export async function startControlPlane(workDir: string): Promise<ControlPlane> {
+export interface ControlPlaneOptions {
+  /** What the `kubernetes` Service's endpoints say (default 127.0.0.1, where it listens): the
+   * real node's end of the host link, 10.244.255.1, lets pods reach it through the node's relay. */
+  advertiseAddress?: string;
+}
+
+export async function startControlPlane(workDir: string, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const bin = await controlPlaneBinaries();
   const logs = path.join(workDir, 'logs');
   await fs.mkdir(logs, { recursive: true });
@@ -84,11 +92,17 @@ export async function startControlPlane(workDir: string): Promise<ControlPlane> 
       args: [
         `--etcd-servers=${etcdUrl}`,
         '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
+        `--advertise-address=${options.advertiseAddress ?? '127.0.0.1'}`,
         `--secure-port=${apiserverPort}`,
         `--tls-cert-file=${pki.apiserverCert}`,
         `--tls-private-key-file=${pki.apiserverKey}`,
         `--client-ca-file=${pki.caCert}`,
+        // Towards kubelets (logs, exec, port-forward): the client certificate the
+        // real node's kubelet trusts, and its address on the node's bridge, since
+        // the machine's resolver knows no node's hostname.
+        `--kubelet-client-certificate=${pki.kubeletClientCert}`,
+        `--kubelet-client-key=${pki.kubeletClientKey}`,
+        '--kubelet-preferred-address-types=InternalIP',
         `--token-auth-file=${tokenFile}`,
         '--authorization-mode=RBAC',
         // Added to the defaults (which already hold the first three) to say they are
@@ -155,6 +169,7 @@ export async function startControlPlane(workDir: string): Promise<ControlPlane> 
     return {
       server,
       caCertFile: pki.caCert,
+      caKeyFile: pki.caKey,
       adminToken,
       adminKubeconfig,
       kubectl: bin.kubectl,

@@ -1,6 +1,9 @@
 // Certificates and keys for one control plane, made with openssl: a CA, the
-// apiserver's serving certificate, and the service-account signing key pair.
+// apiserver's serving certificate, its client certificate towards kubelets, and
+// the service-account signing key pair. issueClientCert signs more client
+// certificates with the same CA (a kubelet's, for the real node).
 import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -14,6 +17,14 @@ export interface ControlPlanePki {
   apiserverKey: string;
   serviceAccountKey: string;
   serviceAccountPub: string;
+  /** The apiserver's identity towards kubelets (logs, exec): in system:masters. */
+  kubeletClientCert: string;
+  kubeletClientKey: string;
+}
+
+/** The CA's key sits beside its certificate. */
+export function caKeyFileFor(caCertFile: string): string {
+  return path.join(path.dirname(caCertFile), 'ca.key');
 }
 
 /** Names the apiserver answers to: loopback, and the in-cluster names of the
@@ -33,11 +44,13 @@ export async function makePki(dir: string): Promise<ControlPlanePki> {
   const file = (name: string) => path.join(dir, name);
   const pki: ControlPlanePki = {
     caCert: file('ca.crt'),
-    caKey: file('ca.key'),
+    caKey: caKeyFileFor(file('ca.crt')),
     apiserverCert: file('apiserver.crt'),
     apiserverKey: file('apiserver.key'),
     serviceAccountKey: file('sa.key'),
     serviceAccountPub: file('sa.pub'),
+    kubeletClientCert: file('apiserver-kubelet-client.crt'),
+    kubeletClientKey: file('apiserver-kubelet-client.key'),
   };
   const days = '30';
   await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', days,
@@ -50,5 +63,31 @@ export async function makePki(dir: string): Promise<ControlPlanePki> {
     '-CAcreateserial', '-days', days, '-extfile', file('apiserver.ext'), '-out', pki.apiserverCert]);
   await run('openssl', ['genrsa', '-out', pki.serviceAccountKey, '2048']);
   await run('openssl', ['rsa', '-in', pki.serviceAccountKey, '-pubout', '-out', pki.serviceAccountPub]);
+  await issueClientCert({ caCert: pki.caCert, caKey: pki.caKey }, {
+    certFile: pki.kubeletClientCert, keyFile: pki.kubeletClientKey,
+    commonName: 'kube-apiserver-kubelet-client', organizations: ['system:masters'],
+  });
   return pki;
+}
+
+export interface ClientCertRequest {
+  certFile: string;
+  keyFile: string;
+  /** The Kubernetes user name. */
+  commonName: string;
+  /** The Kubernetes groups. */
+  organizations: string[];
+}
+
+/** A client certificate (and its key) signed by the CA, for x509 authentication. */
+export async function issueClientCert(ca: { caCert: string; caKey: string }, request: ClientCertRequest): Promise<void> {
+  const subject = [...request.organizations.map((o) => `/O=${o}`), `/CN=${request.commonName}`].join('');
+  const csr = `${request.certFile}.csr`;
+  const ext = `${request.certFile}.ext`;
+  await fs.writeFile(ext, 'extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature,keyEncipherment\n');
+  await run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', subject, '-keyout', request.keyFile, '-out', csr]);
+  // A serial of its own (not the CA's serial file): certificates may be issued concurrently.
+  await run('openssl', ['x509', '-req', '-in', csr, '-CA', ca.caCert, '-CAkey', ca.caKey,
+    '-set_serial', `0x${crypto.randomBytes(8).toString('hex')}`, '-days', '30', '-extfile', ext, '-out', request.certFile]);
+  await Promise.all([fs.rm(csr), fs.rm(ext)]);
 }

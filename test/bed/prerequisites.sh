@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Makes sure this Debian machine has what the test bed needs: setpriv (util-linux),
 # openssl, redis-server, a PostgreSQL server with a running cluster we may connect
-# to, psql; and reports on go (>= 1.26, for building the control plane; never installed here).
+# to, psql; what the real node needs (iptables, CNI plugins, buildah, libseccomp,
+# gcc with a static libc, busybox-static, skopeo); and reports on go (>= 1.26, for
+# building the control plane and the node; never installed here).
 # Installs what is missing with apt-get when run as root, otherwise says what to run.
 # Idempotent, and silent when everything is present and running.
 #
@@ -14,6 +16,7 @@ set -euo pipefail
 log() { printf '[prerequisites] %s\n' "$*" >&2; }
 have() { command -v "$1" >/dev/null 2>&1; }
 is_root() { [ "$(id -u)" -eq 0 ]; }
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
 
 postgres_server_installed() {
   have pg_ctlcluster && compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null
@@ -35,6 +38,22 @@ need have openssl -- openssl openssl
 [ -n "${REDIS_URL:-}" ] || need have redis-server -- redis-server redis-server
 [ -n "${DATABASE_URL:-}" ] || need postgres_server_installed -- postgresql 'PostgreSQL server (pg_ctlcluster, postgres)'
 need have psql -- postgresql-client psql
+# The real node (test/bed/real-node): runc is built with libseccomp; kubelet and
+# CNI portmap use iptables; the node's images are built with buildah, the pause
+# image from a static C program, busybox from Debian's static build, and pushed
+# to the node's registry with skopeo.
+need have flock -- util-linux flock
+need have unshare -- util-linux unshare
+need have nsenter -- util-linux nsenter
+need have pkg-config -- pkg-config pkg-config
+need installed libseccomp-dev -- libseccomp-dev 'libseccomp headers'
+need installed containernetworking-plugins -- containernetworking-plugins 'CNI plugins (bridge, host-local, loopback, portmap)'
+need have iptables -- iptables iptables
+need have buildah -- buildah buildah
+need have skopeo -- skopeo 'skopeo (pushes the node'"'"'s images to its registry)'
+need have gcc -- gcc gcc
+need installed libc6-dev -- libc6-dev 'static libc (for the pause image)'
+need installed busybox-static -- busybox-static 'static busybox (for the busybox image)'
 
 if [ ${#missing_packages[@]} -gt 0 ]; then
   if is_root && have apt-get; then

@@ -39,13 +39,8 @@ mkdir -p "$bin_dir"
 scratch=$(mktemp -d "$cache_root/build.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
 
-major=${k8s_version#v}; major=${major%%.*}
-minor=${k8s_version#v*.}; minor=${minor%%.*}
-ldflags="-s -w"
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  ldflags+=" -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
-  ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
-done
+source "$here/k8s-ldflags.sh"
+ldflags=$(k8s_ldflags "$k8s_version")
 
 build() { # module-dir output-name package [ldflags]
   local dir=$1 name=$2 pkg=$3 flags=${4:-"-s -w"}

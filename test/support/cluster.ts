@@ -4,7 +4,7 @@
 import crypto from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { BatchV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { BatchV1Api, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { waitFor } from '../bed/process.ts';
 
 export { waitFor };
@@ -26,6 +26,8 @@ export interface TestNamespace {
   core: CoreV1Api;
   batch: BatchV1Api;
   kubectl(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }>;
+  /** Polls the pod until check passes; the error names what was awaited and the last status. */
+  podWhen(name: string, what: string, check: (pod: V1Pod) => boolean, timeoutMs?: number): Promise<V1Pod>;
   delete(): Promise<void>;
 }
 
@@ -45,6 +47,16 @@ export async function createTestNamespace(prefix: string, labels: Record<string,
     core,
     batch,
     kubectl: (...args) => kubectl('--namespace', name, ...args),
+    podWhen: async (pod, what, check, timeoutMs = 30_000) => {
+      let last: V1Pod | undefined;
+      await waitFor(`pod ${pod}: ${what}`, async () => {
+        last = await core.readNamespacedPod({ name: pod, namespace: name });
+        return check(last);
+      }, { timeoutMs }).catch((error: Error) => {
+        throw new Error(`${error.message}\nlast status: ${JSON.stringify(last?.status)}`);
+      });
+      return last!;
+    },
     delete: async () => {
       await core.deleteNamespace({ name }).catch(() => undefined);
     },

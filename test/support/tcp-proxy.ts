@@ -13,7 +13,8 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-export async function startTcpProxy(target: { host: string; port: number }, listenHost = '127.0.0.1'): Promise<TcpProxy> {
+/** listenPort 0: any free port. */
+export async function startTcpProxy(target: { host: string; port: number }, listenHost = '127.0.0.1', listenPort = 0): Promise<TcpProxy> {
   const open = new Set<net.Socket>();
   const server = net.createServer((client) => {
     const upstream = net.connect(target.port, target.host);
@@ -29,7 +30,7 @@ export async function startTcpProxy(target: { host: string; port: number }, list
     server.once('error', reject);
     server.listen(port, listenHost, () => { server.off('error', reject); resolve(); });
   });
-  await listen(0);
+  await listen(listenPort);
   const port = (server.address() as net.AddressInfo).port;
   const stop = () => new Promise<void>((resolve) => {
     if (!server.listening) { resolve(); return; }

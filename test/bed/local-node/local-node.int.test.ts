@@ -31,17 +31,6 @@ function shellPod(name: string, script: string, extra: Partial<V1Pod['spec']> = 
   };
 }
 
-async function podWhen(name: string, what: string, check: (pod: V1Pod) => boolean, timeoutMs = 30_000): Promise<V1Pod> {
-  let last: V1Pod | undefined;
-  await waitFor(`pod ${name}: ${what}`, async () => {
-    last = await ns.core.readNamespacedPod({ name, namespace: ns.name });
-    return check(last);
-  }, { timeoutMs }).catch((error: Error) => {
-    throw new Error(`${error.message}\nlast status: ${JSON.stringify(last?.status)}`);
-  });
-  return last!;
-}
-
 const terminated = (pod: V1Pod) => pod.status?.containerStatuses?.[0]?.state?.terminated;
 
 describe('Jobs through the real job controller', () => {
@@ -113,7 +102,7 @@ describe('pods', () => {
         { name: 'scratch', mountPath: '/scratch' },
       ],
     }) });
-    const pod = await podWhen('env-and-volumes', 'Succeeded', (p) => p.status?.phase === 'Succeeded');
+    const pod = await ns.podWhen('env-and-volumes', 'Succeeded', (p) => p.status?.phase === 'Succeeded');
     expect(terminated(pod)?.message).toBe(
       `plain|s3cret|fast|env-and-volumes|${ns.name}|plain-fast-$(PLAIN)|key-from-file|level=debug|scratch|fast`);
   });
@@ -122,7 +111,7 @@ describe('pods', () => {
     await ns.core.createNamespacedPod({ namespace: ns.name, body: shellPod('no-secret', 'true', {}, {
       env: [{ name: 'X', valueFrom: { secretKeyRef: { name: 'absent', key: 'k' } } }],
     }) });
-    const pod = await podWhen('no-secret', 'CreateContainerConfigError', (p) =>
+    const pod = await ns.podWhen('no-secret', 'CreateContainerConfigError', (p) =>
       p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CreateContainerConfigError');
     expect(pod.status?.phase).toBe('Pending');
     expect(pod.status?.containerStatuses?.[0]?.state?.waiting?.message).toContain('absent');
@@ -130,7 +119,7 @@ describe('pods', () => {
 
   test('an image with no local mapping is refused like an image that cannot be pulled', async () => {
     await ns.core.createNamespacedPod({ namespace: ns.name, body: shellPod('unmapped', 'true', {}, { image: 'example.com/unknown:1' }) });
-    const pod = await podWhen('unmapped', 'ErrImagePull', (p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'ErrImagePull');
+    const pod = await ns.podWhen('unmapped', 'ErrImagePull', (p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'ErrImagePull');
     expect(pod.status?.phase).toBe('Pending');
   });
 
@@ -141,7 +130,7 @@ describe('pods', () => {
       .replaceAll('/host', '$LOCAL_NODE_ROOTFS/host');
     await ns.core.createNamespacedPod({ namespace: ns.name, body: shellPod('graceful', script,
       { volumes: [{ name: 'host', hostPath: { path: dir } }] }, { volumeMounts: [{ name: 'host', mountPath: '/host' }] }) });
-    await podWhen('graceful', 'Running', (p) => p.status?.phase === 'Running');
+    await ns.podWhen('graceful', 'Running', (p) => p.status?.phase === 'Running');
     await waitFor('pid file', async () => (await fs.readFile(path.join(dir, 'pid'), 'utf8')).trim() !== '');
     const pid = Number((await fs.readFile(path.join(dir, 'pid'), 'utf8')).trim());
     await ns.core.deleteNamespacedPod({ name: 'graceful', namespace: ns.name, gracePeriodSeconds: 10 });
@@ -163,7 +152,7 @@ describe('pods', () => {
     const script = 'echo $$ > $LOCAL_NODE_ROOTFS/host/pid; trap "" TERM; while true; do sleep 0.1; done';
     await ns.core.createNamespacedPod({ namespace: ns.name, body: shellPod('stubborn', script,
       { volumes: [{ name: 'host', hostPath: { path: dir } }] }, { volumeMounts: [{ name: 'host', mountPath: '/host' }] }) });
-    await podWhen('stubborn', 'Running', (p) => p.status?.phase === 'Running');
+    await ns.podWhen('stubborn', 'Running', (p) => p.status?.phase === 'Running');
     await waitFor('pid file', async () => (await fs.readFile(path.join(dir, 'pid'), 'utf8')).trim() !== '');
     const pid = Number((await fs.readFile(path.join(dir, 'pid'), 'utf8')).trim());
     const deletedAt = Date.now();
@@ -182,7 +171,7 @@ describe('pods', () => {
 
   test('activeDeadlineSeconds ends a running pod as Failed with reason DeadlineExceeded', async () => {
     await ns.core.createNamespacedPod({ namespace: ns.name, body: shellPod('deadline', 'sleep 60', { activeDeadlineSeconds: 2 }) });
-    const pod = await podWhen('deadline', 'Failed', (p) => p.status?.phase === 'Failed', 20_000);
+    const pod = await ns.podWhen('deadline', 'Failed', (p) => p.status?.phase === 'Failed', 20_000);
     expect(pod.status?.reason).toBe('DeadlineExceeded');
     expect(terminated(pod)?.exitCode).toBeGreaterThan(128);
   });
@@ -194,7 +183,7 @@ describe('pods', () => {
     await ns.core.createNamespacedPod({ namespace: ns.name, body: shellPod('restarts', script, {
       restartPolicy: 'OnFailure', volumes: [{ name: 'host', hostPath: { path: dir } }],
     }, { volumeMounts: [{ name: 'host', mountPath: '/host' }] }) });
-    const pod = await podWhen('restarts', 'Succeeded', (p) => p.status?.phase === 'Succeeded', 20_000);
+    const pod = await ns.podWhen('restarts', 'Succeeded', (p) => p.status?.phase === 'Succeeded', 20_000);
     expect(pod.status?.containerStatuses?.[0]?.restartCount).toBe(1);
     expect(pod.status?.containerStatuses?.[0]?.lastState?.terminated?.exitCode).toBe(1);
   });

@@ -1,0 +1,315 @@
+// The real node: kubelet, containerd and runc joined to the bed's control plane,
+// next to the local node the other tests use. Its pods name it in spec.nodeName,
+// so the local node (which binds only pods without a node) leaves them alone.
+// One file, because one real node runs on a machine at a time.
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import os from 'node:os';
+import type { AddressInfo } from 'node:net';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { bedSetting, createTestNamespace, kubeConfig, waitFor, type TestNamespace } from '../../support/cluster.ts';
+import { repoRoot } from '../binaries.ts';
+import { startControlPlane, type ControlPlane } from '../control-plane.ts';
+import { GiveUp } from '../process.ts';
+import { cgroupMounts, leftovers, mountsUnder, nodeProcesses, readRecord, type HostRecord } from './host.ts';
+import { deleteNodeObjects } from './cluster-objects.ts';
+import { controlPlaneOf, startRealNode, type RealNode } from './real-node.ts';
+import { fixedHostPaths, kubeletSysctls, nodeCgroupName, podNetwork } from './config.ts';
+
+const nonRoot = { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } };
+const startTimeoutMs = 240_000;
+
+let ns: TestNamespace;
+
+beforeAll(async () => {
+  ns = await createTestNamespace('real-node');
+});
+afterAll(async () => {
+  await ns?.delete();
+});
+
+function startNode(nodeName: string): Promise<RealNode> {
+  return startRealNode({ dir: path.join(bedSetting('BED_DIR'), nodeName), nodeName, ...controlPlaneOf(bedSetting('KUBECONFIG')) });
+}
+
+function podOn(node: RealNode, name: string, command: string[], extra: Partial<V1Pod['spec']> = {}): V1Pod {
+  return {
+    metadata: { name },
+    spec: {
+      nodeName: node.nodeName,
+      restartPolicy: 'Never',
+      terminationGracePeriodSeconds: 1,
+      securityContext: nonRoot,
+      containers: [{
+        name: 'main', image: node.images.busybox, command,
+        securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+      }],
+      ...extra,
+    },
+  };
+}
+
+/** The machine's settings the kubelet or the CNI bridge would change if they could. */
+async function machineSysctls(): Promise<Record<string, string>> {
+  const names = [...Object.keys(kubeletSysctls), 'net/ipv4/ip_forward'];
+  return Object.fromEntries(await Promise.all(names.map(async (name) => [name, (await fs.readFile(`/proc/sys/${name}`, 'utf8')).trim()])));
+}
+
+/** Host mounts where the node's daemons mount things (in their own namespace). */
+async function hostMountsOfTheNode(dir: string): Promise<string[]> {
+  const at = await Promise.all([dir, ...fixedHostPaths, '/proc/sys', '/run/netns'].map((d) => mountsUnder(d)));
+  return at.flat();
+}
+
+const terminated = (pod: V1Pod) => pod.status?.containerStatuses?.[0]?.state?.terminated;
+const running = (pod: V1Pod) => pod.status?.containerStatuses?.[0]?.state?.running !== undefined;
+
+describe('a real node', () => {
+  let node: RealNode;
+  let record: HostRecord;
+  let sysctlsBefore: Record<string, string>;
+
+  beforeAll(async () => {
+    sysctlsBefore = await machineSysctls();
+    node = await startNode('real-node');
+    record = node.record;
+  }, startTimeoutMs);
+  afterAll(async () => {
+    await node?.stop();
+  });
+
+  test('registers Ready, with its end of the link to the host as InternalIP and containerd as runtime', async () => {
+    const result = await ns.kubectl('get', 'node', node.nodeName, '-o', 'json');
+    expect(result.stderr).toBe('');
+    const status = (JSON.parse(result.stdout) as { status: {
+      conditions: Array<{ type: string; status: string }>; addresses: Array<{ type: string; address: string }>;
+      nodeInfo: { containerRuntimeVersion: string; kubeletVersion: string };
+    } }).status;
+    expect(status.conditions.find((c) => c.type === 'Ready')?.status).toBe('True');
+    expect(status.addresses).toContainEqual({ type: 'InternalIP', address: podNetwork.nodeIp });
+    expect(status.nodeInfo.containerRuntimeVersion).toMatch(/^containerd:\/\/2\./);
+    expect(status.nodeInfo.kubeletVersion).toMatch(/^v1\.\d+\.\d+$/);
+  });
+
+  test('kubectl run of the busybox built here (from the registry) runs as a non-root user and completes; kubectl logs shows its output', async () => {
+    const overrides = { spec: { nodeName: node.nodeName, securityContext: nonRoot } };
+    const run = await ns.kubectl('run', 'hello', `--image=${node.images.busybox}`, '--restart=Never',
+      `--overrides=${JSON.stringify(overrides)}`, '--', 'sh', '-c', 'echo "hello from $(hostname) as uid $(id -u)"');
+    expect(run.stderr).toBe('');
+    const pod = await ns.podWhen('hello', 'Succeeded', (p) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed');
+    expect(pod.status?.phase).toBe('Succeeded');
+    expect(pod.status?.podIP).toMatch(/^10\.244\.0\.\d+$/);
+    const logs = await ns.kubectl('logs', 'hello');
+    expect(logs.stdout).toBe('hello from hello as uid 1000\n');
+  });
+
+  test('pods pull the images built here from the node\'s registry, by a localhost:5000 reference', async () => {
+    expect(node.images.busybox).toBe('localhost:5000/busybox:bed');
+    const pod = podOn(node, 'pulled', ['echo', 'pulled and ran']);
+    pod.spec!.containers[0]!.imagePullPolicy = 'Always';
+    await ns.core.createNamespacedPod({ namespace: ns.name, body: pod });
+    const ended = await ns.podWhen('pulled', 'ended', (p) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed');
+    expect(ended.status?.phase).toBe('Succeeded');
+    expect(ended.status?.containerStatuses?.[0]?.imageID).toMatch(/^localhost:5000\/busybox@sha256:[0-9a-f]{64}$/);
+    expect((await ns.kubectl('logs', 'pulled')).stdout).toBe('pulled and ran\n');
+    const events = await ns.kubectl('get', 'events', '--field-selector', 'involvedObject.name=pulled', '-o', 'jsonpath={.items[*].reason}');
+    expect(events.stdout.split(' ')).toContain('Pulled');
+  });
+
+  test('kubectl exec runs a command in a running pod', async () => {
+    await ns.core.createNamespacedPod({ namespace: ns.name, body: podOn(node, 'sleeper', ['sleep', '600']) });
+    await ns.podWhen('sleeper', 'running', running);
+    const exec = await ns.kubectl('exec', 'sleeper', '--', 'sh', '-c', 'echo "$((6 * 7)) from pid $$ as $(id -u)"');
+    expect(exec.stderr).toBe('');
+    expect(exec.stdout).toMatch(/^42 from pid \d+ as 1000\n$/);
+    const failing = await ns.kubectl('exec', 'sleeper', '--', 'sh', '-c', 'exit 3');
+    expect(failing.code).toBe(3);
+  });
+
+  test('a pod routes only the bed\'s own addresses and Services: no default route, so nothing leaves the machine', async () => {
+    await ns.core.createNamespacedPod({ namespace: ns.name, body: podOn(node, 'routes', ['ip', 'route']) });
+    await ns.podWhen('routes', 'ended', (p) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed');
+    const routes = (await ns.kubectl('logs', 'routes')).stdout.trim().split('\n').map((line) => line.split(' ').slice(0, 3).join(' '));
+    expect(routes.sort()).toEqual([...podNetwork.routed.map((dst) => `${dst} via ${podNetwork.gateway}`), `${podNetwork.cidr} dev eth0`].sort());
+  });
+
+  test('the host reaches a pod, and a pod reaches a server on the host\'s end of the node\'s link', async () => {
+    const host = http.createServer((_request, response) => response.end('hello from the host\n'));
+    await new Promise<void>((resolve) => host.listen(0, podNetwork.hostIp, resolve));
+    try {
+      const { port } = host.address() as AddressInfo;
+      await ns.core.createNamespacedPod({ namespace: ns.name, body: podOn(node, 'web', ['sh', '-c',
+        `mkdir -p /tmp/www && wget -qO /tmp/www/index.html http://${podNetwork.hostIp}:${port}/ && exec httpd -f -p 8080 -h /tmp/www`]) });
+      const pod = await ns.podWhen('web', 'running', running);
+      let body = '';
+      await waitFor('the pod\'s web server', async () => {
+        body = await (await fetch(`http://${pod.status?.podIP}:8080/`, { signal: AbortSignal.timeout(3_000) })).text();
+        return true;
+      }, { timeoutMs: 15_000 });
+      expect(body).toBe('hello from the host\n');
+    } finally {
+      host.close();
+    }
+  });
+
+  test('a ClusterIP Service reaches its pod through kube-proxy, from another pod and from the host', async () => {
+    const server = podOn(node, 'greeter', ['sh', '-c',
+      'mkdir -p /tmp/www && echo "hello from $(hostname)" > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www']);
+    server.metadata!.labels = { app: 'greeter' };
+    await ns.core.createNamespacedPod({ namespace: ns.name, body: server });
+    const service = await ns.core.createNamespacedService({ namespace: ns.name, body: {
+      metadata: { name: 'greeter' },
+      spec: { selector: { app: 'greeter' }, ports: [{ port: 80, targetPort: 8080 }] },
+    } });
+    const clusterIp = service.spec?.clusterIP ?? '';
+    expect(clusterIp).toMatch(/^10\.0\.0\.\d+$/);
+    await ns.podWhen('greeter', 'running', running);
+    let fromHost = '';
+    await waitFor('the Service from the host', async () => {
+      fromHost = await (await fetch(`http://${clusterIp}/`, { signal: AbortSignal.timeout(3_000) })).text();
+      return true;
+    }, { timeoutMs: 30_000 });
+    expect(fromHost).toBe('hello from greeter\n');
+    await ns.core.createNamespacedPod({ namespace: ns.name, body: podOn(node, 'client', ['wget', '-qO-', `http://${clusterIp}/`]) });
+    const client = await ns.podWhen('client', 'ended', (p) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed');
+    expect(client.status?.phase).toBe('Succeeded');
+    expect((await ns.kubectl('logs', 'client')).stdout).toBe('hello from greeter\n');
+  });
+
+  test('CoreDNS resolves Services by name, short and full; names outside the cluster do not resolve', async () => {
+    const script = [
+      `wget -qO- http://greeter/`,
+      `wget -qO- http://greeter.${ns.name}.svc.cluster.local/`,
+      'nslookup kubernetes.default.svc.cluster.local >/dev/null && echo "kubernetes found"',
+      'nslookup example.com >/dev/null 2>&1 || echo "example.com not found"',
+    ].join('; ');
+    await ns.core.createNamespacedPod({ namespace: ns.name, body: podOn(node, 'resolver', ['sh', '-c', script]) });
+    await ns.podWhen('resolver', 'ended', (p) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed');
+    expect((await ns.kubectl('logs', 'resolver')).stdout)
+      .toBe('hello from greeter\nhello from greeter\nkubernetes found\nexample.com not found\n');
+  });
+
+  test('while pods run, the machine\'s sysctls and mount table are as they were', async () => {
+    await ns.podWhen('sleeper', 'running', running);
+    expect(await machineSysctls()).toEqual(sysctlsBefore);
+    expect(await hostMountsOfTheNode(node.paths.dir)).toEqual([]);
+  });
+
+  test('a memory limit is the container\'s cgroup limit, and allocating past it gets the container OOMKilled', async () => {
+    const limited = (name: string, command: string[]) => {
+      const pod = podOn(node, name, command);
+      pod.spec!.containers[0]!.resources = { limits: { memory: '32Mi', cpu: '200m' } };
+      return pod;
+    };
+    const created = await ns.core.createNamespacedPod({ namespace: ns.name, body: limited('limited', ['sleep', '600']) });
+    await ns.podWhen('limited', 'running', running);
+    const memory = (await cgroupMounts()).find((m) => path.basename(m) === 'memory');
+    if (memory) { // cgroup v1, as on this machine's kind; v2 is checked by the OOM kill alone
+      const podDir = path.join(memory, nodeCgroupName, 'kubepods', `pod${created.metadata?.uid}`);
+      expect(await fs.readFile(path.join(podDir, 'memory.limit_in_bytes'), 'utf8')).toBe(`${32 * 1024 * 1024}\n`);
+    }
+    // dd fills a 64 MiB buffer: twice the limit.
+    await ns.core.createNamespacedPod({ namespace: ns.name,
+      body: limited('hog', ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1']) });
+    const hog = await ns.podWhen('hog', 'ended', (p) => p.status?.phase === 'Failed' || p.status?.phase === 'Succeeded');
+    expect(hog.status?.phase).toBe('Failed');
+    expect(terminated(hog)?.reason).toBe('OOMKilled');
+  });
+
+  test('stop leaves nothing: no process, cgroup, network interface, route, iptables chain, mount or dir', async () => {
+    await node.stop();
+    expect(await leftovers(record)).toEqual([]);
+    expect(await readRecord()).toBeUndefined();
+    const nodes = await ns.kubectl('get', 'node', node.nodeName);
+    expect(nodes.stderr).toMatch(/NotFound/);
+  });
+});
+
+describe('with a control plane that advertises the host\'s end of the node\'s link', () => {
+  let dir: string;
+  let controlPlane: ControlPlane;
+  let node: RealNode;
+  let core: CoreV1Api;
+
+  beforeAll(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'claude-operator-in-cluster-'));
+    controlPlane = await startControlPlane(path.join(dir, 'control-plane'), { advertiseAddress: podNetwork.hostIp });
+    node = await startRealNode({ dir: path.join(dir, 'node'), nodeName: 'in-cluster-node', ...controlPlaneOf(controlPlane.adminKubeconfig) });
+    const config = new KubeConfig();
+    config.loadFromFile(controlPlane.adminKubeconfig);
+    core = config.makeApiClient(CoreV1Api);
+  }, startTimeoutMs);
+  afterAll(async () => {
+    await node?.stop();
+    await controlPlane?.stop();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  test('a pod reaches the apiserver through the kubernetes Service with its in-cluster config', async () => {
+    // The bed's kubectl (static) as the in-cluster client: it verifies the apiserver against the
+    // service account's CA and authenticates with its token, as any controller in a pod does.
+    const pod = podOn(node, 'in-cluster', ['/kubectl', 'get', '--raw', '/api']);
+    pod.spec!.containers[0]!.volumeMounts = [{ name: 'kubectl', mountPath: '/kubectl', readOnly: true }];
+    pod.spec!.volumes = [{ name: 'kubectl', hostPath: { path: controlPlane.kubectl, type: 'File' } }];
+    await core.createNamespacedPod({ namespace: 'default', body: pod });
+    let ended: V1Pod | undefined;
+    await waitFor('pod in-cluster to end', async () => {
+      ended = await core.readNamespacedPod({ name: 'in-cluster', namespace: 'default' });
+      return ended.status?.phase === 'Succeeded' || ended.status?.phase === 'Failed';
+    }, { timeoutMs: 60_000 });
+    const logs = await core.readNamespacedPodLog({ name: 'in-cluster', namespace: 'default' });
+    expect({ phase: ended?.status?.phase, logs }).toEqual({ phase: 'Succeeded', logs: expect.stringContaining('"kind":"APIVersions"') });
+  });
+});
+
+describe('after SIGKILL of the process that started a real node', () => {
+  test('its daemons die with it, and the next start cleans up the shims, containers and the rest they left', async () => {
+    const holder = spawn(path.join(repoRoot, 'node_modules/.bin/node'), [path.join(repoRoot, 'test/bed/fixtures/hold-real-node.ts')],
+      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_NAME: 'killed-node' } });
+    let output = '';
+    holder.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    let exited = false;
+    holder.on('exit', () => { exited = true; });
+    let next: RealNode | undefined;
+    try {
+      await waitFor('the held node', async () => {
+        if (exited) throw new GiveUp('hold-real-node.ts exited (its error is above)');
+        return output.includes('ready');
+      }, { timeoutMs: startTimeoutMs });
+      const killedRecord = await readRecord();
+      expect(killedRecord?.dir).toBe(/ready (\S+)/.exec(output)?.[1]);
+      // The held node's registry serves the same busybox under the same name.
+      const heldNode = { nodeName: 'killed-node', images: { busybox: 'localhost:5000/busybox:bed' } } as RealNode;
+      const sleeper = podOn(heldNode, 'survivor', ['sleep', '600']);
+      await ns.core.createNamespacedPod({ namespace: ns.name, body: sleeper });
+      await ns.podWhen('survivor', 'running', running);
+
+      holder.kill('SIGKILL');
+      // pdeathsig takes containerd and the kubelet; the shim and the container outlive them, as designed.
+      await waitFor('containerd and the kubelet to die', async () => {
+        const left = await leftovers(killedRecord!);
+        return !left.some((line) => /bin\/(containerd|kubelet)$/.test(line));
+      }, { timeoutMs: 30_000 });
+      const survivors = await nodeProcesses();
+      expect(survivors.length).toBeGreaterThan(0);
+
+      next = await startNode('real-node-after-kill');
+      for (const pid of survivors) expect(await fs.stat(`/proc/${pid}`).then(() => 'alive', () => 'gone')).toBe('gone');
+      expect(await leftovers(killedRecord!).then((left) => left.filter((line) => line.includes(killedRecord!.dir)))).toEqual([]);
+      const nextRecord = next.record;
+      await next.stop();
+      next = undefined;
+      expect(await leftovers(nextRecord)).toEqual([]);
+    } finally {
+      holder.kill('SIGKILL');
+      await next?.stop();
+      const heldDir = /ready (\S+)/.exec(output)?.[1];
+      if (heldDir) await fs.rm(path.dirname(heldDir), { recursive: true, force: true });
+      // The killed node could not remove its Node and RBAC binding.
+      await deleteNodeObjects(kubeConfig(), 'killed-node');
+    }
+  }, 2 * startTimeoutMs);
+});

@@ -1,0 +1,243 @@
+// A real Kubernetes node on this machine: containerd (CRI, runc, CNI bridge), the
+// kubelet and kube-proxy, joined to a bed control plane. The daemons run in mount and network
+// namespaces of their own (nothing they mount reaches the machine's; their bridge,
+// iptables chains and forwarding live and die with the node, which reaches the
+// host only over a veth pair), in a cgroup of their own (so every process of the
+// node, shims and containers included, can be found and killed), and with
+// pdeathsig, like everything the bed starts. stop() and the next start after a
+// crash undo the rest (host.ts).
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { runBuildScript } from '../binaries.ts';
+import { serviceClusterIpRange } from '../control-plane.ts';
+import { caKeyFileFor } from '../pki.ts';
+import { GiveUp, startSupervised, waitFor, type Supervised } from '../process.ts';
+import { startTcpProxy, type TcpProxy } from '../../support/tcp-proxy.ts';
+import { clusterDns, fixedHostPaths, kubeProxyHealthzPort, nodePaths, podNetwork, registry, type NodePaths } from './config.ts';
+import { corednsUser, createNodeObjects, deleteNodeObjects } from './cluster-objects.ts';
+import { namespaceScript, writeClientKubeconfig, writeNodeFiles } from './node-files.ts';
+import {
+  cleanUpHost, daemonsCgroup, lockHost, makeCgroupRoot, pathExists, readRecord, writeRecord, type HostRecord,
+} from './host.ts';
+
+const run = promisify(execFile);
+
+export interface RealNodeOptions {
+  /** Created; removed by stop(). */
+  dir: string;
+  nodeName: string;
+  /** The control plane to join. */
+  server: string;
+  caCertFile: string;
+  caKeyFile: string;
+  /** Cluster-admin: binds the kubelet's RBAC role and removes the Node at stop. */
+  adminKubeconfig: string;
+}
+
+export interface RealNode {
+  nodeName: string;
+  nodeIp: string;
+  /** Images pods can pull from the node's registry: the busybox built here. */
+  images: { busybox: string };
+  paths: NodePaths;
+  /** What the node makes outside its dir, for checks that stop() undid it. */
+  record: HostRecord;
+  /** ctr against the node's containerd (namespace k8s.io). */
+  ctr(...args: string[]): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** Joins the control plane an admin kubeconfig of the bed names (its CA key sits beside its CA). */
+export function controlPlaneOf(adminKubeconfig: string): Pick<RealNodeOptions, 'server' | 'caCertFile' | 'caKeyFile' | 'adminKubeconfig'> {
+  const config = new KubeConfig();
+  config.loadFromFile(adminKubeconfig);
+  const cluster = config.getCurrentCluster();
+  if (!cluster?.caFile) throw new Error(`${adminKubeconfig} names no cluster with a CA file`);
+  return { server: cluster.server, caCertFile: cluster.caFile, caKeyFile: caKeyFileFor(cluster.caFile), adminKubeconfig };
+}
+
+interface NodeImage { archive: string; ref: string }
+
+async function nodeImages(): Promise<Record<'pause' | 'busybox', NodeImage>> {
+  const dir = await runBuildScript('build-node-images.sh');
+  const image = async (name: string) => ({
+    archive: path.join(dir, `${name}.tar`),
+    ref: (await fs.readFile(path.join(dir, `${name}.ref`), 'utf8')).trim(),
+  });
+  return { pause: await image('pause'), busybox: await image('busybox') };
+}
+
+export async function startRealNode(options: RealNodeOptions): Promise<RealNode> {
+  // build-node.sh also makes sure the control plane is built, so these run one after the other.
+  const binDir = await runBuildScript('build-node.sh');
+  const images = await nodeImages();
+  const bin = (name: string) => path.join(binDir, name);
+  const paths = nodePaths(options.dir);
+  await fs.mkdir(paths.logsDir, { recursive: true });
+  const lock = await lockHost(path.join(paths.logsDir, 'lock.log'));
+  const started: Supervised[] = [];
+  let apiserverRelay: TcpProxy | undefined;
+  let record: HostRecord | undefined;
+  const admin = new KubeConfig();
+  admin.loadFromFile(options.adminKubeconfig);
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      // The kubelet first, so it restarts nothing while the rest goes.
+      for (const daemon of started.reverse()) await daemon.stop(5_000);
+      await apiserverRelay?.close();
+      await cleanUpHost(record);
+      await deleteNodeObjects(admin, options.nodeName).catch(() => undefined);
+      await lock.stop();
+    })();
+    return stopping;
+  };
+
+  try {
+    // A node whose starter was killed left shims, containers, cgroups, chains and its dir.
+    await cleanUpHost(await readRecord());
+    const missing = [];
+    for (const hostPath of fixedHostPaths) if (!await pathExists(hostPath)) missing.push(hostPath);
+    record = { dir: options.dir, createdHostPaths: missing };
+    await writeRecord(record);
+    for (const hostPath of missing) await fs.mkdir(hostPath, { recursive: true });
+
+    await writeNodeFiles(paths, bin('runc'), options);
+    await makeCgroupRoot();
+    const procs = path.join(await daemonsCgroup(), 'cgroup.procs');
+
+    const holder = startSupervised({
+      name: 'real-node namespaces',
+      command: 'unshare',
+      args: ['--mount', '--net', '--propagation', 'private', '--', 'sh', '-c', namespaceScript(paths, procs)],
+      logFile: path.join(paths.logsDir, 'namespace.log'),
+    });
+    started.push(holder);
+    await waitFor('the node\'s namespaces', async () => {
+      if (await exitedAlready(holder)) throw new GiveUp(`it exited:\n${holder.logTail()}`);
+      return (await fs.readFile(path.join(paths.logsDir, 'namespace.log'), 'utf8')).includes('ready');
+    }, { timeoutMs: 10_000 });
+    await makeLink(holder.pid);
+    // The kubelet, kube-proxy and CoreDNS reach the apiserver (on the host's loopback) at the
+    // host's end of the link, on the apiserver's own port: a control plane that advertises that
+    // address (ControlPlaneOptions.advertiseAddress) is so reachable from pods too, through the
+    // `kubernetes` Service.
+    const apiserver = new URL(options.server);
+    const apiserverPort = Number(apiserver.port);
+    apiserverRelay = await startTcpProxy({ host: apiserver.hostname, port: apiserverPort }, podNetwork.hostIp, apiserverPort);
+    const relayed = `https://${podNetwork.hostIp}:${apiserverRelay.port}`;
+    await writeClientKubeconfig(options, relayed,
+      { kubeconfig: paths.kubeletKubeconfig, user: `system:node:${options.nodeName}`, groups: ['system:nodes'] });
+    // The bootstrap policy binds system:node-proxier to this user.
+    await writeClientKubeconfig(options, relayed, { kubeconfig: paths.kubeProxyKubeconfig, user: 'system:kube-proxy', groups: [] });
+    await writeClientKubeconfig(options, relayed, { kubeconfig: paths.corednsKubeconfig, user: corednsUser, groups: [] });
+
+    // Each daemon joins the node's cgroup, then the namespace, then becomes itself.
+    const inNode = (name: string, command: string, args: string[], env?: NodeJS.ProcessEnv) => {
+      const daemon = startSupervised({
+        name,
+        command: 'sh',
+        args: ['-c', 'echo $$ > "$1" && pid=$2 && shift 2 && exec nsenter --mount=/proc/$pid/ns/mnt --net=/proc/$pid/ns/net -- "$@"',
+          'sh', procs, String(holder.pid), command, ...args],
+        env,
+        logFile: path.join(paths.logsDir, `${name}.log`),
+      });
+      started.push(daemon);
+      return daemon;
+    };
+
+    const containerd = inNode('containerd', bin('containerd'), ['--config', paths.containerdConfig], {
+      ...process.env,
+      // The wrapper first: the sandbox's runc is looked up on PATH. The shim sits beside containerd.
+      PATH: [paths.binDir, binDir, '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].join(':'),
+    });
+    const ctr = async (...args: string[]) =>
+      (await run(bin('ctr'), ['--address', paths.containerdSocket, '--namespace', 'k8s.io', ...args])).stdout;
+    await waitFor('containerd', async () => {
+      if (await exitedAlready(containerd)) throw new GiveUp(`it exited:\n${containerd.logTail()}`);
+      await ctr('version');
+      return true;
+    }, { timeoutMs: 30_000 });
+    // The sandbox image is containerd's own business (pinned, never pulled): imported.
+    await ctr('images', 'import', images.pause.archive);
+
+    const registryDaemon = inNode('registry', bin('registry'), ['serve', paths.registryConfig],
+      { ...process.env, OTEL_TRACES_EXPORTER: 'none' });
+    await waitFor('the registry', async () => {
+      if (await exitedAlready(registryDaemon)) throw new GiveUp(`the registry exited:\n${registryDaemon.logTail()}`);
+      return (await fetch(`http://${registry.fromHost}/v2/`, { signal: AbortSignal.timeout(2_000) })).ok;
+    }, { timeoutMs: 30_000 });
+    // Pods pull the rest from the registry, as on a real cluster.
+    await run('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci-archive:${images.busybox.archive}`,
+      `docker://${registry.fromHost}/${repositoryOf(images.busybox.ref)}`]);
+
+    await createNodeObjects(admin, options.nodeName);
+    const kubelet = inNode('kubelet', bin('kubelet'), [
+      `--config=${paths.kubeletConfig}`,
+      `--kubeconfig=${paths.kubeletKubeconfig}`,
+      `--root-dir=${paths.kubeletRoot}`,
+      `--cert-dir=${paths.kubeletCerts}`,
+      `--hostname-override=${options.nodeName}`,
+      // The node's end of its link: the kubelet refuses loopback, and the apiserver dials InternalIP.
+      `--node-ip=${podNetwork.nodeIp}`,
+      '--v=1',
+    ]);
+    const core = admin.makeApiClient(CoreV1Api);
+    await waitFor(`node ${options.nodeName} Ready`, async () => {
+      if (await exitedAlready(kubelet)) throw new GiveUp(`the kubelet exited:\n${kubelet.logTail()}`);
+      const node = await core.readNode({ name: options.nodeName });
+      return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+    }, { timeoutMs: 90_000 }).catch((error: Error) => {
+      throw new Error(`${error.message}\n--- kubelet ---\n${kubelet.logTail()}\n--- containerd ---\n${containerd.logTail()}`);
+    });
+
+    const kubeProxy = inNode('kube-proxy', bin('kube-proxy'), [`--config=${paths.kubeProxyConfig}`, '--v=1']);
+    // Healthy once its first sync of Services into iptables is done.
+    await waitFor('kube-proxy healthy', async () => {
+      if (await exitedAlready(kubeProxy)) throw new GiveUp(`kube-proxy exited:\n${kubeProxy.logTail()}`);
+      return (await fetch(`http://${podNetwork.nodeIp}:${kubeProxyHealthzPort}/healthz`, { signal: AbortSignal.timeout(2_000) })).ok;
+    }, { timeoutMs: 30_000 }).catch((error: Error) => { throw new Error(`${error.message}\n--- kube-proxy ---\n${kubeProxy.logTail()}`); });
+
+    const coredns = inNode('coredns', bin('coredns'), ['-conf', paths.corefile]);
+    await waitFor('CoreDNS ready', async () => {
+      if (await exitedAlready(coredns)) throw new GiveUp(`CoreDNS exited:\n${coredns.logTail()}`);
+      return (await fetch(`http://${podNetwork.nodeIp}:${clusterDns.readyPort}/ready`, { signal: AbortSignal.timeout(2_000) })).ok;
+    }, { timeoutMs: 30_000 }).catch((error: Error) => { throw new Error(`${error.message}\n--- CoreDNS ---\n${coredns.logTail()}`); });
+
+    return {
+      nodeName: options.nodeName, nodeIp: podNetwork.nodeIp, images: { busybox: `${registry.name}/${repositoryOf(images.busybox.ref)}` },
+      paths, record, ctr, stop,
+    };
+  } catch (error) {
+    await stop().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** An image built here without its registry: claude-operator.test/busybox:bed -> busybox:bed. */
+function repositoryOf(ref: string): string {
+  return ref.slice(ref.indexOf('/') + 1);
+}
+
+async function exitedAlready(process: Supervised): Promise<boolean> {
+  return Promise.race([process.exited.then(() => true), new Promise<boolean>((resolve) => setImmediate(() => resolve(false)))]);
+}
+
+/** The veth pair between the host and the node's network namespace, and the host's routes to
+ * the pods and Services through it. All go when the namespace does. */
+async function makeLink(holderPid: number): Promise<void> {
+  const { hostInterface, hostIp, nodeIp, linkPrefixLength, cidr } = podNetwork;
+  const inNode = (...args: string[]) => run('nsenter', [`--net=/proc/${holderPid}/ns/net`, '--', ...args]);
+  await run('ip', ['link', 'add', 'name', hostInterface, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', String(holderPid)]);
+  await run('ip', ['addr', 'add', `${hostIp}/${linkPrefixLength}`, 'dev', hostInterface]);
+  await run('ip', ['link', 'set', 'dev', hostInterface, 'up']);
+  for (const args of [['link', 'set', 'dev', 'lo', 'up'], ['addr', 'add', `${nodeIp}/${linkPrefixLength}`, 'dev', 'eth0'],
+    ['link', 'set', 'dev', 'eth0', 'up']]) await inNode('ip', ...args);
+  // The namespace's own forwarding: the host's to its pods, the pods' to the host's end.
+  await inNode('sh', '-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward');
+  for (const destination of [cidr, serviceClusterIpRange]) await run('ip', ['route', 'add', destination, 'via', nodeIp, 'dev', hostInterface]);
+}
