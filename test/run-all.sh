@@ -25,7 +25,7 @@ node --version
 step "control plane binaries"
 bash test/cluster/build-control-plane.sh >/dev/null
 
-step "node binaries (kubelet, kube-proxy, containerd, runc) and images (pause, busybox)"
+step "node binaries (kubelet, kube-proxy, containerd, runc, CoreDNS, registry) and images (pause, busybox)"
 bash test/cluster/build-node.sh >/dev/null
 bash test/cluster/build-node-images.sh >/dev/null
 

@@ -165,7 +165,10 @@ export async function linkExists(name: string): Promise<boolean> {
 export async function cleanUpHost(record: HostRecord | undefined): Promise<void> {
   await killNodeProcesses();
   await removeCgroups();
-  if (await linkExists(podNetwork.hostInterface)) await run('ip', ['link', 'delete', 'dev', podNetwork.hostInterface]);
+  // Normally gone with the namespace already, or going: the kernel tears it down on its own time.
+  await run('ip', ['link', 'delete', 'dev', podNetwork.hostInterface]).catch(async (error: Error) => {
+    if (await linkExists(podNetwork.hostInterface)) throw error;
+  });
   if (record) {
     // The node's mounts were made in its own namespace, gone with its last process;
     // one that reached the host anyway is unmounted before the dir is removed.

@@ -1,11 +1,11 @@
-// A real Kubernetes node on this machine: containerd (CRI, runc, CNI bridge), the
-// kubelet and kube-proxy, joined to a bed control plane. The daemons run in mount and network
-// namespaces of their own (nothing they mount reaches the machine's; their bridge,
-// iptables chains and forwarding live and die with the node, which reaches the
-// host only over a veth pair), in a cgroup of their own (so every process of the
-// node, shims and containers included, can be found and killed), and with
-// pdeathsig, like everything the bed starts. stop() and the next start after a
-// crash undo the rest (host.ts).
+// A real Kubernetes node on this machine: containerd (CRI, runc, CNI bridge), an
+// OCI registry, the kubelet, kube-proxy and CoreDNS, joined to a bed control plane.
+// The daemons run in mount and network namespaces of their own (nothing they mount
+// reaches the machine's; their bridge, iptables chains and forwarding live and die
+// with the node, which reaches the host only over a veth pair), in a cgroup of
+// their own (so every process of the node, shims and containers included, can be
+// found and killed), and with pdeathsig, like everything the bed starts. stop()
+// and the next start after a crash undo the rest (host.ts).
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -33,7 +33,7 @@ export interface RealNodeOptions {
   server: string;
   caCertFile: string;
   caKeyFile: string;
-  /** Cluster-admin: binds the kubelet's RBAC role and removes the Node at stop. */
+  /** Cluster-admin: makes the node's RBAC bindings and kube-dns (cluster-objects.ts), removes them and the Node at stop. */
   adminKubeconfig: string;
 }
 
@@ -87,12 +87,17 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
-      // The kubelet first, so it restarts nothing while the rest goes.
-      for (const daemon of started.reverse()) await daemon.stop(5_000);
-      await apiserverRelay?.close();
-      await cleanUpHost(record);
-      await deleteNodeObjects(admin, options.nodeName).catch(() => undefined);
-      await lock.stop();
+      try {
+        // Last started first: the kubelet goes before containerd, so it restarts nothing.
+        for (const daemon of started.reverse()) await daemon.stop(5_000);
+        await apiserverRelay?.close();
+        await cleanUpHost(record);
+      } finally {
+        // Whatever failed above, the lock goes (the next start cleans up after this one), and
+        // no child is left to keep this process alive.
+        await deleteNodeObjects(admin, options.nodeName).catch(() => undefined);
+        await lock.stop();
+      }
     })();
     return stopping;
   };
@@ -117,10 +122,8 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
       logFile: path.join(paths.logsDir, 'namespace.log'),
     });
     started.push(holder);
-    await waitFor('the node\'s namespaces', async () => {
-      if (await exitedAlready(holder)) throw new GiveUp(`it exited:\n${holder.logTail()}`);
-      return (await fs.readFile(path.join(paths.logsDir, 'namespace.log'), 'utf8')).includes('ready');
-    }, { timeoutMs: 10_000 });
+    await daemonReady(holder, 'the node\'s namespaces',
+      async () => (await fs.readFile(path.join(paths.logsDir, 'namespace.log'), 'utf8')).includes('ready'), 10_000);
     await makeLink(holder.pid);
     // The kubelet, kube-proxy and CoreDNS reach the apiserver (on the host's loopback) at the
     // host's end of the link, on the apiserver's own port: a control plane that advertises that
@@ -157,20 +160,13 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
     });
     const ctr = async (...args: string[]) =>
       (await run(bin('ctr'), ['--address', paths.containerdSocket, '--namespace', 'k8s.io', ...args])).stdout;
-    await waitFor('containerd', async () => {
-      if (await exitedAlready(containerd)) throw new GiveUp(`it exited:\n${containerd.logTail()}`);
-      await ctr('version');
-      return true;
-    }, { timeoutMs: 30_000 });
+    await daemonReady(containerd, 'containerd', async () => { await ctr('version'); return true; });
     // The sandbox image is containerd's own business (pinned, never pulled): imported.
     await ctr('images', 'import', images.pause.archive);
 
     const registryDaemon = inNode('registry', bin('registry'), ['serve', paths.registryConfig],
       { ...process.env, OTEL_TRACES_EXPORTER: 'none' });
-    await waitFor('the registry', async () => {
-      if (await exitedAlready(registryDaemon)) throw new GiveUp(`the registry exited:\n${registryDaemon.logTail()}`);
-      return (await fetch(`http://${registry.fromHost}/v2/`, { signal: AbortSignal.timeout(2_000) })).ok;
-    }, { timeoutMs: 30_000 });
+    await daemonReady(registryDaemon, 'the registry', () => answers(`http://${registry.fromHost}/v2/`));
     // Pods pull the rest from the registry, as on a real cluster.
     await run('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci-archive:${images.busybox.archive}`,
       `docker://${registry.fromHost}/${repositoryOf(images.busybox.ref)}`]);
@@ -187,26 +183,17 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
       '--v=1',
     ]);
     const core = admin.makeApiClient(CoreV1Api);
-    await waitFor(`node ${options.nodeName} Ready`, async () => {
-      if (await exitedAlready(kubelet)) throw new GiveUp(`the kubelet exited:\n${kubelet.logTail()}`);
+    await daemonReady(kubelet, `node ${options.nodeName} Ready`, async () => {
       const node = await core.readNode({ name: options.nodeName });
       return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-    }, { timeoutMs: 90_000 }).catch((error: Error) => {
-      throw new Error(`${error.message}\n--- kubelet ---\n${kubelet.logTail()}\n--- containerd ---\n${containerd.logTail()}`);
-    });
+    }, 90_000).catch((error: Error) => { throw new Error(`${error.message}\n--- containerd ---\n${containerd.logTail()}`); });
 
     const kubeProxy = inNode('kube-proxy', bin('kube-proxy'), [`--config=${paths.kubeProxyConfig}`, '--v=1']);
     // Healthy once its first sync of Services into iptables is done.
-    await waitFor('kube-proxy healthy', async () => {
-      if (await exitedAlready(kubeProxy)) throw new GiveUp(`kube-proxy exited:\n${kubeProxy.logTail()}`);
-      return (await fetch(`http://${podNetwork.nodeIp}:${kubeProxyHealthzPort}/healthz`, { signal: AbortSignal.timeout(2_000) })).ok;
-    }, { timeoutMs: 30_000 }).catch((error: Error) => { throw new Error(`${error.message}\n--- kube-proxy ---\n${kubeProxy.logTail()}`); });
+    await daemonReady(kubeProxy, 'kube-proxy healthy', () => answers(`http://${podNetwork.nodeIp}:${kubeProxyHealthzPort}/healthz`));
 
     const coredns = inNode('coredns', bin('coredns'), ['-conf', paths.corefile]);
-    await waitFor('CoreDNS ready', async () => {
-      if (await exitedAlready(coredns)) throw new GiveUp(`CoreDNS exited:\n${coredns.logTail()}`);
-      return (await fetch(`http://${podNetwork.nodeIp}:${clusterDns.readyPort}/ready`, { signal: AbortSignal.timeout(2_000) })).ok;
-    }, { timeoutMs: 30_000 }).catch((error: Error) => { throw new Error(`${error.message}\n--- CoreDNS ---\n${coredns.logTail()}`); });
+    await daemonReady(coredns, 'CoreDNS ready', () => answers(`http://${podNetwork.nodeIp}:${clusterDns.readyPort}/ready`));
 
     return {
       nodeName: options.nodeName, nodeIp: podNetwork.nodeIp, images: { busybox: `${registry.name}/${repositoryOf(images.busybox.ref)}` },
@@ -225,6 +212,22 @@ function repositoryOf(ref: string): string {
 
 async function exitedAlready(process: Supervised): Promise<boolean> {
   return Promise.race([process.exited.then(() => true), new Promise<boolean>((resolve) => setImmediate(() => resolve(false)))]);
+}
+
+/** Waits for a daemon to be ready; gives up at once if it exits, and either way says why with
+ * the end of its log. */
+async function daemonReady(daemon: Supervised, what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  await waitFor(what, async () => {
+    if (await exitedAlready(daemon)) throw new GiveUp(`${daemon.name} exited`);
+    return check();
+  }, { timeoutMs }).catch((error: Error) => {
+    throw new Error(`${error.message}\n--- ${daemon.name} ---\n${daemon.logTail()}`);
+  });
+}
+
+/** An HTTP GET that answers 2xx within 2 s. */
+async function answers(url: string): Promise<boolean> {
+  return (await fetch(url, { signal: AbortSignal.timeout(2_000) })).ok;
 }
 
 /** The veth pair between the host and the node's network namespace, and the host's routes to
