@@ -20,6 +20,7 @@ import {
 } from '../../packages/contracts/src/event-stream.ts';
 import type { TaskEventRecord } from '../../packages/contracts/src/task-events.ts';
 import { backoffDelay } from '../../packages/platform/src/backoff.ts';
+import { redisReady } from '../../packages/platform/src/redis-ready.ts';
 import type { TaskStore } from '../../packages/database/src/task-store.ts';
 
 export interface FollowedTask {
@@ -179,16 +180,7 @@ export class EventCopier {
 
   /** Waits (a while) for the connection, so a start or a reconnect is not reported as a failure. */
   private async connected(): Promise<void> {
-    if (this.redis.status === 'ready') return;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.redis.off('ready', done);
-        resolve();
-      };
-      const timer = setTimeout(done, 5_000);
-      this.redis.once('ready', done);
-    });
+    await redisReady(this.redis, 5_000);
   }
 
   private async copy(task: Followed, entries: Array<[string, string[]]>): Promise<void> {

@@ -8,17 +8,19 @@ import { Redis } from 'ioredis';
 import { ConfigError } from '../../packages/platform/src/config.ts';
 import { parseOperatorConfig } from './config.ts';
 import { ClusterCache } from './cluster-cache.ts';
-import { TaskController } from './controller.ts';
 import { EventCopier } from './event-copier.ts';
 import { EventRecorder } from './event-recorder.ts';
 import { makeKubeClients } from './kube-clients.ts';
 import { LeaderElector } from './leader-election.ts';
+import { Manager } from './manager.ts';
 import { makeLogger } from '../../packages/platform/src/logger.ts';
 import { OperatorMetrics } from './metrics.ts';
 import { RunnerRedisUsers } from './runner-redis-users.ts';
 import { migrate } from '../../packages/database/src/migrate.ts';
 import { TaskStore } from '../../packages/database/src/task-store.ts';
+import { taskController } from './task-controller.ts';
 import { TaskReconciler } from './task-reconciler.ts';
+import { timedMethods } from './timed.ts';
 
 const log = makeLogger('claude-operator');
 
@@ -45,12 +47,15 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const clients = makeKubeClients(loadKubeConfig(), { qps: config.KUBE_API_QPS, burst: config.KUBE_API_BURST });
+  const metrics = new OperatorMetrics();
+  const clients = makeKubeClients(loadKubeConfig(), { qps: config.KUBE_API_QPS, burst: config.KUBE_API_BURST }, {
+    rateLimitWait: (seconds) => metrics.rateLimitWaitSeconds.observe(seconds),
+    request: (verb, code, seconds) => metrics.apiserverSeconds.observe({ verb, code: String(code) }, seconds),
+  });
   const applied = await migrate(config.DATABASE_URL);
   log.info({ applied }, 'database migrated');
-  const store = new TaskStore(config.DATABASE_URL);
+  const store = timedMethods(new TaskStore(config.DATABASE_URL), (operation, seconds) => metrics.postgresSeconds.observe({ operation }, seconds));
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
-  const metrics = new OperatorMetrics();
   // Ready means able to serve: migrated, connected, metrics up. Not leadership: a
   // standby is Ready too, or a Deployment of 2 never finishes rolling out.
   const server = await metrics.serve(config.METRICS_PORT, () => true);
@@ -74,24 +79,23 @@ async function main(): Promise<void> {
     : undefined;
   if (!redisUsers) log.warn('RUNNER_REDIS_USERS=shared: every runner uses RUNNER_REDIS_URL and can write any task\'s events');
   const cache = new ClusterCache({
-    kubeConfig: clients.config, logger: log, watchNamespace: config.WATCH_NAMESPACE,
+    kubeConfig: clients.config, logger: log, watchNamespace: config.WATCH_NAMESPACE, resyncMs: config.OPERATOR_RESYNC_SECONDS * 1000,
     metrics: (resource) => ({
       event: (type) => metrics.watchEvents.inc({ resource, type }),
       relist: (reason) => metrics.relists.inc({ resource, reason }),
     }),
   });
-  const controller = new TaskController({
-    cache, log, metrics, concurrency: config.OPERATOR_WORKERS,
-    reconciler: new TaskReconciler({
-      clients, cache, store, redis, config, log, recorder: new EventRecorder(clients.core), copier: follower, redisUsers,
-    }),
+  const manager = new Manager({ caches: [cache], metrics, log });
+  const tasks = new TaskReconciler({
+    clients, cache, store, redis, config, log, recorder: new EventRecorder(clients.core), copier: follower, redisUsers,
   });
+  manager.add(taskController(cache, tasks, config.OPERATOR_WORKERS));
 
   let stopping: Promise<void> | undefined;
   const shutdown = (reason: string, code: number) => {
     stopping ??= (async () => {
       log.info({ reason }, 'stopping');
-      await controller.stop().catch(() => undefined);
+      await manager.stop().catch(() => undefined);
       await copying.copier?.close();
       await elector.release().catch(() => undefined);
       metrics.leader.set(0);
@@ -112,7 +116,7 @@ async function main(): Promise<void> {
       for (const task of tasks) await redisUsers?.ensure(task);
     },
   });
-  await controller.start();
+  await manager.start();
   // Once the watches have synced: a leader that reconciles.
   metrics.leader.set(1);
   log.info({ identity }, 'operator running');

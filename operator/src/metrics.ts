@@ -2,16 +2,38 @@
 import http from 'node:http';
 import client from 'prom-client';
 
+const latencyBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
 export class OperatorMetrics {
   readonly registry = new client.Registry();
+  // Where a reconcile's time goes: waiting in its queue, then its own run, of
+  // which the apiserver's and Postgres's answers are part.
   readonly reconciles = new client.Counter({
-    name: 'claude_operator_reconcile_total', help: 'Reconciles by outcome.', labelNames: ['outcome'] as const, registers: [this.registry],
+    name: 'claude_operator_reconcile_total', help: 'Reconciles by controller and outcome.', labelNames: ['controller', 'outcome'] as const, registers: [this.registry],
   });
   readonly reconcileSeconds = new client.Histogram({
-    name: 'claude_operator_reconcile_duration_seconds', help: 'Time one reconcile took.', registers: [this.registry],
-    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    name: 'claude_operator_reconcile_duration_seconds', help: 'Time one reconcile took.', labelNames: ['controller'] as const, registers: [this.registry],
+    buckets: latencyBuckets,
   });
-  readonly queueDepth = new client.Gauge({ name: 'claude_operator_queue_depth', help: 'Keys waiting in the work queue.', registers: [this.registry] });
+  readonly queueWaitSeconds = new client.Histogram({
+    name: 'claude_operator_queue_wait_seconds', help: 'Time a key waited in its work queue before a worker took it.', labelNames: ['controller'] as const,
+    registers: [this.registry], buckets: latencyBuckets,
+  });
+  readonly queueDepth = new client.Gauge({
+    name: 'claude_operator_queue_depth', help: 'Keys waiting in the work queue.', labelNames: ['controller'] as const, registers: [this.registry],
+  });
+  readonly apiserverSeconds = new client.Histogram({
+    name: 'claude_operator_apiserver_request_duration_seconds', help: 'Time the apiserver took to answer a request (watches not counted), after the client-side rate limit.',
+    labelNames: ['verb', 'code'] as const, registers: [this.registry], buckets: latencyBuckets,
+  });
+  readonly rateLimitWaitSeconds = new client.Histogram({
+    name: 'claude_operator_client_rate_limit_wait_seconds', help: 'Time a request waited for the client-side rate limit (KUBE_API_QPS, KUBE_API_BURST).',
+    registers: [this.registry], buckets: latencyBuckets,
+  });
+  readonly postgresSeconds = new client.Histogram({
+    name: 'claude_operator_postgres_duration_seconds', help: 'Time a task-store call to Postgres took.', labelNames: ['operation'] as const,
+    registers: [this.registry], buckets: latencyBuckets,
+  });
   readonly watchEvents = new client.Counter({
     name: 'claude_operator_watch_events_total', help: 'Watch events by resource and type.', labelNames: ['resource', 'type'] as const, registers: [this.registry],
   });

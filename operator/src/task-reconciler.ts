@@ -25,6 +25,7 @@ import type { EventCopier } from './event-copier.ts';
 import type { EventRecorder } from './event-recorder.ts';
 import type { RunnerRedisUsers } from './runner-redis-users.ts';
 import { PermanentError } from './kube/work-queue.ts';
+import type { ReconcileResult } from './manager.ts';
 import { statusCode } from '../../packages/platform/src/kube-errors.ts';
 import { asPermanentApiError, type KubeClients } from './kube-clients.ts';
 import type { Logger } from '../../packages/platform/src/logger.ts';
@@ -32,9 +33,6 @@ import { finalizerName, jobNameFor } from './names.ts';
 import type { TaskStore } from '../../packages/database/src/task-store.ts';
 import { computeStatus, eventTypeFor, failedStatus, ttlDecision, type ObservedTask } from './task-status.ts';
 
-export interface ReconcileResult {
-  requeueAfterMs?: number;
-}
 
 export interface TaskReconcilerDeps {
   clients: KubeClients;

@@ -17,6 +17,7 @@
 // trims only what it has copied.
 import { Redis } from 'ioredis';
 import { backoffDelay, defaultBackoff, type BackoffOptions } from '../../packages/platform/src/backoff.ts';
+import { redisReady } from '../../packages/platform/src/redis-ready.ts';
 import { seqOfEntry } from '../../packages/contracts/src/event-stream.ts';
 import type { TaskEvent } from '../../packages/contracts/src/task-events.ts';
 import type { Logger } from '../../packages/platform/src/logger.ts';
@@ -204,19 +205,7 @@ export class EventPublisher {
 
   /** Waits (a while) for the connection, so the start and a reconnect are not reported as failures. */
   private async connected(): Promise<void> {
-    if (this.redis.status === 'ready') return;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.redis.off('ready', done);
-        resolve();
-      };
-      const timer = setTimeout(done, this.options.commandTimeoutMs).unref();
-      this.redis.once('ready', done);
-    });
-    // Narrowed by the early return above, but the 'ready' event may have changed it since.
-    const status: string = this.redis.status;
-    if (status !== 'ready') throw new Error(`not connected to redis (${status})`);
+    if (!(await redisReady(this.redis, this.options.commandTimeoutMs))) throw new Error(`not connected to redis (${this.redis.status})`);
   }
 
   /** Reads where the stream and Postgres are: drops what they already hold, and

@@ -87,7 +87,7 @@ describe('a task runs', () => {
     const kubeEvents = await ns.kubectl('get', 'events', '--field-selector', `involvedObject.name=hello-file,involvedObject.kind=ClaudeTask`, '-o', 'jsonpath={.items[*].reason}');
     expect(kubeEvents.stdout.split(' ')).toEqual(expect.arrayContaining(['JobCreated', 'Succeeded']));
     const metrics = await (await fetch(`${operator.metricsUrl}/metrics`)).text();
-    expect(metrics).toMatch(/^claude_operator_reconcile_total\{outcome="(done|requeued)"\} [1-9]/m);
+    expect(metrics).toMatch(/^claude_operator_reconcile_total\{controller="claudetasks",outcome="(done|requeued)"\} [1-9]/m);
     expect(metrics).toMatch(/^claude_operator_leader 1$/m);
   });
 

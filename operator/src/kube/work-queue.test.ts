@@ -73,6 +73,22 @@ describe('WorkQueue', () => {
     await running;
   });
 
+  it('reports how long each key waited for a worker, from its first add', async () => {
+    const clock = new FakeClock();
+    const waits: Array<[string, number]> = [];
+    const queue = new WorkQueue({ name: 'test', logger: silentLogger, clock, metrics: { waited: (key, ms) => waits.push([key, ms]) } });
+    queue.add('a');
+    await clock.advance(30);
+    queue.add('b');
+    queue.add('a');
+    await clock.advance(20);
+    const running = queue.run(1, () => undefined);
+    await flushPromises();
+    expect(waits).toEqual([['a', 50], ['b', 20]]);
+    await queue.shutDown();
+    await running;
+  });
+
   it('processes a key again after requeueAfterMs, not before', async () => {
     const { clock, queue } = makeQueue();
     const calls: number[] = [];

@@ -34,6 +34,8 @@ export type WorkOutcome = 'done' | 'requeued' | 'retried' | 'permanent-failure';
 export interface WorkQueueMetrics {
   depth?(queued: number): void;
   processed?(key: string, outcome: WorkOutcome, durationMs: number): void;
+  /** How long a key waited in the queue, from add to a worker taking it (delays of addAfter not counted). */
+  waited?(key: string, waitMs: number): void;
 }
 
 export interface WorkQueueOptions {
@@ -59,8 +61,8 @@ export class WorkQueue {
   private readonly rateLimit: RateLimitOptions;
   private readonly metrics: WorkQueueMetrics | undefined;
 
-  /** Keys waiting for a worker, in the order they were added (a Set: added once). */
-  private readonly queued = new Set<string>();
+  /** Keys waiting for a worker, in the order they were added (each once), with when they were added. */
+  private readonly queued = new Map<string, number>();
   private readonly processing = new Set<string>();
   /** Keys added while a worker held them: queued again when it is done. */
   private readonly addedWhileProcessing = new Set<string>();
@@ -85,7 +87,7 @@ export class WorkQueue {
       return;
     }
     if (this.queued.has(key)) return;
-    this.queued.add(key);
+    this.queued.set(key, this.clock.now());
     this.metrics?.depth?.(this.queued.size);
     this.idleWorkers.shift()?.();
   }
@@ -197,12 +199,14 @@ export class WorkQueue {
   /** The next key for a worker, or undefined once the queue is shut down and drained. */
   private async next(): Promise<string | undefined> {
     for (;;) {
-      const key = this.queued.values().next();
-      if (!key.done) {
-        this.queued.delete(key.value);
-        this.processing.add(key.value);
+      const next = this.queued.entries().next();
+      if (!next.done) {
+        const [key, addedAt] = next.value;
+        this.queued.delete(key);
+        this.processing.add(key);
         this.metrics?.depth?.(this.queued.size);
-        return key.value;
+        this.metrics?.waited?.(key, this.clock.now() - addedAt);
+        return key;
       }
       if (this.shuttingDown) return undefined;
       await new Promise<void>((resolve) => this.idleWorkers.push(resolve));
