@@ -2,6 +2,7 @@
 // ClaudeTasks in the cluster.
 //
 //   node test/bench/operator-memory.ts [--tasks 10000] [--resyncs 12] [--resync-seconds 60] [--concurrency 32]
+//     [--node-options "..."] [--malloc-arena-max N]   (default: the chart's operator.nodeOptions, mallocArenaMax)
 //
 // It restarts the operator it measures, so it brings up a bed of its own (control
 // plane, local node, Postgres, Redis, the CRD) and runs operator/src/main.ts as
@@ -21,9 +22,10 @@
 // RSS (VmRSS), peak RSS (VmHWM) and CPU time (utime + stime) come from
 // /proc/<pid> of the operator process, after each step.
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { CustomObjectsApi, loadYaml, type KubeConfig } from '@kubernetes/client-node';
 import { installClaudeTaskCrd } from '../../crds/src/install.ts';
 import { startBed, type BedSettings } from '../bed/bed.ts';
 import { repoRoot } from '../bed/binaries.ts';
@@ -39,6 +41,9 @@ const { values: args } = parseArgs({
     tasks: { type: 'string', default: '10000' },
     resyncs: { type: 'string', default: '12' },
     'resync-seconds': { type: 'string', default: '60' },
+    /** The operator's NODE_OPTIONS and MALLOC_ARENA_MAX; the chart's values by default ('' for none). */
+    'node-options': { type: 'string' },
+    'malloc-arena-max': { type: 'string' },
     concurrency: { type: 'string', default: '32' },
   },
 });
@@ -52,6 +57,11 @@ const namespace = 'bench-memory';
 const resyncPeriodMs = Number(args['resync-seconds']) * 1000;
 if (!(resyncPeriodMs >= 10_000)) throw new Error('--resync-seconds takes 10 or more');
 const goalMB = 200;
+// The operator runs as the chart runs it.
+const chartValues = loadYaml<{ operator: { nodeOptions?: string; mallocArenaMax?: number } }>(
+  fs.readFileSync(path.join(repoRoot, 'charts/claude-operator/values.yaml'), 'utf8'));
+const nodeOptions = args['node-options'] ?? chartValues.operator.nodeOptions ?? '';
+const mallocArenaMax = args['malloc-arena-max'] ?? String(chartValues.operator.mallocArenaMax ?? '');
 
 interface RunningOperator {
   pid: number;
@@ -70,6 +80,7 @@ async function startOperator(settings: BedSettings, name: string, cleanups: Clea
       REDIS_URL: settings.REDIS_URL, RUNNER_IMAGE: 'ghcr.io/claude-operator/runner:dev',
       RUNNER_REDIS_ACL_SECRET: crypto.randomBytes(32).toString('hex'), METRICS_PORT: String(port),
       OPERATOR_RESYNC_SECONDS: String(resyncPeriodMs / 1000),
+      NODE_OPTIONS: nodeOptions, MALLOC_ARENA_MAX: mallocArenaMax,
     },
   });
   cleanups.add(name, () => operator.stop(10_000));
@@ -204,6 +215,7 @@ await runBench('operator-memory', async (cleanups) => {
 
   console.log(`operator-memory: the operator process with ${taskCount} finished ClaudeTasks (spec.cancel: true, no Jobs) in the cluster`);
   for (const line of machineLines()) console.log(line);
+  console.log(`operator process: NODE_OPTIONS=${JSON.stringify(nodeOptions)} MALLOC_ARENA_MAX=${JSON.stringify(mallocArenaMax)} (the chart's values unless --node-options/--malloc-arena-max)`);
   console.log(`resync period: ${resyncPeriodMs / 1000} s (OPERATOR_RESYNC_SECONDS); waited for ${resyncs} real resyncs, saw ${seen} ` +
     `(as many as ${fixed((seen * 300) / 60, 0)} min of resyncs at the default 300 s)`);
   printTable('RSS and CPU of the operator process (/proc/<pid>: VmRSS, VmHWM, utime + stime; heap and external: its /metrics)',
