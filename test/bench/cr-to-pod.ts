@@ -174,7 +174,12 @@ function operatorCalls(auditLog: string | undefined, offset: number, namespace: 
   const calls = new Map<string, { count: number; serverMs: number }>();
   for (const line of buffer.toString('utf8').split('\n')) {
     if (!line.includes(namespace)) continue;
-    const event = JSON.parse(line) as AuditEvent;
+    let event: AuditEvent;
+    try {
+      event = JSON.parse(line) as AuditEvent;
+    } catch {
+      continue; // the last line, while the apiserver is still writing it
+    }
     if (event.stage !== 'ResponseComplete' || event.user?.username !== username || event.objectRef?.namespace !== namespace) continue;
     if (isBenchOrNode(event)) continue;
     const ref = event.objectRef;
