@@ -35,7 +35,7 @@ export const OperatorConfigSchema = z.object({
   WATCH_NAMESPACE: z.string().optional(),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9090),
   /** Reconciles at once. Each is a few apiserver calls and a Postgres write; reads come from the informers' caches. */
-  OPERATOR_WORKERS: z.coerce.number().int().min(1).max(64).default(8),
+  OPERATOR_WORKERS: z.coerce.number().int().min(1).max(64).default(16),
   /** How often every cached object is reconciled again though nothing changed (controller-runtime's SyncPeriod). */
   OPERATOR_RESYNC_SECONDS: z.coerce.number().int().min(10).default(300),
   /** Client-side limit on apiserver requests per second (a token bucket), and the burst above it. */

@@ -85,9 +85,10 @@ async function main(): Promise<void> {
       relist: (reason) => metrics.relists.inc({ resource, reason }),
     }),
   });
+  const recorder = new EventRecorder(clients.core, { onDropped: (count) => log.warn({ count }, 'Events dropped: the apiserver is slower than they come') });
   const manager = new Manager({ caches: [cache], metrics, log });
   const tasks = new TaskReconciler({
-    clients, cache, store, redis, config, log, recorder: new EventRecorder(clients.core), copier: follower, redisUsers,
+    clients, cache, store, redis, config, log, recorder, copier: follower, redisUsers,
   });
   manager.add(taskController(cache, tasks, config.OPERATOR_WORKERS));
 
@@ -96,6 +97,7 @@ async function main(): Promise<void> {
     stopping ??= (async () => {
       log.info({ reason }, 'stopping');
       await manager.stop().catch(() => undefined);
+      await recorder.flush();
       await copying.copier?.close();
       await elector.release().catch(() => undefined);
       metrics.leader.set(0);

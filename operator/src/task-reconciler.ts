@@ -93,7 +93,7 @@ export class TaskReconciler {
     }
     if (job && task.spec.cancel && !job.spec?.suspend && !jobFinished(job)) {
       job = await this.deps.clients.batch.patchNamespacedJob({ name: jobName, namespace, body: { spec: { suspend: true } } }, mergePatch);
-      await this.deps.recorder.record(task, 'Normal', 'Cancelling', 'spec.cancel is set: stopping the agent');
+      this.deps.recorder.record(task, 'Normal', 'Cancelling', 'spec.cancel is set: stopping the agent');
     }
     const pods = job ? this.deps.cache.podsOfJob(namespace, jobName) : [];
     const status = computeStatus(this.observed(task, job, pods));
@@ -151,7 +151,7 @@ export class TaskReconciler {
     try {
       const created = await this.deps.clients.batch.createNamespacedJob({ namespace, body: job });
       this.deps.log.info({ task: `${namespace}/${task.metadata.name}`, job: created.metadata?.name }, 'job created');
-      await this.deps.recorder.record(task, 'Normal', 'JobCreated', `created Job ${created.metadata?.name}`);
+      this.deps.recorder.record(task, 'Normal', 'JobCreated', `created Job ${created.metadata?.name}`);
       return created;
     } catch (error) {
       if (statusCode(error) !== 409) throw asPermanentApiError(error, `creating Job ${job.metadata?.name}`);
@@ -195,7 +195,7 @@ export class TaskReconciler {
     // A new phase, or a new reason someone has to act on (a missing Secret while Pending).
     if (phaseChanged || (type === 'Warning' && status.reason !== task.status?.reason)) {
       const reason = type === 'Warning' && status.phase === 'Pending' ? status.reason : status.phase;
-      await this.deps.recorder.record(task, type, reason ?? 'Pending', status.message ?? '');
+      this.deps.recorder.record(task, type, reason ?? 'Pending', status.message ?? '');
     }
   }
 
