@@ -109,6 +109,7 @@ export interface ClaudeTask {
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
     finalizers?: string[];
+    ownerReferences?: Array<{ apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }>;
   };
   spec: ClaudeTaskSpec;
   status?: ClaudeTaskStatus;

@@ -13,7 +13,8 @@ export class EventRecorder {
     this.component = component;
   }
 
-  async record(task: ClaudeTask, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+  /** An Event on a task, or on another of the operator's kinds (`kind`). */
+  async record(task: Pick<ClaudeTask, 'metadata'>, type: 'Normal' | 'Warning', reason: string, message: string, kind: string = claudeTaskKind): Promise<void> {
     const now = new Date();
     const namespace = task.metadata.namespace ?? 'default';
     await this.core.createNamespacedEvent({
@@ -21,7 +22,7 @@ export class EventRecorder {
       body: {
         metadata: { name: `${task.metadata.name}.${crypto.randomBytes(8).toString('hex')}`, namespace },
         involvedObject: {
-          apiVersion: `${group}/${version}`, kind: claudeTaskKind, name: task.metadata.name,
+          apiVersion: `${group}/${version}`, kind, name: task.metadata.name,
           namespace, uid: task.metadata.uid,
         },
         type, reason, message: message.slice(0, 1024),

@@ -16,6 +16,8 @@ import type { Redis } from 'ioredis';
 import {
   ClaudeTaskSpecSchema, claudeTaskPlural, group, terminalPhases, version, type ClaudeTask, type ClaudeTaskStatus,
 } from '../../crds/src/claude-task.ts';
+import { claudeTaskTemplatePlural, type ClaudeTaskTemplate } from '../../crds/src/claude-task-template.ts';
+import { resolveTemplate } from '../../crds/src/template-resolution.ts';
 import { parseStreamEntry, taskEventPersistedKey, taskEventStreamKey } from '../../packages/contracts/src/event-stream.ts';
 import type { TaskEventRecord } from '../../packages/contracts/src/task-events.ts';
 import type { OperatorConfig } from './config.ts';
@@ -69,9 +71,15 @@ export class TaskReconciler {
     const [namespace = '', name = ''] = key.split('/');
     let task = this.deps.cache.task(namespace, name);
     if (!task) return {};
-    if (task.metadata.deletionTimestamp) return this.finalizeDeleted(task);
+    if (task.metadata.deletionTimestamp) return this.finalizeDeleted(asResolved(task));
     if (!task.metadata.finalizers?.includes(finalizerName)) task = await this.addFinalizer(task);
+    task = asResolved(task);
     if (task.status?.phase && terminalPhases.has(task.status.phase)) return this.finished(task, task.status);
+    if (task.spec.templateRef) {
+      const resolved = await this.resolveTemplate(task, task.spec.templateRef.name);
+      if (!resolved.ok) return this.fail(task, undefined, resolved.reason, resolved.message);
+      task = resolved.task;
+    }
 
     const invalid = ClaudeTaskSpecSchema.safeParse(task.spec);
     if (!invalid.success) {
@@ -107,6 +115,31 @@ export class TaskReconciler {
       await this.deps.redisUsers?.ensure(identity);
     }
     return { requeueAfterMs: activeResyncMs };
+  }
+
+  /** The template read once and resolved (template-resolution.ts); the result goes to status with the first status write, and later passes run it (asResolved). */
+  private async resolveTemplate(task: ClaudeTask, templateName: string): Promise<{ ok: true; task: ClaudeTask } | { ok: false; reason: string; message: string }> {
+    const namespace = task.metadata.namespace ?? '';
+    let template: ClaudeTaskTemplate;
+    try {
+      template = await this.deps.clients.custom.getNamespacedCustomObject({
+        group, version, namespace, plural: claudeTaskTemplatePlural, name: templateName,
+      }) as ClaudeTaskTemplate;
+    } catch (error) {
+      if (statusCode(error) === 404) {
+        return { ok: false, reason: 'TemplateNotFound', message: `spec.templateRef names ClaudeTaskTemplate ${templateName}, which does not exist in namespace ${namespace}` };
+      }
+      throw error;
+    }
+    const resolution = resolveTemplate(templateName, template.spec, task.spec);
+    if (!resolution.ok) return resolution;
+    const status: ClaudeTaskStatus = {
+      ...task.status,
+      template: { name: templateName, resourceVersion: template.metadata.resourceVersion ?? '' },
+      resolvedSpec: resolution.spec,
+    };
+    this.deps.log.info({ task: `${namespace}/${task.metadata.name}`, template: templateName, resourceVersion: template.metadata.resourceVersion }, 'template resolved');
+    return { ok: true, task: asResolved({ ...task, status }) };
   }
 
   private observed(task: ClaudeTask, job: V1Job | undefined, pods: V1Pod[]): ObservedTask {
@@ -179,7 +212,9 @@ export class TaskReconciler {
   }
 
   /** Postgres first, then the status subresource; both only when something changed. */
-  private async writeStatus(task: ClaudeTask, status: ClaudeTaskStatus): Promise<void> {
+  private async writeStatus(task: ClaudeTask, computed: ClaudeTaskStatus): Promise<void> {
+    // computeStatus rebuilds what it observes; the template's resolution is kept as it was recorded.
+    const status = { ...computed, ...resolutionOf(task.status) };
     if (isDeepStrictEqual(normalize(status), normalize(task.status ?? {}))) return;
     const transitioned = await this.deps.store.recordStatus(task, status);
     await this.deps.clients.custom.patchNamespacedCustomObjectStatus({
@@ -266,6 +301,20 @@ export class TaskReconciler {
       if (entries.length < 1000) return events;
     }
   }
+}
+
+function resolutionOf(status: ClaudeTaskStatus | undefined): Pick<ClaudeTaskStatus, 'template' | 'resolvedSpec'> {
+  return {
+    ...(status?.template ? { template: status.template } : {}),
+    ...(status?.resolvedSpec ? { resolvedSpec: status.resolvedSpec } : {}),
+  };
+}
+
+/** A task made from a template runs the spec recorded when it was resolved, never the template as it is now; spec.cancel stays the task's. */
+export function asResolved(task: ClaudeTask): ClaudeTask {
+  const resolved = task.status?.resolvedSpec;
+  if (!resolved) return task;
+  return { ...task, spec: { ...resolved, ...(task.spec.cancel !== undefined ? { cancel: task.spec.cancel } : {}) } };
 }
 
 function jobFinished(job: V1Job): boolean {
