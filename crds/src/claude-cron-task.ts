@@ -12,7 +12,7 @@ export const concurrencyPolicies = ['Allow', 'Forbid', 'Replace'] as const;
 const labelMap = z.record(z.string().max(317), z.string().max(63));
 
 export const ClaudeCronTaskSpecSchema = z.object({
-  schedule: z.string().min(1).max(256).describe('When to make a task, in cron syntax (5 fields, or 6 with seconds; @hourly, @daily and the like).'),
+  schedule: z.string().min(1).max(256).describe('When to make a task, in cron syntax: 5 fields (minute hour day-of-month month day-of-week), or @hourly, @daily and the like.'),
   timeZone: z.string().min(1).max(64).optional().describe('The IANA time zone the schedule is read in, e.g. Europe/Berlin; UTC when empty.'),
   suspend: z.boolean().optional().describe('True: make no new tasks (running ones go on).'),
   startingDeadlineSeconds: z.number().int().min(1).max(7 * 24 * 3600).optional()

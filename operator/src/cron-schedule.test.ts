@@ -146,6 +146,7 @@ describe('decideCron: history and errors', () => {
 
   test.each([
     ['a schedule that does not parse', { schedule: '61 * * * *' }, 'spec.schedule "61 * * * *" cannot be used: CronPattern: Invalid value for minute: 61'],
+    ['a schedule with seconds (a task per minute at most)', { schedule: '*/5 * * * * *' }, 'spec.schedule "*/5 * * * * *" cannot be used'],
     ['an unknown time zone', { timeZone: 'Mars/Base' }, 'spec.schedule "* * * * *" in Mars/Base cannot be used'],
   ])('%s makes nothing and says why', (_case, spec, message) => {
     const decision = decideCron({ cron: cronTask(spec), tasks: [], now: at('2026-03-01T01:00:00Z') });

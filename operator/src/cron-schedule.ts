@@ -45,7 +45,8 @@ export function taskNameForSlot(cronName: string, slot: Date): string {
 /** The schedule, or why it cannot be one; a bad time zone shows only on first use, so it is tried here. */
 export function parseSchedule(schedule: string, timeZone: string | undefined): { ok: true; cron: Cron } | { ok: false; message: string } {
   try {
-    const cron = new Cron(schedule, { paused: true, timezone: timeZone ?? 'UTC' });
+    // Five fields, as CronJob: task names carry the slot's minute, so two slots in one minute would be one task.
+    const cron = new Cron(schedule, { paused: true, timezone: timeZone ?? 'UTC', mode: '5-part' });
     cron.nextRun(new Date(0));
     return { ok: true, cron };
   } catch (error) {

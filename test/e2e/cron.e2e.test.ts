@@ -12,6 +12,7 @@ import type { ClaudeCronTask } from '../../crds/src/claude-cron-task.ts';
 import { group, terminalPhases, version, type ClaudeTask } from '../../crds/src/claude-task.ts';
 import { bedSetting, kubeConfig, waitFor } from '../support/cluster.ts';
 import type { RunningOperator } from './support/operator-under-test.ts';
+import { cronPermissions, grantedByChart, operatorRequests, permission } from './support/rbac-audit.ts';
 import { setUpTaskFixture, type TaskFixture } from './support/task-fixture.ts';
 import { kubectlGet, taskTools, type TaskTools } from './support/tasks.ts';
 
@@ -160,4 +161,13 @@ describe('an operator SIGKILLed across a slot', () => {
     expect(slots.sort((a, b) => a - b)).toEqual(Array.from({ length: slots.length }, (_, i) => first + i));
     await ns.kubectl('patch', 'claudecrontask/across-kill', '--type=merge', '-p', '{"spec":{"suspend":true}}');
   });
+});
+
+test('the cron task permissions the chart grants are used, and none is refused', async () => {
+  const { used, refused } = await operatorRequests(fixture!.operator);
+  expect(refused).toEqual([]);
+  const granted = await grantedByChart(fixture!.operator);
+  const checkedAtAdmission = permission('claude-operator.io', 'claudecrontasks/finalizers', 'update');
+  for (const needed of cronPermissions) expect(granted).toContain(needed);
+  expect(cronPermissions.filter((p) => p !== checkedAtAdmission && !used.has(p))).toEqual([]);
 });

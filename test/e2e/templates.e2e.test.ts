@@ -11,6 +11,7 @@ import type { ApiServer } from '../../api/src/server.ts';
 import { bedSetting, waitFor, type TestNamespace } from '../support/cluster.ts';
 import type { MessagesRequest } from '../scripted-api/messages-api.ts';
 import { useTaskFixture } from './support/task-fixture.ts';
+import { operatorRequests, templatePermissions } from './support/rbac-audit.ts';
 import { kubectlGet } from './support/tasks.ts';
 
 const reviewPrompt = 'Review the {{subject}} change for team {{team}}; answer in one line.';
@@ -115,5 +116,11 @@ describe('templates', () => {
     const applied = await ns.kubectl('apply', '-f', file);
     expect(applied.stderr).toContain('spec.prompt is required unless spec.templateRef names a template');
     expect(((await kubectlGet<{ items: ClaudeTask[] }>(ns, 'ctask')).items).map((task) => task.metadata.name)).not.toContain('nothing');
+  });
+
+  test('the template permission the chart grants is used, and none is refused', async () => {
+    const { used, refused } = await operatorRequests(fixture().operator);
+    expect(refused).toEqual([]);
+    expect(templatePermissions.filter((p) => !used.has(p))).toEqual([]);
   });
 });
