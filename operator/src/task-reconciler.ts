@@ -18,6 +18,7 @@ import {
 } from '../../crds/src/claude-task.ts';
 import { claudeTaskTemplatePlural, type ClaudeTaskTemplate } from '../../crds/src/claude-task-template.ts';
 import { resolveTemplate } from '../../crds/src/template-resolution.ts';
+import { asResolved, resolutionOf } from './resolved-task.ts';
 import { parseStreamEntry, taskEventPersistedKey, taskEventStreamKey } from '../../packages/contracts/src/event-stream.ts';
 import type { TaskEventRecord } from '../../packages/contracts/src/task-events.ts';
 import type { OperatorConfig } from './config.ts';
@@ -301,20 +302,6 @@ export class TaskReconciler {
       if (entries.length < 1000) return events;
     }
   }
-}
-
-function resolutionOf(status: ClaudeTaskStatus | undefined): Pick<ClaudeTaskStatus, 'template' | 'resolvedSpec'> {
-  return {
-    ...(status?.template ? { template: status.template } : {}),
-    ...(status?.resolvedSpec ? { resolvedSpec: status.resolvedSpec } : {}),
-  };
-}
-
-/** A task made from a template runs the spec recorded when it was resolved, never the template as it is now; spec.cancel stays the task's. */
-export function asResolved(task: ClaudeTask): ClaudeTask {
-  const resolved = task.status?.resolvedSpec;
-  if (!resolved) return task;
-  return { ...task, spec: { ...resolved, ...(task.spec.cancel !== undefined ? { cancel: task.spec.cancel } : {}) } };
 }
 
 function jobFinished(job: V1Job): boolean {
