@@ -118,7 +118,7 @@ export class TaskReconciler {
     return { requeueAfterMs: activeResyncMs };
   }
 
-  /** The template read once and resolved (template-resolution.ts); the result goes to status with the first status write, and later passes run it (asResolved). */
+  /** The template read once and resolved (template-resolution.ts); the result goes to status at once, and later passes run it (asResolved). */
   private async resolveTemplate(task: ClaudeTask, templateName: string): Promise<{ ok: true; task: ClaudeTask } | { ok: false; reason: string; message: string }> {
     const namespace = task.metadata.namespace ?? '';
     let template: ClaudeTaskTemplate;
@@ -139,6 +139,11 @@ export class TaskReconciler {
       template: { name: templateName, resourceVersion: template.metadata.resourceVersion ?? '' },
       resolvedSpec: resolution.spec,
     };
+    // Recorded before anything is made from it: a pass after a crash runs this, even if the template has changed since.
+    await this.deps.clients.custom.patchNamespacedCustomObjectStatus({
+      group, version, namespace, plural: claudeTaskPlural, name: task.metadata.name ?? '',
+      body: { status: resolutionOf(status) },
+    }, mergePatch);
     this.deps.log.info({ task: `${namespace}/${task.metadata.name}`, template: templateName, resourceVersion: template.metadata.resourceVersion }, 'template resolved');
     return { ok: true, task: asResolved({ ...task, status }) };
   }
