@@ -85,7 +85,7 @@ test('a valid task is accepted and kept whole, MCP server configuration included
 });
 
 test.each([
-  ['missing prompt', { model: 'x' }, /spec\.prompt: Required value/],
+  ['neither prompt nor templateRef', { model: 'x' }, /spec: Required value: spec\.prompt is required unless spec\.templateRef names a template/],
   ['an unknown permissionMode', { prompt: 'p', permissionMode: 'yolo' },
     /spec\.permissionMode: Unsupported value: "yolo": supported values: "default", "manual", "acceptEdits", "plan", "auto", "dontAsk", "bypassPermissions"/],
   ['a budget of nothing', { prompt: 'p', maxBudgetUSD: '0.00' }, /spec\.maxBudgetUSD: Invalid value: "0\.00": spec\.maxBudgetUSD in body should match/],
@@ -189,7 +189,8 @@ test('kubectl get shows phase, model, turns, cost, age and duration; the claude 
 
   const category = await ns.kubectl('get', 'claude');
   expect(category.stderr).toBe('');
-  expect(category.stdout).toMatch(/^shown\s+Succeeded\s+claude-haiku-4-5\s+3\s+0\.0123\s/m);
+  // The category spans several kinds (tasks, templates, cron tasks): kubectl names each row with its resource.
+  expect(category.stdout).toMatch(/^claudetask\.claude-operator\.io\/shown\s+Succeeded\s+claude-haiku-4-5\s+3\s+0\.0123\s/m);
 });
 
 test('the status cannot be written through the main resource', async () => {

@@ -5,6 +5,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 import { loadAllYaml } from '@kubernetes/client-node';
+import type { z } from 'zod';
+import { ClaudeCronTaskSpecSchema, claudeCronTaskKind } from '../crds/src/claude-cron-task.ts';
+import { ClaudeTaskTemplateSpecSchema, claudeTaskTemplateKind } from '../crds/src/claude-task-template.ts';
 import { ClaudeTaskSpecSchema, claudeTaskKind, group, version } from '../crds/src/claude-task.ts';
 import { repoRoot } from './bed/binaries.ts';
 
@@ -14,7 +17,7 @@ const files = fs.readdirSync(examplesDir).filter((file) => file.endsWith('.yaml'
 interface Manifest { apiVersion?: string; kind?: string; metadata?: { name?: string }; spec?: unknown }
 
 test('the examples are there', () => {
-  expect(files).toEqual(expect.arrayContaining(['task.yaml', 'git-workspace.yaml', 'pvc-workspace.yaml', 'mcp-server.yaml', 'configmap-prompt.yaml']));
+  expect(files).toEqual(expect.arrayContaining(['task.yaml', 'git-workspace.yaml', 'pvc-workspace.yaml', 'mcp-server.yaml', 'configmap-prompt.yaml', 'template.yaml', 'cron-task.yaml']));
 });
 
 describe.each(files)('examples/%s', (file) => {
@@ -27,12 +30,16 @@ describe.each(files)('examples/%s', (file) => {
     expect(comment).toMatch(/anthropic-api-key/);
   });
 
-  test('holds one ClaudeTask whose spec the resource model accepts, and objects with a kind and a name', () => {
+  test('holds one ClaudeTask or ClaudeCronTask, each of the project\'s objects with a spec the resource model accepts, and objects with a kind and a name', () => {
     expect(manifests.every((m) => typeof m.apiVersion === 'string' && typeof m.kind === 'string' && typeof m.metadata?.name === 'string')).toBe(true);
-    const tasks = manifests.filter((m) => m.kind === claudeTaskKind);
-    expect(tasks).toHaveLength(1);
-    expect(tasks[0]?.apiVersion).toBe(`${group}/${version}`);
-    const parsed = ClaudeTaskSpecSchema.safeParse(tasks[0]?.spec);
-    expect(parsed.success ? [] : parsed.error.issues).toEqual([]);
+    expect(manifests.filter((m) => m.kind === claudeTaskKind || m.kind === claudeCronTaskKind)).toHaveLength(1);
+    const models: Record<string, z.ZodType> = {
+      [claudeTaskKind]: ClaudeTaskSpecSchema, [claudeCronTaskKind]: ClaudeCronTaskSpecSchema, [claudeTaskTemplateKind]: ClaudeTaskTemplateSpecSchema,
+    };
+    for (const manifest of manifests.filter((m) => m.apiVersion?.startsWith(`${group}/`))) {
+      expect(manifest.apiVersion).toBe(`${group}/${version}`);
+      const parsed = models[manifest.kind ?? '']?.safeParse(manifest.spec);
+      expect(parsed && (parsed.success ? [] : parsed.error.issues)).toEqual([]);
+    }
   });
 });

@@ -17,6 +17,8 @@ import type { ChannelSubscriber } from './stream/channel-subscriber.ts';
 import type { TaskHistory } from './tasks/history.ts';
 import type { TaskStoreApi } from './tasks/kube-tasks.ts';
 import { taskRoutes } from './tasks/routes.ts';
+import type { TemplateStoreApi } from './templates/kube-templates.ts';
+import { templateRoutes } from './templates/routes.ts';
 
 export interface AppDeps {
   tasks: TaskStoreApi;
@@ -41,6 +43,8 @@ export interface AppDeps {
   cors?: CorsOptions;
   /** Idempotency-Key on POST; without it such calls are 501. */
   idempotency?: IdempotencyStore;
+  /** ClaudeTaskTemplates; without them the template routes are absent (404). */
+  templates?: TemplateStoreApi;
 }
 
 const readinessTimeoutMs = 3000;
@@ -86,6 +90,9 @@ export function createApp(deps: AppDeps): express.Express {
     waitRecheckMs: deps.waitRecheckMs ?? 10_000, ...(deps.tickets ? { tickets: deps.tickets } : {}), ...(deps.wakeups ? { wakeups: deps.wakeups } : {}),
     ...(deps.idempotency ? { idempotency: deps.idempotency } : {}),
   }));
+  if (deps.templates) {
+    api.use(templateRoutes({ templates: deps.templates, tasks: deps.tasks, log: deps.log, ...(deps.idempotency ? { idempotency: deps.idempotency } : {}) }));
+  }
   app.use('/api/v1', api);
 
   app.use((_req, _res, next) => { next(new Problem('not-found', 'no such route')); });

@@ -12,7 +12,9 @@ const doc = openApiDocument({ maxWaitSeconds: 300 }) as {
 test('OpenAPI 3.1 with the task spec schema from the resource model', () => {
   expect(doc.openapi).toBe('3.1.0');
   const spec = doc.components.schemas.ClaudeTaskSpec!;
-  expect(spec.required).toContain('prompt');
+  // Not required: a task made from a template (templateRef) gets the template's; the CRD's CEL rule says one of the two.
+  expect(spec.required ?? []).not.toContain('prompt');
+  expect(spec.properties).toHaveProperty('templateRef');
   expect(spec.properties).toHaveProperty('prompt', expect.objectContaining({ maxLength: 100 * 1024 }));
   expect(doc.components.schemas.CreateTask?.properties?.spec).toEqual({ $ref: '#/components/schemas/ClaudeTaskSpec' });
   expect(JSON.stringify(doc)).not.toContain('"$schema"');
@@ -28,6 +30,8 @@ test('every route is in it', () => {
     'GET /api/v1/namespaces/{namespace}/tasks/{name}/events',
     'GET /api/v1/namespaces/{namespace}/tasks/{name}/result',
     'GET /api/v1/namespaces/{namespace}/tasks/{name}/stream',
+    'GET /api/v1/namespaces/{namespace}/templates',
+    'GET /api/v1/namespaces/{namespace}/templates/{name}',
     'GET /api/v1/openapi.json',
     'GET /healthz',
     'GET /metrics',
@@ -35,6 +39,7 @@ test('every route is in it', () => {
     'POST /api/v1/namespaces/{namespace}/tasks',
     'POST /api/v1/namespaces/{namespace}/tasks/{name}/cancel',
     'POST /api/v1/namespaces/{namespace}/tasks/{name}/stream-ticket',
+    'POST /api/v1/namespaces/{namespace}/templates/{name}/tasks',
   ].sort());
 });
 

@@ -9,6 +9,7 @@ import {
   StreamTicketSchema, TaskListSchema, TaskResultSchema, TaskSchema, createQuerySchema,
 } from './tasks/schemas.ts';
 import { NormalizedEventSchema } from './events/normalized.ts';
+import { CreateTaskFromTemplateBodySchema, TemplateListSchema, TemplateSchema } from './templates/schemas.ts';
 import { PartialMessageSchema } from './events/partial.ts';
 import { problemKinds, problemTypeBase } from './http/problem.ts';
 import { closeCodes } from './stream/replay.ts';
@@ -23,6 +24,7 @@ function components(): Record<string, JsonObject> {
     ['ClaudeTaskSpec', ClaudeTaskSpecSchema], ['ClaudeTaskStatus', ClaudeTaskStatusSchema], ['CreateTask', CreateTaskBodySchema],
     ['Task', TaskSchema], ['EndedTask', EndedTaskSchema], ['TaskList', TaskListSchema], ['EventPage', EventPageSchema], ['TaskResult', TaskResultSchema],
     ['StreamTicket', StreamTicketSchema], ['Problem', ProblemSchema],
+    ['Template', TemplateSchema], ['TemplateList', TemplateListSchema], ['CreateTaskFromTemplate', CreateTaskFromTemplateBodySchema],
     ['Event', TaskEventRecordSchema], ['NormalizedEvent', NormalizedEventSchema], ['PartialMessage', PartialMessageSchema],
   ];
   for (const [id, schema] of named) registry.add(schema, { id });
@@ -106,6 +108,7 @@ export function openApiDocument(options: { maxWaitSeconds: number; serverUrl?: s
   const name = pathParam('name');
   const tasks = '/api/v1/namespaces/{namespace}/tasks';
   const task = `${tasks}/{name}`;
+  const templates = '/api/v1/namespaces/{namespace}/templates';
   return {
     openapi: '3.1.0',
     info: { title: 'claude-operator API', version: '1', description: 'Submit ClaudeTasks, follow and cancel them, read their history.' },
@@ -158,6 +161,28 @@ export function openApiDocument(options: { maxWaitSeconds: number; serverUrl?: s
       [`${task}/stream`]: {
         parameters: [namespace, name],
         get: streamOperation(),
+      },
+      [templates]: {
+        parameters: [namespace],
+        get: { operationId: 'listTemplates', summary: 'The ClaudeTaskTemplates of the namespace.', responses: { 200: json('The templates.', 'TemplateList'), ...errors } },
+      },
+      [`${templates}/{name}`]: {
+        parameters: [namespace, name],
+        get: { operationId: 'getTemplate', responses: { 200: json('The template.', 'Template'), ...errors } },
+      },
+      [`${templates}/{name}/tasks`]: {
+        parameters: [namespace, name],
+        post: {
+          operationId: 'createTaskFromTemplate',
+          summary: 'Make a task from the template with these variables (202). The operator resolves the template into the task once; later edits of the template do not change it.',
+          parameters: [idempotencyKey],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('CreateTaskFromTemplate') } } },
+          responses: {
+            202: { ...json('Accepted; the task is Pending.', 'Task'), headers: { Location: { schema: { type: 'string' } } } },
+            ...errors, 400: problem('Invalid input, or a parameter is missing, unknown or fails its pattern: `detail` names it.'),
+            403: problem('The role may not submit.'), ...idempotencyErrors, ...mutationErrors,
+          },
+        },
       },
       '/api/v1/openapi.json': { get: { operationId: 'openApi', security: [], responses: { 200: { description: 'This document.' } } } },
       '/healthz': { get: { operationId: 'healthz', security: [], responses: { 200: { description: 'The process is up.' } } } },

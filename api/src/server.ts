@@ -18,6 +18,7 @@ import type { Logger } from '../../packages/platform/src/logger.ts';
 import { ApiMetrics } from './metrics.ts';
 import { PgRedisHistory } from './tasks/history.ts';
 import { KubeTasks } from './tasks/kube-tasks.ts';
+import { KubeTemplates } from './templates/kube-templates.ts';
 import { EventHistory } from './stream/history.ts';
 import { kubeTaskLookup } from './stream/kube-task-lookup.ts';
 import { ChannelSubscriber } from './stream/channel-subscriber.ts';
@@ -64,6 +65,7 @@ export async function startApiServer(options: StartOptions): Promise<ApiServer> 
   const channels = new ChannelSubscriber({ redisUrl: config.REDIS_URL, logger: log });
   const deps: AppDeps = {
     tasks,
+    templates: new KubeTemplates(kubeConfig.makeApiClient(CustomObjectsApi)),
     history: new PgRedisHistory(pool, redis),
     authenticator: new JwtAuthenticator({
       ...(config.JWT_HS256_SECRET ? { hs256Secret: config.JWT_HS256_SECRET } : { jwksUrl: config.JWT_JWKS_URL! }),

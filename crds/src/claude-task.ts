@@ -12,8 +12,15 @@ export const claudeTaskPlural = 'claudetasks';
 
 const shortText = z.string().max(1024);
 
+export const TemplateRefSchema = z.object({
+  name: z.string().min(1).max(253).describe('The ClaudeTaskTemplate\'s name.'),
+}).describe('The template a task is made from; variables are its parameters\' values.');
+
 export const ClaudeTaskSpecSchema = z.object({
-  prompt: z.string().min(1).max(maxPromptLength).describe('What the agent is asked to do. {{name}} is replaced by variables[name].'),
+  prompt: z.string().min(1).max(maxPromptLength).optional()
+    .describe('What the agent is asked to do. {{name}} is replaced by variables[name]. Required unless templateRef names a template that has one.'),
+  templateRef: TemplateRefSchema.optional()
+    .describe('A ClaudeTaskTemplate in the task\'s namespace: its fields are resolved into the task once, on the operator\'s first pass (status.resolvedSpec); the task\'s own fields win.'),
   variables: boundedRecord(z.string().max(253), z.string().max(32 * 1024), 64).optional()
     .describe('Values substituted into the prompt where it says {{name}}.'),
   ...agentFields,
@@ -24,6 +31,10 @@ export const ClaudeTaskSpecSchema = z.object({
   ...agentPodFields,
   cancel: z.boolean().optional().describe('Set to true to stop the task; it ends Cancelled. The only field that may change after creation.'),
 }).describe('What the agent is asked to do and how it runs. Immutable after creation except cancel.');
+
+/** What a task made from a template runs: a spec with its prompt, no templateRef and no cancel (that stays in the task's spec). */
+export const ResolvedTaskSpecSchema = ClaudeTaskSpecSchema.omit({ templateRef: true, cancel: true })
+  .extend({ prompt: z.string().min(1).max(maxPromptLength).describe('What the agent is asked to do.') });
 
 export const taskPhases = ['Pending', 'Running', 'Succeeded', 'Failed', 'Cancelled', 'TimedOut'] as const;
 export const terminalPhases: ReadonlySet<string> = new Set(['Succeeded', 'Failed', 'Cancelled', 'TimedOut']);
@@ -70,9 +81,16 @@ export const ClaudeTaskStatusSchema = z.object({
   usage: UsageSchema.optional(),
   exitCode: z.number().int().optional().describe('The runner\'s exit code of the latest attempt (see runner/README.md).'),
   message: shortText.optional().describe('Why the task is in its phase, for people.'),
+  template: z.object({
+    name: z.string().max(253).describe('The ClaudeTaskTemplate\'s name.'),
+    resourceVersion: z.string().max(64).describe('The version of the template that was resolved; later edits do not change the task.'),
+  }).optional().describe('The template spec.templateRef named, as it was when the task was resolved.'),
+  resolvedSpec: ResolvedTaskSpecSchema.optional()
+    .describe('The spec a task made from a template runs: the template\'s fields with the task\'s own over them, and the parameters\' values (defaults filled in) as variables. Set once.'),
 }).describe('What the operator observed; written only by the operator.');
 
 export type ClaudeTaskSpec = z.infer<typeof ClaudeTaskSpecSchema>;
+export type ResolvedTaskSpec = z.infer<typeof ResolvedTaskSpecSchema>;
 export type ClaudeTaskStatus = z.infer<typeof ClaudeTaskStatusSchema>;
 export type TaskPhase = (typeof taskPhases)[number];
 export type Condition = z.infer<typeof ConditionSchema>;
@@ -91,6 +109,7 @@ export interface ClaudeTask {
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
     finalizers?: string[];
+    ownerReferences?: Array<{ apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }>;
   };
   spec: ClaudeTaskSpec;
   status?: ClaudeTaskStatus;

@@ -51,9 +51,10 @@ test('every string, list and map in the spec is bounded', () => {
   expect(unbounded.map(([path]) => path)).toEqual([]);
 });
 
-test('spec and spec.prompt are required; records are maps; mcpServers keeps what it is given', () => {
+test('spec is required, spec.prompt unless templateRef is set; records are maps; mcpServers keeps what it is given', () => {
   expect(root.required).toEqual(['spec']);
-  expect(spec.required).toEqual(['prompt']);
+  expect(spec.required).toBeUndefined();
+  expect(spec['x-kubernetes-validations']).toContainEqual(expect.objectContaining({ rule: 'has(self.prompt) || has(self.templateRef)' }));
   expect(properties(spec).variables).toMatchObject({ type: 'object', maxProperties: 64, additionalProperties: { type: 'string' } });
   expect(properties(spec).mcpServers!.additionalProperties).toEqual({
     type: 'object', maxProperties: 64, 'x-kubernetes-preserve-unknown-fields': true,
@@ -84,7 +85,7 @@ test('the API\'s JSON Schema of the spec rejects unknown fields and has no $sche
   const schema = specJsonSchema(claudeTask);
   expect(schema).not.toHaveProperty('$schema');
   expect(schema.additionalProperties).toBe(false);
-  expect(schema.required).toEqual(['prompt']);
+  expect(schema.required).toBeUndefined();
 });
 
 test('what a structural schema cannot say is an error, not silently dropped', () => {

@@ -5,6 +5,8 @@
 import type { z } from 'zod';
 import { doesNotStartWith, exactlyOneOf, immutableExcept, matches, mutuallyExclusive, staysTrue, type CelRule } from './cel-rules.ts';
 import { ClaudeTaskSpecSchema, ClaudeTaskStatusSchema, claudeTaskKind, claudeTaskPlural, group, version } from './claude-task.ts';
+import { ClaudeCronTaskSpecSchema, ClaudeCronTaskStatusSchema, claudeCronTaskKind, claudeCronTaskPlural } from './claude-cron-task.ts';
+import { ClaudeTaskTemplateSpecSchema, ClaudeTaskTemplateStatusSchema, claudeTaskTemplateKind, claudeTaskTemplatePlural } from './claude-task-template.ts';
 import type { JsonSchema } from './structural.ts';
 
 /** A column of `kubectl get` (additionalPrinterColumns); priority 1 shows with `-o wide` only. */
@@ -43,6 +45,12 @@ export interface KindDefinition {
 // with '-', which git would read as an option.
 const gitUrlPattern = '^((https?|ssh|git)://[^[:space:]/]+/[^[:space:]]+|[a-zA-Z0-9_][-._a-zA-Z0-9]*@[-.a-zA-Z0-9]+:[^[:space:]]+)$';
 
+const promptOrTemplate: CelRule = {
+  rule: 'has(self.prompt) || has(self.templateRef)',
+  message: 'spec.prompt is required unless spec.templateRef names a template',
+  reason: 'FieldValueRequired',
+};
+
 export const claudeTask: KindDefinition = {
   group,
   version,
@@ -58,6 +66,7 @@ export const claudeTask: KindDefinition = {
     '': (spec) => [
       immutableExcept(spec, ['cancel'], 'spec is immutable after creation; only spec.cancel may change'),
       staysTrue(spec, 'cancel', 'a cancelled task stays cancelled: spec.cancel cannot go from true back to false'),
+      promptOrTemplate,
     ],
     'env[]': (env) => [mutuallyExclusive(env, ['value', 'valueFrom'])],
     'env[].valueFrom': (from) => [exactlyOneOf(from, ['secretKeyRef', 'configMapKeyRef'])],
@@ -85,5 +94,50 @@ export const claudeTask: KindDefinition = {
   file: 'claudetask.yaml',
 };
 
+export const claudeTaskTemplate: KindDefinition = {
+  group,
+  version,
+  kind: claudeTaskTemplateKind,
+  plural: claudeTaskTemplatePlural,
+  shortNames: ['ctt'],
+  categories: ['claude'],
+  scope: 'Namespaced',
+  description: 'ClaudeTaskTemplate is a reviewed ClaudeTask skeleton with declared parameters; a task names it in spec.templateRef.',
+  spec: ClaudeTaskTemplateSpecSchema,
+  status: ClaudeTaskTemplateStatusSchema,
+  specRules: {},
+  printerColumns: [
+    { name: 'Description', type: 'string', jsonPath: '.spec.description' },
+    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+  ],
+  selectableFields: [],
+  source: 'crds/src/claude-task-template.ts',
+  file: 'claudetasktemplate.yaml',
+};
+
+export const claudeCronTask: KindDefinition = {
+  group,
+  version,
+  kind: claudeCronTaskKind,
+  plural: claudeCronTaskPlural,
+  shortNames: ['ccron'],
+  categories: ['claude'],
+  scope: 'Namespaced',
+  description: 'ClaudeCronTask makes a ClaudeTask on a schedule, as a CronJob makes Jobs.',
+  spec: ClaudeCronTaskSpecSchema,
+  status: ClaudeCronTaskStatusSchema,
+  specRules: { 'taskTemplate.spec': () => [promptOrTemplate] },
+  printerColumns: [
+    { name: 'Schedule', type: 'string', jsonPath: '.spec.schedule' },
+    { name: 'Suspend', type: 'boolean', jsonPath: '.spec.suspend' },
+    { name: 'Active', type: 'integer', jsonPath: '.status.activeCount', description: 'Tasks made that have not ended' },
+    { name: 'Last Schedule', type: 'date', jsonPath: '.status.lastScheduleTime' },
+    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+  ],
+  selectableFields: [],
+  source: 'crds/src/claude-cron-task.ts',
+  file: 'claudecrontask.yaml',
+};
+
 /** Every kind, in the order their CRDs are written and installed. */
-export const kinds: readonly KindDefinition[] = [claudeTask];
+export const kinds: readonly KindDefinition[] = [claudeTask, claudeTaskTemplate, claudeCronTask];

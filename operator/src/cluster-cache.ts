@@ -4,9 +4,10 @@
 //
 // Cached objects keep only what the operator needs: no managedFields, and a
 // finished task without its prompts (its spec is not read again but for
-// cancel and ttl), so 10k finished tasks cost little memory.
+// cancel and ttl; nor is a template task's resolvedSpec), so 10k finished tasks cost little memory.
 import type { KubeConfig, KubernetesObject, V1Job, V1Pod } from '@kubernetes/client-node';
 import { claudeTaskPlural, group, terminalPhases, version, type ClaudeTask } from '../../crds/src/claude-task.ts';
+import { claudeCronTaskPlural, type ClaudeCronTask } from '../../crds/src/claude-cron-task.ts';
 import { Informer, withoutManagedFields, type InformerMetrics } from './kube/informer.ts';
 import type { Logger } from '../../packages/platform/src/logger.ts';
 import { managedByLabel, managedByValue } from './names.ts';
@@ -25,6 +26,7 @@ export class ClusterCache {
   readonly tasks: Informer<KubernetesObject>;
   readonly jobs: Informer<V1Job>;
   readonly pods: Informer<V1Pod>;
+  readonly cronTasks: Informer<KubernetesObject>;
 
   constructor(options: ClusterCacheOptions) {
     const namespace = options.watchNamespace;
@@ -41,10 +43,13 @@ export class ClusterCache {
     this.pods = new Informer<V1Pod>({
       ...common, path: scoped('/api/v1', 'pods'), labelSelector: managed, transform: withoutManagedFields, ...metricsOf(options, 'pods'),
     });
+    this.cronTasks = new Informer<KubernetesObject>({
+      ...common, path: scoped(`/apis/${group}/${version}`, claudeCronTaskPlural), transform: withoutManagedFields, ...metricsOf(options, 'claudecrontasks'),
+    });
   }
 
   get informers(): Array<Informer<KubernetesObject>> {
-    return [this.tasks, this.jobs, this.pods] as Array<Informer<KubernetesObject>>;
+    return [this.tasks, this.jobs, this.pods, this.cronTasks] as Array<Informer<KubernetesObject>>;
   }
 
   task(namespace: string, name: string): ClaudeTask | undefined {
@@ -53,6 +58,16 @@ export class ClusterCache {
 
   job(namespace: string, name: string): V1Job | undefined {
     return this.jobs.get(`${namespace}/${name}`);
+  }
+
+  cronTask(namespace: string, name: string): ClaudeCronTask | undefined {
+    return this.cronTasks.get(`${namespace}/${name}`) as ClaudeCronTask | undefined;
+  }
+
+  /** The tasks whose controller is the cron task with this uid. */
+  tasksOwnedBy(namespace: string, ownerUid: string): ClaudeTask[] {
+    return (this.tasks.list() as unknown as ClaudeTask[]).filter((task) => task.metadata.namespace === namespace
+      && task.metadata.ownerReferences?.some((owner) => owner.uid === ownerUid && owner.controller));
   }
 
   /** The pods the job controller made for this Job. */
@@ -78,6 +93,8 @@ function metricsOf(options: ClusterCacheOptions, resource: string): { metrics?: 
 export function slimTask(task: ClaudeTask): ClaudeTask {
   const slim = withoutManagedFields(task as unknown as KubernetesObject) as unknown as ClaudeTask;
   if (!(slim.status?.phase && terminalPhases.has(slim.status.phase))) return slim;
-  const { prompt: _prompt, systemPrompt: _system, appendSystemPrompt: _append, variables: _variables, ...spec } = slim.spec;
-  return { ...slim, spec: { ...spec, prompt: '' } };
+  const withoutPrompts = ({ prompt: _prompt, systemPrompt: _system, appendSystemPrompt: _append, variables: _variables, ...spec }: ClaudeTask['spec']) =>
+    ({ ...spec, prompt: '' });
+  const resolvedSpec = slim.status?.resolvedSpec;
+  return { ...slim, spec: withoutPrompts(slim.spec), ...(resolvedSpec ? { status: { ...slim.status, resolvedSpec: withoutPrompts(resolvedSpec) } } : {}) };
 }

@@ -39,7 +39,8 @@ export class EventRecorder {
     this.onDropped = options.onDropped;
   }
 
-  record(task: ClaudeTask, type: 'Normal' | 'Warning', reason: string, message: string): void {
+  /** An Event on a task, or on another of the operator's kinds (`kind`). */
+  record(task: Pick<ClaudeTask, 'metadata'>, type: 'Normal' | 'Warning', reason: string, message: string, kind: string = claudeTaskKind): void {
     const now = new Date();
     const namespace = task.metadata.namespace ?? 'default';
     this.waiting.push({
@@ -47,7 +48,7 @@ export class EventRecorder {
       body: {
         metadata: { name: `${task.metadata.name}.${crypto.randomBytes(8).toString('hex')}`, namespace },
         involvedObject: {
-          apiVersion: `${group}/${version}`, kind: claudeTaskKind, name: task.metadata.name,
+          apiVersion: `${group}/${version}`, kind, name: task.metadata.name,
           namespace, uid: task.metadata.uid,
         },
         type, reason, message: message.slice(0, 1024),

@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { ConfigError } from '../../packages/platform/src/config.ts';
 import { parseOperatorConfig } from './config.ts';
 import { ClusterCache } from './cluster-cache.ts';
+import { CronReconciler, cronController } from './cron-controller.ts';
 import { EventCopier } from './event-copier.ts';
 import { EventRecorder } from './event-recorder.ts';
 import { makeKubeClients } from './kube-clients.ts';
@@ -91,6 +92,8 @@ async function main(): Promise<void> {
     clients, cache, store, redis, config, log, recorder, copier: follower, redisUsers,
   });
   manager.add(taskController(cache, tasks, config.OPERATOR_WORKERS));
+  // Few cron tasks and cheap passes: one worker is plenty.
+  manager.add(cronController(cache, new CronReconciler({ clients, cache, recorder: new EventRecorder(clients.core), log }), 1));
 
   let stopping: Promise<void> | undefined;
   const shutdown = (reason: string, code: number) => {

@@ -16,6 +16,9 @@ import type { Redis } from 'ioredis';
 import {
   ClaudeTaskSpecSchema, claudeTaskPlural, group, terminalPhases, version, type ClaudeTask, type ClaudeTaskStatus,
 } from '../../crds/src/claude-task.ts';
+import { claudeTaskTemplatePlural, type ClaudeTaskTemplate } from '../../crds/src/claude-task-template.ts';
+import { resolveTemplate } from '../../crds/src/template-resolution.ts';
+import { asResolved, resolutionOf } from './resolved-task.ts';
 import { parseStreamEntry, taskEventPersistedKey, taskEventStreamKey } from '../../packages/contracts/src/event-stream.ts';
 import type { TaskEventRecord } from '../../packages/contracts/src/task-events.ts';
 import type { OperatorConfig } from './config.ts';
@@ -69,9 +72,15 @@ export class TaskReconciler {
     const [namespace = '', name = ''] = key.split('/');
     let task = this.deps.cache.task(namespace, name);
     if (!task) return {};
-    if (task.metadata.deletionTimestamp) return this.finalizeDeleted(task);
+    if (task.metadata.deletionTimestamp) return this.finalizeDeleted(asResolved(task));
     if (!task.metadata.finalizers?.includes(finalizerName)) task = await this.addFinalizer(task);
+    task = asResolved(task);
     if (task.status?.phase && terminalPhases.has(task.status.phase)) return this.finished(task, task.status);
+    if (task.spec.templateRef) {
+      const resolved = await this.resolveTemplate(task, task.spec.templateRef.name);
+      if (!resolved.ok) return this.fail(task, undefined, resolved.reason, resolved.message);
+      task = resolved.task;
+    }
 
     const invalid = ClaudeTaskSpecSchema.safeParse(task.spec);
     if (!invalid.success) {
@@ -107,6 +116,36 @@ export class TaskReconciler {
       await this.deps.redisUsers?.ensure(identity);
     }
     return { requeueAfterMs: activeResyncMs };
+  }
+
+  /** The template read once and resolved (template-resolution.ts); the result goes to status at once, and later passes run it (asResolved). */
+  private async resolveTemplate(task: ClaudeTask, templateName: string): Promise<{ ok: true; task: ClaudeTask } | { ok: false; reason: string; message: string }> {
+    const namespace = task.metadata.namespace ?? '';
+    let template: ClaudeTaskTemplate;
+    try {
+      template = await this.deps.clients.custom.getNamespacedCustomObject({
+        group, version, namespace, plural: claudeTaskTemplatePlural, name: templateName,
+      }) as ClaudeTaskTemplate;
+    } catch (error) {
+      if (statusCode(error) === 404) {
+        return { ok: false, reason: 'TemplateNotFound', message: `spec.templateRef names ClaudeTaskTemplate ${templateName}, which does not exist in namespace ${namespace}` };
+      }
+      throw error;
+    }
+    const resolution = resolveTemplate(templateName, template.spec, task.spec);
+    if (!resolution.ok) return resolution;
+    const status: ClaudeTaskStatus = {
+      ...task.status,
+      template: { name: templateName, resourceVersion: template.metadata.resourceVersion ?? '' },
+      resolvedSpec: resolution.spec,
+    };
+    // Recorded before anything is made from it: a pass after a crash runs this, even if the template has changed since.
+    await this.deps.clients.custom.patchNamespacedCustomObjectStatus({
+      group, version, namespace, plural: claudeTaskPlural, name: task.metadata.name ?? '',
+      body: { status: resolutionOf(status) },
+    }, mergePatch);
+    this.deps.log.info({ task: `${namespace}/${task.metadata.name}`, template: templateName, resourceVersion: template.metadata.resourceVersion }, 'template resolved');
+    return { ok: true, task: asResolved({ ...task, status }) };
   }
 
   private observed(task: ClaudeTask, job: V1Job | undefined, pods: V1Pod[]): ObservedTask {
@@ -179,7 +218,9 @@ export class TaskReconciler {
   }
 
   /** Postgres first, then the status subresource; both only when something changed. */
-  private async writeStatus(task: ClaudeTask, status: ClaudeTaskStatus): Promise<void> {
+  private async writeStatus(task: ClaudeTask, computed: ClaudeTaskStatus): Promise<void> {
+    // computeStatus rebuilds what it observes; the template's resolution is kept as it was recorded.
+    const status = { ...computed, ...resolutionOf(task.status) };
     if (isDeepStrictEqual(normalize(status), normalize(task.status ?? {}))) return;
     const transitioned = await this.deps.store.recordStatus(task, status);
     await this.deps.clients.custom.patchNamespacedCustomObjectStatus({

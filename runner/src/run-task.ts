@@ -118,6 +118,8 @@ async function runAttempt(options: RunTaskOptions, publisher: EventPublisher, si
 async function prepareTask(config: RunnerConfig): Promise<PreparedTask> {
   const spec = await readSpec(config.specFile);
   const apiKey = await readApiKey(config.apiKeyFile);
+  // The operator writes a template task's resolved spec, which always has a prompt; an empty one is a bug upstream.
+  if (spec.prompt === undefined) throw new ConfigError('the spec has no prompt (a task made from a template gets its template\'s)');
   return { spec, apiKey, prompt: renderPrompt(spec.prompt, spec.variables) };
 }
 

@@ -26,7 +26,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CustomObjectsApi, loadYaml, type KubeConfig } from '@kubernetes/client-node';
-import { installClaudeTaskCrd } from '../../crds/src/install.ts';
+import { installCrds } from '../../crds/src/install.ts';
 import { startBed, type BedSettings } from '../bed/bed.ts';
 import { repoRoot } from '../bed/binaries.ts';
 import { freePort } from '../bed/ports.ts';
@@ -159,7 +159,7 @@ await runBench('operator-memory', async (cleanups) => {
   const bed = await startBed();
   cleanups.add('the bed', () => bed.stop());
   const kubeConfig = kubeConfigOf(bed.settings);
-  await installClaudeTaskCrd(kubeConfig);
+  await installCrds(kubeConfig);
   await createNamespace(kubeConfig, namespace);
 
   const rows: Row[] = [];

@@ -52,6 +52,9 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
     if (await replayed(deps, req, res)) return;
     const query = parseOr400(createQuery, req.query, 'the query', ['query']);
     const body = parseOr400(CreateTaskBodySchema, jsonBody(req), 'the task', ['body']);
+    if (body.spec.prompt === undefined && !body.spec.templateRef) {
+      throw new Problem('validation-error', 'the task is not valid', { issues: [{ path: 'body.spec.prompt', message: 'Required unless spec.templateRef names a template' }] });
+    }
     const caller = callerOf(res);
     const created = await deps.tasks.create(namespace, {
       ...body, annotations: { [tenantAnnotation]: caller.tenant, [submitterAnnotation]: caller.subject.slice(0, 1024) },
@@ -156,7 +159,7 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
 }
 
 /** The namespace of the path when the caller's tenant has it; 404 otherwise (it does not exist for the caller). */
-function visibleNamespace(req: Request, res: Response, action?: string): string {
+export function visibleNamespace(req: Request, res: Response, action?: string): string {
   const namespace = String(req.params.namespace ?? '');
   const context = contextOf(res);
   if (action) context.action = action;
@@ -168,26 +171,31 @@ function visibleNamespace(req: Request, res: Response, action?: string): string 
 }
 
 function visibleTask(req: Request, res: Response, action?: string): { namespace: string; name: string } {
+  return visibleObject(req, res, 'task', action);
+}
+
+/** The namespace and the object name of the path; a name Kubernetes cannot have is 404 ("no such <what>"). */
+export function visibleObject(req: Request, res: Response, what: string, action?: string): { namespace: string; name: string } {
   const namespace = visibleNamespace(req, res, action);
   const name = String(req.params.name ?? '');
   contextOf(res).target = { namespace, name };
-  if (!objectNamePattern.test(name)) throw new Problem('not-found', 'no such task');
+  if (!objectNamePattern.test(name)) throw new Problem('not-found', `no such ${what}`);
   return { namespace, name };
 }
 
 /** Whether the answer went out from the Idempotency-Key store (a retry); the audit then says so. */
-async function replayed(deps: TaskRouteDeps, req: Request, res: Response): Promise<boolean> {
+export async function replayed(deps: Pick<TaskRouteDeps, 'idempotency' | 'log'>, req: Request, res: Response): Promise<boolean> {
   if (await idempotent(deps.idempotency, callerOf(res), req, res, deps.log) === 'proceed') return false;
   const context = contextOf(res);
   context.action = `${context.action}.replayed`;
   return true;
 }
 
-function requireSubmitter(caller: Caller): void {
+export function requireSubmitter(caller: Caller): void {
   if (!canSubmit(caller)) throw new Problem('forbidden', `role ${caller.role} may not change tasks`);
 }
 
-function jsonBody(req: Request): unknown {
+export function jsonBody(req: Request): unknown {
   if (req.body !== undefined) return req.body;
   const hasBody = Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined;
   if (hasBody) throw new Problem('unsupported-media-type', 'send the body as application/json');

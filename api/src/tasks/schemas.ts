@@ -56,18 +56,20 @@ export const StreamQuerySchema = z.object({
   ticket: z.string().max(256).optional().describe('A stream ticket (POST …/stream-ticket), for clients that cannot send Authorization.'),
 });
 
+/** The metadata the API shows of an object it reads from Kubernetes. */
+export const ObjectMetadataSchema = z.object({
+  name: z.string(),
+  namespace: z.string(),
+  uid: z.string(),
+  labels: z.record(z.string(), z.string()).optional(),
+  creationTimestamp: z.string().optional(),
+  resourceVersion: z.string().optional(),
+});
+
 export const TaskSchema = z.object({
   apiVersion: z.string(),
   kind: z.literal('ClaudeTask'),
-  metadata: z.object({
-    name: z.string(),
-    namespace: z.string(),
-    uid: z.string(),
-    labels: z.record(z.string(), z.string()).optional(),
-    creationTimestamp: z.string().optional(),
-    resourceVersion: z.string().optional(),
-    deletionTimestamp: z.string().optional(),
-  }),
+  metadata: ObjectMetadataSchema.extend({ deletionTimestamp: z.string().optional() }),
   spec: ClaudeTaskSpecSchema,
   status: ClaudeTaskStatusSchema,
 }).describe('A ClaudeTask as Kubernetes holds it.');
