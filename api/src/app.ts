@@ -17,6 +17,7 @@ import type { ChannelSubscriber } from './stream/channel-subscriber.ts';
 import type { TaskHistory } from './tasks/history.ts';
 import type { TaskStoreApi } from './tasks/kube-tasks.ts';
 import { taskRoutes } from './tasks/routes.ts';
+import type { ReportDeps } from './reports/send.ts';
 
 export interface AppDeps {
   tasks: TaskStoreApi;
@@ -41,6 +42,8 @@ export interface AppDeps {
   cors?: CorsOptions;
   /** Idempotency-Key on POST; without it such calls are 501. */
   idempotency?: IdempotencyStore;
+  /** Run reports (…/tasks/{name}/report); 501 without. */
+  reports?: ReportDeps;
 }
 
 const readinessTimeoutMs = 3000;
@@ -84,7 +87,7 @@ export function createApp(deps: AppDeps): express.Express {
   api.use(taskRoutes({
     tasks: deps.tasks, history: deps.history, clock: deps.clock ?? systemClock, log: deps.log, maxWaitSeconds: deps.maxWaitSeconds,
     waitRecheckMs: deps.waitRecheckMs ?? 10_000, ...(deps.tickets ? { tickets: deps.tickets } : {}), ...(deps.wakeups ? { wakeups: deps.wakeups } : {}),
-    ...(deps.idempotency ? { idempotency: deps.idempotency } : {}),
+    ...(deps.idempotency ? { idempotency: deps.idempotency } : {}), ...(deps.reports ? { reports: deps.reports } : {}),
   }));
   app.use('/api/v1', api);
 
