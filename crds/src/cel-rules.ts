@@ -100,19 +100,21 @@ export function escapeCelField(name: string): string {
  * link-local IP address (169.254.0.0/16, fe80::/10: the cloud metadata
  * endpoints). Hostnames and other addresses are the operator's to check: it
  * knows whether private addresses are allowed, and what a name resolves to.
+ * The link-local check is a pattern, not CEL's ip(): the apiserver estimates
+ * ip() of a parsed URL's host far over the cost budget.
  */
 export function httpUrlNotLinkLocal(node: JsonSchema, name: string): CelRule[] {
   const f = field(node, name);
   if (!isRequired(node, name)) throw new Error(`${name} must be required for this rule`);
-  const host = `url(self.${f}).getHostname()`;
+  const linkLocal = '^[a-zA-Z]+://([^/@]*@)?(169[.]254[.]|[[][fF][eE][89aAbB][0-9a-fA-F]*:)';
   return [
     {
-      rule: `isURL(self.${f}) && url(self.${f}).getScheme() in ['http', 'https'] && ${host} != ''`,
+      rule: `isURL(self.${f}) && url(self.${f}).getScheme() in ['http', 'https'] && url(self.${f}).getHostname() != ''`,
       message: 'must be an http:// or https:// URL with a host',
       fieldPath: `.${name}`,
     },
     {
-      rule: `!isURL(self.${f}) || !isIP(${host}) || !ip(${host}).isLinkLocalUnicast()`,
+      rule: `!self.${f}.matches('${linkLocal}')`,
       message: 'must not be a link-local address (169.254.0.0/16, fe80::/10)',
       reason: 'FieldValueForbidden',
       fieldPath: `.${name}`,
