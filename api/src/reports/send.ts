@@ -2,7 +2,6 @@
 // query (?format=json|md|html|pdf) or else the Accept header asks for, written
 // to the response as it is rendered, with backpressure: a slow reader holds the
 // rendering, not the memory.
-import { once } from 'node:events';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { readReportRecord, storedEvents } from '../../../packages/database/src/task-report.ts';
@@ -91,7 +90,19 @@ export async function sendReport(req: Request, res: Response, deps: ReportDeps, 
 async function writeAll(res: Response, chunks: AsyncIterable<string | Buffer>): Promise<void> {
   for await (const chunk of chunks) {
     if (res.destroyed) return;
-    if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+    if (!res.write(chunk)) await drainedOrClosed(res);
   }
   res.end();
+}
+
+function drainedOrClosed(res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
