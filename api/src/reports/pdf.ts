@@ -8,7 +8,7 @@
 // 'none'; Debian's launcher does not pass --blink-settings through, so the CSP is
 // what keeps scripts off).
 import { spawn } from 'node:child_process';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,10 +23,9 @@ export interface PdfOptions {
 export class PdfUnavailable extends Error {}
 
 export interface PrintedPdf {
+  /** The PDF, from a file already removed: nothing is left on disk however the download ends. */
   stream: Readable;
   bytes: number;
-  /** Removes the temporary files; call once the stream is done. */
-  cleanup(): Promise<void>;
 }
 
 export async function printPdf(html: AsyncIterable<string>, options: PdfOptions): Promise<PrintedPdf> {
@@ -41,11 +40,12 @@ export async function printPdf(html: AsyncIterable<string>, options: PdfOptions)
       '--no-pdf-header-footer', `--user-data-dir=${path.join(dir, 'profile')}`,
       `--print-to-pdf=${pdf}`, `file://${page}`,
     ], options.timeoutMs, dir);
-    const { size } = await fs.stat(pdf);
-    return { stream: createReadStream(pdf), bytes: size, cleanup };
-  } catch (error) {
+    const file = await fs.open(pdf, 'r');
+    const { size } = await file.stat();
+    return { stream: file.createReadStream(), bytes: size };
+  } finally {
+    // The open file stays readable after its directory is gone.
     await cleanup();
-    throw error;
   }
 }
 

@@ -58,12 +58,8 @@ export async function sendReport(req: Request, res: Response, deps: ReportDeps, 
         if (error instanceof PdfUnavailable) throw new Problem('not-implemented', `PDF reports are not available on this server: ${error.message}`);
         throw error;
       });
-      try {
-        res.status(200).type('application/pdf').setHeader('Content-Length', printed.bytes);
-        await writeAll(res, printed.stream);
-      } finally {
-        await printed.cleanup();
-      }
+      res.status(200).type('application/pdf').setHeader('Content-Length', printed.bytes);
+      await writeAll(res, printed.stream).finally(() => printed.stream.destroy());
     } finally {
       printing--;
     }
