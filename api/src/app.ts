@@ -19,6 +19,7 @@ import type { TaskStoreApi } from './tasks/kube-tasks.ts';
 import { taskRoutes } from './tasks/routes.ts';
 import type { TemplateStoreApi } from './templates/kube-templates.ts';
 import { templateRoutes } from './templates/routes.ts';
+import type { ReportDeps } from './reports/send.ts';
 
 export interface AppDeps {
   tasks: TaskStoreApi;
@@ -45,6 +46,8 @@ export interface AppDeps {
   idempotency?: IdempotencyStore;
   /** ClaudeTaskTemplates; without them the template routes are absent (404). */
   templates?: TemplateStoreApi;
+  /** Run reports (…/tasks/{name}/report); 501 without. */
+  reports?: ReportDeps;
 }
 
 const readinessTimeoutMs = 3000;
@@ -88,7 +91,7 @@ export function createApp(deps: AppDeps): express.Express {
   api.use(taskRoutes({
     tasks: deps.tasks, history: deps.history, clock: deps.clock ?? systemClock, log: deps.log, maxWaitSeconds: deps.maxWaitSeconds,
     waitRecheckMs: deps.waitRecheckMs ?? 10_000, ...(deps.tickets ? { tickets: deps.tickets } : {}), ...(deps.wakeups ? { wakeups: deps.wakeups } : {}),
-    ...(deps.idempotency ? { idempotency: deps.idempotency } : {}),
+    ...(deps.idempotency ? { idempotency: deps.idempotency } : {}), ...(deps.reports ? { reports: deps.reports } : {}),
   }));
   if (deps.templates) {
     api.use(templateRoutes({ templates: deps.templates, tasks: deps.tasks, log: deps.log, ...(deps.idempotency ? { idempotency: deps.idempotency } : {}) }));

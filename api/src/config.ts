@@ -42,6 +42,12 @@ export const ApiConfigSchema = z.object({
   CORS_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(86400).default(600),
   /** Behind a load balancer: trust X-Forwarded-For for the client address in logs. */
   TRUST_PROXY: bool.default(false),
+  /** The headless Chromium that prints report PDFs (Debian's chromium package); absent: ?format=pdf is 501. */
+  REPORT_CHROMIUM_PATH: z.string().min(1).default('chromium'),
+  /** The longest one PDF may take to print. */
+  REPORT_PDF_TIMEOUT_SECONDS: z.coerce.number().int().min(5).max(600).default(120),
+  /** PDFs printed at once by this replica; more get 429 (each is a browser process). */
+  REPORT_PDF_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(2),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 }).refine((config) => Boolean(config.JWT_HS256_SECRET) !== Boolean(config.JWT_JWKS_URL), {
   message: 'set exactly one of JWT_HS256_SECRET and JWT_JWKS_URL',

@@ -28,6 +28,7 @@ test('every route is in it', () => {
     'GET /api/v1/namespaces/{namespace}/tasks',
     'GET /api/v1/namespaces/{namespace}/tasks/{name}',
     'GET /api/v1/namespaces/{namespace}/tasks/{name}/events',
+    'GET /api/v1/namespaces/{namespace}/tasks/{name}/report',
     'GET /api/v1/namespaces/{namespace}/tasks/{name}/result',
     'GET /api/v1/namespaces/{namespace}/tasks/{name}/stream',
     'GET /api/v1/namespaces/{namespace}/templates',

@@ -10,6 +10,7 @@ import {
 } from './tasks/schemas.ts';
 import { NormalizedEventSchema } from './events/normalized.ts';
 import { CreateTaskFromTemplateBodySchema, TemplateListSchema, TemplateSchema } from './templates/schemas.ts';
+import { ReportQuerySchema } from './reports/send.ts';
 import { PartialMessageSchema } from './events/partial.ts';
 import { problemKinds, problemTypeBase } from './http/problem.ts';
 import { closeCodes } from './stream/replay.ts';
@@ -152,6 +153,19 @@ export function openApiDocument(options: { maxWaitSeconds: number; serverUrl?: s
       [`${task}/result`]: {
         parameters: [namespace, name],
         get: { operationId: 'taskResult', responses: { 200: json('The final text, usage and files changed.', 'TaskResult'), ...errors } },
+      },
+      [`${task}/report`]: {
+        parameters: [namespace, name],
+        get: {
+          operationId: 'taskReport', summary: 'One run as a report (from Postgres): prompt (secrets redacted), outcome, timings, usage, every tool call, files changed, the answer.',
+          parameters: queryParameters(ReportQuerySchema),
+          responses: {
+            200: { description: 'The report, streamed; ?format or else Accept chooses.', content: {
+              'application/json': {}, 'text/markdown': {}, 'text/html': {}, 'application/pdf': {},
+            } },
+            ...errors, 429: problem('Too many PDFs being printed.'), 501: problem('PDF printing is not available.'),
+          },
+        },
       },
       [`${task}/stream-ticket`]: {
         parameters: [namespace, name],

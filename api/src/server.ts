@@ -77,6 +77,10 @@ export async function startApiServer(options: StartOptions): Promise<ApiServer> 
     // A call holds its key at most for its longest ?wait and a minute more.
     idempotency: new PgIdempotencyStore(pool, { staleAfterSeconds: config.MAX_WAIT_SECONDS + 60 }),
     tickets,
+    reports: {
+      db: pool,
+      pdf: { chromium: config.REPORT_CHROMIUM_PATH, timeoutMs: config.REPORT_PDF_TIMEOUT_SECONDS * 1000, concurrency: config.REPORT_PDF_CONCURRENCY },
+    },
     readiness: {
       kubernetes: async () => { await version.getCode(); },
       postgres: async () => { await pool.query('SELECT 1'); },

@@ -94,3 +94,30 @@ export function escapeCelField(name: string): string {
   if (!/^[a-zA-Z_.\-/][a-zA-Z0-9_.\-/]*$/.test(name)) throw new Error(`field ${name} cannot be named in CEL`);
   return name.replace(/__/g, '__underscores__').replace(/\./g, '__dot__').replace(/-/g, '__dash__').replace(/\//g, '__slash__');
 }
+
+/**
+ * A URL field (required) that must be http(s) with a host and must not name a
+ * link-local IP address (169.254.0.0/16, fe80::/10: the cloud metadata
+ * endpoints). Hostnames and other addresses are the operator's to check: it
+ * knows whether private addresses are allowed, and what a name resolves to.
+ * The link-local check is a pattern, not CEL's ip(): the apiserver estimates
+ * ip() of a parsed URL's host far over the cost budget.
+ */
+export function httpUrlNotLinkLocal(node: JsonSchema, name: string): CelRule[] {
+  const f = field(node, name);
+  if (!isRequired(node, name)) throw new Error(`${name} must be required for this rule`);
+  const linkLocal = '^[a-zA-Z]+://([^/@]*@)?(169[.]254[.]|[[][fF][eE][89aAbB][0-9a-fA-F]*:)';
+  return [
+    {
+      rule: `isURL(self.${f}) && url(self.${f}).getScheme() in ['http', 'https'] && url(self.${f}).getHostname() != ''`,
+      message: 'must be an http:// or https:// URL with a host',
+      fieldPath: `.${name}`,
+    },
+    {
+      rule: `!self.${f}.matches('${linkLocal}')`,
+      message: 'must not be a link-local address (169.254.0.0/16, fe80::/10)',
+      reason: 'FieldValueForbidden',
+      fieldPath: `.${name}`,
+    },
+  ];
+}

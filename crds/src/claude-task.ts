@@ -4,6 +4,7 @@
 // fields, which ClaudeSession will share, are in agent-spec.ts.
 import { z } from 'zod';
 import { agentFields, agentPodFields, boundedRecord, maxPromptLength } from './agent-spec.ts';
+import { NotificationStatusSchema, NotifySchema } from './notify.ts';
 
 export const group = 'claude-operator.io';
 export const version = 'v1alpha1';
@@ -29,6 +30,7 @@ export const ClaudeTaskSpecSchema = z.object({
   ttlSecondsAfterFinished: z.number().int().min(0).max(365 * 24 * 3600).optional()
     .describe('Delete the finished task after this long; kept when empty.'),
   ...agentPodFields,
+  notify: NotifySchema.optional(),
   cancel: z.boolean().optional().describe('Set to true to stop the task; it ends Cancelled. The only field that may change after creation.'),
 }).describe('What the agent is asked to do and how it runs. Immutable after creation except cancel.');
 
@@ -87,6 +89,7 @@ export const ClaudeTaskStatusSchema = z.object({
   }).optional().describe('The template spec.templateRef named, as it was when the task was resolved.'),
   resolvedSpec: ResolvedTaskSpecSchema.optional()
     .describe('The spec a task made from a template runs: the template\'s fields with the task\'s own over them, and the parameters\' values (defaults filled in) as variables. Set once.'),
+  notifications: z.array(NotificationStatusSchema).max(8).optional().describe('The completion webhooks\' delivery, one per webhook called.'),
 }).describe('What the operator observed; written only by the operator.');
 
 export type ClaudeTaskSpec = z.infer<typeof ClaudeTaskSpecSchema>;

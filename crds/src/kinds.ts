@@ -3,7 +3,7 @@
 // writes them, generated.test.ts checks they are current and install.ts
 // installs them; ClaudeSession and ClaudePolicy become one entry each.
 import type { z } from 'zod';
-import { doesNotStartWith, exactlyOneOf, immutableExcept, matches, mutuallyExclusive, staysTrue, type CelRule } from './cel-rules.ts';
+import { doesNotStartWith, exactlyOneOf, httpUrlNotLinkLocal, immutableExcept, matches, mutuallyExclusive, staysTrue, type CelRule } from './cel-rules.ts';
 import { ClaudeTaskSpecSchema, ClaudeTaskStatusSchema, claudeTaskKind, claudeTaskPlural, group, version } from './claude-task.ts';
 import { ClaudeCronTaskSpecSchema, ClaudeCronTaskStatusSchema, claudeCronTaskKind, claudeCronTaskPlural } from './claude-cron-task.ts';
 import { ClaudeTaskTemplateSpecSchema, ClaudeTaskTemplateStatusSchema, claudeTaskTemplateKind, claudeTaskTemplatePlural } from './claude-task-template.ts';
@@ -75,6 +75,7 @@ export const claudeTask: KindDefinition = {
       matches(git, 'url', gitUrlPattern, 'must be an https://, http://, ssh:// or git:// URL, or user@host:path'),
       doesNotStartWith(git, 'ref', '-', 'must not start with \'-\''),
     ],
+    'notify.webhooks[]': (webhook) => httpUrlNotLinkLocal(webhook, 'url'),
   },
   printerColumns: [
     { name: 'Phase', type: 'string', jsonPath: '.status.phase' },

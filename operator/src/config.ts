@@ -41,6 +41,18 @@ export const OperatorConfigSchema = z.object({
   /** Client-side limit on apiserver requests per second (a token bucket), and the burst above it. */
   KUBE_API_QPS: z.coerce.number().min(1).default(50),
   KUBE_API_BURST: z.coerce.number().int().min(1).default(100),
+  /** true: completion webhooks may call loopback, private, link-local and cluster-internal addresses (link-local IP
+   * literals are refused by the CRD itself). Only for clusters whose receivers are internal. */
+  WEBHOOK_ALLOW_PRIVATE_ADDRESSES: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
+  /** How long one webhook delivery may take, connect to the end of the answer. */
+  WEBHOOK_DELIVERY_TIMEOUT_SECONDS: z.coerce.number().min(1).max(300).default(10),
+  /** The wait after a webhook's first failed attempt; it doubles with each further one, up to the maximum. */
+  WEBHOOK_RETRY_INITIAL_SECONDS: z.coerce.number().min(0.1).default(5),
+  WEBHOOK_RETRY_MAX_SECONDS: z.coerce.number().min(1).default(600),
+  /** No attempt starts later than this after the first: then the delivery is Failed. */
+  WEBHOOK_RETRY_FOR_SECONDS: z.coerce.number().min(0).default(24 * 3600),
+  /** The REST API's root as receivers reach it (e.g. https://claude.example.com/api/v1), for the event's links. */
+  API_BASE_URL: optionalUrl,
 }).refine((config) => config.RUNNER_REDIS_USERS === 'shared' || config.RUNNER_REDIS_ACL_SECRET !== undefined, {
   path: ['RUNNER_REDIS_ACL_SECRET'],
   message: 'is required with RUNNER_REDIS_USERS=per-task (the default): at least 32 random characters, e.g. openssl rand -hex 32',

@@ -14,7 +14,9 @@ import { EventRecorder } from './event-recorder.ts';
 import { makeKubeClients } from './kube-clients.ts';
 import { LeaderElector } from './leader-election.ts';
 import { Manager } from './manager.ts';
+import { NotificationsReconciler, notificationsController } from './notifications/notifications-controller.ts';
 import { makeLogger } from '../../packages/platform/src/logger.ts';
+import { systemClock } from '../../packages/platform/src/clock.ts';
 import { OperatorMetrics } from './metrics.ts';
 import { RunnerRedisUsers } from './runner-redis-users.ts';
 import { migrate } from '../../packages/database/src/migrate.ts';
@@ -93,7 +95,12 @@ async function main(): Promise<void> {
   });
   manager.add(taskController(cache, tasks, config.OPERATOR_WORKERS));
   // Few cron tasks and cheap passes: one worker is plenty.
-  manager.add(cronController(cache, new CronReconciler({ clients, cache, recorder: new EventRecorder(clients.core), log }), 1));
+  manager.add(cronController(cache, new CronReconciler({ clients, cache, recorder, log }), 1));
+  const notifications = new NotificationsReconciler({
+    tasks: cache, store, clients, config, clock: systemClock, log, onAttempt: (outcome) => metrics.webhookAttempts.inc({ outcome }),
+  });
+  // Few workers: each may wait for a slow receiver up to WEBHOOK_DELIVERY_TIMEOUT_SECONDS.
+  manager.add(notificationsController(cache, notifications, Math.min(4, config.OPERATOR_WORKERS)));
 
   let stopping: Promise<void> | undefined;
   const shutdown = (reason: string, code: number) => {

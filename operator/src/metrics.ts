@@ -43,6 +43,10 @@ export class OperatorMetrics {
   readonly eventsCopied = new client.Counter({
     name: 'claude_operator_events_copied_total', help: 'Runner events copied from Redis to Postgres while tasks run.', registers: [this.registry],
   });
+  readonly webhookAttempts = new client.Counter({
+    name: 'claude_operator_webhook_attempts_total', help: 'Completion webhook delivery attempts by outcome (delivered, retry, failed).',
+    labelNames: ['outcome'] as const, registers: [this.registry],
+  });
   readonly leader = new client.Gauge({ name: 'claude_operator_leader', help: '1 while this replica leads.', registers: [this.registry] });
 
   constructor() {

@@ -54,6 +54,10 @@ need have skopeo -- skopeo 'skopeo (pushes the node'"'"'s images to its registry
 need have gcc -- gcc gcc
 need installed libc6-dev -- libc6-dev 'static libc (for the pause image)'
 need installed busybox-static -- busybox-static 'static busybox (for the busybox image)'
+# Run reports: the API prints PDFs with headless Chromium; the tests read them
+# back with poppler's pdftotext and pdftoppm.
+need have chromium -- chromium 'chromium (prints report PDFs)'
+need have pdftotext -- poppler-utils 'pdftotext and pdftoppm (read report PDFs in the tests)'
 
 if [ ${#missing_packages[@]} -gt 0 ]; then
   if is_root && have apt-get; then

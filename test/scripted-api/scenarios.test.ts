@@ -30,6 +30,9 @@ describe('planResponse', () => {
     ['write-file reports a refused tool', '[[scenario:write-file {"path":"h"}]]', [failed('denied')], 0, { stop: 'end_turn', text: 'The tool failed: denied' }],
     ['bash runs the command', '[[scenario:bash {"command":"echo x"}]]', [], 0, { stop: 'tool_use', tool: 'Bash', input: { command: 'echo x', description: 'Run the scripted command' } }],
     ['bash quotes the output', '[[scenario:bash {"command":"echo x"}]]', [ok('x')], 0, { stop: 'end_turn', text: 'Ran `echo x`. Output:\nx' }],
+    ['write-then-bash writes first', '[[scenario:write-then-bash {"path":"a","content":"x","command":"cat a"}]]', [], 0, { stop: 'tool_use', tool: 'Write', input: { file_path: '/work/space/a', content: 'x' } }],
+    ['write-then-bash runs the command second', '[[scenario:write-then-bash {"path":"a","command":"cat a"}]]', [ok('created')], 0, { stop: 'tool_use', tool: 'Bash', input: { command: 'cat a', description: 'Run the scripted command' } }],
+    ['write-then-bash answers with the output', '[[scenario:write-then-bash {"path":"a","command":"cat a","answer":"Done."}]]', [ok('created'), ok('x')], 0, { stop: 'end_turn', text: 'Done. Output:\nx' }],
     ['edit reads first', '[[scenario:edit {"path":"f","old":"a","new":"b"}]]', [], 0, { stop: 'tool_use', tool: 'Read', input: { file_path: '/work/space/f' } }],
     [
       'edit edits after the read',

@@ -106,6 +106,15 @@ function planScenario(name: string, args: Args, request: MessagesRequest, contex
       return textPlan(request, [finalText(last, `Ran \`${command}\`. Output:\n${last ? toolResultText(last) : ''}`)]);
     }
 
+    case 'write-then-bash': {
+      // Two tools in one run (the report tests want a Write and a Bash call).
+      const filePath = args.string('path');
+      const command = args.string('command');
+      if (step === 0) return toolPlan(request, 'Write', { file_path: absolute(request, filePath), content: args.string('content', '') });
+      if (step === 1 && last?.is_error !== true) return toolPlan(request, 'Bash', { command, description: 'Run the scripted command' });
+      return textPlan(request, [finalText(last, `${args.string('answer', `Wrote ${filePath} and ran \`${command}\`.`)} Output:\n${last ? toolResultText(last) : ''}`)]);
+    }
+
     case 'edit': {
       // The CLI's Edit tool refuses a file that was not Read in the same session.
       const filePath = absolute(request, args.string('path'));

@@ -11,6 +11,7 @@ import { callerOf, contextOf } from '../http/context.ts';
 import { idempotent, type IdempotencyStore } from '../http/idempotency.ts';
 import { Problem, parseOr400 } from '../http/problem.ts';
 import { normalizeEvent } from '../events/normalized.ts';
+import { sendReport, type ReportDeps } from '../reports/send.ts';
 import type { Logger } from '../../../packages/platform/src/logger.ts';
 import type { ChannelSubscriber } from '../stream/channel-subscriber.ts';
 import { filesChanged } from './files-changed.ts';
@@ -36,6 +37,8 @@ export interface TaskRouteDeps {
   waitRecheckMs: number;
   /** Idempotency-Key; without it a call with the header is 501. */
   idempotency?: IdempotencyStore;
+  /** Run reports; without them …/report is 501. */
+  reports?: ReportDeps;
 }
 
 /** Names as Kubernetes allows them for custom resources (tasks made with kubectl may be longer than the API makes). */
@@ -146,6 +149,12 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
       usage: status.usage ?? null,
       filesChanged: filesChanged(events),
     });
+  });
+
+  router.get('/namespaces/:namespace/tasks/:name/report', async (req, res) => {
+    const task = visibleTask(req, res);
+    if (!deps.reports) throw new Problem('not-implemented', 'reports are not available on this server');
+    await sendReport(req, res, deps.reports, task);
   });
 
   router.post('/namespaces/:namespace/tasks/:name/stream-ticket', async (req, res) => {

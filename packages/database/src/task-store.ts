@@ -5,6 +5,7 @@ import pg from 'pg';
 import type { ClaudeTask, ClaudeTaskStatus } from '../../../crds/src/claude-task.ts';
 import type { TaskEventRecord } from '../../contracts/src/task-events.ts';
 import { readEventLog, readTaskRecord, writeEvents, type TaskRecord } from './task-records.ts';
+import { readWebhookAttempts, recordWebhookAttempt, type WebhookAttempt } from './webhook-attempts.ts';
 
 export class TaskStore {
   private readonly pool: pg.Pool;
@@ -80,6 +81,14 @@ export class TaskStore {
     const { rows } = await this.pool.query(
       'SELECT from_phase, to_phase FROM claude_task_transitions WHERE task_uid = $1 ORDER BY id', [taskUid]);
     return rows.map((row) => ({ from: row.from_phase, to: row.to_phase }));
+  }
+
+  async webhookAttempts(taskUid: string): Promise<WebhookAttempt[]> {
+    return readWebhookAttempts(this.pool, taskUid);
+  }
+
+  async recordWebhookAttempt(attempt: WebhookAttempt): Promise<boolean> {
+    return recordWebhookAttempt(this.pool, attempt);
   }
 
   async ping(): Promise<void> {
