@@ -5,6 +5,7 @@
 import type { z } from 'zod';
 import { doesNotStartWith, exactlyOneOf, immutableExcept, matches, mutuallyExclusive, staysTrue, type CelRule } from './cel-rules.ts';
 import { ClaudeTaskSpecSchema, ClaudeTaskStatusSchema, claudeTaskKind, claudeTaskPlural, group, version } from './claude-task.ts';
+import { ClaudePolicySpecSchema, ClaudePolicyStatusSchema, claudePolicyKind, claudePolicyPlural } from './claude-policy.ts';
 import type { JsonSchema } from './structural.ts';
 
 /** A column of `kubectl get` (additionalPrinterColumns); priority 1 shows with `-o wide` only. */
@@ -85,5 +86,28 @@ export const claudeTask: KindDefinition = {
   file: 'claudetask.yaml',
 };
 
+export const claudePolicy: KindDefinition = {
+  group,
+  version,
+  kind: claudePolicyKind,
+  plural: claudePolicyPlural,
+  shortNames: ['cpol'],
+  categories: ['claude'],
+  scope: 'Cluster',
+  description: 'ClaudePolicy sets the rules, concurrency and budgets of the agents in the namespaces it selects.',
+  spec: ClaudePolicySpecSchema,
+  status: ClaudePolicyStatusSchema,
+  specRules: {},
+  printerColumns: [
+    { name: 'Namespaces', type: 'integer', jsonPath: '.status.namespaces', description: 'Namespaces the policy selects' },
+    { name: 'Running', type: 'string', jsonPath: '.status.running', description: 'Tasks running / the limit' },
+    { name: 'Spend', type: 'string', jsonPath: '.status.spend', description: 'US dollars spent this period / the budget' },
+    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+  ],
+  selectableFields: [],
+  source: 'crds/src/claude-policy.ts',
+  file: 'claudepolicy.yaml',
+};
+
 /** Every kind, in the order their CRDs are written and installed. */
-export const kinds: readonly KindDefinition[] = [claudeTask];
+export const kinds: readonly KindDefinition[] = [claudeTask, claudePolicy];
