@@ -18,6 +18,7 @@ import { OperatorMetrics } from './metrics.ts';
 import { RunnerRedisUsers } from './runner-redis-users.ts';
 import { migrate } from '../../packages/database/src/migrate.ts';
 import { TaskStore } from '../../packages/database/src/task-store.ts';
+import { PolicyReconciler, policyController } from './policy/policy-controller.ts';
 import { taskController } from './task-controller.ts';
 import { TaskReconciler } from './task-reconciler.ts';
 import { timedMethods } from './timed.ts';
@@ -90,6 +91,8 @@ async function main(): Promise<void> {
     clients, cache, store, redis, config, log, recorder: new EventRecorder(clients.core), copier: follower, redisUsers,
   });
   manager.add(taskController(cache, tasks, config.OPERATOR_WORKERS));
+  // Few and rarely changed: one worker.
+  manager.add(policyController(cache, new PolicyReconciler({ clients, cache, log }), 1));
 
   let stopping: Promise<void> | undefined;
   const shutdown = (reason: string, code: number) => {

@@ -4,7 +4,7 @@
 //   node test/bench/operator-memory.ts [--tasks 10000] [--resyncs 12] [--resync-seconds 60] [--concurrency 32]
 //
 // It restarts the operator it measures, so it brings up a bed of its own (control
-// plane, local node, Postgres, Redis, the CRD) and runs operator/src/main.ts as
+// plane, local node, Postgres, Redis, the CRDs) and runs operator/src/main.ts as
 // `up` does, as a process of its own:
 // 1. creates --tasks ClaudeTasks straight at the apiserver (the API would allow a
 //    caller 600 requests a minute), each with spec.cancel: true, which the
@@ -24,7 +24,7 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { installClaudeTaskCrd } from '../../crds/src/install.ts';
+import { installCrds } from '../../crds/src/install.ts';
 import { startBed, type BedSettings } from '../bed/bed.ts';
 import { repoRoot } from '../bed/binaries.ts';
 import { freePort } from '../bed/ports.ts';
@@ -148,7 +148,7 @@ await runBench('operator-memory', async (cleanups) => {
   const bed = await startBed();
   cleanups.add('the bed', () => bed.stop());
   const kubeConfig = kubeConfigOf(bed.settings);
-  await installClaudeTaskCrd(kubeConfig);
+  await installCrds(kubeConfig);
   await createNamespace(kubeConfig, namespace);
 
   const rows: Row[] = [];

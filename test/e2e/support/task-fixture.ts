@@ -1,10 +1,10 @@
-// What every ClaudeTask e2e file needs: the CRD, the scripted API, a restricted
+// What every ClaudeTask e2e file needs: the CRDs, the scripted API, a restricted
 // namespace with the default API key Secret, an operator prepared under the
 // chart's RBAC for that namespace, and clients for Redis and Postgres.
 import { afterAll, beforeAll } from '@jest/globals';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { installClaudeTaskCrd } from '../../../crds/src/install.ts';
+import { installCrds } from '../../../crds/src/install.ts';
 import { startScriptedApi, type ScriptedApi } from '../../scripted-api/server.ts';
 import { bedSetting, createTestNamespace, kubeConfig, type TestNamespace } from '../../support/cluster.ts';
 import { prepareOperator, type OperatorOptions, type OperatorUnderTest } from './operator-under-test.ts';
@@ -46,7 +46,8 @@ export function useTaskFixture(namespacePrefix: string, options: FixtureOptions 
 }
 
 export async function setUpTaskFixture(namespacePrefix: string, options: FixtureOptions = {}): Promise<TaskFixture> {
-  await installClaudeTaskCrd(kubeConfig());
+  // Every kind: the operator caches ClaudePolicies too.
+  await installCrds(kubeConfig());
   const api = await startScriptedApi({ apiKey: 'test-key' });
   // Restricted: every task pod the operator makes must pass the profile to be admitted.
   const ns = await createTestNamespace(namespacePrefix, { 'pod-security.kubernetes.io/enforce': 'restricted' });
