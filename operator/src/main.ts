@@ -18,7 +18,7 @@ import { OperatorMetrics } from './metrics.ts';
 import { RunnerRedisUsers } from './runner-redis-users.ts';
 import { migrate } from '../../packages/database/src/migrate.ts';
 import { TaskStore } from '../../packages/database/src/task-store.ts';
-import { PolicyReconciler, policyController } from './policy/policy-controller.ts';
+import { PolicyReconciler, applyIdentityObjects, policyController } from './policy/policy-controller.ts';
 import { taskController } from './task-controller.ts';
 import { TaskReconciler } from './task-reconciler.ts';
 import { timedMethods } from './timed.ts';
@@ -119,6 +119,8 @@ async function main(): Promise<void> {
       for (const task of tasks) await redisUsers?.ensure(task);
     },
   });
+  // Before any task is reconciled: per-user limits count tasks by the creator it stamps.
+  await applyIdentityObjects(clients);
   await manager.start();
   // Once the watches have synced: a leader that reconciles.
   metrics.leader.set(1);

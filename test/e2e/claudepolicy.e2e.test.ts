@@ -11,6 +11,7 @@ import { startTestApi, token, callApi } from '../../api/src/test-support.ts';
 import type { ApiServer } from '../../api/src/server.ts';
 import type { ClaudePolicy, ClaudePolicySpec } from '../../crds/src/claude-policy.ts';
 import { admissionObjectName, admissionObjectsFor } from '../../operator/src/policy/admission-objects.ts';
+import { createdByAnnotation } from '../../operator/src/policy/identity-objects.ts';
 import { bedSetting, kubeConfig, kubectl, waitFor } from '../support/cluster.ts';
 import { useTaskFixture } from './support/task-fixture.ts';
 
@@ -98,6 +99,22 @@ test('with two policies on one namespace the stricter rule wins; a deleted polic
   }, { timeoutMs: 30_000 });
 });
 
+test('kubectl --as alice: the apiserver records alice as the creator, through the stamp the operator applied', async () => {
+  const { ns, tasks } = fixture();
+  const rbac = kubeConfig().makeApiClient(RbacAuthorizationV1Api);
+  await rbac.createNamespacedRole({ namespace: ns.name, body: { metadata: { name: 'task-creator' },
+    rules: [{ apiGroups: ['claude-operator.io'], resources: ['claudetasks'], verbs: ['create', 'get', 'patch'] }] } });
+  await rbac.createNamespacedRoleBinding({ namespace: ns.name, body: { metadata: { name: 'alice' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'task-creator' }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'alice' }] } });
+  const file = path.join(bedSetting('BED_DIR'), `${ns.name}-by-alice.json`);
+  await fs.writeFile(file, JSON.stringify({ apiVersion: 'claude-operator.io/v1alpha1', kind: 'ClaudeTask',
+    metadata: { name: 'by-alice', annotations: { [createdByAnnotation]: 'bob' } }, spec: { prompt: 'by alice' } }));
+  const created = await ns.kubectl('create', '-f', file, '--as=alice');
+  expect(created.stderr).toBe('');
+  const task = await tasks.taskWhen('by-alice', 'Succeeded', (t) => t.status?.phase === 'Succeeded');
+  expect(task.metadata.annotations?.[createdByAnnotation]).toBe('alice');
+});
+
 test('the operator uses every permission of the chart\'s policies role, and is refused none', async () => {
   const { operator } = fixture();
   const user = `system:serviceaccount:${operator.namespace}:${operator.serviceAccount}`;
@@ -113,7 +130,7 @@ test('the operator uses every permission of the chart\'s policies role, and is r
   // Checked by the apiserver inside other requests, never requested themselves: get on the ClaudePolicy a
   // binding's paramRef names, and create when a server-side apply (a patch) makes the object.
   const checkedInside = new Set([permission('claude-operator.io', 'claudepolicies', 'get'),
-    ...['validatingadmissionpolicies', 'validatingadmissionpolicybindings'].map((resource) => permission('admissionregistration.k8s.io', resource, 'create'))]);
+    ...['validatingadmissionpolicies', 'validatingadmissionpolicybindings', 'mutatingadmissionpolicies', 'mutatingadmissionpolicybindings'].map((resource) => permission('admissionregistration.k8s.io', resource, 'create'))]);
   expect(granted.filter((p) => !used.has(p) && !checkedInside.has(p)).sort()).toEqual([]);
   expect([...used].filter((p) => /admissionregistration|claudepolicies/.test(p) && !granted.includes(p))).toEqual([]);
 });

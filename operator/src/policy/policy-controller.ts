@@ -12,6 +12,7 @@ import { asPermanentApiError } from '../kube-clients.ts';
 import type { Logger } from '../kube/logger.ts';
 import type { ControllerDefinition } from '../manager.ts';
 import { admissionObjectsFor } from './admission-objects.ts';
+import { identityObjects } from './identity-objects.ts';
 
 export const policyControllerName = 'claudepolicies';
 
@@ -44,6 +45,21 @@ export class PolicyReconciler {
       .catch((error: unknown) => { throw asPermanentApiError(error, `applying ValidatingAdmissionPolicyBinding ${objectName}`); });
     this.deps.log.debug({ policy: name, admissionPolicy: objectName }, 'admission policy applied');
   }
+}
+
+/** The creator stamp and its guard (identity-objects.ts), the same on every cluster: applied once the operator leads. */
+export async function applyIdentityObjects(clients: Pick<KubeClients, 'admission'>): Promise<void> {
+  const { stamp, stampBinding, guard, guardBinding } = identityObjects();
+  const { admission } = clients;
+  const name = stamp.metadata!.name!;
+  const applying = (what: string) => (error: unknown) => { throw asPermanentApiError(error, `applying ${what} ${name}`); };
+  // Each policy before its binding.
+  await admission.patchMutatingAdmissionPolicy({ name, body: stamp, fieldManager, force: true }, serverSideApply).catch(applying('MutatingAdmissionPolicy'));
+  await admission.patchMutatingAdmissionPolicyBinding({ name, body: stampBinding, fieldManager, force: true }, serverSideApply)
+    .catch(applying('MutatingAdmissionPolicyBinding'));
+  await admission.patchValidatingAdmissionPolicy({ name, body: guard, fieldManager, force: true }, serverSideApply).catch(applying('ValidatingAdmissionPolicy'));
+  await admission.patchValidatingAdmissionPolicyBinding({ name, body: guardBinding, fieldManager, force: true }, serverSideApply)
+    .catch(applying('ValidatingAdmissionPolicyBinding'));
 }
 
 export function policyController(cache: ClusterCache, reconciler: Pick<PolicyReconciler, 'reconcile'>, workers: number): ControllerDefinition {
