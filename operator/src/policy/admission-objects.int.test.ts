@@ -29,6 +29,8 @@ afterAll(async () => {
     await custom().deleteClusterCustomObject({ group: 'claude-operator.io', version: 'v1alpha1', plural: 'claudepolicies', name }).catch(() => undefined);
     await admissionApi().deleteValidatingAdmissionPolicyBinding({ name: admissionObjectName(name) }).catch(() => undefined);
     await admissionApi().deleteValidatingAdmissionPolicy({ name: admissionObjectName(name) }).catch(() => undefined);
+    await admissionApi().deleteMutatingAdmissionPolicyBinding({ name: admissionObjectName(name) }).catch(() => undefined);
+    await admissionApi().deleteMutatingAdmissionPolicy({ name: admissionObjectName(name) }).catch(() => undefined);
   }
   for (const ns of namespaces) await ns.delete();
   rmSync(manifests, { recursive: true, force: true });
@@ -42,7 +44,9 @@ async function policyInForce(team: string, spec: Omit<ClaudePolicySpec, 'namespa
     group: 'claude-operator.io', version: 'v1alpha1', plural: 'claudepolicies',
     body: { apiVersion: 'claude-operator.io/v1alpha1', kind: 'ClaudePolicy', metadata: { name }, spec: { namespaceSelector: { matchLabels: { team } }, ...spec } },
   }) as ClaudePolicy;
-  const { policy, binding } = admissionObjectsFor(created);
+  const { policy, binding, defaults, defaultsBinding } = admissionObjectsFor(created);
+  await admissionApi().createMutatingAdmissionPolicy({ body: defaults });
+  await admissionApi().createMutatingAdmissionPolicyBinding({ body: defaultsBinding });
   await admissionApi().createValidatingAdmissionPolicy({ body: policy });
   await admissionApi().createValidatingAdmissionPolicyBinding({ body: binding });
   // The CEL is type-checked against the CRD's schema: a rule that does not compile would only warn there.
@@ -59,11 +63,11 @@ async function teamNamespace(team: string): Promise<TestNamespace> {
   return ns;
 }
 
-async function createTask(ns: TestNamespace, spec: Record<string, unknown>) {
+async function createTask(ns: TestNamespace, spec: Record<string, unknown>, annotations: Record<string, string> = {}) {
   const name = `t-${crypto.randomBytes(3).toString('hex')}`;
   const file = path.join(manifests, `${name}.json`);
-  writeFileSync(file, JSON.stringify({ apiVersion: 'claude-operator.io/v1alpha1', kind: 'ClaudeTask', metadata: { name }, spec: { prompt: 'p', ...spec } }));
-  return ns.kubectl('create', '--dry-run=server', '-f', file);
+  writeFileSync(file, JSON.stringify({ apiVersion: 'claude-operator.io/v1alpha1', kind: 'ClaudeTask', metadata: { name, annotations }, spec: { prompt: 'p', ...spec } }));
+  return ns.kubectl('create', '--dry-run=server', '-f', file, '-o', 'json');
 }
 
 /** Waits until the binding is in force (the apiserver's admission sees policies through a watch), then returns the refusal of `spec`. */
@@ -72,7 +76,8 @@ async function refusal(ns: TestNamespace, spec: Record<string, unknown>): Promis
   await waitFor('the policy in force', async () => {
     const created = await createTask(ns, spec);
     stderr = created.stderr;
-    return created.code !== 0;
+    // Not any failure: right after a CRD is installed, admission may not know its kind for a moment.
+    return created.code !== 0 && stderr.includes('denied request');
   }, { timeoutMs: 30_000 });
   return stderr;
 }
@@ -134,4 +139,20 @@ test('two policies on one namespace: each refuses on its own, so the stricter va
   expect(await refusal(ns, { maxTurns: 20 })).toContain(`ClaudePolicy ${strict} (maxTurns): maxTurns 20 is above the limit of 10`);
   expect(await refusal(ns, { maxBudgetUSD: '2.00' })).toContain(`ClaudePolicy ${loose} (maxBudgetUSD): maxBudgetUSD 2.00 is above the limit of 1.00`);
   expect((await createTask(ns, { maxTurns: 10, maxBudgetUSD: '1.00' })).code).toBe(0);
+});
+
+test('defaults: a task without maxTurns or maxBudgetUSD gets the lowest limit of the policies on its namespace; a value it gave is judged, not lowered', async () => {
+  const loose = await policyInForce('c', { admission: { maxTurns: 50, maxBudgetUSD: '1.00' } });
+  const strict = await policyInForce('c', { admission: { maxTurns: 10, maxBudgetUSD: '5.00' } });
+  const ns = await teamNamespace('c');
+  await refusal(ns, { maxTurns: 20 }); // both in force
+  let created: { spec: Record<string, unknown>; metadata: { annotations?: Record<string, string> } } | undefined;
+  await waitFor('both defaults applied', async () => {
+    const answer = await createTask(ns, {});
+    created = answer.code === 0 ? JSON.parse(answer.stdout) : undefined;
+    return created?.spec.maxTurns === 10 && created.spec.maxBudgetUSD === '1.00';
+  }, { timeoutMs: 30_000 });
+  expect(created!.metadata.annotations).toMatchObject({ 'claude-operator.io/defaulted-maxTurns': strict, 'claude-operator.io/defaulted-maxBudgetUSD': loose });
+  // Given, not defaulted: maxTurns 3 stays 3.
+  expect(JSON.parse((await createTask(ns, { maxTurns: 3 })).stdout).spec).toMatchObject({ maxTurns: 3, maxBudgetUSD: '1.00' });
 });

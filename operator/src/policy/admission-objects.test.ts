@@ -14,6 +14,14 @@ test('the binding points at its policy, takes the ClaudePolicy as param and its 
     matchConstraints: { resourceRules: [{ operations: ['CREATE'], resources: ['claudetasks'] }] } });
   expect(binding.spec).toEqual({ policyName: 'claudepolicy-team-a', paramRef: { name: 'team-a', parameterNotFoundAction: 'Deny' },
     validationActions: ['Deny'], matchResources: { namespaceSelector: { matchLabels: { team: 'a' } } } });
+  const { defaults, defaultsBinding } = admissionObjectsFor(policy('team-a', { namespaceSelector: { matchLabels: { team: 'a' } } }));
+  expect(defaults.spec).toMatchObject({ paramKind: { kind: 'ClaudePolicy' }, reinvocationPolicy: 'Never' });
+  expect(defaults.spec!.mutations!.map((m) => m.applyConfiguration!.expression)).toEqual([
+    expect.stringContaining('Object.spec{maxTurns: params.spec.admission.maxTurns}'),
+    expect.stringContaining('Object.spec{maxBudgetUSD: params.spec.admission.maxBudgetUSD}'),
+  ]);
+  expect(defaultsBinding.spec).toEqual({ policyName: 'claudepolicy-team-a', paramRef: { name: 'team-a', parameterNotFoundAction: 'Allow' },
+    matchResources: { namespaceSelector: { matchLabels: { team: 'a' } } } });
 });
 
 test('no namespaceSelector selects every namespace', () => {

@@ -1,7 +1,8 @@
 // What the apiserver enforces for a ClaudePolicy, rendered from it: one
 // ValidatingAdmissionPolicy whose rules read the ClaudePolicy as their param,
 // and one binding that points at that policy (paramRef) and applies it to the
-// namespaces the ClaudePolicy selects. Pure: the same ClaudePolicy gives the
+// namespaces the ClaudePolicy selects; and a MutatingAdmissionPolicy and
+// binding alike for the defaults (maxTurns, maxBudgetUSD). Pure: the same ClaudePolicy gives the
 // same objects, so applying them again changes nothing.
 //
 // Each ClaudePolicy's binding refuses on its own, so where several select a
@@ -9,7 +10,9 @@
 // rule wins. The rules read the param at admission time, so a changed
 // ClaudePolicy applies at once, before the operator has rendered anything.
 import crypto from 'node:crypto';
-import type { V1ValidatingAdmissionPolicy, V1ValidatingAdmissionPolicyBinding, V1Validation } from '@kubernetes/client-node';
+import type {
+  V1MutatingAdmissionPolicy, V1MutatingAdmissionPolicyBinding, V1Mutation, V1ValidatingAdmissionPolicy, V1ValidatingAdmissionPolicyBinding, V1Validation,
+} from '@kubernetes/client-node';
 import { claudePolicyKind } from '../../../crds/src/claude-policy.ts';
 import { claudeTaskPlural, group, version } from '../../../crds/src/claude-task.ts';
 import type { ClaudePolicy } from '../../../crds/src/claude-policy.ts';
@@ -78,9 +81,36 @@ export function admissionObjectName(policyName: string): string {
   return `${name.slice(0, 253 - 9).replace(/[-.]+$/, '')}-${hash}`;
 }
 
+/** On a task whose field a ClaudePolicy defaulted: which policy set it. */
+export const defaultedAnnotation = (field: 'maxTurns' | 'maxBudgetUSD') => `claude-operator.io/defaulted-${field}`;
+
+/**
+ * The defaults, as mutations: a task without the field gets the policy's limit.
+ * The strictest wins where several policies select a namespace: each mutating
+ * policy sees what the ones before it set, and lowers a value that another
+ * policy defaulted (the annotation says so) to its own, lower limit; a value
+ * the task gave itself is left for the validating rules to judge.
+ */
+function defaultMutation(field: 'maxTurns' | 'maxBudgetUSD', asNumber: (value: string) => string): V1Mutation {
+  const limit = `params.spec.admission.${field}`;
+  const defaulted = `object.metadata.?annotations[?'${defaultedAnnotation(field)}'].hasValue()`;
+  return {
+    patchType: 'ApplyConfiguration',
+    applyConfiguration: {
+      expression: `has(params.spec.admission) && has(${limit})`
+        + ` && (!has(object.spec.${field}) || (${defaulted} && ${asNumber(`object.spec.${field}`)} > ${asNumber(limit)}))`
+        + ` ? Object{spec: Object.spec{${field}: ${limit}}, metadata: Object.metadata{annotations: {'${defaultedAnnotation(field)}': params.metadata.name}}}`
+        + ' : Object{}',
+    },
+  };
+}
+
 export interface AdmissionObjects {
   policy: V1ValidatingAdmissionPolicy;
   binding: V1ValidatingAdmissionPolicyBinding;
+  /** The defaults (maxTurns, maxBudgetUSD), applied before the validating rules run. */
+  defaults: V1MutatingAdmissionPolicy;
+  defaultsBinding: V1MutatingAdmissionPolicyBinding;
 }
 
 export function admissionObjectsFor(claudePolicy: ClaudePolicy): AdmissionObjects {
@@ -92,18 +122,39 @@ export function admissionObjectsFor(claudePolicy: ClaudePolicy): AdmissionObject
     // Deleted with the ClaudePolicy by the garbage collector. No blockOwnerDeletion: it would need claudepolicies/finalizers.
     ownerReferences: [{ apiVersion: `${group}/${version}`, kind: claudePolicyKind, name: policyName, uid: claudePolicy.metadata.uid ?? '', controller: true }],
   };
+  const paramKind = { apiVersion: `${group}/${version}`, kind: claudePolicyKind };
+  const matchConstraints = { resourceRules: [{ apiGroups: [group], apiVersions: [version], operations: ['CREATE'], resources: [claudeTaskPlural] }] };
+  const matchResources = { namespaceSelector: claudePolicy.spec.namespaceSelector ?? {} };
   return {
+    defaults: {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'MutatingAdmissionPolicy',
+      metadata,
+      spec: {
+        failurePolicy: 'Fail',
+        paramKind,
+        matchConstraints,
+        // Each sees the others' results once, in turn: enough for the lowest default to win.
+        reinvocationPolicy: 'Never',
+        mutations: [defaultMutation('maxTurns', (value) => value), defaultMutation('maxBudgetUSD', (value) => `double(${value})`)],
+      },
+    },
+    defaultsBinding: {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'MutatingAdmissionPolicyBinding',
+      metadata,
+      // Without its ClaudePolicy nothing is defaulted; the validating binding refuses then anyway.
+      spec: { policyName: name, paramRef: { name: policyName, parameterNotFoundAction: 'Allow' }, matchResources },
+    },
     policy: {
       apiVersion: 'admissionregistration.k8s.io/v1',
       kind: 'ValidatingAdmissionPolicy',
       metadata,
       spec: {
         failurePolicy: 'Fail',
-        paramKind: { apiVersion: `${group}/${version}`, kind: claudePolicyKind },
+        paramKind,
         // Only creation: a task's spec cannot change afterwards but for cancel.
-        matchConstraints: {
-          resourceRules: [{ apiGroups: [group], apiVersions: [version], operations: ['CREATE'], resources: [claudeTaskPlural] }],
-        },
+        matchConstraints,
         validations: Object.values(admissionRules).map((rule) => ({ ...rule, reason: 'Forbidden' })),
       },
     },
@@ -116,7 +167,7 @@ export function admissionObjectsFor(claudePolicy: ClaudePolicy): AdmissionObject
         // A ClaudePolicy deleted while its binding lingers refuses rather than lets through.
         paramRef: { name: policyName, parameterNotFoundAction: 'Deny' },
         validationActions: ['Deny'],
-        matchResources: { namespaceSelector: claudePolicy.spec.namespaceSelector ?? {} },
+        matchResources,
       },
     },
   };

@@ -35,7 +35,7 @@ export class PolicyReconciler {
   async reconcile(name: string): Promise<void> {
     const policy = this.deps.cache.policy(name);
     if (!policy) return;
-    const { policy: admissionPolicy, binding } = admissionObjectsFor(policy);
+    const { policy: admissionPolicy, binding, defaults, defaultsBinding } = admissionObjectsFor(policy);
     const { admission } = this.deps.clients;
     const objectName = admissionPolicy.metadata!.name!;
     // The policy before its binding: a binding whose policy is missing refuses nothing, one ahead of it would.
@@ -43,7 +43,11 @@ export class PolicyReconciler {
       .catch((error: unknown) => { throw asPermanentApiError(error, `applying ValidatingAdmissionPolicy ${objectName}`); });
     await admission.patchValidatingAdmissionPolicyBinding({ name: objectName, body: binding, fieldManager, force: true }, serverSideApply)
       .catch((error: unknown) => { throw asPermanentApiError(error, `applying ValidatingAdmissionPolicyBinding ${objectName}`); });
-    this.deps.log.debug({ policy: name, admissionPolicy: objectName }, 'admission policy applied');
+    await admission.patchMutatingAdmissionPolicy({ name: objectName, body: defaults, fieldManager, force: true }, serverSideApply)
+      .catch((error: unknown) => { throw asPermanentApiError(error, `applying MutatingAdmissionPolicy ${objectName}`); });
+    await admission.patchMutatingAdmissionPolicyBinding({ name: objectName, body: defaultsBinding, fieldManager, force: true }, serverSideApply)
+      .catch((error: unknown) => { throw asPermanentApiError(error, `applying MutatingAdmissionPolicyBinding ${objectName}`); });
+    this.deps.log.debug({ policy: name, admissionPolicy: objectName }, 'admission policies applied');
   }
 }
 
