@@ -86,6 +86,10 @@ test('a policy forbidding bypassPermissions and limiting models: kubectl apply a
 test('with two policies on one namespace the stricter rule and default win; a deleted policy refuses no more', async () => {
   const loose = await createPolicy('loose', { admission: { maxTurns: 50 } });
   const strict = await createPolicy('strict', { admission: { maxTurns: 10 } });
+  // kubectl finds it by its short name and category, with its columns (filled in by later work).
+  const table = await kubectl('get', 'cpol', strict);
+  expect(table.stdout).toMatch(/^NAME\s+NAMESPACES\s+RUNNING\s+SPEND\s+AGE\s*$/m);
+  expect((await kubectl('get', 'claude', '-A')).stdout).toContain(`claudepolicy.claude-operator.io/${strict}`);
   expect(await refusedByKubectl({ prompt: 'p', maxTurns: 20 })).toContain(`ClaudePolicy ${strict} (maxTurns): maxTurns 20 is above the limit of 10`);
   expect(await refusedByKubectl({ prompt: 'p', maxTurns: 60 })).toMatch(new RegExp(`ClaudePolicy (${loose}|${strict}) \\(maxTurns\\)`));
   // The default is the lower limit too.
