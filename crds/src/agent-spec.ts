@@ -83,7 +83,7 @@ const notAnOption = /^[^-]/;
 const toolName = z.string().min(1).max(256).regex(notAnOption, 'must not start with "-"');
 const absolutePath = z.string().min(1).max(4096).regex(/^\//, 'must be an absolute path');
 /** A positive amount of US dollars as a decimal string, e.g. 5.00 (CRDs have no float printer; costUSD is a string too). */
-const positiveDollars = z.string().max(32)
+export const positiveDollars = z.string().max(32)
   .regex(/^([0-9]*[1-9][0-9]*(\.[0-9]+)?|[0-9]+\.[0-9]*[1-9][0-9]*)$/, 'must be a decimal number of US dollars above 0, e.g. 5.00');
 /** Any JSON object, kept as it is. */
 const jsonObject = (maxProperties: number) => boundedRecord(z.string().max(253), z.unknown(), maxProperties);

@@ -4,7 +4,7 @@ import { ClaudeTaskSpecSchema } from './claude-task.ts';
 import { exactlyOneOf, escapeCelField } from './cel-rules.ts';
 import { crdOf, specJsonSchema } from './generate.ts';
 import { claudeTask, kinds, type KindDefinition } from './kinds.ts';
-import { toStructural, type JsonSchema } from './structural.ts';
+import { toStructural, schemaNodes, type JsonSchema } from './structural.ts';
 
 type Version = { schema: { openAPIV3Schema: JsonSchema }; additionalPrinterColumns: { name: string; type: string; jsonPath: string; priority?: number }[] };
 const version = (crdOf(claudeTask).spec as { versions: Version[] }).versions[0]!;
@@ -12,13 +12,7 @@ const root = version.schema.openAPIV3Schema;
 const properties = (node: JsonSchema) => node.properties as Record<string, JsonSchema>;
 const spec = properties(root).spec!;
 
-/** Every schema node with its path. */
-function* nodes(node: JsonSchema, path: string): Generator<[string, JsonSchema]> {
-  yield [path, node];
-  for (const [name, child] of Object.entries((node.properties ?? {}) as Record<string, JsonSchema>)) yield* nodes(child, `${path}.${name}`);
-  if (node.items) yield* nodes(node.items as JsonSchema, `${path}[]`);
-  if (typeof node.additionalProperties === 'object') yield* nodes(node.additionalProperties as JsonSchema, `${path}[*]`);
-}
+const nodes = schemaNodes;
 
 describe('the CRD schema is structural', () => {
   test.each([...nodes(root, '')])('%s', (_path, node) => {

@@ -7,6 +7,7 @@ import { doesNotStartWith, exactlyOneOf, httpUrlNotLinkLocal, immutableExcept, m
 import { ClaudeTaskSpecSchema, ClaudeTaskStatusSchema, claudeTaskKind, claudeTaskPlural, group, version } from './claude-task.ts';
 import { ClaudeCronTaskSpecSchema, ClaudeCronTaskStatusSchema, claudeCronTaskKind, claudeCronTaskPlural } from './claude-cron-task.ts';
 import { ClaudeTaskTemplateSpecSchema, ClaudeTaskTemplateStatusSchema, claudeTaskTemplateKind, claudeTaskTemplatePlural } from './claude-task-template.ts';
+import { ClaudePolicySpecSchema, ClaudePolicyStatusSchema, claudePolicyKind, claudePolicyPlural } from './claude-policy.ts';
 import type { JsonSchema } from './structural.ts';
 
 /** A column of `kubectl get` (additionalPrinterColumns); priority 1 shows with `-o wide` only. */
@@ -141,4 +142,32 @@ export const claudeCronTask: KindDefinition = {
 };
 
 /** Every kind, in the order their CRDs are written and installed. */
-export const kinds: readonly KindDefinition[] = [claudeTask, claudeTaskTemplate, claudeCronTask];
+
+
+export const claudePolicy: KindDefinition = {
+  group,
+  version,
+  kind: claudePolicyKind,
+  plural: claudePolicyPlural,
+  shortNames: ['cpol'],
+  categories: ['claude'],
+  scope: 'Cluster',
+  description: 'ClaudePolicy sets the rules, concurrency and budgets of the agents in the namespaces it selects.',
+  spec: ClaudePolicySpecSchema,
+  status: ClaudePolicyStatusSchema,
+  specRules: {},
+  printerColumns: [
+    { name: 'Namespaces', type: 'integer', jsonPath: '.status.namespaces', description: 'Namespaces the policy selects' },
+    { name: 'Running', type: 'string', jsonPath: '.status.running', description: 'Tasks running / the limit' },
+    { name: 'Spend', type: 'string', jsonPath: '.status.spend', description: 'US dollars spent this period / the budget' },
+    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+  ],
+  selectableFields: [],
+  source: 'crds/src/claude-policy.ts',
+  file: 'claudepolicy.yaml',
+};
+
+/** Every kind, in the order their CRDs are written and installed. */
+
+/** Every kind, in the order their CRDs are written and installed. */
+export const kinds: readonly KindDefinition[] = [claudeTask, claudeTaskTemplate, claudeCronTask, claudePolicy];

@@ -76,3 +76,11 @@ export function schemaAt(root: JsonSchema, path: string): JsonSchema {
   }
   return node;
 }
+
+/** Every node of a schema with its path: list items end in [], map values in [*]. */
+export function* schemaNodes(node: JsonSchema, path: string): Generator<[string, JsonSchema]> {
+  yield [path, node];
+  for (const [name, child] of Object.entries((node.properties ?? {}) as Record<string, JsonSchema>)) yield* schemaNodes(child, `${path}.${name}`);
+  if (node.items) yield* schemaNodes(node.items as JsonSchema, `${path}[]`);
+  if (typeof node.additionalProperties === 'object') yield* schemaNodes(node.additionalProperties as JsonSchema, `${path}[*]`);
+}

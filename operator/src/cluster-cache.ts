@@ -6,6 +6,7 @@
 // finished task without its prompts (its spec is not read again but for
 // cancel and ttl; nor is a template task's resolvedSpec), so 10k finished tasks cost little memory.
 import type { KubeConfig, KubernetesObject, V1Job, V1Pod } from '@kubernetes/client-node';
+import { claudePolicyPlural, type ClaudePolicy } from '../../crds/src/claude-policy.ts';
 import { claudeTaskPlural, group, terminalPhases, version, type ClaudeTask } from '../../crds/src/claude-task.ts';
 import { claudeCronTaskPlural, type ClaudeCronTask } from '../../crds/src/claude-cron-task.ts';
 import { Informer, withoutManagedFields, type InformerMetrics } from './kube/informer.ts';
@@ -27,6 +28,8 @@ export class ClusterCache {
   readonly jobs: Informer<V1Job>;
   readonly pods: Informer<V1Pod>;
   readonly cronTasks: Informer<KubernetesObject>;
+  /** Cluster-scoped, so every ClaudePolicy, whatever namespace the operator watches. */
+  readonly policies: Informer<KubernetesObject>;
 
   constructor(options: ClusterCacheOptions) {
     const namespace = options.watchNamespace;
@@ -46,14 +49,21 @@ export class ClusterCache {
     this.cronTasks = new Informer<KubernetesObject>({
       ...common, path: scoped(`/apis/${group}/${version}`, claudeCronTaskPlural), transform: withoutManagedFields, ...metricsOf(options, 'claudecrontasks'),
     });
+    this.policies = new Informer<KubernetesObject>({
+      ...common, path: `/apis/${group}/${version}/${claudePolicyPlural}`, transform: withoutManagedFields, ...metricsOf(options, 'claudepolicies'),
+    });
   }
 
   get informers(): Array<Informer<KubernetesObject>> {
-    return [this.tasks, this.jobs, this.pods, this.cronTasks] as Array<Informer<KubernetesObject>>;
+    return [this.tasks, this.jobs, this.pods, this.cronTasks, this.policies] as Array<Informer<KubernetesObject>>;
   }
 
   task(namespace: string, name: string): ClaudeTask | undefined {
     return this.tasks.get(`${namespace}/${name}`) as ClaudeTask | undefined;
+  }
+
+  policy(name: string): ClaudePolicy | undefined {
+    return this.policies.get(name) as ClaudePolicy | undefined;
   }
 
   job(namespace: string, name: string): V1Job | undefined {

@@ -3,7 +3,7 @@
 // counted, every other request waits for a token.
 import { performance } from 'node:perf_hooks';
 import {
-  BatchV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, IsomorphicFetchHttpLibrary, KubeConfig, ServerConfiguration, createConfiguration,
+  AdmissionregistrationV1Api, BatchV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, IsomorphicFetchHttpLibrary, KubeConfig, ServerConfiguration, createConfiguration,
   setHeaderMiddleware, wrapHttpLibrary, type RequestContext,
 } from '@kubernetes/client-node';
 import { apiServerMessage, isPermanentApiError, statusCode } from '../../packages/platform/src/kube-errors.ts';
@@ -16,6 +16,8 @@ export interface KubeClients {
   batch: BatchV1Api;
   custom: CustomObjectsApi;
   coordination: CoordinationV1Api;
+  /** The admission policies rendered from ClaudePolicies. */
+  admission: AdmissionregistrationV1Api;
 }
 
 export interface ClientLimits {
@@ -69,6 +71,7 @@ export function makeKubeClients(config: KubeConfig, limits: ClientLimits = { qps
     batch: new BatchV1Api(configuration),
     custom: new CustomObjectsApi(configuration),
     coordination: new CoordinationV1Api(configuration),
+    admission: new AdmissionregistrationV1Api(configuration),
   };
 }
 

@@ -21,6 +21,7 @@ import { OperatorMetrics } from './metrics.ts';
 import { RunnerRedisUsers } from './runner-redis-users.ts';
 import { migrate } from '../../packages/database/src/migrate.ts';
 import { TaskStore } from '../../packages/database/src/task-store.ts';
+import { PolicyReconciler, applyIdentityObjects, policyController } from './policy/policy-controller.ts';
 import { taskController } from './task-controller.ts';
 import { TaskReconciler } from './task-reconciler.ts';
 import { timedMethods } from './timed.ts';
@@ -101,6 +102,8 @@ async function main(): Promise<void> {
   });
   // Few workers: each may wait for a slow receiver up to WEBHOOK_DELIVERY_TIMEOUT_SECONDS.
   manager.add(notificationsController(cache, notifications, Math.min(4, config.OPERATOR_WORKERS)));
+  // Few and rarely changed: one worker.
+  manager.add(policyController(cache, new PolicyReconciler({ clients, cache, log }), 1));
 
   let stopping: Promise<void> | undefined;
   const shutdown = (reason: string, code: number) => {
@@ -128,6 +131,8 @@ async function main(): Promise<void> {
       for (const task of tasks) await redisUsers?.ensure(task);
     },
   });
+  // Before any task is reconciled: per-user limits count tasks by the creator it stamps.
+  await applyIdentityObjects(clients);
   await manager.start();
   // Once the watches have synced: a leader that reconciles.
   metrics.leader.set(1);

@@ -5,7 +5,7 @@
 //     [--node-options "..."] [--malloc-arena-max N]   (default: the chart's operator.nodeOptions, mallocArenaMax)
 //
 // It restarts the operator it measures, so it brings up a bed of its own (control
-// plane, local node, Postgres, Redis, the CRD) and runs operator/src/main.ts as
+// plane, local node, Postgres, Redis, the CRDs) and runs operator/src/main.ts as
 // `up` does, as a process of its own:
 // 1. creates --tasks ClaudeTasks straight at the apiserver (the API would allow a
 //    caller 600 requests a minute), each with spec.cancel: true, which the

@@ -16,6 +16,8 @@ describe('problemOf', () => {
     [kubeError(409, { kind: 'Status', reason: 'AlreadyExists', message: 'claudetasks "x" already exists' }), 409, 'conflict'],
     [kubeError(422, { kind: 'Status', reason: 'Invalid', message: 'ClaudeTask "x" is invalid: spec.prompt: Required value',
       details: { causes: [{ field: 'spec.prompt', message: 'Required value', reason: 'FieldValueRequired' }] } }), 422, 'invalid'],
+    [kubeError(403, { kind: 'Status', reason: 'Forbidden', message: 'claudetasks.claude-operator.io "x" is forbidden: ValidatingAdmissionPolicy' }),
+      403, 'refused-by-cluster'],
     [kubeError(410, '{"kind":"Status","reason":"Expired"}'), 410, 'gone'],
     [kubeError(500, 'boom'), 503, 'unavailable'],
     [Object.assign(new Error('request entity too large'), { status: 413, type: 'entity.too.large', expose: true }), 413, 'payload-too-large'],
@@ -40,6 +42,12 @@ describe('problemOf', () => {
     const body = problemOf(kubeError(422, { message: 'ClaudeTask "x" is invalid: spec.x: bad',
       details: { causes: [{ field: 'spec.x', message: 'bad', reason: 'FieldValueInvalid' }] } })).body();
     expect(body).toMatchObject({ status: 422, detail: 'ClaudeTask "x" is invalid: spec.x: bad', issues: [{ path: 'spec.x', message: 'bad' }] });
+  });
+
+  test('403 keeps the apiserver message: a ClaudePolicy refusal names the policy and the rule', () => {
+    const message = 'claudetasks.claude-operator.io "x" is forbidden: ValidatingAdmissionPolicy \'claudepolicy-a\' with binding \'claudepolicy-a\' '
+      + 'denied request: ClaudePolicy a (maxTurns): maxTurns 51 is above the limit of 50';
+    expect(problemOf(kubeError(403, { kind: 'Status', reason: 'Forbidden', message })).body()).toMatchObject({ status: 403, detail: message });
   });
 
   test('a 500 never shows its cause', () => {

@@ -22,6 +22,7 @@ export const problemKinds = {
   'payload-too-large': { status: 413, title: 'Request body too large' },
   'unsupported-media-type': { status: 415, title: 'Unsupported media type' },
   invalid: { status: 422, title: 'Rejected by the Kubernetes API' },
+  'refused-by-cluster': { status: 403, title: 'Refused by the Kubernetes API (an admission policy or RBAC)' },
   'idempotency-key-reused': { status: 422, title: 'Idempotency-Key used for another request' },
   'rate-limited': { status: 429, title: 'Too many requests' },
   'internal-error': { status: 500, title: 'Internal error' },
@@ -141,7 +142,7 @@ function httpErrorProblem(error: unknown): Problem | undefined {
 /**
  * A Kubernetes API error (client-node ApiException: `code` and `body`) as the
  * caller should see it: AlreadyExists 409, Invalid 422 with the apiserver's
- * message, NotFound 404; 410 (an expired continue token); others are ours (502-ish: 503).
+ * message, Forbidden 403 with it (a ClaudePolicy's admission rule names itself there), NotFound 404; 410 (an expired continue token); others are ours (502-ish: 503).
  */
 export function kubeProblem(error: unknown): Problem | undefined {
   const candidate = error as { code?: unknown; body?: unknown };
@@ -153,6 +154,7 @@ export function kubeProblem(error: unknown): Problem | undefined {
     case 409: return new Problem('conflict', message ?? 'the resource already exists or was changed concurrently');
     case 410: return new Problem('gone', 'the list cursor has expired; start the listing again');
     case 422: return new Problem('invalid', message, { issues: status?.causes });
+    case 403: return new Problem('refused-by-cluster', message);
     case 400: return new Problem('bad-request', message);
     case 429: return new Problem('unavailable', 'the Kubernetes API is throttling requests', { headers: { 'Retry-After': '1' } });
     default: return new Problem('unavailable', 'the Kubernetes API failed', { cause: error });

@@ -41,7 +41,8 @@ export async function installOperatorRbac(release: string, namespace: string): P
   const { stdout } = await run(bedSetting('HELM'), ['template', release, path.join(repoRoot, 'charts/claude-operator'),
     '--namespace', namespace, '--set', 'operator.databaseUrl=postgres://unused', '--set', 'operator.redisUrl=redis://unused',
     '--show-only', 'templates/serviceaccount.yaml', '--show-only', 'templates/clusterrole.yaml',
-    '--show-only', 'templates/clusterrolebinding.yaml', '--show-only', 'templates/leader-election-role.yaml']);
+    '--show-only', 'templates/clusterrolebinding.yaml', '--show-only', 'templates/leader-election-role.yaml',
+    '--show-only', 'templates/clusterrole-policies.yaml']);
   const file = path.join(bedSetting('BED_DIR'), `${release}-rbac.yaml`);
   await fs.writeFile(file, stdout);
   const applied = await kubectl('apply', '-f', file);
@@ -120,7 +121,7 @@ export async function prepareOperator(options: OperatorOptions): Promise<Operato
       await Promise.all(all.map((process) => process.stop(10_000)));
     },
     async uninstall() {
-      await kubectl('delete', 'clusterrole,clusterrolebinding', release, '--ignore-not-found');
+      await kubectl('delete', 'clusterrole,clusterrolebinding', release, `${release}-policies`, '--ignore-not-found');
       await core.deleteNamespace({ name: namespace }).catch(() => undefined);
     },
   };

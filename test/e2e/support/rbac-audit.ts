@@ -2,7 +2,7 @@
 // what the chart's roles grant it: the e2e tests show each granted permission
 // is used and nothing is refused.
 import fs from 'node:fs/promises';
-import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { RbacAuthorizationV1Api, type V1PolicyRule } from '@kubernetes/client-node';
 import { bedSetting, kubeConfig } from '../../support/cluster.ts';
 import type { OperatorUnderTest } from './operator-under-test.ts';
 
@@ -16,7 +16,17 @@ export async function grantedByChart(operator: Pick<OperatorUnderTest, 'release'
   const rbac = kubeConfig().makeApiClient(RbacAuthorizationV1Api);
   const clusterRole = await rbac.readClusterRole({ name: operator.release });
   const role = await rbac.readNamespacedRole({ name: `${operator.release}-leader-election`, namespace: operator.namespace });
-  return new Set([...clusterRole.rules ?? [], ...role.rules ?? []].flatMap((rule) =>
+  return permissionsOf([...clusterRole.rules ?? [], ...role.rules ?? []]);
+}
+
+/** Every permission the chart's policies ClusterRole (`<release>-policies`) grants the operator. */
+export async function grantedForPolicies(operator: Pick<OperatorUnderTest, 'release'>): Promise<Set<string>> {
+  const rbac = kubeConfig().makeApiClient(RbacAuthorizationV1Api);
+  return permissionsOf((await rbac.readClusterRole({ name: `${operator.release}-policies` })).rules ?? []);
+}
+
+function permissionsOf(rules: V1PolicyRule[]): Set<string> {
+  return new Set(rules.flatMap((rule) =>
     (rule.apiGroups ?? []).flatMap((group) => (rule.resources ?? []).flatMap((resource) => rule.verbs.map((verb) => permission(group, resource, verb))))));
 }
 

@@ -1,4 +1,4 @@
-// What every ClaudeTask e2e file needs: the CRD, the scripted API, a restricted
+// What every ClaudeTask e2e file needs: the CRDs, the scripted API, a restricted
 // namespace with the default API key Secret, an operator prepared under the
 // chart's RBAC for that namespace, and clients for Redis and Postgres.
 import { afterAll, beforeAll } from '@jest/globals';
@@ -46,6 +46,7 @@ export function useTaskFixture(namespacePrefix: string, options: FixtureOptions 
 }
 
 export async function setUpTaskFixture(namespacePrefix: string, options: FixtureOptions = {}): Promise<TaskFixture> {
+  // Every kind: the operator caches cron tasks and ClaudePolicies too.
   await installCrds(kubeConfig());
   const api = await startScriptedApi({ apiKey: 'test-key' });
   // Restricted: every task pod the operator makes must pass the profile to be admitted.
