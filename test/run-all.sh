@@ -29,6 +29,9 @@ step "node binaries (kubelet, kube-proxy, containerd, runc, CoreDNS, registry) a
 bash test/cluster/build-node.sh >/dev/null
 bash test/cluster/build-node-images.sh >/dev/null
 
+step "images from the project's Dockerfile, and Postgres and Redis for the chart"
+bash test/cluster/build-images.sh >/dev/null
+
 step "type check"
 tsc --noEmit -p tsconfig.json
 

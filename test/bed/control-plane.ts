@@ -5,7 +5,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import https from 'node:https';
 import path from 'node:path';
-import { controlPlaneBinaries } from './binaries.ts';
+import { controlPlaneBinaries, runBuildScript } from './binaries.ts';
 import { writeKubeconfig } from './kubeconfig.ts';
 import { makePki } from './pki.ts';
 import { freePort } from './ports.ts';
@@ -33,6 +33,10 @@ export interface ControlPlaneOptions {
   /** What the `kubernetes` Service's endpoints say (default 127.0.0.1, where it listens): the
    * real node's end of the host link, 10.244.255.1, lets pods reach it through the node's relay. */
   advertiseAddress?: string;
+  /** Also run kube-scheduler (built by test/cluster/build-node.sh), for a control plane whose
+   * only node is the real one: Deployments' and StatefulSets' pods get bound to it. The bed's
+   * default control plane has none, since its local node binds the pods without a node itself. */
+  scheduler?: boolean;
 }
 
 export async function startControlPlane(workDir: string, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
@@ -71,10 +75,13 @@ export async function startControlPlane(workDir: string, options: ControlPlaneOp
 
     const adminToken = crypto.randomBytes(24).toString('hex');
     const controllerManagerToken = crypto.randomBytes(24).toString('hex');
+    const schedulerToken = crypto.randomBytes(24).toString('hex');
     const tokenFile = path.join(workDir, 'tokens.csv');
     await fs.writeFile(tokenFile, [
       `${adminToken},admin,admin,"system:masters"`,
       `${controllerManagerToken},system:kube-controller-manager,system:kube-controller-manager`,
+      // The bootstrap policy's system:kube-scheduler binding names this user.
+      `${schedulerToken},system:kube-scheduler,system:kube-scheduler`,
     ].join('\n') + '\n', { mode: 0o600 });
 
     // Every request at Metadata level (who, verb, resource; no bodies), so tests
@@ -159,6 +166,26 @@ export async function startControlPlane(workDir: string, options: ControlPlaneOp
     await waitFor('kube-controller-manager (the default ServiceAccount)', async () =>
       (await apiGet(server, pki.caCert, adminToken, '/api/v1/namespaces/default/serviceaccounts/default')).status === 200,
     { timeoutMs: 60_000 }).catch((error: Error) => { throw withLog(error, controllerManager); });
+
+    if (options.scheduler) {
+      const schedulerKubeconfig = await writeKubeconfig(path.join(workDir, 'kube-scheduler.kubeconfig'),
+        { server, caCertFile: pki.caCert, user: 'system:kube-scheduler', token: schedulerToken });
+      const scheduler = startSupervised({
+        name: 'kube-scheduler',
+        command: path.join(await runBuildScript('build-node.sh'), 'kube-scheduler'),
+        args: [
+          `--kubeconfig=${schedulerKubeconfig}`,
+          `--authentication-kubeconfig=${schedulerKubeconfig}`,
+          `--authorization-kubeconfig=${schedulerKubeconfig}`,
+          '--leader-elect=false',
+          '--bind-address=127.0.0.1',
+          `--secure-port=${await freePort()}`,
+          '--v=1',
+        ],
+        logFile: path.join(logs, 'kube-scheduler.log'),
+      });
+      started.push(scheduler);
+    }
 
     let stopping = false;
     for (const process of started) {

@@ -2,7 +2,7 @@
 # Makes sure this Debian machine has what the test bed needs: setpriv (util-linux),
 # openssl, redis-server, a PostgreSQL server with a running cluster we may connect
 # to, psql; what the real node needs (iptables, CNI plugins, buildah, libseccomp,
-# gcc with a static libc, busybox-static, skopeo); and reports on go (>= 1.26, for
+# gcc with a static libc, busybox-static, skopeo, mmdebstrap); and reports on go (>= 1.26, for
 # building the control plane and the node; never installed here).
 # Installs what is missing with apt-get when run as root, otherwise says what to run.
 # Idempotent, and silent when everything is present and running.
@@ -58,6 +58,8 @@ need installed busybox-static -- busybox-static 'static busybox (for the busybox
 # back with poppler's pdftotext and pdftoppm.
 need have chromium -- chromium 'chromium (prints report PDFs)'
 need have pdftotext -- poppler-utils 'pdftotext and pdftoppm (read report PDFs in the tests)'
+# The project's images (test/cluster/build-images.sh) start from a Debian rootfs made here.
+need have mmdebstrap -- mmdebstrap 'mmdebstrap (the Debian base of the project'"'"'s images)'
 
 if [ ${#missing_packages[@]} -gt 0 ]; then
   if is_root && have apt-get; then

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the node's binaries from their published Go modules, into the same
 # versioned cache as the control plane (test/cluster/build-control-plane.sh):
-#   kubelet, kube-proxy   k8s.io/kubernetes, pinned in test/cluster/gomod/kubernetes
+#   kubelet, kube-proxy, kube-scheduler   k8s.io/kubernetes, pinned in test/cluster/gomod/kubernetes
+#                         (the scheduler for control planes whose pods go to the real node)
 #   containerd, containerd-shim-runc-v2, ctr   github.com/containerd/containerd/v2
 #   runc                  github.com/opencontainers/runc, built as a main module
 #                         (its go.mod has replace directives, which `go install` refuses)
@@ -45,7 +46,7 @@ command -v go >/dev/null || { log "Go is required (>= 1.26)"; exit 1; }
 
 source "$here/k8s-ldflags.sh"
 
-for name in kubelet kube-proxy; do
+for name in kubelet kube-proxy kube-scheduler; do
   cached "$name" "$k8s_version" && { log "$name: cached"; continue; }
   log "$name: building k8s.io/kubernetes/cmd/$name@$k8s_version (minutes on a cold cache)"
   start=$SECONDS

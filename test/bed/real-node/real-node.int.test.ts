@@ -16,11 +16,13 @@ import { startControlPlane, type ControlPlane } from '../control-plane.ts';
 import { GiveUp } from '../process.ts';
 import { cgroupMounts, leftovers, mountsUnder, nodeProcesses, readRecord, type HostRecord } from './host.ts';
 import { deleteNodeObjects } from './cluster-objects.ts';
-import { controlPlaneOf, startRealNode, type RealNode } from './real-node.ts';
+import { controlPlaneOf, projectImages, startRealNode, type RealNode } from './real-node.ts';
 import { fixedHostPaths, kubeletSysctls, nodeCgroupName, podNetwork } from './config.ts';
 
 const nonRoot = { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } };
 const startTimeoutMs = 240_000;
+const pinnedClaudeCli = (JSON.parse(await fs.readFile(path.join(repoRoot, 'package.json'), 'utf8')) as
+  { dependencies: Record<string, string> }).dependencies['@anthropic-ai/claude-code']!;
 
 let ns: TestNamespace;
 
@@ -117,6 +119,39 @@ describe('a real node', () => {
     expect((await ns.kubectl('logs', 'pulled')).stdout).toBe('pulled and ran\n');
     const events = await ns.kubectl('get', 'events', '--field-selector', 'involvedObject.name=pulled', '-o', 'jsonpath={.items[*].reason}');
     expect(events.stdout.split(' ')).toContain('Pulled');
+  });
+
+  test('a pod of the image built from the project\'s Dockerfile runs as the image\'s own non-root user, under tini, with the pinned claude CLI', async () => {
+    const image = await node.pushImage((await projectImages()).project);
+    expect(image).toMatch(/^localhost:5000\/claude-operator:[0-9a-f]{16}$/);
+    // No runAsUser: the kubelet must find the image's user non-root itself.
+    const pod = podOn(node, 'project-image', [], { securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } } });
+    const container = pod.spec!.containers[0]!;
+    container.image = image;
+    delete container.command; // the image's entry point (tini -- node) with these arguments
+    container.args = ['-e', [
+      'const { execFileSync } = require("node:child_process");',
+      'console.log(JSON.stringify({ uid: process.getuid(), pid1: require("node:fs").readFileSync("/proc/1/comm", "utf8").trim(),',
+      '  claude: execFileSync("claude", ["--version"], { encoding: "utf8" }).trim(), app: require("/app/package.json").name }));',
+    ].join('\n')];
+    container.env = [{ name: 'HOME', value: '/tmp' }];
+    await ns.core.createNamespacedPod({ namespace: ns.name, body: pod });
+    const ended = await ns.podWhen('project-image', 'ended', (p) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed' ||
+      (p.status?.containerStatuses?.[0]?.state?.waiting?.reason ?? '').endsWith('Error'), 300_000);
+    const logs = (await ns.kubectl('logs', 'project-image')).stdout;
+    expect({ phase: ended.status?.phase, logs }).toEqual({ phase: 'Succeeded', logs: expect.stringMatching(/^\{.*\}\n$/) });
+    expect(JSON.parse(logs)).toEqual({
+      uid: 65532, pid1: 'tini', claude: expect.stringContaining(pinnedClaudeCli), app: 'claude-operator',
+    });
+  }, 30 * 60_000);
+
+  test('the kubelet refuses to start an image that runs as root in a pod that requires a non-root user', async () => {
+    // The busybox built here has no USER: it runs as root.
+    const pod = podOn(node, 'as-root', ['id', '-u'], { securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } } });
+    await ns.core.createNamespacedPod({ namespace: ns.name, body: pod });
+    const refused = await ns.podWhen('as-root', 'refused', (p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CreateContainerConfigError');
+    expect(refused.status?.containerStatuses?.[0]?.state?.waiting?.message).toMatch(/runAsNonRoot and image will run as root/);
+    expect(refused.status?.phase).toBe('Pending');
   });
 
   test('kubectl exec runs a command in a running pod', async () => {

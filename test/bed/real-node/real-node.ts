@@ -42,6 +42,9 @@ export interface RealNode {
   nodeIp: string;
   /** Images pods can pull from the node's registry: the busybox built here. */
   images: { busybox: string };
+  /** Pushes an image built here (an OCI archive and the reference it carries) to the node's
+   * registry; returns the reference pods pull it by. */
+  pushImage(image: BuiltImage): Promise<string>;
   paths: NodePaths;
   /** What the node makes outside its dir, for checks that stop() undid it. */
   record: HostRecord;
@@ -59,15 +62,23 @@ export function controlPlaneOf(adminKubeconfig: string): Pick<RealNodeOptions, '
   return { server: cluster.server, caCertFile: cluster.caFile, caKeyFile: caKeyFileFor(cluster.caFile), adminKubeconfig };
 }
 
-interface NodeImage { archive: string; ref: string }
+/** An image a build script of test/cluster made: an OCI archive and the reference it carries. */
+export interface BuiltImage { archive: string; ref: string }
 
-async function nodeImages(): Promise<Record<'pause' | 'busybox', NodeImage>> {
+async function builtImage(dir: string, name: string): Promise<BuiltImage> {
+  return { archive: path.join(dir, `${name}.tar`), ref: (await fs.readFile(path.join(dir, `${name}.ref`), 'utf8')).trim() };
+}
+
+async function nodeImages(): Promise<Record<'pause' | 'busybox', BuiltImage>> {
   const dir = await runBuildScript('build-node-images.sh');
-  const image = async (name: string) => ({
-    archive: path.join(dir, `${name}.tar`),
-    ref: (await fs.readFile(path.join(dir, `${name}.ref`), 'utf8')).trim(),
-  });
-  return { pause: await image('pause'), busybox: await image('busybox') };
+  return { pause: await builtImage(dir, 'pause'), busybox: await builtImage(dir, 'busybox') };
+}
+
+/** The project's image, from its own Dockerfile, and the chart's evaluation datastores
+ * (test/cluster/build-images.sh; minutes when an input changed, else cached). */
+export async function projectImages(): Promise<Record<'project' | 'postgres' | 'redis', BuiltImage>> {
+  const dir = await runBuildScript('build-images.sh');
+  return { project: await builtImage(dir, 'claude-operator'), postgres: await builtImage(dir, 'postgres'), redis: await builtImage(dir, 'redis') };
 }
 
 export async function startRealNode(options: RealNodeOptions): Promise<RealNode> {
@@ -168,8 +179,12 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
       { ...process.env, OTEL_TRACES_EXPORTER: 'none' });
     await daemonReady(registryDaemon, 'the registry', () => answers(`http://${registry.fromHost}/v2/`));
     // Pods pull the rest from the registry, as on a real cluster.
-    await run('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci-archive:${images.busybox.archive}`,
-      `docker://${registry.fromHost}/${repositoryOf(images.busybox.ref)}`]);
+    const pushImage = async (image: BuiltImage) => {
+      await run('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci-archive:${image.archive}`,
+        `docker://${registry.fromHost}/${repositoryOf(image.ref)}`], { maxBuffer: 1 << 20 });
+      return `${registry.name}/${repositoryOf(image.ref)}`;
+    };
+    const busybox = await pushImage(images.busybox);
 
     await createNodeObjects(admin, options.nodeName);
     const kubelet = inNode('kubelet', bin('kubelet'), [
@@ -196,7 +211,7 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
     await daemonReady(coredns, 'CoreDNS ready', () => answers(`http://${podNetwork.nodeIp}:${clusterDns.readyPort}/ready`));
 
     return {
-      nodeName: options.nodeName, nodeIp: podNetwork.nodeIp, images: { busybox: `${registry.name}/${repositoryOf(images.busybox.ref)}` },
+      nodeName: options.nodeName, nodeIp: podNetwork.nodeIp, images: { busybox }, pushImage,
       paths, record, ctr, stop,
     };
   } catch (error) {
