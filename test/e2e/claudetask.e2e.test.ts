@@ -12,7 +12,9 @@ import { repoRoot } from '../bed/binaries.ts';
 import type { ScriptedApi } from '../scripted-api/server.ts';
 import { bedSetting, kubeConfig, waitFor, type TestNamespace } from '../support/cluster.ts';
 import type { OperatorUnderTest } from './support/operator-under-test.ts';
-import { cronPermissions, grantedByChart, grantedForPolicies, operatorRequests, permission, templatePermissions } from './support/rbac-audit.ts';
+import {
+  cronPermissions, grantedByChart, grantedForPolicies, operatorRequests, permission, templatePermissions, webhookPermissions,
+} from './support/rbac-audit.ts';
 import { setUpTaskFixture, type TaskFixture } from './support/task-fixture.ts';
 import { taskTools, type TaskTools } from './support/tasks.ts';
 
@@ -167,8 +169,9 @@ describe('RBAC', () => {
     // claudetasks/finalizers is checked inside the Job create's admission
     // (OwnerReferencesPermissionEnforcement), never requested itself: the next test proves it.
     const checkedAtAdmission = permission('claude-operator.io', 'claudetasks/finalizers', 'update');
-    // Making tasks on a schedule (a minute's wait) and reading templates are proven in cron.e2e.test.ts and templates.e2e.test.ts.
-    const exercisedElsewhere = [...cronPermissions, ...templatePermissions];
+    // Making tasks on a schedule (a minute's wait), reading templates and a webhook's HMAC key are
+    // proven in cron.e2e.test.ts, templates.e2e.test.ts and webhooks.e2e.test.ts.
+    const exercisedElsewhere = [...cronPermissions, ...templatePermissions, ...webhookPermissions];
     expect([...granted].filter((p) => !used.has(p) && p !== checkedAtAdmission && !exercisedElsewhere.includes(p)).sort()).toEqual([]);
     // The policies role: claudepolicy.e2e.test.ts proves each of its rules is used; tasks use its cache of ClaudePolicies.
     const forPolicies = await grantedForPolicies(operator);

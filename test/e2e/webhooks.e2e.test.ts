@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Webhook } from 'standardwebhooks';
 import type { ClaudeTask } from '../../crds/src/claude-task.ts';
 import { bedSetting } from '../support/cluster.ts';
+import { operatorRequests, webhookPermissions } from './support/rbac-audit.ts';
 import { useTaskFixture } from './support/task-fixture.ts';
 
 interface Received { path: string; headers: http.IncomingHttpHeaders; body: string }
@@ -126,6 +127,9 @@ describe('completion webhooks', () => {
     await new Promise((resolve) => setTimeout(resolve, 4_000));
     expect(eventsFor(failed, '/bad')).toHaveLength(1);
     expect((await tasks.getTask('hook-failed')).status?.notifications?.[1]).toMatchObject({ state: 'Failed', attempts: 1 });
+    // The chart's `get secrets` is what read the HMAC keys (claudetask.e2e.test.ts's RBAC test counts on this).
+    const { used } = await operatorRequests(fixture().operator);
+    for (const needed of webhookPermissions) expect(used).toContain(needed);
   });
 
   test.each([

@@ -49,3 +49,6 @@ export const cronPermissions = [
 
 /** What only a task made from a template needs. */
 export const templatePermissions = [permission('claude-operator.io', 'claudetasktemplates', 'get')];
+
+/** What only a completion webhook with a secretRef needs: reading its HMAC key (webhooks.e2e.test.ts signs with one). */
+export const webhookPermissions = [permission('', 'secrets', 'get')];
