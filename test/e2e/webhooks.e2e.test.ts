@@ -81,6 +81,8 @@ describe('completion webhooks', () => {
     });
     await tasks.applyTask('hook-failed', {
       prompt: 'hook-failed [[scenario:server-error]]', retries: 0, notify: { webhooks: [signed('/ok'), signed('/bad')] },
+      // Without it the CLI retries the 500s with backoff for minutes before it gives up.
+      env: [{ name: 'CLAUDE_CODE_MAX_RETRIES', value: '0' }],
     });
     await tasks.applyTask('hook-cancelled', { prompt: 'never runs', cancel: true, notify: { webhooks: [signed('/ok')] } });
     await tasks.applyTask('hook-timed-out', {
