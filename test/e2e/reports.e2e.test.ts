@@ -11,13 +11,15 @@ import { callApi, startTestApi, token } from '../../api/src/test-support.ts';
 import type { ApiServer } from '../../api/src/server.ts';
 import { bedSetting, waitFor } from '../support/cluster.ts';
 import { useTaskFixture } from './support/task-fixture.ts';
+import { fakeAnthropicKey } from '../support/fake-secrets.ts';
 
 const run = promisify(execFile);
 const fixture = useTaskFixture('reports');
 let api: ApiServer;
 let bearer: string;
 const answer = 'The report answer: 42.';
-const prompt = `Report <script>alert("owned")</script> with key sk-ant-api03-NotForTheReport123 `
+const key = fakeAnthropicKey('NotForTheReport123');
+const prompt = `Report <script>alert("owned")</script> with key ${key} `
   + `[[scenario:write-then-bash {"path":"notes.txt","content":"hello report","command":"cat notes.txt","answer":"${answer}"}]]`;
 
 beforeAll(async () => {
@@ -48,7 +50,7 @@ test.each([
   expect(got.status).toBe(200);
   expect(got.headers.get('content-type')).toContain(type);
   for (const text of ['Write', 'Bash', 'cat notes.txt', 'notes.txt', answer]) expect(got.text).toContain(text);
-  expect(got.text).not.toContain('sk-ant-api03-NotForTheReport123');
+  expect(got.text).not.toContain(key);
   if (type === 'application/json') {
     expect(got.json.entries).toEqual(expect.arrayContaining([
       expect.objectContaining({ kind: 'tool_call', number: 1, tool: 'Write' }), expect.objectContaining({ kind: 'tool_call', number: 2, tool: 'Bash' }),

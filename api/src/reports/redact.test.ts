@@ -1,9 +1,10 @@
 import { expect, test } from '@jest/globals';
 import { redact } from './redact.ts';
+import { fakeAnthropicKey } from '../../../test/support/fake-secrets.ts';
 
 test.each([
-  ['use sk-ant-api03-AbCdEfGh1234567890_xyz to call', 'use [redacted] to call'],
-  ['export ANTHROPIC_API_KEY=sk-ant-xyz123456789', 'export ANTHROPIC_API_KEY=[redacted]'],
+  [`use ${fakeAnthropicKey('AbCdEfGh1234567890_xyz')} to call`, 'use [redacted] to call'],
+  [`export ANTHROPIC_API_KEY=${fakeAnthropicKey('xyz123456789')}`, 'export ANTHROPIC_API_KEY=[redacted]'],
   ['{"password": "hunter22"}', '{"password": "[redacted]"}'],
   ['GITHUB_TOKEN: ghp_abcdefghijklmnopqrstuvwxyz0123', 'GITHUB_TOKEN: [redacted]'],
   ['curl -H "Authorization: Bearer abc.def.ghi12345"', 'curl -H "Authorization: Bearer [redacted]"'],

@@ -5,10 +5,11 @@ import { renderReport, type ReportRenderer } from './report.ts';
 import { escapeHtml, htmlRenderer } from './render-html.ts';
 import { jsonRenderer } from './render-json.ts';
 import { fenced, markdownRenderer } from './render-markdown.ts';
+import { fakeAnthropicKey } from '../../../test/support/fake-secrets.ts';
 
 const record: ReportRecord = {
   uid: '11111111-2222-3333-4444-555555555555', namespace: 'team-a', name: 'report-me', phase: 'Succeeded',
-  spec: { prompt: 'Write a.txt <script>alert(1)</script> with key sk-ant-api03-secretsecretsecret' },
+  spec: { prompt: `Write a.txt <script>alert(1)</script> with key ${fakeAnthropicKey('secretsecretsecret')}` },
   status: { phase: 'Succeeded', reason: 'Succeeded', usage: { inputTokens: 320, outputTokens: 40, costUSD: '0.0123', turns: 3 }, duration: '9s' },
   result: 'All done: wrote a.txt and ran ls.',
   createdAt: new Date('2026-12-01T10:00:00Z'), completedAt: new Date('2026-12-01T10:00:09Z'),
