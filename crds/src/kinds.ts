@@ -8,6 +8,7 @@ import { ClaudeTaskSpecSchema, ClaudeTaskStatusSchema, claudeTaskKind, claudeTas
 import { ClaudeCronTaskSpecSchema, ClaudeCronTaskStatusSchema, claudeCronTaskKind, claudeCronTaskPlural } from './claude-cron-task.ts';
 import { ClaudeTaskTemplateSpecSchema, ClaudeTaskTemplateStatusSchema, claudeTaskTemplateKind, claudeTaskTemplatePlural } from './claude-task-template.ts';
 import { ClaudePolicySpecSchema, ClaudePolicyStatusSchema, claudePolicyKind, claudePolicyPlural } from './claude-policy.ts';
+import { ClaudeSessionSpecSchema, ClaudeSessionStatusSchema, claudeSessionKind, claudeSessionPlural } from './claude-session.ts';
 import type { JsonSchema } from './structural.ts';
 
 /** A column of `kubectl get` (additionalPrinterColumns); priority 1 shows with `-o wide` only. */
@@ -141,9 +142,6 @@ export const claudeCronTask: KindDefinition = {
   file: 'claudecrontask.yaml',
 };
 
-/** Every kind, in the order their CRDs are written and installed. */
-
-
 export const claudePolicy: KindDefinition = {
   group,
   version,
@@ -167,7 +165,47 @@ export const claudePolicy: KindDefinition = {
   file: 'claudepolicy.yaml',
 };
 
-/** Every kind, in the order their CRDs are written and installed. */
+export const claudeSession: KindDefinition = {
+  group,
+  version,
+  kind: claudeSessionKind,
+  plural: claudeSessionPlural,
+  shortNames: ['csess'],
+  categories: ['claude'],
+  scope: 'Namespaced',
+  description: 'ClaudeSession is a multi-turn conversation with the Claude Code CLI in one workspace, on a volume, that resumes with its whole context; messages go in through the API.',
+  spec: ClaudeSessionSpecSchema,
+  status: ClaudeSessionStatusSchema,
+  specRules: {
+    'env[]': (env) => [mutuallyExclusive(env, ['value', 'valueFrom'])],
+    'env[].valueFrom': (from) => [exactlyOneOf(from, ['secretKeyRef', 'configMapKeyRef'])],
+    'envFrom[]': (from) => [exactlyOneOf(from, ['secretRef', 'configMapRef'])],
+    workspace: (workspace) => [
+      mutuallyExclusive(workspace, ['persistentVolumeClaim', 'size']),
+      mutuallyExclusive(workspace, ['persistentVolumeClaim', 'storageClassName']),
+      immutableExcept(workspace, ['retain'], 'spec.workspace is immutable after creation; only spec.workspace.retain may change'),
+    ],
+    'workspace.git': (git) => [
+      matches(git, 'url', gitUrlPattern, 'must be an https://, http://, ssh:// or git:// URL, or user@host:path'),
+      doesNotStartWith(git, 'ref', '-', 'must not start with \'-\''),
+    ],
+  },
+  printerColumns: [
+    { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+    { name: 'Model', type: 'string', jsonPath: '.status.model', description: 'The model the agent runs with' },
+    { name: 'Messages', type: 'integer', jsonPath: '.status.messages', description: 'Messages answered' },
+    { name: 'Cost', type: 'string', jsonPath: '.status.usage.costUSD', description: 'US dollars' },
+    { name: 'Last Activity', type: 'date', jsonPath: '.status.lastActivityTime' },
+    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    // -o wide
+    { name: 'Pod', type: 'string', jsonPath: '.status.podName', priority: 1 },
+    { name: 'Turns', type: 'integer', jsonPath: '.status.turns', priority: 1 },
+    { name: 'Reason', type: 'string', jsonPath: '.status.reason', priority: 1 },
+  ],
+  selectableFields: ['.status.phase', '.spec.model'],
+  source: 'crds/src/claude-session.ts',
+  file: 'claudesession.yaml',
+};
 
 /** Every kind, in the order their CRDs are written and installed. */
-export const kinds: readonly KindDefinition[] = [claudeTask, claudeTaskTemplate, claudeCronTask, claudePolicy];
+export const kinds: readonly KindDefinition[] = [claudeTask, claudeTaskTemplate, claudeCronTask, claudePolicy, claudeSession];

@@ -42,6 +42,27 @@ export const podEnv = {
   redisUrl: 'REDIS_URL',
   /** podPaths.gitCredentials, when the workspace names a credentials Secret. */
   gitCredentialsDir: 'GIT_CREDENTIALS_DIR',
+  /** `task` (default) or `session`: what the runner runs. */
+  runnerMode: 'CLAUDE_RUNNER_MODE',
+  /** Session mode: the ClaudeSession, as taskNamespace/taskName/taskUid are the task. */
+  sessionNamespace: 'CLAUDE_SESSION_NAMESPACE',
+  sessionName: 'CLAUDE_SESSION_NAME',
+  sessionUid: 'CLAUDE_SESSION_UID',
+  /** Session mode: the Claude Code session id every pod resumes (the ClaudeSession's uid: the CLI takes a UUID). */
+  claudeSessionId: 'CLAUDE_SESSION_ID',
+  /** Session mode: exit 0 after this long with no turn in flight and no message waiting. */
+  idleTimeoutSeconds: 'CLAUDE_SESSION_IDLE_TIMEOUT_SECONDS',
+} as const;
+
+/**
+ * A session's pod keeps the workspace and the CLI's home on one volume, at these
+ * paths under its mount: the workspace at podPaths.workspace, $HOME (with .claude
+ * and its transcripts) at podPaths.home.
+ */
+export const sessionVolumePaths = {
+  volumeName: 'session',
+  workspaceSubPath: 'workspace',
+  homeSubPath: 'home',
 } as const;
 
 /** Variables the operator passes on from its own environment as they are (gateways, proxies). */

@@ -18,6 +18,7 @@ export const TaskEventRecordSchema = z.object({
   type: z.string(),
   time: z.string(),
   data: z.unknown().describe('The event as the runner wrote it.'),
+  messageId: z.string().optional().describe('A session\'s events only: the message whose turn the event belongs to.'),
 });
 
 /**
@@ -100,9 +101,47 @@ export const RunnerCompletedEventSchema = z.object({
   model: z.string().nullable(),
 });
 
+/** How a session's turn ended. */
+export const turnOutcomes = ['answered', 'interrupted', 'failed'] as const;
+export type TurnOutcome = (typeof turnOutcomes)[number];
+
+/** A session's pod took a message and starts its turn; first event of the turn. */
+export const RunnerTurnStartedEventSchema = z.object({
+  type: z.literal('runner.turn_started'),
+  messageId: z.string(),
+  /** How often the inbox has handed this message out: above 1 after a pod was lost mid-turn. */
+  delivery: z.number().int().min(1),
+  textLength: z.number().int().min(0),
+});
+
+/** Last event of a session's turn: the answer. Stored in Postgres before the message is acknowledged. */
+export const RunnerTurnCompletedEventSchema = z.object({
+  type: z.literal('runner.turn_completed'),
+  messageId: z.string(),
+  outcome: z.enum(turnOutcomes),
+  /** The final assistant text; null when the turn was interrupted or failed. */
+  result: z.string().nullable(),
+  /** The CLI's result subtype (success, error_max_turns, ...), or interrupted. */
+  stopReason: z.string().nullable(),
+  /** Why it failed, for people; null when answered. */
+  message: z.string().nullable(),
+  usage: UsageSchema.nullable(),
+  sessionId: z.string().nullable(),
+  model: z.string().nullable(),
+  /** The seq of the turn's runner.turn_started. */
+  firstSeq: z.number().int().min(1),
+});
+
+/** A session's pod stops taking messages: idle for idleTimeoutSeconds, or stopped (suspend, delete, eviction). */
+export const RunnerSessionEndedEventSchema = z.object({
+  type: z.literal('runner.session_ended'),
+  reason: z.enum(['Idle', 'Stopped', 'Failed']),
+  message: z.string(),
+});
+
 export const RunnerEventSchema = z.discriminatedUnion('type', [
   RunnerStartedEventSchema, RunnerWorkspaceReadyEventSchema, RunnerCliStderrEventSchema, RunnerMalformedLineEventSchema,
-  RunnerCompletedEventSchema,
+  RunnerCompletedEventSchema, RunnerTurnStartedEventSchema, RunnerTurnCompletedEventSchema, RunnerSessionEndedEventSchema,
 ]);
 
 /** A CLI event, passed through as it is: any type but the runner's (a later CLI may add types). */
@@ -119,4 +158,7 @@ export type RunnerWorkspaceReadyEvent = z.infer<typeof RunnerWorkspaceReadyEvent
 export type RunnerCliStderrEvent = z.infer<typeof RunnerCliStderrEventSchema>;
 export type RunnerMalformedLineEvent = z.infer<typeof RunnerMalformedLineEventSchema>;
 export type RunnerCompletedEvent = z.infer<typeof RunnerCompletedEventSchema>;
+export type RunnerTurnStartedEvent = z.infer<typeof RunnerTurnStartedEventSchema>;
+export type RunnerTurnCompletedEvent = z.infer<typeof RunnerTurnCompletedEventSchema>;
+export type RunnerSessionEndedEvent = z.infer<typeof RunnerSessionEndedEventSchema>;
 export type RunnerEvent = z.infer<typeof RunnerEventSchema>;
