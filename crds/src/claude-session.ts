@@ -6,7 +6,7 @@
 // (SessionPhase below, and operator/README.md).
 import { z } from 'zod';
 import { agentFields, agentPodFields, GitWorkspaceSchema, dnsLabel } from './agent-spec.ts';
-import { ConditionSchema, UsageSchema } from './claude-task.ts';
+import { ConditionSchema, UsageSchema, type ResourceMetadata } from './claude-task.ts';
 
 export const claudeSessionKind = 'ClaudeSession';
 export const claudeSessionPlural = 'claudesessions';
@@ -87,18 +87,7 @@ export type ClaudeSessionStatus = z.infer<typeof ClaudeSessionStatusSchema>;
 export interface ClaudeSession {
   apiVersion: 'claude-operator.io/v1alpha1';
   kind: typeof claudeSessionKind;
-  metadata: {
-    name?: string;
-    namespace?: string;
-    uid?: string;
-    generation?: number;
-    resourceVersion?: string;
-    creationTimestamp?: string | Date;
-    deletionTimestamp?: string | Date;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    finalizers?: string[];
-  };
+  metadata: ResourceMetadata;
   spec: ClaudeSessionSpec;
   status?: ClaudeSessionStatus;
 }

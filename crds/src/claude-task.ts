@@ -98,22 +98,25 @@ export type ClaudeTaskStatus = z.infer<typeof ClaudeTaskStatusSchema>;
 export type TaskPhase = (typeof taskPhases)[number];
 export type Condition = z.infer<typeof ConditionSchema>;
 
+/** The metadata of an object of one of our kinds, as the operator and the API read it. */
+export interface ResourceMetadata {
+  name?: string;
+  namespace?: string;
+  uid?: string;
+  generation?: number;
+  resourceVersion?: string;
+  creationTimestamp?: string | Date;
+  deletionTimestamp?: string | Date;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  finalizers?: string[];
+  ownerReferences?: Array<{ apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }>;
+}
+
 export interface ClaudeTask {
   apiVersion: `${typeof group}/${typeof version}`;
   kind: typeof claudeTaskKind;
-  metadata: {
-    name?: string;
-    namespace?: string;
-    uid?: string;
-    generation?: number;
-    resourceVersion?: string;
-    creationTimestamp?: string | Date;
-    deletionTimestamp?: string | Date;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    finalizers?: string[];
-    ownerReferences?: Array<{ apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }>;
-  };
+  metadata: ResourceMetadata;
   spec: ClaudeTaskSpec;
   status?: ClaudeTaskStatus;
 }

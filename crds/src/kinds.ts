@@ -47,6 +47,17 @@ export interface KindDefinition {
 // with '-', which git would read as an option.
 const gitUrlPattern = '^((https?|ssh|git)://[^[:space:]/]+/[^[:space:]]+|[a-zA-Z0-9_][-._a-zA-Z0-9]*@[-.a-zA-Z0-9]+:[^[:space:]]+)$';
 
+/** The rules of the agent's fields (agent-spec.ts), for every kind that has them. */
+const agentFieldRules: KindDefinition['specRules'] = {
+    'env[]': (env) => [mutuallyExclusive(env, ['value', 'valueFrom'])],
+    'env[].valueFrom': (from) => [exactlyOneOf(from, ['secretKeyRef', 'configMapKeyRef'])],
+    'envFrom[]': (from) => [exactlyOneOf(from, ['secretRef', 'configMapRef'])],
+    'workspace.git': (git) => [
+      matches(git, 'url', gitUrlPattern, 'must be an https://, http://, ssh:// or git:// URL, or user@host:path'),
+      doesNotStartWith(git, 'ref', '-', 'must not start with \'-\''),
+    ],
+};
+
 const promptOrTemplate: CelRule = {
   rule: 'has(self.prompt) || has(self.templateRef)',
   message: 'spec.prompt is required unless spec.templateRef names a template',
@@ -70,13 +81,7 @@ export const claudeTask: KindDefinition = {
       staysTrue(spec, 'cancel', 'a cancelled task stays cancelled: spec.cancel cannot go from true back to false'),
       promptOrTemplate,
     ],
-    'env[]': (env) => [mutuallyExclusive(env, ['value', 'valueFrom'])],
-    'env[].valueFrom': (from) => [exactlyOneOf(from, ['secretKeyRef', 'configMapKeyRef'])],
-    'envFrom[]': (from) => [exactlyOneOf(from, ['secretRef', 'configMapRef'])],
-    'workspace.git': (git) => [
-      matches(git, 'url', gitUrlPattern, 'must be an https://, http://, ssh:// or git:// URL, or user@host:path'),
-      doesNotStartWith(git, 'ref', '-', 'must not start with \'-\''),
-    ],
+    ...agentFieldRules,
     'notify.webhooks[]': (webhook) => httpUrlNotLinkLocal(webhook, 'url'),
   },
   printerColumns: [
@@ -177,17 +182,11 @@ export const claudeSession: KindDefinition = {
   spec: ClaudeSessionSpecSchema,
   status: ClaudeSessionStatusSchema,
   specRules: {
-    'env[]': (env) => [mutuallyExclusive(env, ['value', 'valueFrom'])],
-    'env[].valueFrom': (from) => [exactlyOneOf(from, ['secretKeyRef', 'configMapKeyRef'])],
-    'envFrom[]': (from) => [exactlyOneOf(from, ['secretRef', 'configMapRef'])],
+    ...agentFieldRules,
     workspace: (workspace) => [
       mutuallyExclusive(workspace, ['persistentVolumeClaim', 'size']),
       mutuallyExclusive(workspace, ['persistentVolumeClaim', 'storageClassName']),
       immutableExcept(workspace, ['retain'], 'spec.workspace is immutable after creation; only spec.workspace.retain may change'),
-    ],
-    'workspace.git': (git) => [
-      matches(git, 'url', gitUrlPattern, 'must be an https://, http://, ssh:// or git:// URL, or user@host:path'),
-      doesNotStartWith(git, 'ref', '-', 'must not start with \'-\''),
     ],
   },
   printerColumns: [
