@@ -55,15 +55,22 @@ export const podEnv = {
 } as const;
 
 /**
- * A session's pod keeps the workspace and the CLI's home on one volume, at these
- * paths under its mount: the workspace at podPaths.workspace, $HOME (with .claude
- * and its transcripts) at podPaths.home.
+ * A session's pod mounts the session's volume at one path (no subPath: the
+ * test bed's local node has none) and the runner keeps the workspace and the
+ * CLI's home ($HOME/.claude, with the transcripts) under it, so both outlive
+ * the pod. The operator sets WORKSPACE_DIR and CLAUDE_HOME to these.
  */
-export const sessionVolumePaths = {
-  volumeName: 'session',
-  workspaceSubPath: 'workspace',
-  homeSubPath: 'home',
+export const sessionVolume = {
+  name: 'session',
+  mountPath: '/var/lib/claude-session',
+  workspace: '/var/lib/claude-session/workspace',
+  home: '/var/lib/claude-session/home',
 } as const;
+
+/** What a session's runner does in Redis; the operator's per-runner ACL allows exactly these (and a task's runner's). */
+export const sessionRunnerRedisCommands = [
+  'xgroup|create', 'xreadgroup', 'xack', 'xpending', 'hexists', 'set', 'subscribe', 'unsubscribe',
+] as const;
 
 /** Variables the operator passes on from its own environment as they are (gateways, proxies). */
 export const passedThroughEnv = ['ANTHROPIC_BASE_URL', 'HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY'] as const;
