@@ -117,6 +117,34 @@ describe('pods', () => {
     expect(pod.status?.containerStatuses?.[0]?.state?.waiting?.message).toContain('absent');
   });
 
+  test('a PVC keeps its data from one pod to the next; the same name made again is a new, empty volume; a missing claim holds the pod', async () => {
+    const claim = (name: string) => ({ metadata: { name }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } });
+    const withClaim = (name: string, script: string, claimName = 'data') => shellPod(name, script,
+      { volumes: [{ name: 'data', persistentVolumeClaim: { claimName } }] },
+      { volumeMounts: [{ name: 'data', mountPath: '/data' }] });
+    await ns.core.createNamespacedPersistentVolumeClaim({ namespace: ns.name, body: claim('data') });
+    await ns.core.createNamespacedPod({ namespace: ns.name, body: withClaim('writer', 'echo kept > $LOCAL_NODE_ROOTFS/data/file') });
+    await ns.podWhen('writer', 'Succeeded', (p) => p.status?.phase === 'Succeeded');
+    await ns.core.createNamespacedPod({ namespace: ns.name,
+      body: withClaim('reader', 'cat $LOCAL_NODE_ROOTFS/data/file > $LOCAL_NODE_ROOTFS/dev/termination-log') });
+    const reader = await ns.podWhen('reader', 'Succeeded', (p) => p.status?.phase === 'Succeeded');
+    expect(terminated(reader)?.exitCode).toBe(0);
+    expect(terminated(reader)?.message?.trim()).toBe('kept');
+
+    for (const pod of ['writer', 'reader']) await ns.core.deleteNamespacedPod({ name: pod, namespace: ns.name, gracePeriodSeconds: 0 });
+    await ns.core.deleteNamespacedPersistentVolumeClaim({ name: 'data', namespace: ns.name });
+    await waitFor('claim data gone', async () => (await ns.core.listNamespacedPersistentVolumeClaim({ namespace: ns.name })).items
+      .every((item) => item.metadata?.name !== 'data'), { timeoutMs: 30_000 });
+    await ns.core.createNamespacedPersistentVolumeClaim({ namespace: ns.name, body: claim('data') });
+    await ns.core.createNamespacedPod({ namespace: ns.name, body: withClaim('fresh', 'test ! -e $LOCAL_NODE_ROOTFS/data/file') });
+    await ns.podWhen('fresh', 'Succeeded', (p) => p.status?.phase === 'Succeeded');
+
+    await ns.core.createNamespacedPod({ namespace: ns.name, body: withClaim('no-claim', 'true', 'absent-claim') });
+    const held = await ns.podWhen('no-claim', 'CreateContainerConfigError', (p) =>
+      p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CreateContainerConfigError');
+    expect(held.status?.containerStatuses?.[0]?.state?.waiting?.message).toContain('persistentvolumeclaim "absent-claim" not found');
+  });
+
   test('an image with no local mapping is refused like an image that cannot be pulled', async () => {
     await ns.core.createNamespacedPod({ namespace: ns.name, body: shellPod('unmapped', 'true', {}, { image: 'example.com/unknown:1' }) });
     const pod = await ns.podWhen('unmapped', 'ErrImagePull', (p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'ErrImagePull');

@@ -2,6 +2,8 @@
 // for pods that have none). It binds pending pods to itself and runs their
 // containers as host processes through PodWorker. Level-triggered: a watch makes
 // it react at once, and a relist every few seconds repairs anything a watch missed.
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import {
   CoordinationV1Api, CoreV1Api, KubeConfig, PatchStrategy, Watch, setHeaderOptions, type V1Pod,
 } from '@kubernetes/client-node';
@@ -215,6 +217,27 @@ export class LocalNode {
         });
         return response.status?.token ?? '';
       },
+      persistentVolumeClaim: (namespace, claimName) => this.claimDir(namespace, claimName),
     };
+  }
+
+  /**
+   * A claim's data: a directory per claim uid next to the pods' directories, so a
+   * claim deleted and made again under the same name starts empty, as a new volume
+   * would. No PersistentVolume is made: the claim stays Pending, which nothing on
+   * this node waits for (the node binds its pods itself).
+   */
+  private async claimDir(namespace: string, claimName: string): Promise<string | undefined> {
+    let uid: string | undefined;
+    try {
+      uid = (await this.core.readNamespacedPersistentVolumeClaim({ name: claimName, namespace })).metadata?.uid;
+    } catch (error) {
+      if ((error as { code?: number }).code === 404) return undefined;
+      throw error;
+    }
+    if (!uid) return undefined;
+    const dir = path.join(path.dirname(this.options.podsDir), 'persistent-volume-claims', uid);
+    await fs.mkdir(dir, { recursive: true, mode: 0o777 });
+    return dir;
   }
 }

@@ -12,11 +12,21 @@ export interface VolumeSources {
   configMap(namespace: string, name: string): Promise<Record<string, Buffer> | undefined>;
   /** A TokenRequest for the pod's ServiceAccount, bound to the pod. */
   serviceAccountToken(pod: V1Pod, audience: string | undefined, expirationSeconds: number): Promise<string>;
+  /** The directory that holds the claim's data on this node; undefined when there is no such claim. */
+  persistentVolumeClaim(namespace: string, claimName: string): Promise<string | undefined>;
 }
 
 export async function materializeVolumes(pod: V1Pod, podDir: string, sources: VolumeSources): Promise<Map<string, string>> {
   const dirs = new Map<string, string>();
   for (const volume of pod.spec?.volumes ?? []) {
+    if (volume.persistentVolumeClaim) {
+      // Outlives the pod, as a PVC does; the kubelet's message when the claim is missing.
+      const claimName = volume.persistentVolumeClaim.claimName;
+      const claimDir = await sources.persistentVolumeClaim(pod.metadata?.namespace ?? 'default', claimName);
+      if (!claimDir) throw new ContainerConfigError(`persistentvolumeclaim "${claimName}" not found`);
+      dirs.set(volume.name, claimDir);
+      continue;
+    }
     const dir = path.join(podDir, 'volumes', volume.name);
     await fs.rm(dir, { recursive: true, force: true });
     await fs.mkdir(dir, { recursive: true });

@@ -1,0 +1,203 @@
+// ClaudeSession end to end: the real operator, API and runner (its pods on the
+// bed's node, on a PVC), the real CLI against the scripted Messages API, which
+// records what each request carried. A conversation through curl keeps its
+// context across turns, pods, idle suspends and a lost volume.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import { claudeSessionPlural, type ClaudeSession } from '../../crds/src/claude-session.ts';
+import { group, version } from '../../crds/src/claude-task.ts';
+import { startTestApi, token } from '../../api/src/test-support.ts';
+import type { ApiServer } from '../../api/src/server.ts';
+import { follow } from '../../api/src/stream/testing.ts';
+import type { RecordedRequest } from '../scripted-api/server.ts';
+import { kubeConfig, waitFor } from '../support/cluster.ts';
+import { setUpTaskFixture, type TaskFixture } from './support/task-fixture.ts';
+import { kubectlWaitTimeout } from './support/tasks.ts';
+
+const run = promisify(execFile);
+let fixture: TaskFixture;
+let api: ApiServer;
+let bearer: string;
+const custom = kubeConfig().makeApiClient(CustomObjectsApi);
+
+beforeAll(async () => {
+  fixture = await setUpTaskFixture('sessions');
+  await fixture.operator.start();
+  ({ api } = await startTestApi());
+  bearer = await token({ tenant: 'team-a', namespaces: [fixture.ns.name], role: 'submitter' });
+});
+
+afterAll(async () => {
+  await api?.close();
+  await fixture?.close();
+});
+
+interface Answer { status: number; json: Record<string, unknown> }
+
+async function curl(method: string, path: string, body?: object, headers: string[] = []): Promise<Answer> {
+  const args = ['-sS', '-X', method, '-w', '\n%{http_code}', '-H', `Authorization: Bearer ${bearer}`, '-H', 'Content-Type: application/json',
+    ...headers.flatMap((header) => ['-H', header]), ...(body ? ['--data-binary', '@-'] : []),
+    `${api.url}/api/v1/namespaces/${fixture.ns.name}${path}`];
+  const child = run('curl', args, { maxBuffer: 16 * 1024 * 1024 });
+  if (body) child.child.stdin?.end(JSON.stringify(body));
+  const { stdout } = await child;
+  const lines = stdout.trimEnd().split('\n');
+  const status = Number(lines.pop());
+  const text = lines.join('\n');
+  return { status, json: text === '' ? {} : JSON.parse(text) as Record<string, unknown> };
+}
+
+const send = (session: string, text: string, headers: string[] = []) => curl('POST', `/sessions/${session}/messages`, { text }, headers);
+
+async function getSession(name: string): Promise<ClaudeSession> {
+  return await custom.getNamespacedCustomObject({ group, version, namespace: fixture.ns.name, plural: claudeSessionPlural, name }) as ClaudeSession;
+}
+
+async function sessionWhen(name: string, what: string, check: (session: ClaudeSession) => boolean, timeoutMs = 120_000): Promise<ClaudeSession> {
+  let last: ClaudeSession | undefined;
+  await waitFor(`session ${name}: ${what}`, async () => check(last = await getSession(name)), { timeoutMs, intervalMs: 250 })
+    .catch(async (error: Error) => {
+      const log = (await import('node:fs/promises')).readFile(fixture.operator.logFile, 'utf8').catch(() => '');
+      throw new Error(`${error.message}\nlast status: ${JSON.stringify(last?.status)}\n--- operator log ---\n${(await log).split('\n').slice(-40).join('\n')}`);
+    });
+  return last!;
+}
+
+async function createSession(name: string, spec: Record<string, unknown> = {}): Promise<ClaudeSession> {
+  const created = await curl('POST', '/sessions', { name, spec });
+  expect(created.status).toBe(201);
+  const waited = await fixture.ns.kubectl('wait', `claudesession/${name}`, '--for=condition=Ready', kubectlWaitTimeout);
+  expect(waited.stderr).toBe('');
+  return getSession(name);
+}
+
+/** The scripted API's requests of this session's conversation (the CLI's session id is the session's uid), main-model calls only. */
+function requestsOf(session: ClaudeSession): RecordedRequest[] {
+  return fixture.api.requests.filter((request) => request.path.startsWith('/v1/messages')
+    && request.headers['x-claude-code-session-id'] === session.metadata.uid
+    && !['side', 'count-tokens'].includes(request.scenario));
+}
+
+/** The last request to the model whose newest message contains `text`: the turn that answered it. */
+function turnRequest(session: ClaudeSession, text: string): RecordedRequest | undefined {
+  return requestsOf(session).filter((request) => conversationTexts(request).at(-1)?.includes(text)).at(-1);
+}
+
+/** Every text of the user's messages and the assistant's answers the request carried, in order. */
+function conversationTexts(request: RecordedRequest): string[] {
+  const messages = (request.body as { messages?: Array<{ role: string; content: string | Array<{ type: string; text?: string }> }> }).messages ?? [];
+  return messages.flatMap((message) => (typeof message.content === 'string'
+    ? [message.content]
+    : message.content.filter((block) => block.type === 'text' && block.text !== undefined).map((block) => block.text!)));
+}
+
+function carries(request: RecordedRequest | undefined, ...texts: string[]): void {
+  const all = conversationTexts(request!).join('\n');
+  for (const text of texts) expect(all).toContain(text);
+}
+
+describe('a conversation', () => {
+  test('three messages through curl, each answered in its POST; each request to the model carries the messages and answers before it', async () => {
+    const session = await createSession('talk');
+    expect(session.status).toMatchObject({ phase: 'Ready', claudeSessionId: session.metadata.uid });
+
+    const answers: Answer[] = [];
+    for (const text of ['first question alpha', 'second question bravo', 'third question charlie']) {
+      const answer = await send('talk', text);
+      expect(answer.status).toBe(200);
+      expect(answer.json).toMatchObject({ messageId: expect.stringMatching(/^msg_[0-9a-f]{32}$/), state: 'answered',
+        result: expect.stringContaining('scripted answer'), firstSeq: expect.any(Number), lastSeq: expect.any(Number) });
+      answers.push(answer);
+    }
+    carries(turnRequest(session, 'second question bravo'), 'first question alpha', answers[0]!.json.result as string);
+    carries(turnRequest(session, 'third question charlie'), 'first question alpha', 'second question bravo', answers[1]!.json.result as string);
+    // The first turn had nothing before it.
+    expect(conversationTexts(turnRequest(session, 'first question alpha')!).join('\n')).not.toContain('bravo');
+    // The turns' seq ranges follow each other without a gap.
+    expect(answers[1]!.json.firstSeq).toBeGreaterThan(answers[0]!.json.lastSeq as number);
+
+    const listed = await curl('GET', '/sessions/talk/messages');
+    expect(listed.status).toBe(200);
+    expect((listed.json.items as Array<{ text: string; result: string }>).map((m) => m.text))
+      .toEqual(['first question alpha', 'second question bravo', 'third question charlie']);
+    const status = (await sessionWhen('talk', '3 messages counted', (s) => s.status?.messages === 3)).status!;
+    expect(status.usage?.costUSD).toMatch(/^[0-9.]+$/);
+  });
+
+  test('kubectl shows the columns and explains the fields', async () => {
+    const got = await fixture.ns.kubectl('get', 'csess', 'talk');
+    expect(got.stderr).toBe('');
+    expect(got.stdout.split('\n')[0]).toMatch(/^NAME\s+PHASE\s+MODEL\s+MESSAGES\s+COST\s+LAST ACTIVITY\s+AGE$/);
+    const explained = await fixture.ns.kubectl('explain', 'claudesession.spec.idleTimeoutSeconds');
+    expect(explained.stdout).toContain('Suspend the session');
+  });
+});
+
+describe('idle and volumes', () => {
+  test('idle: the pod goes and the session is Suspended while a WebSocket follower stays; the next message resumes with the context', async () => {
+    const session = await createSession('idler', { idleTimeoutSeconds: 10 });
+    const first = await send('idler', 'remember the word zebra');
+    expect(first.status).toBe(200);
+    const follower = follow(`${api.url.replace('http', 'ws')}/api/v1/namespaces/${fixture.ns.name}/sessions/idler/stream?from=0`, { token: bearer });
+    await follower.opened;
+    await sessionWhen('idler', 'Suspended', (s) => s.status?.phase === 'Suspended');
+    await waitFor('idler pods gone', async () => (await fixture.ns.core.listNamespacedPod({ namespace: fixture.ns.name,
+      labelSelector: 'claude-operator.io/session=idler' })).items.every((pod) => pod.status?.phase !== 'Running'), { timeoutMs: 60_000 });
+    let closed = false;
+    void follower.closed.then(() => { closed = true; });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(closed).toBe(false);
+
+    const second = await send('idler', 'which word did I ask you to remember');
+    expect(second.status).toBe(200);
+    carries(turnRequest(session, 'which word'), 'remember the word zebra');
+    expect((await getSession('idler')).status?.activations).toBeGreaterThanOrEqual(2);
+
+    // The follower saw both turns, seq gap-free, across the two pods.
+    await waitFor('follower has the second answer', async () =>
+      follower.messages.some((m) => m.type === 'runner.turn_completed' && (m.data as { messageId?: string }).messageId === second.json.messageId));
+    const seqs = follower.messages.map((m) => m.seq);
+    expect(seqs).toEqual(seqs.map((_s, i) => i + 1));
+    follower.ws.close();
+  });
+
+  test('losing the volume while Suspended: the next message still has the whole context, from the transcript in Postgres', async () => {
+    const session = await createSession('lost-volume', { idleTimeoutSeconds: 10 });
+    expect((await send('lost-volume', 'the secret number is 4711')).status).toBe(200);
+    const suspended = await sessionWhen('lost-volume', 'Suspended', (s) => s.status?.phase === 'Suspended');
+    const pvc = suspended.status!.workspacePVC!;
+    const lost = await fixture.ns.core.readNamespacedPersistentVolumeClaim({ name: pvc, namespace: fixture.ns.name });
+    await fixture.ns.core.deleteNamespacedPersistentVolumeClaim({ name: pvc, namespace: fixture.ns.name });
+    // The operator may make a new one at once; the old volume, by uid, must be gone.
+    await waitFor(`${pvc} gone`, async () => (await fixture.ns.core.listNamespacedPersistentVolumeClaim({ namespace: fixture.ns.name }))
+      .items.every((item) => item.metadata?.uid !== lost.metadata?.uid), { timeoutMs: 60_000 });
+
+    const answer = await send('lost-volume', 'what is the secret number');
+    expect(answer.status).toBe(200);
+    carries(turnRequest(session, 'what is the secret'), 'the secret number is 4711');
+  });
+});
+
+describe('bad input', () => {
+  test('unknown session 404, oversized message 413, empty text 400', async () => {
+    expect((await send('no-such-session', 'hello')).status).toBe(404);
+    await createSession('strict');
+    const oversized = await send('strict', 'x'.repeat(100 * 1024 + 1));
+    expect(oversized.status).toBe(413);
+    expect(oversized.json.detail).toEqual(expect.any(String));
+    expect((await curl('POST', '/sessions/strict/messages', { text: '' })).status).toBe(400);
+  });
+
+  test('five messages sent at once are answered in the order accepted, one turn at a time', async () => {
+    await createSession('burst');
+    const answers = await Promise.all([1, 2, 3, 4, 5].map((i) => send('burst', `burst message ${i}`)));
+    for (const answer of answers) expect(answer.status).toBe(200);
+    const listed = await curl('GET', '/sessions/burst/messages');
+    const items = listed.json.items as Array<{ text: string; firstSeq: number; lastSeq: number; state: string }>;
+    expect(items.every((m) => m.state === 'answered')).toBe(true);
+    // One at a time: each turn's events end before the next turn's start, in the order accepted.
+    for (let i = 1; i < items.length; i++) expect(items[i]!.firstSeq).toBeGreaterThan(items[i - 1]!.lastSeq);
+  });
+});
