@@ -13,7 +13,7 @@ describe('AgentSpecSchema', () => {
 
   it('leaves the task\'s own fields to the task', () => {
     const taskOnly = Object.keys(ClaudeTaskSpecSchema.shape).filter((name) => !(name in AgentSpecSchema.shape));
-    expect(taskOnly).toEqual(['prompt', 'templateRef', 'variables', 'timeoutSeconds', 'retries', 'ttlSecondsAfterFinished', 'notify', 'cancel']);
+    expect(taskOnly).toEqual(['prompt', 'templateRef', 'variables', 'timeoutSeconds', 'retries', 'priority', 'ttlSecondsAfterFinished', 'notify', 'cancel']);
   });
 
   it('checks what the task checks', () => {

@@ -73,6 +73,7 @@ export const ClaudePolicyStatusSchema = z.object({
 
 export type ClaudePolicySpec = z.infer<typeof ClaudePolicySpecSchema>;
 export type ClaudePolicyStatus = z.infer<typeof ClaudePolicyStatusSchema>;
+export type LabelSelector = z.infer<typeof LabelSelectorSchema>;
 
 export interface ClaudePolicy {
   apiVersion: string;

@@ -27,6 +27,8 @@ export const ClaudeTaskSpecSchema = z.object({
   ...agentFields,
   timeoutSeconds: z.number().int().min(1).max(7 * 24 * 3600).optional().describe('The task ends TimedOut after this long.'),
   retries: z.number().int().min(0).max(10).optional().describe('How many times a failed attempt is retried.'),
+  priority: z.number().int().min(-1000).max(1000).optional()
+    .describe('Where the task goes in the queue when a ClaudePolicy\'s concurrency limit holds it (phase Queued): higher first, then oldest first; default 0.'),
   ttlSecondsAfterFinished: z.number().int().min(0).max(365 * 24 * 3600).optional()
     .describe('Delete the finished task after this long; kept when empty.'),
   ...agentPodFields,
@@ -38,7 +40,7 @@ export const ClaudeTaskSpecSchema = z.object({
 export const ResolvedTaskSpecSchema = ClaudeTaskSpecSchema.omit({ templateRef: true, cancel: true })
   .extend({ prompt: z.string().min(1).max(maxPromptLength).describe('What the agent is asked to do.') });
 
-export const taskPhases = ['Pending', 'Running', 'Succeeded', 'Failed', 'Cancelled', 'TimedOut'] as const;
+export const taskPhases = ['Pending', 'Queued', 'Running', 'Succeeded', 'Failed', 'Cancelled', 'TimedOut'] as const;
 export const terminalPhases: ReadonlySet<string> = new Set(['Succeeded', 'Failed', 'Cancelled', 'TimedOut']);
 
 /** metav1.Condition */
@@ -64,7 +66,7 @@ export const UsageSchema = z.object({
 export const taskConditionTypes = ['Accepted', 'Running', 'Succeeded', 'Finished'] as const;
 
 export const ClaudeTaskStatusSchema = z.object({
-  phase: z.enum(taskPhases).optional().describe('Pending, Running, or how the task ended: Succeeded, Failed, Cancelled, TimedOut.'),
+  phase: z.enum(taskPhases).optional().describe('Pending; Queued (a ClaudePolicy\'s concurrency limit holds it: reason QuotaExceeded, the message gives its place); Running; or how the task ended: Succeeded, Failed, Cancelled, TimedOut.'),
   reason: z.string().max(1024).optional().describe('Why the task is in its phase, in one CamelCase word (e.g. Running, BackoffLimitExceeded, APIKeySecretMissing).'),
   // A list-map keyed by type, as metav1.Condition lists are: a server-side apply owns one condition, not the list.
   conditions: z.array(ConditionSchema).max(16).optional()

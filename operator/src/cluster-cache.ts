@@ -5,7 +5,7 @@
 // Cached objects keep only what the operator needs: no managedFields, and a
 // finished task without its prompts (its spec is not read again but for
 // cancel and ttl; nor is a template task's resolvedSpec), so 10k finished tasks cost little memory.
-import type { KubeConfig, KubernetesObject, V1Job, V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject, V1Job, V1Namespace, V1Pod } from '@kubernetes/client-node';
 import { claudePolicyPlural, type ClaudePolicy } from '../../crds/src/claude-policy.ts';
 import { claudeTaskPlural, group, terminalPhases, version, type ClaudeTask } from '../../crds/src/claude-task.ts';
 import { claudeCronTaskPlural, type ClaudeCronTask } from '../../crds/src/claude-cron-task.ts';
@@ -30,6 +30,8 @@ export class ClusterCache {
   readonly cronTasks: Informer<KubernetesObject>;
   /** Cluster-scoped, so every ClaudePolicy, whatever namespace the operator watches. */
   readonly policies: Informer<KubernetesObject>;
+  /** Every namespace's labels: which ClaudePolicies select it (their namespaceSelector). */
+  readonly namespaces: Informer<V1Namespace>;
 
   constructor(options: ClusterCacheOptions) {
     const namespace = options.watchNamespace;
@@ -52,10 +54,14 @@ export class ClusterCache {
     this.policies = new Informer<KubernetesObject>({
       ...common, path: `/apis/${group}/${version}/${claudePolicyPlural}`, transform: withoutManagedFields, ...metricsOf(options, 'claudepolicies'),
     });
+    this.namespaces = new Informer<V1Namespace>({
+      ...common, path: '/api/v1/namespaces', transform: (object) => ({ metadata: { name: object.metadata?.name, labels: object.metadata?.labels } }) as V1Namespace,
+      ...metricsOf(options, 'namespaces'),
+    });
   }
 
   get informers(): Array<Informer<KubernetesObject>> {
-    return [this.tasks, this.jobs, this.pods, this.cronTasks, this.policies] as Array<Informer<KubernetesObject>>;
+    return [this.tasks, this.jobs, this.pods, this.cronTasks, this.policies, this.namespaces] as Array<Informer<KubernetesObject>>;
   }
 
   task(namespace: string, name: string): ClaudeTask | undefined {

@@ -23,6 +23,10 @@ import { migrate } from '../../packages/database/src/migrate.ts';
 import { TaskStore } from '../../packages/database/src/task-store.ts';
 import { PolicyReconciler, applyIdentityObjects, policyController } from './policy/policy-controller.ts';
 import { taskController } from './task-controller.ts';
+import { ConcurrencyGate } from './policy/concurrency-gate.ts';
+import { jobNameFor } from './names.ts';
+import type { ClaudePolicy } from '../../crds/src/claude-policy.ts';
+import type { ClaudeTask } from '../../crds/src/claude-task.ts';
 import { TaskReconciler } from './task-reconciler.ts';
 import { timedMethods } from './timed.ts';
 
@@ -91,10 +95,16 @@ async function main(): Promise<void> {
   });
   const recorder = new EventRecorder(clients.core, { onDropped: (count) => log.warn({ count }, 'Events dropped: the apiserver is slower than they come') });
   const manager = new Manager({ caches: [cache], metrics, log });
-  const tasks = new TaskReconciler({
-    clients, cache, store, redis, config, log, recorder, copier: follower, redisUsers,
+  const gate = new ConcurrencyGate({
+    tasks: () => cache.tasks.list() as unknown as ClaudeTask[],
+    policies: () => cache.policies.list() as unknown as ClaudePolicy[],
+    namespace: (name) => cache.namespaces.get(name),
+    hasJob: (task) => cache.job(task.metadata.namespace ?? '', jobNameFor(task.metadata.name ?? '', task.metadata.uid ?? '')) !== undefined,
   });
-  manager.add(taskController(cache, tasks, config.OPERATOR_WORKERS));
+  const tasks = new TaskReconciler({
+    clients, cache, store, redis, config, log, recorder, copier: follower, redisUsers, gate,
+  });
+  manager.add(taskController(cache, tasks, config.OPERATOR_WORKERS, gate));
   // Few cron tasks and cheap passes: one worker is plenty.
   manager.add(cronController(cache, new CronReconciler({ clients, cache, recorder, log }), 1));
   const notifications = new NotificationsReconciler({

@@ -1,15 +1,25 @@
 // The ClaudeTask controller, as the manager runs it: a change to a task, or to a
-// Job or pod the operator made for it, queues the task's key.
+// Job or pod the operator made for it, queues the task's key. A task that ends
+// or goes, and any change to a ClaudePolicy, also queue every Queued task: room
+// may have freed up under a concurrency limit.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ClusterCache } from './cluster-cache.ts';
 import type { ControllerDefinition } from './manager.ts';
 import { taskNameAnnotation, taskNameLabel } from './names.ts';
 import type { TaskReconciler } from './task-reconciler.ts';
+import type { ConcurrencyGate } from './policy/concurrency-gate.ts';
+import { terminalPhases, type ClaudeTask } from '../../crds/src/claude-task.ts';
 
 export const taskControllerName = 'claudetasks';
 
-export function taskController(cache: ClusterCache, reconciler: Pick<TaskReconciler, 'reconcile'>, workers: number): ControllerDefinition {
-  const taskKey = (object: KubernetesObject) => [`${object.metadata?.namespace}/${object.metadata?.name}`];
+export function taskController(cache: ClusterCache, reconciler: Pick<TaskReconciler, 'reconcile'>, workers: number,
+  gate: Pick<ConcurrencyGate, 'queuedKeys'>): ControllerDefinition {
+  const taskKey = (object: KubernetesObject) => {
+    const own = `${object.metadata?.namespace}/${object.metadata?.name}`;
+    const phase = (object as ClaudeTask).status?.phase;
+    const freesRoom = object.metadata?.deletionTimestamp !== undefined || (phase !== undefined && terminalPhases.has(phase));
+    return freesRoom ? [own, ...gate.queuedKeys()] : [own];
+  };
   const ownerTaskKey = (object: KubernetesObject) => {
     // The label is enough for Jobs made before the annotation existed (names of up to 63 characters).
     const task = object.metadata?.annotations?.[taskNameAnnotation] ?? object.metadata?.labels?.[taskNameLabel];
@@ -23,6 +33,7 @@ export function taskController(cache: ClusterCache, reconciler: Pick<TaskReconci
       { source: cache.tasks, keysOf: taskKey },
       { source: cache.jobs, keysOf: ownerTaskKey },
       { source: cache.pods, keysOf: ownerTaskKey },
+      { source: cache.policies, keysOf: () => gate.queuedKeys() },
     ] as ControllerDefinition['watches'],
   };
 }

@@ -35,6 +35,7 @@ import type { Logger } from '../../packages/platform/src/logger.ts';
 import { finalizerName, jobNameFor } from './names.ts';
 import type { TaskStore } from '../../packages/database/src/task-store.ts';
 import { computeStatus, eventTypeFor, failedStatus, ttlDecision, type ObservedTask } from './task-status.ts';
+import type { ConcurrencyGate } from './policy/concurrency-gate.ts';
 
 
 export interface TaskReconcilerDeps {
@@ -46,6 +47,8 @@ export interface TaskReconcilerDeps {
   recorder: EventRecorder;
   /** Copies running tasks' events to Postgres as they come. */
   copier: Pick<EventCopier, 'follow' | 'unfollow'>;
+  /** The ClaudePolicies' concurrency limits: a task's Job is created only through it. */
+  gate: Pick<ConcurrencyGate, 'admit'>;
   /** Per-task Redis users for the runners; undefined with RUNNER_REDIS_USERS=shared. */
   redisUsers?: Pick<RunnerRedisUsers, 'ensure' | 'remove'> | undefined;
   config: OperatorConfig;
@@ -56,6 +59,8 @@ export interface TaskReconcilerDeps {
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 /** A running task is looked at again at least this often, whatever the watches say. */
 const activeResyncMs = 30_000;
+/** A queued task is woken when room frees up (task-controller.ts); this is the fallback. */
+const queuedResyncMs = 30_000;
 
 export class TaskReconciler {
   private readonly deps: TaskReconcilerDeps;
@@ -91,8 +96,13 @@ export class TaskReconciler {
     const jobName = jobNameFor(name, task.metadata.uid ?? '');
     let job = this.deps.cache.job(namespace, jobName);
     if (!job && !task.spec.cancel) {
+      const admitted = task;
       try {
-        job = await this.createJob(task);
+        const admission = await this.deps.gate.admit(admitted, async () => { job = await this.createJob(admitted); });
+        if (!admission.admit) {
+          await this.writeStatus(task, computeStatus({ ...this.observed(task, undefined, []), queued: { message: admission.message } }));
+          return { requeueAfterMs: queuedResyncMs };
+        }
       } catch (error) {
         // Retrying a request the apiserver refused as invalid or forbidden cannot help: the task ends, and says why.
         if (error instanceof PermanentError) return this.fail(task, job, 'JobRejected', error.message);

@@ -37,6 +37,15 @@ describe('decidePhase', () => {
     expect(decidePhase({ task: t, job: j, pods: [...pods], now })).toMatchObject({ phase, reason });
   });
 
+  test('a task a concurrency limit holds is Queued with the reason and its place; once it has a Job the limit no longer matters', () => {
+    const queued = { message: 'ClaudePolicy p allows 2 running tasks per namespace (maxTasksPerNamespace), 2 are running; place 1 in the queue of namespace n' };
+    expect(decidePhase({ task: task(), pods: [], now, queued })).toEqual({ phase: 'Queued', reason: 'QuotaExceeded', message: queued.message });
+    expect(decidePhase({ task: task(), job: job(), pods: [], now, queued })).toMatchObject({ phase: 'Pending', reason: 'Starting' });
+    expect(decidePhase({ task: task({ cancel: true }), pods: [], now, queued })).toMatchObject({ phase: 'Cancelled' });
+    const accepted = computeStatus({ task: task(), pods: [], now, queued }).conditions?.find((c) => c.type === 'Accepted');
+    expect(accepted).toMatchObject({ status: 'False', reason: 'QuotaExceeded', message: queued.message });
+  });
+
   test('a failure says what the runner said, and how many attempts were made', () => {
     const decided = decidePhase({ task: task(), job: job({ failed: 3, conditions: [cond('Failed', 'BackoffLimitExceeded')] }),
       pods: [pod('Failed', terminatedRunner(1, summary))], now });

@@ -15,6 +15,8 @@ export interface ObservedTask {
   now: Date;
   /** The operator's default model, for a spec that names none. */
   defaultModel?: string | undefined;
+  /** A ClaudePolicy's concurrency limit holds the task (it has no Job): why, and its place. */
+  queued?: { message: string } | undefined;
 }
 
 export interface PhaseDecision {
@@ -49,7 +51,7 @@ function runnerState(pod: V1Pod | undefined) {
   return pod?.status?.containerStatuses?.find((c) => c.name === runnerContainerName)?.state;
 }
 
-export function decidePhase({ task, job, pods }: ObservedTask): PhaseDecision {
+export function decidePhase({ task, job, pods, queued }: ObservedTask): PhaseDecision {
   const summary = parseRunnerSummary(runnerState(newestPod(pods))?.terminated?.message);
   if (jobCondition(job, 'Complete')) return { phase: 'Succeeded', reason: 'Succeeded', message: 'the agent finished' };
   const failed = jobCondition(job, 'Failed');
@@ -67,6 +69,7 @@ export function decidePhase({ task, job, pods }: ObservedTask): PhaseDecision {
     const stopping = pods.some((p) => p.status?.phase === 'Running');
     return { phase: stopping ? 'Running' : 'Pending', reason: 'Cancelling', message: 'stopping the agent' };
   }
+  if (!job && queued) return { phase: 'Queued', reason: 'QuotaExceeded', message: queued.message };
   if (!job) return { phase: 'Pending', reason: 'Creating', message: 'creating the Job' };
   if (running) return { phase: 'Running', reason: 'Running', message: 'the agent is running' };
   const waiting = runnerState(newestPod(pods))?.waiting;
@@ -183,7 +186,7 @@ function conditions(previous: Condition[], { phase, reason, message }: PhaseDeci
   const terminal = terminalPhases.has(phase);
   const accepted: Omit<Condition, 'lastTransitionTime' | 'observedGeneration'> = hasJob
     ? { type: 'Accepted', status: 'True', reason: 'JobCreated', message: 'the task has a Job' }
-    : { type: 'Accepted', status: 'False', reason, message: terminal ? message : 'the Job is not created yet' };
+    : { type: 'Accepted', status: 'False', reason, message: terminal || phase === 'Queued' ? message : 'the Job is not created yet' };
   const wanted: Array<Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>> = [
     accepted,
     { type: 'Running', status: phase === 'Running' ? 'True' : 'False', reason, message },

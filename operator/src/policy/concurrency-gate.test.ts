@@ -1,0 +1,90 @@
+import { describe, expect, test } from '@jest/globals';
+import type { V1Namespace } from '@kubernetes/client-node';
+import type { ClaudePolicy } from '../../../crds/src/claude-policy.ts';
+import type { ClaudeTask } from '../../../crds/src/claude-task.ts';
+import { ConcurrencyGate, type GateWorld } from './concurrency-gate.ts';
+
+const task = (name: string, extra: { namespace?: string; phase?: string; priority?: number; created?: string; user?: string } = {}): ClaudeTask => ({
+  apiVersion: 'claude-operator.io/v1alpha1', kind: 'ClaudeTask',
+  metadata: { name, namespace: extra.namespace ?? 'team-a', creationTimestamp: extra.created ?? '2026-01-01T00:00:00Z',
+    ...(extra.user ? { annotations: { 'claude-operator.io/created-by': extra.user } } : {}) },
+  spec: { prompt: 'p', ...(extra.priority !== undefined ? { priority: extra.priority } : {}) },
+  ...(extra.phase ? { status: { phase: extra.phase as 'Running' } } : {}),
+});
+
+const policy = (name: string, spec: ClaudePolicy['spec']): ClaudePolicy =>
+  ({ apiVersion: 'claude-operator.io/v1alpha1', kind: 'ClaudePolicy', metadata: { name }, spec } as ClaudePolicy);
+
+/** The cache, as the gate sees it; `jobs` is what the cache has caught up with. */
+function world(tasks: ClaudeTask[], policies: ClaudePolicy[], namespaces: Record<string, Record<string, string>> = {}) {
+  const jobs = new Set<string>();
+  const view: GateWorld = {
+    tasks: () => tasks,
+    policies: () => policies,
+    namespace: (name) => (namespaces[name] ? { metadata: { name, labels: namespaces[name] } } as V1Namespace : undefined),
+    hasJob: (t) => jobs.has(`${t.metadata.namespace}/${t.metadata.name}`),
+  };
+  return { view, jobs };
+}
+
+describe('ConcurrencyGate', () => {
+  test('without a limiting policy every task starts at once', async () => {
+    const { view } = world([task('a'), task('b')], [policy('rules-only', { admission: { allowedModels: ['x'] } })]);
+    const gate = new ConcurrencyGate(view);
+    const started: string[] = [];
+    const decisions = await Promise.all(['a', 'b'].map((name) => gate.admit(task(name), async () => { started.push(name); })));
+    expect(decisions.every((d) => d.admit)).toBe(true);
+    expect(started.sort()).toEqual(['a', 'b']);
+  });
+
+  test('concurrent asks under a limit of 2 start exactly 2, even before the cache shows their Jobs', async () => {
+    const tasks = ['a', 'b', 'c', 'd'].map((name, i) => task(name, { created: `2026-01-01T00:00:0${i}Z` }));
+    const { view } = world(tasks, [policy('two', { concurrency: { maxTasksPerNamespace: 2 } })]);
+    const gate = new ConcurrencyGate(view);
+    const started: string[] = [];
+    const decisions = await Promise.all(tasks.map((t) => gate.admit(t, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 5)); // the Job's creation takes a while
+      started.push(t.metadata.name!);
+    })));
+    expect(started.sort()).toEqual(['a', 'b']);
+    expect(decisions.filter((d) => !d.admit).map((d) => !d.admit && d.message)).toEqual([
+      expect.stringContaining('place 1 in the queue of namespace team-a'), expect.stringContaining('place 2 in the queue'),
+    ]);
+  });
+
+  test('higher priority first, then the oldest; a running task that ends makes room', async () => {
+    const tasks = [task('running', { phase: 'Running' }), task('old', { created: '2026-01-01T00:00:01Z' }),
+      task('urgent', { created: '2026-01-01T00:00:09Z', priority: 10 })];
+    const { view, jobs } = world(tasks, [policy('one', { concurrency: { maxTasksPerNamespace: 1 } })]);
+    jobs.add('team-a/running');
+    const gate = new ConcurrencyGate(view);
+    expect((await gate.admit(tasks[1]!, async () => undefined)).admit).toBe(false);
+    const urgent = await gate.admit(tasks[2]!, async () => undefined);
+    expect(urgent.admit).toBe(false);
+    expect(!urgent.admit && urgent.message).toContain('place 1');
+    tasks[0]!.status = { phase: 'Succeeded' };
+    expect((await gate.admit(tasks[1]!, async () => undefined)).admit).toBe(false); // urgent is ahead of it
+    expect((await gate.admit(tasks[2]!, async () => undefined)).admit).toBe(true);
+    expect(gate.queuedKeys()).toEqual([]);
+  });
+
+  test('a start that fails frees its place', async () => {
+    const tasks = [task('a'), task('b', { created: '2026-01-01T00:00:05Z' })];
+    const { view } = world(tasks, [policy('one', { concurrency: { maxTasksPerNamespace: 1 } })]);
+    const gate = new ConcurrencyGate(view);
+    await expect(gate.admit(tasks[0]!, async () => { throw new Error('apiserver down'); })).rejects.toThrow('apiserver down');
+    expect((await gate.admit(tasks[1]!, async () => undefined)).admit).toBe(false); // a is still first in line
+    expect((await gate.admit(tasks[0]!, async () => undefined)).admit).toBe(true);
+  });
+
+  test('only namespaces the policy selects are limited; per-user limits count the creator', async () => {
+    const tasks = [task('x1', { namespace: 'other' }), task('x2', { namespace: 'other' }),
+      task('alice-1', { user: 'alice' }), task('alice-2', { user: 'alice', created: '2026-01-01T00:00:01Z' }), task('bob-1', { user: 'bob', created: '2026-01-01T00:00:02Z' })];
+    const { view } = world(tasks, [policy('per-user', { namespaceSelector: { matchLabels: { team: 'a' } }, concurrency: { maxTasksPerUser: 1 } })],
+      { 'team-a': { team: 'a' }, other: { team: 'b' } });
+    const gate = new ConcurrencyGate(view);
+    const admitted = [];
+    for (const t of tasks) if ((await gate.admit(t, async () => undefined)).admit) admitted.push(t.metadata.name);
+    expect(admitted).toEqual(['x1', 'x2', 'alice-1', 'bob-1']);
+  });
+});
