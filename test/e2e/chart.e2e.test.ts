@@ -56,8 +56,9 @@ async function renderedObjects(...values: string[]): Promise<Map<string, Kuberne
   await fs.writeFile(file, rendered.stdout);
   const read = await kubectl('create', '--dry-run=client', '-o', 'json', '-f', file);
   expect(read.stderr).toBe('');
-  const parsed = JSON.parse(read.stdout) as KubernetesObject & { items?: KubernetesObject[] };
-  return new Map((parsed.items ?? [parsed]).map((object) => [`${object.kind}/${object.metadata?.name}`, object]));
+  // One pretty-printed JSON object per document, each starting at a line's start.
+  const objects = read.stdout.split(/^(?=\{)/m).filter((text) => text.trim() !== '').map((text) => JSON.parse(text) as KubernetesObject);
+  return new Map(objects.map((object) => [`${object.kind}/${object.metadata?.name}`, object]));
 }
 
 test('the API: a Deployment and Service of the image, its own ServiceAccount and ClusterRole, and a generated HS256 key; a JWKS URL replaces the key; api.enabled=false leaves it out', async () => {
