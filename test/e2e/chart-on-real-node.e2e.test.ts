@@ -10,6 +10,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { SignJWT } from 'jose';
 import { repoRoot } from '../bed/binaries.ts';
 import { startControlPlane, type ControlPlane } from '../bed/control-plane.ts';
 import { podNetwork } from '../bed/real-node/config.ts';
@@ -67,11 +68,12 @@ describe('the chart on a real node', () => {
     expect(deployment.status.readyReplicas).toBe(2);
     const list = await jsonOf<{ items: Array<{ metadata: { labels: Record<string, string> }; spec: { nodeName: string; containers: Array<{ image: string }> } }> }>(
       'get', 'pods', '--namespace', systemNamespace);
-    const byComponent = Object.fromEntries(['operator', 'postgres', 'redis'].map((component) =>
+    const byComponent = Object.fromEntries(['operator', 'api', 'postgres', 'redis'].map((component) =>
       [component, list.items.filter((pod) => pod.metadata.labels['app.kubernetes.io/component'] === component)
         .map((pod) => ({ node: pod.spec.nodeName, image: pod.spec.containers[0]!.image }))]));
     expect(byComponent).toEqual({
       operator: [{ node: 'chart-node', image: images.project }, { node: 'chart-node', image: images.project }],
+      api: [{ node: 'chart-node', image: images.project }, { node: 'chart-node', image: images.project }],
       postgres: [{ node: 'chart-node', image: images.postgres }],
       redis: [{ node: 'chart-node', image: images.redis }],
     });
@@ -101,5 +103,28 @@ describe('the chart on a real node', () => {
     expect(pods.items.map((pod) => ({ node: pod.spec.nodeName, image: pod.spec.containers[0]!.image })))
       .toEqual([{ node: 'chart-node', image: images.project }]);
     expect(api.requests.some((request) => request.scenario === 'write-file')).toBe(true);
+  }, 10 * 60_000);
+
+  test('a REST client reaches the API through its Service with a token signed by the chart\'s key; the task it submits runs to Succeeded', async () => {
+    const service = await jsonOf<{ spec: { clusterIP: string } }>('get', 'service', `${release}-api`, '--namespace', systemNamespace);
+    const secret = await jsonOf<{ data: Record<string, string> }>('get', 'secret', `${release}-api-jwt`, '--namespace', systemNamespace);
+    const key = Buffer.from(secret.data['hs256-secret']!, 'base64');
+    const bearer = await new SignJWT({ tenant: 'platform', namespaces: [tasksNamespace], role: 'submitter' })
+      .setProtectedHeader({ alg: 'HS256' }).setIssuer('claude-operator').setAudience('claude-operator-api').setSubject('rest-client')
+      .setIssuedAt().setExpirationTime('10m').sign(key);
+    // The ClusterIP, from the host: kube-proxy's rules take it to one of the API's pods.
+    const base = `http://${service.spec.clusterIP}/api/v1/namespaces/${tasksNamespace}/tasks`;
+    const headers = { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' };
+    const submitted = await fetch(base, { method: 'POST', headers,
+      body: JSON.stringify({ name: 'via-rest', spec: { prompt: 'hello through the Service [[scenario:answer {"text":"served"}]]' } }) });
+    expect({ status: submitted.status, body: submitted.status === 202 ? '' : await submitted.text() }).toEqual({ status: 202, body: '' });
+    let task: { status?: { phase?: string; result?: string } } = {};
+    await waitFor('the REST task to finish', async () => {
+      task = await (await fetch(`${base}/via-rest`, { headers })).json() as typeof task;
+      return task.status?.phase === 'Succeeded' || task.status?.phase === 'Failed';
+    }, { timeoutMs: 300_000 });
+    expect(task.status).toMatchObject({ phase: 'Succeeded' });
+    const unauthenticated = await fetch(base, { method: 'GET' });
+    expect(unauthenticated.status).toBe(401);
   }, 10 * 60_000);
 });

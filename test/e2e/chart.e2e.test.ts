@@ -4,8 +4,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import type { KubernetesObject, V1Deployment, V1Service } from '@kubernetes/client-node';
 import { repoRoot } from '../bed/binaries.ts';
-import { bedSetting, createTestNamespace, runTool, type TestNamespace } from '../support/cluster.ts';
+import { bedSetting, createTestNamespace, kubectl, runTool, type TestNamespace } from '../support/cluster.ts';
 
 const chart = path.join(repoRoot, 'charts/claude-operator');
 const required = ['--set', 'operator.databaseUrl=postgres://db/claude', '--set', 'operator.redisUrl=redis://redis:6379'];
@@ -45,4 +46,45 @@ test('the rendered manifests are accepted by the apiserver (server-side dry run)
     'role.rbac.authorization.k8s.io', 'rolebinding.rbac.authorization.k8s.io', 'deployment.apps']) {
     expect(applied.stdout).toContain(`${kind}/chart-${ns.name}`);
   }
+});
+
+/** The objects `helm template` renders, by kind and name (read by kubectl, as a client-side dry run). */
+async function renderedObjects(...values: string[]): Promise<Map<string, KubernetesObject>> {
+  const rendered = await helm('template', 'sys', chart, '--namespace', 'claude-system', ...required, ...values);
+  expect(rendered.stderr).toBe('');
+  const file = path.join(bedSetting('BED_DIR'), `${ns.name}-rendered-${values.length}-${Date.now()}.yaml`);
+  await fs.writeFile(file, rendered.stdout);
+  const read = await kubectl('create', '--dry-run=client', '-o', 'json', '-f', file);
+  expect(read.stderr).toBe('');
+  // One pretty-printed JSON object per document, each starting at a line's start.
+  const objects = read.stdout.split(/^(?=\{)/m).filter((text) => text.trim() !== '').map((text) => JSON.parse(text) as KubernetesObject);
+  return new Map(objects.map((object) => [`${object.kind}/${object.metadata?.name}`, object]));
+}
+
+test('the API: a Deployment and Service of the image, its own ServiceAccount and ClusterRole, and a generated HS256 key; a JWKS URL replaces the key; api.enabled=false leaves it out', async () => {
+  const objects = await renderedObjects();
+  for (const kind of ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Secret', 'Deployment', 'Service']) {
+    expect(objects.has(`${kind}/sys-api${kind === 'Secret' ? '-jwt' : ''}`)).toBe(true);
+  }
+  const containerOf = (map: Map<string, KubernetesObject>, name: string) => (map.get(`Deployment/${name}`) as V1Deployment).spec!.template.spec!.containers[0]!;
+  const container = containerOf(objects, 'sys-api');
+  expect(container.args).toEqual(['api/src/main.ts']);
+  expect(container.image).toBe(containerOf(objects, 'sys').image);
+  const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]));
+  expect(env).toMatchObject({ DATABASE_URL: 'postgres://db/claude', REDIS_URL: 'redis://redis:6379', JWT_ISSUER: 'claude-operator',
+    JWT_AUDIENCE: 'claude-operator-api', JWT_HS256_SECRET: { secretKeyRef: { name: 'sys-api-jwt', key: 'hs256-secret' } } });
+  expect((objects.get('Service/sys-api') as V1Service).spec?.ports).toEqual([{ name: 'http', port: 80, targetPort: 'http' }]);
+
+  const withJwks = await renderedObjects('--set', 'api.jwt.jwksUrl=https://idp.example.com/jwks.json');
+  expect(withJwks.has('Secret/sys-api-jwt')).toBe(false);
+  const jwksEnv = (containerOf(withJwks, 'sys-api').env ?? []).map((e) => e.name);
+  expect(jwksEnv).toContain('JWT_JWKS_URL');
+  expect(jwksEnv).not.toContain('JWT_HS256_SECRET');
+
+  const off = await renderedObjects('--set', 'api.enabled=false');
+  expect([...off.keys()].filter((key) => key.includes('sys-api'))).toEqual([]);
+
+  const both = await helm('template', 'sys', chart, ...required, '--set', 'api.jwt.jwksUrl=https://idp.example.com/jwks.json', '--set', 'api.jwt.hs256SecretName=mine');
+  expect(both.code).not.toBe(0);
+  expect(both.stderr).toContain('api.jwt: set at most one of jwksUrl and hs256SecretName');
 });

@@ -8,3 +8,27 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
+
+
+{{- /* The Secret (name, key) with the database URL, or empty when databaseUrl is given as is. */ -}}
+{{- define "claude-operator.databaseUrlEnv" -}}
+{{- $secret := .Values.operator.databaseUrlSecret }}
+{{- if and .Values.postgres.enabled (not .Values.operator.databaseUrl) (not $secret.name) }}
+{{- $secret = dict "name" (printf "%s-postgres" (include "claude-operator.name" .)) "key" "url" }}
+{{- end }}
+{{- if $secret.name }}
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef: {name: {{ $secret.name }}, key: {{ $secret.key | default "url" }}}
+{{- else }}
+- {name: DATABASE_URL, value: {{ .Values.operator.databaseUrl | quote }}}
+{{- end }}
+{{- end -}}
+
+{{- define "claude-operator.redisUrl" -}}
+{{- if and .Values.redis.enabled (not .Values.operator.redisUrl) -}}
+{{- printf "redis://%s-redis.%s.svc:6379" (include "claude-operator.name" .) .Release.Namespace -}}
+{{- else -}}
+{{- .Values.operator.redisUrl -}}
+{{- end -}}
+{{- end -}}
