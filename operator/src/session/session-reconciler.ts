@@ -13,6 +13,7 @@ import type pg from 'pg';
 import { claudeSessionPlural, type ClaudeSession, type ClaudeSessionStatus } from '../../../crds/src/claude-session.ts';
 import { claudeSessionKind } from '../../../crds/src/claude-session.ts';
 import { group, version } from '../../../crds/src/claude-task.ts';
+import { seqOfEntry } from '../../../packages/contracts/src/event-stream.ts';
 import {
   inboxEntryFields, sessionEventPersistedKey, sessionEventStreamKey, sessionInboxKey, sessionTranscriptKey,
 } from '../../../packages/contracts/src/session-stream.ts';
@@ -79,7 +80,12 @@ export class SessionReconciler {
       await this.deletePvc(session);
       this.deps.copier.unfollow(identity.uid);
     }
-    await this.writeStatus(session, status);
+    try {
+      await this.writeStatus(session, status);
+    } catch (error) {
+      if (statusCode(error) === 409) return { requeueAfterMs: 200 };
+      throw error;
+    }
 
     const active = status.phase === 'Pending' || status.phase === 'Starting' || status.phase === 'Ready' || status.phase === 'Busy';
     if (active) {
@@ -186,8 +192,7 @@ export class SessionReconciler {
     const { namespace = '', name = '' } = session.metadata;
     const persisted = Number(await this.deps.redis.get(sessionEventPersistedKey(namespace, name)) ?? 0);
     const [last] = await this.deps.redis.xrevrange(sessionEventStreamKey(namespace, name), '+', '-', 'COUNT', 1);
-    const seq = last ? Number(last[1][last[1].indexOf('seq') + 1]) : 0;
-    return seq <= persisted;
+    return (last ? seqOfEntry(last[1]) ?? 0 : 0) <= persisted;
   }
 
   private async setFinalizers(session: ClaudeSession, finalizers: string[]): Promise<ClaudeSession> {
@@ -202,9 +207,11 @@ export class SessionReconciler {
   private async writeStatus(session: ClaudeSession, status: ClaudeSessionStatus): Promise<void> {
     if (isDeepStrictEqual(normalize(status), normalize(session.status ?? {}))) return;
     await writeSessionStatus(this.deps.db, session, status);
+    // resourceVersion: a pass that read a stale session (the cache behind our own last write) must not
+    // overwrite what a later one decided (a Failed with a Suspended); its 409 repeats the pass.
     await this.deps.clients.custom.patchNamespacedCustomObjectStatus({
       group, version, namespace: session.metadata.namespace ?? '', plural: claudeSessionPlural, name: session.metadata.name ?? '',
-      body: { status: withRemovals(session.status ?? {}, status) },
+      body: { metadata: { resourceVersion: session.metadata.resourceVersion }, status: withRemovals(session.status ?? {}, status) },
     }, mergePatch);
     if (status.phase !== session.status?.phase) {
       this.deps.log.info({ session: `${session.metadata.namespace}/${session.metadata.name}`, from: session.status?.phase, to: status.phase, reason: status.reason }, 'phase');
