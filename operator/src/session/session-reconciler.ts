@@ -7,7 +7,7 @@
 // again: a 409); the status goes to Postgres first, then the status subresource;
 // the finalizer goes only after every event is in Postgres and the Redis keys are gone.
 import { isDeepStrictEqual } from 'node:util';
-import { PatchStrategy, setHeaderOptions, type V1Job } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { claudeSessionPlural, type ClaudeSession, type ClaudeSessionStatus } from '../../../crds/src/claude-session.ts';
@@ -132,9 +132,9 @@ export class SessionReconciler {
       await this.deps.clients.batch.createNamespacedJob({ namespace, body: job });
     } catch (error) {
       if (statusCode(error) !== 409) throw asPermanentApiError(error, `creating Job ${job.metadata?.name}`);
-      // Made by an earlier pass whose status write did not land: this activation is it.
-      return (await this.deps.clients.batch.readNamespacedJob({ name: job.metadata?.name ?? '', namespace })
-        .then((existing: V1Job) => existing.metadata?.ownerReferences?.some((o) => o.uid === session.metadata.uid) ?? false));
+      // Made by an earlier pass whose status write did not land: this activation is it, once the cache has it.
+      const existing = this.deps.cache.job(namespace, job.metadata?.name ?? '');
+      return existing?.metadata?.ownerReferences?.some((o) => o.uid === session.metadata.uid) ?? false;
     }
     this.deps.log.info({ session: `${namespace}/${session.metadata.name}`, job: job.metadata?.name, activation }, 'session activated');
     this.deps.recorder.record(session, 'Normal', 'Activated', `created Job ${job.metadata?.name}`, claudeSessionKind);

@@ -59,7 +59,6 @@ export const sessionPermissions = [
   permission('claude-operator.io', 'claudesessions/status', 'patch'),
   // Checked inside the admission of what is created with blockOwnerDeletion on the session, never requested itself.
   permission('claude-operator.io', 'claudesessions/finalizers', 'update'),
-  permission('batch', 'jobs', 'get'),
   permission('', 'persistentvolumeclaims', 'create'),
   permission('', 'persistentvolumeclaims', 'delete'),
 ];
