@@ -5,7 +5,8 @@
 // Cached objects keep only what the operator needs: no managedFields, and a
 // finished task without its prompts (its spec is not read again but for
 // cancel and ttl; nor is a template task's resolvedSpec), so 10k finished tasks cost little memory.
-import type { KubeConfig, KubernetesObject, V1Job, V1Namespace, V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject, V1Job, V1Namespace, V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
+import { claudeSessionPlural, type ClaudeSession } from '../../crds/src/claude-session.ts';
 import { claudePolicyPlural, type ClaudePolicy } from '../../crds/src/claude-policy.ts';
 import { claudeTaskPlural, group, terminalPhases, version, type ClaudeTask } from '../../crds/src/claude-task.ts';
 import { claudeCronTaskPlural, type ClaudeCronTask } from '../../crds/src/claude-cron-task.ts';
@@ -32,6 +33,9 @@ export class ClusterCache {
   readonly policies: Informer<KubernetesObject>;
   /** Every namespace's labels: which ClaudePolicies select it (their namespaceSelector). */
   readonly namespaces: Informer<V1Namespace>;
+  readonly sessions: Informer<KubernetesObject>;
+  /** The PVCs the operator made for sessions. */
+  readonly pvcs: Informer<V1PersistentVolumeClaim>;
 
   constructor(options: ClusterCacheOptions) {
     const namespace = options.watchNamespace;
@@ -58,10 +62,25 @@ export class ClusterCache {
       ...common, path: '/api/v1/namespaces', transform: (object) => ({ metadata: { name: object.metadata?.name, labels: object.metadata?.labels } }) as V1Namespace,
       ...metricsOf(options, 'namespaces'),
     });
+    this.sessions = new Informer<KubernetesObject>({
+      ...common, path: scoped(`/apis/${group}/${version}`, claudeSessionPlural), transform: withoutManagedFields, ...metricsOf(options, 'claudesessions'),
+    });
+    this.pvcs = new Informer<V1PersistentVolumeClaim>({
+      ...common, path: scoped('/api/v1', 'persistentvolumeclaims'), labelSelector: managed, transform: withoutManagedFields,
+      ...metricsOf(options, 'persistentvolumeclaims'),
+    });
   }
 
   get informers(): Array<Informer<KubernetesObject>> {
-    return [this.tasks, this.jobs, this.pods, this.cronTasks, this.policies, this.namespaces] as Array<Informer<KubernetesObject>>;
+    return [this.tasks, this.jobs, this.pods, this.cronTasks, this.policies, this.sessions, this.pvcs, this.namespaces] as Array<Informer<KubernetesObject>>;
+  }
+
+  session(namespace: string, name: string): ClaudeSession | undefined {
+    return this.sessions.get(`${namespace}/${name}`) as ClaudeSession | undefined;
+  }
+
+  pvc(namespace: string, name: string): V1PersistentVolumeClaim | undefined {
+    return this.pvcs.get(`${namespace}/${name}`);
   }
 
   task(namespace: string, name: string): ClaudeTask | undefined {

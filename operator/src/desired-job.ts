@@ -1,18 +1,15 @@
 // What a task's Job and spec Secret should be. Pure: the reconciler creates
 // these once and never edits them (a Job's pod template is immutable).
-import type { V1Job, V1Secret, V1Volume, V1VolumeMount, V1EnvVar } from '@kubernetes/client-node';
+import type { V1Job, V1Secret } from '@kubernetes/client-node';
 import { claudeTaskKind, group, version, type ClaudeTask } from '../../crds/src/claude-task.ts';
-import {
-  agentEnvPrefix, finalExitCodes, passedThroughEnv, podEnv, podPaths, runnerContainerName,
-} from '../../packages/contracts/src/pod-contract.ts';
+import { podEnv, podPaths } from '../../packages/contracts/src/pod-contract.ts';
+import { agentPodFailurePolicy, agentPodTemplate, runnerRedisUrlKey } from './agent-pod.ts';
 import type { OperatorConfig } from './config.ts';
 import {
   jobNameFor, managedByLabel, managedByValue, specSecretNameFor, taskLabelValue, taskNameAnnotation, taskNameLabel, taskUidLabel,
 } from './names.ts';
 
-const runAsUser = 65532;
-/** The volume with the API key Secret; task-status.ts names the Secret when the kubelet cannot find it. */
-export const apiKeyVolumeName = 'anthropic';
+export { apiKeyVolumeName, runnerRedisUrlKey } from './agent-pod.ts';
 
 function ownerReference(task: ClaudeTask) {
   return {
@@ -39,9 +36,6 @@ export function effectiveSpec(task: ClaudeTask, config: Pick<OperatorConfig, 'DE
   return task.spec.model === undefined && config.DEFAULT_MODEL ? { ...task.spec, model: config.DEFAULT_MODEL } : task.spec;
 }
 
-/** The Secret's key with the runner's own Redis URL, when runners have users of their own (runner-redis-users.ts). */
-export const runnerRedisUrlKey = 'redis-url';
-
 export function desiredSpecSecret(task: ClaudeTask, config: Pick<OperatorConfig, 'DEFAULT_MODEL'>, runnerRedisUrl?: string): V1Secret {
   const jobName = jobNameFor(task.metadata.name ?? '', task.metadata.uid ?? '');
   return {
@@ -63,53 +57,23 @@ export function desiredSpecSecret(task: ClaudeTask, config: Pick<OperatorConfig,
 export function desiredJob(task: ClaudeTask, config: OperatorConfig): V1Job {
   const { spec } = task;
   const name = jobNameFor(task.metadata.name ?? '', task.metadata.uid ?? '');
-  const apiKeySecret = spec.apiKeySecretRef?.name ?? config.DEFAULT_API_KEY_SECRET;
-  const apiKeyKey = spec.apiKeySecretRef?.key ?? (spec.apiKeySecretRef ? 'api-key' : config.DEFAULT_API_KEY_SECRET_KEY);
-
-  const volumes: V1Volume[] = [
-    // Only spec.json as a file: the Redis URL (with its password) comes as an env var.
-    { name: 'task', secret: { secretName: specSecretNameFor(name), items: [{ key: 'spec.json', path: 'spec.json' }], defaultMode: 0o440 } },
-    { name: apiKeyVolumeName, secret: { secretName: apiKeySecret, items: [{ key: apiKeyKey, path: 'api-key' }], defaultMode: 0o440 } },
-    spec.workspace?.persistentVolumeClaim
-      ? { name: 'workspace', persistentVolumeClaim: { claimName: spec.workspace.persistentVolumeClaim.claimName } }
-      : { name: 'workspace', emptyDir: {} },
-    { name: 'home', emptyDir: {} },
-    { name: 'tmp', emptyDir: {} },
-  ];
-  const gitCredentials = spec.workspace?.git?.credentialsSecretRef;
-  // 0440 + fsGroup: readable by the runner's group only; the runner copies an ssh key to a 0600 file.
-  if (gitCredentials) volumes.push({ name: 'git-credentials', secret: { secretName: gitCredentials.name, defaultMode: 0o440 } });
-  const volumeMounts: V1VolumeMount[] = [
-    { name: 'task', mountPath: podPaths.specDir, readOnly: true },
-    { name: apiKeyVolumeName, mountPath: podPaths.apiKeyDir, readOnly: true },
-    { name: 'workspace', mountPath: podPaths.workspace },
-    { name: 'home', mountPath: podPaths.home },
-    { name: 'tmp', mountPath: podPaths.tmp },
-    ...(gitCredentials ? [{ name: 'git-credentials', mountPath: podPaths.gitCredentials, readOnly: true }] : []),
-  ];
-  const passThrough = passedThroughEnv
-    .flatMap((key): V1EnvVar[] => (config[key] ? [{ name: key, value: config[key] }] : []));
-  const env: V1EnvVar[] = [
-    { name: podEnv.taskNamespace, value: task.metadata.namespace ?? '' },
-    { name: podEnv.taskName, value: task.metadata.name ?? '' },
-    { name: podEnv.taskUid, value: task.metadata.uid ?? '' },
-    { name: podEnv.specFile, value: podPaths.specFile },
-    { name: podEnv.apiKeyFile, value: podPaths.apiKeyFile },
-    { name: podEnv.workspaceDir, value: podPaths.workspace },
-    { name: podEnv.claudeHome, value: podPaths.home },
-    config.RUNNER_REDIS_USERS === 'per-task'
-      ? { name: podEnv.redisUrl, valueFrom: { secretKeyRef: { name: specSecretNameFor(name), key: runnerRedisUrlKey } } }
-      : { name: podEnv.redisUrl, value: config.RUNNER_REDIS_URL },
-    ...(gitCredentials ? [{ name: podEnv.gitCredentialsDir, value: podPaths.gitCredentials }] : []),
-    ...passThrough,
-    // The task's own variables, for the agent: the runner hands CLAUDE_AGENT_ENV_<NAME>
-    // to the CLI as <NAME> (pod-contract.ts), and keeps its own settings apart.
-    ...(spec.env ?? []).map((variable): V1EnvVar => ({
-      name: `${agentEnvPrefix}${variable.name}`,
-      ...(variable.value !== undefined ? { value: variable.value } : {}),
-      ...(variable.valueFrom ? { valueFrom: variable.valueFrom } : {}),
-    })),
-  ];
+  const template = agentPodTemplate({
+    spec, config, specSecretName: specSecretNameFor(name), labels: labels(task), annotations: annotations(task), workingDir: podPaths.workspace,
+    env: [
+      { name: podEnv.taskNamespace, value: task.metadata.namespace ?? '' },
+      { name: podEnv.taskName, value: task.metadata.name ?? '' },
+      { name: podEnv.taskUid, value: task.metadata.uid ?? '' },
+      { name: podEnv.workspaceDir, value: podPaths.workspace },
+      { name: podEnv.claudeHome, value: podPaths.home },
+    ],
+    volumes: [
+      spec.workspace?.persistentVolumeClaim
+        ? { name: 'workspace', persistentVolumeClaim: { claimName: spec.workspace.persistentVolumeClaim.claimName } }
+        : { name: 'workspace', emptyDir: {} },
+      { name: 'home', emptyDir: {} },
+    ],
+    volumeMounts: [{ name: 'workspace', mountPath: podPaths.workspace }, { name: 'home', mountPath: podPaths.home }],
+  });
 
   return {
     apiVersion: 'batch/v1',
@@ -123,47 +87,8 @@ export function desiredJob(task: ClaudeTask, config: OperatorConfig): V1Job {
       // Never two agents on one workspace: a replacement starts only once the
       // previous pod has fully terminated.
       podReplacementPolicy: 'Failed',
-      podFailurePolicy: {
-        rules: [
-          // An eviction or preemption is not the task's fault: it does not use up a retry.
-          { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
-          // A spec or config the runner cannot use fails the same way every time; a spent budget stays spent.
-          { action: 'FailJob', onExitCodes: { containerName: runnerContainerName, operator: 'In', values: [...finalExitCodes] } },
-        ],
-      },
-      template: {
-        metadata: { labels: labels(task), annotations: annotations(task) },
-        spec: {
-          restartPolicy: 'Never',
-          automountServiceAccountToken: false,
-          enableServiceLinks: false,
-          ...(spec.runtimeClassName ? { runtimeClassName: spec.runtimeClassName } : {}),
-          terminationGracePeriodSeconds: 30,
-          securityContext: {
-            runAsNonRoot: true,
-            runAsUser,
-            runAsGroup: runAsUser,
-            fsGroup: runAsUser,
-            seccompProfile: { type: 'RuntimeDefault' },
-          },
-          volumes,
-          containers: [{
-            name: runnerContainerName,
-            image: config.RUNNER_IMAGE,
-            env,
-            ...(spec.envFrom ? { envFrom: spec.envFrom.map((from) => ({ ...from, prefix: `${agentEnvPrefix}${from.prefix ?? ''}` })) } : {}),
-            volumeMounts,
-            workingDir: podPaths.workspace,
-            ...(spec.resources ? { resources: spec.resources } : {}),
-            terminationMessagePolicy: 'FallbackToLogsOnError',
-            securityContext: {
-              allowPrivilegeEscalation: false,
-              readOnlyRootFilesystem: true,
-              capabilities: { drop: ['ALL'] },
-            },
-          }],
-        },
-      },
+      podFailurePolicy: agentPodFailurePolicy(),
+      template,
     },
   };
 }

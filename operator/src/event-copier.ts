@@ -1,6 +1,7 @@
-// Copies the event streams of running tasks into Postgres as the events come, so
-// Postgres, not Redis, is the record: a Redis that restarts empty, or a stream
-// past its length cap, loses nothing that was copied.
+// Copies the event streams of running tasks (or sessions: the keys and the store
+// come from a CopyTarget, session/session-copier.ts) into Postgres as the events
+// come, so Postgres, not Redis, is the record: a Redis that restarts empty, or a
+// stream past its length cap, loses nothing that was copied.
 //
 // One blocking connection loops `XREAD BLOCK` over the streams of every followed
 // task (like the API's StreamReader). Each batch of a stream is inserted in one
@@ -29,10 +30,37 @@ export interface FollowedTask {
   uid: string;
 }
 
-export interface EventCopierOptions {
+/** What one kind of followed resource (task, session) copies to and from: its keys and its store. */
+export interface CopyTarget {
+  /** The resource's stream and the key its persisted seq goes to. */
+  keysOf(followed: FollowedTask): { stream: string; persisted: string };
+  maxEventSeq(uid: string): Promise<number>;
+  /** Stores one batch, idempotent by seq; `redis` is the copier's connection, for what must be stored with it. */
+  recordEvents(followed: FollowedTask, events: TaskEventRecord[], redis: Redis): Promise<void>;
+  /** After the persisted key covers the batch (the runner may acknowledge what it holds now). */
+  afterPersisted?(followed: FollowedTask, events: TaskEventRecord[], redis: Redis): Promise<void>;
+}
+
+/** Tasks: claude_task_events through the TaskStore, the task's keys. */
+export function taskCopyTarget(store: Pick<TaskStore, 'recordEvents' | 'maxEventSeq'>): CopyTarget {
+  return {
+    keysOf: ({ namespace, name }) => ({ stream: taskEventStreamKey(namespace, name), persisted: taskEventPersistedKey(namespace, name) }),
+    maxEventSeq: (uid) => store.maxEventSeq(uid),
+    recordEvents: (followed, events) => store.recordEvents(followed.uid, events),
+  };
+}
+
+export interface EventCopierOptions extends EventCopierCommonOptions {
+  /** Tasks' events: taskCopyTarget(store). One of store and target. */
+  store?: Pick<TaskStore, 'recordEvents' | 'maxEventSeq'>;
+  target?: CopyTarget;
+}
+
+interface EventCopierCommonOptions {
   redisUrl: string;
-  store: Pick<TaskStore, 'recordEvents' | 'maxEventSeq'>;
   logger: Logger;
+  /** Redis' client name for the copier's connection. */
+  connectionName?: string;
   /** Past this many entries a stream is trimmed, but only of what is in Postgres. */
   maxLength?: number;
   /** How long one XREAD blocks: the longest a newly followed task waits to be read. */
@@ -60,7 +88,8 @@ const trimCheckEvery = 500;
 const retryBackoff = { initialMs: 200, maxMs: 5_000 };
 
 export class EventCopier {
-  private readonly options: Required<Omit<EventCopierOptions, 'onCopied' | 'onReconnect'>> & Pick<EventCopierOptions, 'onCopied' | 'onReconnect'>;
+  private readonly options: Required<Omit<EventCopierCommonOptions, 'onCopied' | 'onReconnect'>> & Pick<EventCopierCommonOptions, 'onCopied' | 'onReconnect'>;
+  private readonly target: CopyTarget;
   private readonly redis: Redis;
   private readonly followed = new Map<string, Followed>();
   private wakeLoop: (() => void) | undefined;
@@ -70,19 +99,23 @@ export class EventCopier {
   private closing: Promise<void> | undefined;
 
   constructor(options: EventCopierOptions) {
+    const { store, target, ...common } = options;
+    if (!target && !store) throw new Error('EventCopier needs a store (tasks) or a target');
+    this.target = target ?? taskCopyTarget(store!);
     this.options = {
       maxLength: defaultEventStreamMaxLength,
       blockMs: 1_000,
       count: 500,
       persistedKeyTtlSeconds: 7 * 24 * 3600,
-      ...options,
+      connectionName: 'claude-operator-event-copier',
+      ...common,
     };
     // Commands fail at once while disconnected, and one in flight fails when the
     // connection drops: the loop retries, and close() never waits on a command
     // stuck in ioredis's own queue (disconnect() leaves those pending).
     this.redis = new Redis(options.redisUrl, {
       enableOfflineQueue: false, autoResendUnfulfilledCommands: false, maxRetriesPerRequest: 0,
-      connectionName: 'claude-operator-event-copier',
+      connectionName: this.options.connectionName,
     });
     this.redis.on('error', (error: Error) => this.options.logger.debug({ err: error.message }, 'event copier: redis connection error'));
     this.redis.on('ready', () => {
@@ -95,8 +128,9 @@ export class EventCopier {
   /** Starts copying the task's stream; idempotent. */
   follow(task: FollowedTask): void {
     if (this.stopped || this.followed.has(task.uid)) return;
+    const { stream, persisted } = this.target.keysOf(task);
     this.followed.set(task.uid, {
-      ...task, key: taskEventStreamKey(task.namespace, task.name), persistedKey: taskEventPersistedKey(task.namespace, task.name),
+      namespace: task.namespace, name: task.name, uid: task.uid, key: stream, persistedKey: persisted,
       cursor: '0', persisted: undefined, copiedSinceTrim: 0,
     });
     this.wakeLoop?.();
@@ -162,7 +196,7 @@ export class EventCopier {
   private async pass(): Promise<void> {
     await this.connected();
     const tasks = [...this.followed.values()];
-    for (const task of tasks) task.persisted ??= await this.options.store.maxEventSeq(task.uid);
+    for (const task of tasks) task.persisted ??= await this.target.maxEventSeq(task.uid);
     const reply = await this.redis.xread('COUNT', this.options.count, 'BLOCK', this.options.blockMs, 'STREAMS',
       ...tasks.map((task) => task.key), ...tasks.map((task) => task.cursor)) as Array<[string, Array<[string, string[]]>]> | null;
     if (!reply || this.stopped) return;
@@ -188,12 +222,16 @@ export class EventCopier {
     for (const [id, fields] of entries) {
       try {
         const entry = parseStreamEntry(id, fields);
-        events.push({ seq: entry.seq, type: entry.type, data: entry.data, time: entry.time || new Date().toISOString() });
+        events.push({
+          seq: entry.seq, type: entry.type, data: entry.data, time: entry.time || new Date().toISOString(),
+          ...(entry.messageId ? { messageId: entry.messageId } : {}),
+        });
       } catch {
         // Not written by a runner: it has no place in the history.
       }
     }
-    if (events.length > 0) await this.options.store.recordEvents(task.uid, events);
+    const identity = { namespace: task.namespace, name: task.name, uid: task.uid };
+    if (events.length > 0) await this.target.recordEvents(identity, events, this.redis);
     const last = entries.at(-1);
     if (last) task.cursor = last[0];
     const highest = Math.max(task.persisted ?? 0, ...events.map((event) => event.seq));
@@ -201,6 +239,7 @@ export class EventCopier {
       task.persisted = highest;
       await this.setPersisted(task);
     }
+    if (events.length > 0) await this.target.afterPersisted?.(identity, events, this.redis);
     this.options.onCopied?.(events.length);
     task.copiedSinceTrim += entries.length;
     if (task.copiedSinceTrim >= trimCheckEvery) {

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { ConfigError } from '../../packages/platform/src/config.ts';
 import { parseOperatorConfig } from './config.ts';
 import { ClusterCache } from './cluster-cache.ts';
@@ -22,6 +23,9 @@ import { RunnerRedisUsers } from './runner-redis-users.ts';
 import { migrate } from '../../packages/database/src/migrate.ts';
 import { TaskStore } from '../../packages/database/src/task-store.ts';
 import { PolicyReconciler, applyIdentityObjects, policyController } from './policy/policy-controller.ts';
+import { SessionReconciler } from './session/session-reconciler.ts';
+import { SessionWakeSource, sessionController, sessionControllerName } from './session/session-controller.ts';
+import { sessionCopyTarget } from './session/session-copier.ts';
 import { taskController } from './task-controller.ts';
 import { ConcurrencyGate } from './policy/concurrency-gate.ts';
 import { jobNameFor } from './names.ts';
@@ -77,11 +81,17 @@ async function main(): Promise<void> {
     log,
   });
   // Created once leading: only the leader copies, and a standby holds no blocking connection.
-  const copying: { copier?: EventCopier } = {};
+  const copying: { copier?: EventCopier; sessionCopier?: EventCopier } = {};
   const follower = {
     follow: (task: Parameters<EventCopier['follow']>[0]) => copying.copier?.follow(task),
     unfollow: (uid: string) => copying.copier?.unfollow(uid),
   };
+  const sessionFollower = {
+    follow: (session: Parameters<EventCopier['follow']>[0]) => copying.sessionCopier?.follow(session),
+    unfollow: (uid: string) => copying.sessionCopier?.unfollow(uid),
+  };
+  // Sessions' records (packages/database/src/session-records.ts) take a pool.
+  const sessionDb = new pg.Pool({ connectionString: config.DATABASE_URL, max: 5 });
   const redisUsers = config.RUNNER_REDIS_USERS === 'per-task'
     ? new RunnerRedisUsers({ redis, secret: config.RUNNER_REDIS_ACL_SECRET ?? '', runnerRedisUrl: config.RUNNER_REDIS_URL })
     : undefined;
@@ -94,7 +104,8 @@ async function main(): Promise<void> {
     }),
   });
   const recorder = new EventRecorder(clients.core, { onDropped: (count) => log.warn({ count }, 'Events dropped: the apiserver is slower than they come') });
-  const manager = new Manager({ caches: [cache], metrics, log });
+  const wake = new SessionWakeSource({ redisUrl: config.REDIS_URL, log });
+  const manager = new Manager({ caches: [cache, wake], metrics, log });
   const gate = new ConcurrencyGate({
     tasks: () => cache.tasks.list() as unknown as ClaudeTask[],
     policies: () => cache.policies.list() as unknown as ClaudePolicy[],
@@ -114,6 +125,10 @@ async function main(): Promise<void> {
   manager.add(notificationsController(cache, notifications, Math.min(4, config.OPERATOR_WORKERS)));
   // Few and rarely changed: one worker.
   manager.add(policyController(cache, new PolicyReconciler({ clients, cache, log }), 1));
+  const sessions = new SessionReconciler({
+    clients, cache, db: sessionDb, redis, config, log, recorder, copier: sessionFollower, redisUsers,
+  });
+  manager.add(sessionController(cache, wake, sessions, config.OPERATOR_WORKERS));
 
   let stopping: Promise<void> | undefined;
   const shutdown = (reason: string, code: number) => {
@@ -122,11 +137,13 @@ async function main(): Promise<void> {
       await manager.stop().catch(() => undefined);
       await recorder.flush();
       await copying.copier?.close();
+      await copying.sessionCopier?.close();
       await elector.release().catch(() => undefined);
       metrics.leader.set(0);
       server.close();
       redis.disconnect();
       await store.close();
+      await sessionDb.end();
       process.exit(code);
     })();
   };
@@ -139,6 +156,14 @@ async function main(): Promise<void> {
     onCopied: (events) => metrics.eventsCopied.inc(events),
     onReconnect: async (tasks) => {
       for (const task of tasks) await redisUsers?.ensure(task);
+    },
+  });
+  copying.sessionCopier = new EventCopier({
+    redisUrl: config.REDIS_URL, logger: log, maxLength: config.EVENT_STREAM_MAX_LENGTH, connectionName: 'claude-operator-session-copier',
+    target: sessionCopyTarget({ db: sessionDb, onStatusEvent: ({ namespace, name }) => manager.enqueue(sessionControllerName, `${namespace}/${name}`) }),
+    onCopied: (events) => metrics.eventsCopied.inc(events),
+    onReconnect: async (sessionsFollowed) => {
+      for (const session of sessionsFollowed) await redisUsers?.ensureSession(session);
     },
   });
   // Before any task is reconciled: per-user limits count tasks by the creator it stamps.

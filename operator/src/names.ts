@@ -39,3 +39,24 @@ export function taskLabelValue(taskName: string): string {
 export function specSecretNameFor(jobName: string): string {
   return `${jobName}-spec`;
 }
+
+/** On a session's Jobs, pods, PVC and Secrets: the session's name (cut as taskLabelValue cuts) and uid. */
+export const sessionNameLabel = 'claude-operator.io/session';
+export const sessionUidLabel = 'claude-operator.io/session-uid';
+/** The session's full name: the controller maps Jobs and pods back to their session by it. */
+export const sessionNameAnnotation = 'claude-operator.io/session-name';
+/** The activation a Job is (1, 2, ...). */
+export const sessionActivationAnnotation = 'claude-operator.io/activation';
+/** Held until the session's history is in Postgres and its Redis keys and PVC are gone. */
+export const sessionFinalizerName = 'claude-operator.io/session-history';
+
+/** `<session name>-<activation>`, the name cut so it fits the job-name label (63 characters). */
+export function sessionJobName(sessionName: string, activation: number): string {
+  const suffix = `-${activation}`;
+  return `${sessionName.slice(0, maxLabelValue - suffix.length).replace(/[-.]+$/, '')}${suffix}`;
+}
+
+/** The PVC the operator makes for a session that names none. */
+export function sessionPvcName(sessionName: string): string {
+  return `${sessionName.slice(0, 253 - '-session'.length)}-session`;
+}

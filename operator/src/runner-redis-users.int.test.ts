@@ -7,6 +7,10 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { EventPublisher } from '../../runner/src/event-publisher.ts';
 import { taskEventPersistedKey, taskEventStreamKey, taskEventWakeChannel, taskPartialChannel } from '../../packages/contracts/src/event-stream.ts';
+import {
+  sessionAnsweredKey, sessionControlChannel, sessionEventPersistedKey, sessionEventStreamKey, sessionEventWakeChannel, sessionInboxKey,
+  sessionPartialChannel, sessionTranscriptKey,
+} from '../../packages/contracts/src/session-stream.ts';
 import { RunnerRedisUsers } from './runner-redis-users.ts';
 
 const logger = pino({ level: 'silent' });
@@ -87,5 +91,76 @@ describe('RunnerRedisUsers', () => {
     runner.on('error', (error: Error) => errors.push(error.message));
     await expect(runner.connect().then(() => runner.ping())).rejects.toThrow();
     expect(errors.join('\n')).toMatch(/WRONGPASS|invalid username-password/i);
+  });
+});
+
+describe('RunnerRedisUsers for sessions', () => {
+  const noperm = (results: Array<PromiseSettledResult<unknown>>) =>
+    results.map((result) => (result.status === 'rejected' ? String(result.reason).match(/NOPERM/)?.[0] : 'allowed'));
+
+  it('lets a session\'s runner do what it does on its own keys and channels', async () => {
+    const session = newTask();
+    const { namespace: ns, name } = session;
+    const credentials = await users.ensureSession(session);
+    expect(new URL(credentials.url).username).toBe(`claude-session-${session.uid}`);
+    await admin.set(sessionEventPersistedKey(ns, name), '3');
+    await admin.hset(sessionAnsweredKey(ns, name), 'msg_a', '3');
+    await admin.xadd(sessionInboxKey(ns, name), '*', 'messageId', 'msg_b', 'text', 'hi', 'acceptedAt', new Date().toISOString());
+    const runner = connect(credentials.url);
+    await runner.connect();
+    await runner.xgroup('CREATE', sessionInboxKey(ns, name), 'runner', '0', 'MKSTREAM');
+    const read = await runner.xreadgroup('GROUP', 'runner', 'runner', 'COUNT', 10, 'STREAMS', sessionInboxKey(ns, name), '>') as Array<[string, Array<[string, string[]]>]>;
+    const entryId = read[0]![1][0]![0];
+    expect(await runner.xpending(sessionInboxKey(ns, name), 'runner')).toEqual([1, entryId, entryId, [['runner', '1']]]);
+    expect(await runner.hexists(sessionAnsweredKey(ns, name), 'msg_a')).toBe(1);
+    expect(await runner.get(sessionEventPersistedKey(ns, name))).toBe('3');
+    await runner.set(sessionTranscriptKey(ns, name), '{"t":1}');
+    expect(await runner.get(sessionTranscriptKey(ns, name))).toBe('{"t":1}');
+    await runner.xadd(sessionEventStreamKey(ns, name), '*', 'seq', '1', 'type', 'runner.started', 'data', '{}');
+    expect(await runner.xrange(sessionEventStreamKey(ns, name), '-', '+')).toHaveLength(1);
+    expect(await runner.xack(sessionInboxKey(ns, name), 'runner', entryId)).toBe(1);
+    expect(await runner.publish(sessionEventWakeChannel(ns, name), '1')).toBeGreaterThanOrEqual(0);
+    expect(await runner.publish(sessionPartialChannel(ns, name), '{}')).toBeGreaterThanOrEqual(0);
+    const subscriber = connect(credentials.url);
+    await subscriber.connect();
+    await subscriber.subscribe(sessionControlChannel(ns, name));
+  });
+
+  it('refuses a session\'s runner another session\'s keys and channels, and writes to the operator\'s keys', async () => {
+    const mine = newTask();
+    const other = newTask();
+    const runner = connect((await users.ensureSession(mine)).url);
+    await runner.connect();
+    const subscriber = connect((await users.ensureSession(mine)).url);
+    await subscriber.connect();
+    const o = other;
+    const refusals = [
+      runner.xadd(sessionEventStreamKey(o.namespace, o.name), '*', 'seq', '1'),
+      runner.xgroup('CREATE', sessionInboxKey(o.namespace, o.name), 'runner', '0', 'MKSTREAM'),
+      runner.xreadgroup('GROUP', 'runner', 'runner', 'STREAMS', sessionInboxKey(o.namespace, o.name), '0'),
+      runner.xadd(sessionInboxKey(o.namespace, o.name), '*', 'messageId', 'x'),
+      runner.get(sessionTranscriptKey(o.namespace, o.name)),
+      runner.set(sessionTranscriptKey(o.namespace, o.name), 'x'),
+      runner.hexists(sessionAnsweredKey(o.namespace, o.name), 'msg_a'),
+      runner.get(sessionEventPersistedKey(o.namespace, o.name)),
+      runner.publish(sessionEventWakeChannel(o.namespace, o.name), '1'),
+      subscriber.subscribe(sessionControlChannel(o.namespace, o.name)),
+      // Its own persisted key and answered hash are the operator's word.
+      runner.set(sessionEventPersistedKey(mine.namespace, mine.name), '999'),
+      runner.hset(sessionAnsweredKey(mine.namespace, mine.name), 'msg_x', '1'),
+      runner.del(sessionInboxKey(mine.namespace, mine.name)),
+      // A task's keys are not a session's.
+      runner.xadd(taskEventStreamKey(mine.namespace, mine.name), '*', 'seq', '1'),
+      runner.keys('*'),
+      runner.call('ACL', 'LIST'),
+    ];
+    expect(noperm(await Promise.allSettled(refusals))).toEqual(refusals.map(() => 'NOPERM'));
+  });
+
+  it('a removed session user cannot log in', async () => {
+    const session = newTask();
+    const credentials = await users.ensureSession(session);
+    await users.removeSession(session);
+    expect(await admin.call('ACL', 'GETUSER', credentials.username)).toBeNull();
   });
 });

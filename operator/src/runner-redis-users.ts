@@ -11,6 +11,11 @@
 import crypto from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { taskEventPersistedKey, taskEventStreamKey, taskEventWakeChannel, taskPartialChannel } from '../../packages/contracts/src/event-stream.ts';
+import { sessionRunnerRedisCommands } from '../../packages/contracts/src/pod-contract.ts';
+import {
+  sessionAnsweredKey, sessionControlChannel, sessionEventPersistedKey, sessionEventStreamKey, sessionEventWakeChannel, sessionInboxKey,
+  sessionPartialChannel, sessionTranscriptKey,
+} from '../../packages/contracts/src/session-stream.ts';
 
 export interface TaskIdentity {
   namespace: string;
@@ -44,8 +49,7 @@ export class RunnerRedisUsers {
     this.runnerRedisUrl = options.runnerRedisUrl;
   }
 
-  credentialsFor(task: TaskIdentity): RunnerRedisCredentials {
-    const username = usernameFor(task.uid);
+  credentialsFor(task: TaskIdentity, username = usernameFor(task.uid)): RunnerRedisCredentials {
     const password = crypto.createHmac('sha256', this.secret).update(`runner-redis:${task.uid}`).digest('hex');
     const url = new URL(this.runnerRedisUrl);
     url.username = username;
@@ -64,10 +68,47 @@ export class RunnerRedisUsers {
   async remove(task: Pick<TaskIdentity, 'uid'>): Promise<void> {
     await this.redis.call('ACL', 'DELUSER', usernameFor(task.uid));
   }
+
+  /** A session's runner's user (sessionAclRules); idempotent. */
+  async ensureSession(session: TaskIdentity): Promise<RunnerRedisCredentials> {
+    const credentials = this.credentialsFor(session, sessionUsernameFor(session.uid));
+    await this.redis.call('ACL', 'SETUSER', credentials.username, ...sessionAclRules(session, credentials.password));
+    return credentials;
+  }
+
+  async removeSession(session: Pick<TaskIdentity, 'uid'>): Promise<void> {
+    await this.redis.call('ACL', 'DELUSER', sessionUsernameFor(session.uid));
+  }
 }
 
 export function usernameFor(taskUid: string): string {
   return `claude-task-${taskUid}`;
+}
+
+export function sessionUsernameFor(sessionUid: string): string {
+  return `claude-session-${sessionUid}`;
+}
+
+/**
+ * A session's runner: a task runner's commands on its events stream, plus its
+ * inbox (the consumer group), the transcript (GET, SET) and, read only, the
+ * persisted key and the answered hash (both are the operator's word); SUBSCRIBE
+ * on its control channel. `%R~` (Redis 7) lets SET, allowed for the transcript,
+ * not touch the read-only keys.
+ */
+export function sessionAclRules(session: TaskIdentity, password: string): string[] {
+  const { namespace, name } = session;
+  return [
+    'reset', 'on',
+    `#${crypto.createHash('sha256').update(password).digest('hex')}`,
+    ...[sessionEventStreamKey(namespace, name), sessionInboxKey(namespace, name), sessionTranscriptKey(namespace, name)]
+      .map((key) => `~${globEscape(key)}`),
+    ...[sessionEventPersistedKey(namespace, name), sessionAnsweredKey(namespace, name)].map((key) => `%R~${globEscape(key)}`),
+    'resetchannels',
+    ...[sessionEventWakeChannel(namespace, name), sessionPartialChannel(namespace, name), sessionControlChannel(namespace, name)]
+      .map((channel) => `&${globEscape(channel)}`),
+    '-@all', ...[...runnerCommands, ...sessionRunnerRedisCommands].map((command) => `+${command}`),
+  ];
 }
 
 /** The ACL SETUSER rules: everything reset first, so an existing user ends up exactly so. */

@@ -13,7 +13,7 @@ import type { ScriptedApi } from '../scripted-api/server.ts';
 import { bedSetting, kubeConfig, waitFor, type TestNamespace } from '../support/cluster.ts';
 import type { OperatorUnderTest } from './support/operator-under-test.ts';
 import {
-  cronPermissions, grantedByChart, grantedForPolicies, operatorRequests, permission, templatePermissions, webhookPermissions,
+  cronPermissions, grantedByChart, grantedForPolicies, operatorRequests, permission, sessionPermissions, templatePermissions, webhookPermissions,
 } from './support/rbac-audit.ts';
 import { setUpTaskFixture, type TaskFixture } from './support/task-fixture.ts';
 import { taskTools, type TaskTools } from './support/tasks.ts';
@@ -171,7 +171,8 @@ describe('RBAC', () => {
     const checkedAtAdmission = permission('claude-operator.io', 'claudetasks/finalizers', 'update');
     // Making tasks on a schedule (a minute's wait), reading templates and a webhook's HMAC key are
     // proven in cron.e2e.test.ts, templates.e2e.test.ts and webhooks.e2e.test.ts.
-    const exercisedElsewhere = [...cronPermissions, ...templatePermissions, ...webhookPermissions];
+    // Sessions' own permissions: the session controller's tests (session e2e to come).
+    const exercisedElsewhere = [...cronPermissions, ...templatePermissions, ...webhookPermissions, ...sessionPermissions];
     expect([...granted].filter((p) => !used.has(p) && p !== checkedAtAdmission && !exercisedElsewhere.includes(p)).sort()).toEqual([]);
     // The policies role: claudepolicy.e2e.test.ts proves each of its rules is used; tasks use its cache of ClaudePolicies.
     const forPolicies = await grantedForPolicies(operator);

@@ -67,6 +67,7 @@ export function parseStreamEntry(id: string, fields: string[]): StreamEntry {
     type: values.get('type') ?? 'unknown',
     time: values.get('time') ?? '',
     data: JSON.parse(data) as TaskEvent,
+    ...(values.get('messageId') ? { messageId: values.get('messageId')! } : {}),
   };
 }
 

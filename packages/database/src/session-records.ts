@@ -203,6 +203,18 @@ export async function readSessionEvents(db: Queryable, sessionUid: string, range
   }));
 }
 
+/** The session's last stored event of one of these types (e.g. the runner's lifecycle events), if any. */
+export async function readLastSessionEvent(db: Queryable, sessionUid: string, types: readonly string[]): Promise<TaskEventRecord | undefined> {
+  const { rows } = await db.query<{ seq: string; type: string; data: unknown; time: Date; message_id: string | null }>(
+    `SELECT seq, type, data, time, message_id FROM claude_session_events WHERE session_uid = $1 AND type = ANY($2::text[])
+     ORDER BY seq DESC LIMIT 1`, [sessionUid, types]);
+  const row = rows[0];
+  return row && {
+    seq: Number(row.seq), type: row.type, data: row.data, time: new Date(row.time).toISOString(),
+    ...(row.message_id === null ? {} : { messageId: row.message_id }),
+  };
+}
+
 export async function readTranscript(db: Queryable, sessionUid: string): Promise<SessionTranscript | undefined> {
   const { rows } = await db.query<{ claude_session_id: string; content: string; through_seq: string }>(
     'SELECT claude_session_id, content, through_seq FROM claude_session_transcripts WHERE session_uid = $1', [sessionUid]);

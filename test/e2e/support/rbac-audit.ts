@@ -52,3 +52,13 @@ export const templatePermissions = [permission('claude-operator.io', 'claudetask
 
 /** What only a completion webhook with a secretRef needs: reading its HMAC key (webhooks.e2e.test.ts signs with one). */
 export const webhookPermissions = [permission('', 'secrets', 'get')];
+
+/** What only a ClaudeSession needs (claudesessions and persistentvolumeclaims list/watch every operator uses, for its caches). */
+export const sessionPermissions = [
+  permission('claude-operator.io', 'claudesessions', 'patch'),
+  permission('claude-operator.io', 'claudesessions/status', 'patch'),
+  // Checked inside the admission of what is created with blockOwnerDeletion on the session, never requested itself.
+  permission('claude-operator.io', 'claudesessions/finalizers', 'update'),
+  permission('', 'persistentvolumeclaims', 'create'),
+  permission('', 'persistentvolumeclaims', 'delete'),
+];

@@ -1,0 +1,69 @@
+// The ClaudeSession controller, as the manager runs it: a change to a session, or
+// to a Job or pod the operator made for it, queues the session's key; so does a
+// message on sessionWakeChannel (the API publishes "<namespace>/<name>" after it
+// accepts a message), so a Suspended session starts its next pod at once.
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { Redis } from 'ioredis';
+import { sessionWakeChannel } from '../../../packages/contracts/src/session-stream.ts';
+import type { Logger } from '../../../packages/platform/src/logger.ts';
+import type { ClusterCache } from '../cluster-cache.ts';
+import type { InformerHandlers } from '../kube/informer.ts';
+import type { Cache, ControllerDefinition, WatchSource } from '../manager.ts';
+import { sessionNameAnnotation } from '../names.ts';
+import type { SessionReconciler } from './session-reconciler.ts';
+
+export const sessionControllerName = 'claudesessions';
+
+/** sessionWakeChannel as a watch: each message is a session's key. A Cache, so the manager starts it with the informers. */
+export class SessionWakeSource implements WatchSource<KubernetesObject>, Cache {
+  private readonly handlers: Array<InformerHandlers<KubernetesObject>> = [];
+  private subscriber: Redis | undefined;
+  private readonly options: { redisUrl: string; log: Logger };
+
+  constructor(options: { redisUrl: string; log: Logger }) {
+    this.options = options;
+  }
+
+  addHandlers(handlers: InformerHandlers<KubernetesObject>): void {
+    this.handlers.push(handlers);
+  }
+
+  async start(): Promise<void> {
+    // A connection of its own: a subscribed connection takes no other command. ioredis subscribes again after a reconnect.
+    const subscriber = new Redis(this.options.redisUrl, { connectionName: 'claude-operator-session-wake' });
+    this.subscriber = subscriber;
+    subscriber.on('error', (error: Error) => this.options.log.debug({ err: error.message }, 'session wake: redis connection error'));
+    subscriber.on('message', (_channel: string, message: string) => {
+      const [namespace, name, ...rest] = message.split('/');
+      if (!namespace || !name || rest.length > 0) return;
+      const object: KubernetesObject = { metadata: { namespace, name } };
+      for (const handlers of this.handlers) handlers.onAdd?.(object);
+    });
+    await subscriber.subscribe(sessionWakeChannel);
+  }
+
+  async stop(): Promise<void> {
+    this.subscriber?.disconnect();
+  }
+}
+
+export function sessionController(cache: ClusterCache, wake: WatchSource<KubernetesObject>, reconciler: Pick<SessionReconciler, 'reconcile'>,
+  workers: number): ControllerDefinition {
+  const sessionKey = (object: KubernetesObject) => [`${object.metadata?.namespace}/${object.metadata?.name}`];
+  const ownerSessionKey = (object: KubernetesObject) => {
+    const session = object.metadata?.annotations?.[sessionNameAnnotation];
+    return session ? [`${object.metadata?.namespace}/${session}`] : [];
+  };
+  return {
+    name: sessionControllerName,
+    workers,
+    reconcile: (key) => reconciler.reconcile(key),
+    watches: [
+      { source: cache.sessions, keysOf: sessionKey },
+      { source: cache.jobs, keysOf: ownerSessionKey },
+      { source: cache.pods, keysOf: ownerSessionKey },
+      { source: cache.pvcs, keysOf: ownerSessionKey },
+      { source: wake, keysOf: sessionKey },
+    ] as ControllerDefinition['watches'],
+  };
+}
