@@ -17,6 +17,7 @@
 // --strict-mcp-config), so only the spec decides what the agent may do.
 import path from 'node:path';
 import type { AgentSpec } from '../../crds/src/agent-spec.ts';
+import type { ClaudeTaskSpec } from '../../crds/src/claude-task.ts';
 import { ConfigError } from './errors.ts';
 
 /** Linux MAX_ARG_STRLEN is 131072 bytes including the terminating NUL; keep a margin. */
@@ -56,8 +57,8 @@ export interface CliSession {
   resume: boolean;
 }
 
-/** `filesDir`: a private directory for the files the args name. */
-export function claudeArgs(spec: CliSpec, prompt: string, filesDir: string, session?: CliSession): ClaudeInvocation {
+/** `filesDir`: a private directory for the files the args name. A task's spec or a session's. */
+export function claudeArgs(spec: CliSpec | ClaudeTaskSpec, prompt: string, filesDir: string, session?: CliSession): ClaudeInvocation {
   const files: CliFile[] = [];
   const file = (name: string, content: string) => {
     const filePath = path.join(filesDir, name);

@@ -22,6 +22,7 @@
 import { Redis } from 'ioredis';
 import { backoffDelay, defaultBackoff, type BackoffOptions } from '../../packages/platform/src/backoff.ts';
 import { redisReady } from '../../packages/platform/src/redis-ready.ts';
+import { abortableSleep } from './abortable-sleep.ts';
 import { seqOfEntry } from '../../packages/contracts/src/event-stream.ts';
 import type { TaskEvent } from '../../packages/contracts/src/task-events.ts';
 import type { Logger } from '../../packages/platform/src/logger.ts';
@@ -165,7 +166,7 @@ export class EventPublisher {
         this.options.logger.debug({ err: (error as Error).message }, 'cannot read the persisted key; retrying');
       }
       if (this.persistedSeq >= seq) break;
-      await abortableDelay(this.options.persistPollMs, signal);
+      await abortableSleep(this.options.persistPollMs, signal);
     }
     return true;
   }
@@ -362,18 +363,6 @@ function markWritten(event: QueuedEvent): QueuedEvent {
   event.onWritten?.(event.seq!);
   event.onWritten = undefined;
   return event;
-}
-
-function abortableDelay(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 function lastSeqOf(entries: Array<[id: string, fields: string[]]>, logger: Logger): number {
