@@ -134,6 +134,40 @@ describe('the runner in session mode', () => {
     for (const part of ['lost-666', 'reply-lost']) expect(conversation).toContain(part);
   });
 
+  it('copies the transcript from another project dir when the workspace path changed', async () => {
+    const session = harness.newSession();
+    const rootfs = await harness.runner.newRootfs();
+    await harness.send(session, answer('moved-121', 'reply-moved'));
+    expect((await (await harness.startRunner(session, { rootfs, idleTimeoutSeconds: 1 })).exited).exitCode).toBe(0);
+    await harness.redis.del(session.keys.transcript); // so only the other project dir can carry the context
+
+    await harness.send(session, answer('elsewhere-232', 'reply-elsewhere'));
+    const runner = await harness.startRunner(session, { rootfs, idleTimeoutSeconds: 1, env: { WORKSPACE_DIR: '/var/lib/claude-session/moved' } });
+    expect((await runner.exited).exitCode).toBe(0);
+    expect(runner.output()).toContain('"transcript":"other-project"');
+    const conversation = conversationOf(session, 'elsewhere-232');
+    for (const part of ['moved-121', 'reply-moved']) expect(conversation).toContain(part);
+  });
+
+  it('acknowledges a message only once the operator has its answer (the persisted key)', async () => {
+    const session = harness.newSession();
+    harness.setOperator(false);
+    try {
+      await harness.send(session, answer('held-343', 'reply-held'));
+      const runner = await harness.startRunner(session, { idleTimeoutSeconds: 1 });
+      const [completed] = await harness.waitForEvents(session, 'the turn\'s completion', (events) => completions(events).length === 1)
+        .then((events) => events.filter((e) => e.type === 'runner.turn_completed'));
+      await harness.redis.set(session.keys.persisted, String(completed!.seq - 1));
+      await new Promise((resolve) => setTimeout(resolve, 1_500)); // several of the runner's reads of the key
+      expect(await pendingCount(session)).toBe(1);
+      harness.setOperator(true);
+      expect((await runner.exited).exitCode).toBe(0);
+      expect(await pendingCount(session)).toBe(0);
+    } finally {
+      harness.setOperator(true);
+    }
+  });
+
   it('ends a turn as interrupted on the control channel\'s interrupt, and answers the next message with the context', async () => {
     const session = harness.newSession();
     const slowId = await harness.send(session, 'slow-888 [[scenario:slow {"tokens":300,"delayMs":100}]]');

@@ -121,11 +121,12 @@ async function serve(options: RunSessionOptions, c: Connections): Promise<Sessio
   const transcriptKey = sessionTranscriptKey(namespace, name);
   const transcript = await transcriptPaths(config.claudeHome, config.workspaceDir, claudeSessionId);
   const inbox = new Inbox(c.redis, { inbox: sessionInboxKey(namespace, name), answered: sessionAnsweredKey(namespace, name) });
-  const ready = await untilDone('prepare the inbox and the transcript', async () => {
+  // whenNotAborted: a SUBSCRIBE waits for Redis however long it is away.
+  const ready = await whenNotAborted(untilDone('prepare the inbox and the transcript', async () => {
     await c.control.start();
     await inbox.createGroup();
     return restoreTranscriptAtStart(transcript, c.redis, transcriptKey);
-  }, stop, logger);
+  }, stop, logger), stop);
   if (ready === undefined) return stopped();
   logger.info({ transcript: ready }, 'transcript ready');
 

@@ -63,6 +63,8 @@ export interface SessionHarness {
   waitForEvents(session: TestSession, what: string, check: (events: StreamEntry[]) => boolean, timeoutMs?: number): Promise<StreamEntry[]>;
   /** The scripted API's requests of the session's CLI conversation (each turn's requests, in order). */
   requestsOf(session: TestSession): RecordedRequest[];
+  /** Stops (false) or resumes (true) playing the operator: the persisted key and the answered hash stay as they are meanwhile. */
+  setOperator(running: boolean): void;
   close(): Promise<void>;
 }
 
@@ -74,8 +76,9 @@ export async function startSessionHarness(namespace: string): Promise<SessionHar
 
   // The operator's part: persisted key and answered hash, from the stream.
   let stopped = false;
+  let operatorRunning = true;
   const operatorPass = async () => {
-    for (const session of sessions) {
+    for (const session of operatorRunning ? sessions : []) {
       const events = await readEvents(redis, session);
       const last = events.at(-1)?.seq;
       if (last === undefined) continue;
@@ -169,6 +172,9 @@ export async function startSessionHarness(namespace: string): Promise<SessionHar
     },
     requestsOf(session) {
       return api.requests.filter((request) => request.headers['x-claude-code-session-id'] === session.uid && request.body?.tools !== undefined);
+    },
+    setOperator(running) {
+      operatorRunning = running;
     },
     async close() {
       stopped = true;
