@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { ClaudeTaskSpec } from '../../crds/src/claude-task.ts';
-import { claudeArgs, maxArgBytes } from './cli-args.ts';
+import type { ClaudeSessionSpec } from '../../crds/src/claude-session.ts';
+import { claudeArgs, maxArgBytes, type CliSession } from './cli-args.ts';
 import { ConfigError } from './errors.ts';
 
 const base = ['-p', '--output-format', 'stream-json', '--verbose', '--include-partial-messages'];
@@ -89,5 +90,34 @@ describe('claudeArgs', () => {
 
   it('refuses a JSON Schema too long for one argument (the spec does not allow one)', () => {
     expect(() => claudeArgs({ prompt: 'x', jsonSchema: { description: 'é'.repeat(maxArgBytes) } }, 'p', dir)).toThrow(ConfigError);
+  });
+
+  describe('a session\'s turn', () => {
+    const id = '6f1c2c8e-0d5a-4a8e-9d43-2b1f0c9e7a11';
+    // [name, spec, session, the args after base]
+    const sessionCases: Array<[string, Partial<ClaudeTaskSpec>, CliSession, string[]]> = [
+      ['the first turn starts the CLI session with its id', {}, { sessionId: id, resume: false },
+        [...isolated, '--session-id', id, '--', 'hi']],
+      ['a later turn resumes it', {}, { sessionId: id, resume: true }, [...isolated, '--resume', id, '--', 'hi']],
+      ['after every spec flag, before the prompt', { model: 'm', jsonSchema: { type: 'object' } }, { sessionId: id, resume: true },
+        ['--model', 'm', ...isolated, '--json-schema', '{"type":"object"}', '--resume', id, '--', 'hi']],
+    ];
+
+    it.each(sessionCases)('%s', (_name, spec, session, after) => {
+      expect(claudeArgs(spec, 'hi', dir, session).args).toEqual([...base, ...after]);
+    });
+
+    it('keeps the session flag when the message goes to stdin', () => {
+      const text = 'x'.repeat(maxArgBytes + 1);
+      expect(claudeArgs({}, text, dir, { sessionId: id, resume: false })).toEqual({
+        args: [...base, ...isolated, '--session-id', id], stdin: text, files: [],
+      });
+    });
+
+    it('takes a session\'s spec as it is (it has no prompt)', () => {
+      const spec: ClaudeSessionSpec = { model: 'm', idleTimeoutSeconds: 60, workspace: { size: '1Gi' } };
+      expect(claudeArgs(spec, 'hi', dir, { sessionId: id, resume: true }).args).toEqual([...base, '--model', 'm', ...isolated,
+        '--resume', id, '--', 'hi']);
+    });
   });
 });

@@ -16,6 +16,7 @@
 // ignored (--setting-sources user, where user is the runner's own CLAUDE_HOME, and
 // --strict-mcp-config), so only the spec decides what the agent may do.
 import path from 'node:path';
+import type { AgentSpec } from '../../crds/src/agent-spec.ts';
 import type { ClaudeTaskSpec } from '../../crds/src/claude-task.ts';
 import { ConfigError } from './errors.ts';
 
@@ -43,8 +44,21 @@ export interface ClaudeInvocation {
   files: CliFile[];
 }
 
-/** `filesDir`: a private directory for the files the args name. */
-export function claudeArgs(spec: ClaudeTaskSpec, prompt: string, filesDir: string): ClaudeInvocation {
+/** The agent fields the command line is made of: a ClaudeTask's and a ClaudeSession's spec alike. */
+export type CliSpec = Omit<AgentSpec, 'workspace'>;
+
+/**
+ * A session's turn: the first turn of a session starts the CLI's session with this
+ * id (--session-id, the CLI takes a UUID); every later turn continues it (--resume),
+ * which needs the transcript of the earlier turns in $HOME/.claude/projects.
+ */
+export interface CliSession {
+  sessionId: string;
+  resume: boolean;
+}
+
+/** `filesDir`: a private directory for the files the args name. A task's spec or a session's. */
+export function claudeArgs(spec: CliSpec | ClaudeTaskSpec, prompt: string, filesDir: string, session?: CliSession): ClaudeInvocation {
   const files: CliFile[] = [];
   const file = (name: string, content: string) => {
     const filePath = path.join(filesDir, name);
@@ -74,6 +88,7 @@ export function claudeArgs(spec: ClaudeTaskSpec, prompt: string, filesDir: strin
   if (spec.settings !== undefined) args.push('--settings', file(cliFileNames.settings, JSON.stringify(spec.settings)));
   // The CLI takes the schema only inline; the spec keeps it well below one argument.
   if (spec.jsonSchema !== undefined) args.push('--json-schema', fitsArgv(JSON.stringify(spec.jsonSchema), 'spec.jsonSchema'));
+  if (session !== undefined) args.push(session.resume ? '--resume' : '--session-id', session.sessionId);
   if (Buffer.byteLength(prompt, 'utf8') > maxArgBytes) return { args, stdin: prompt, files };
   args.push('--', prompt);
   return { args, stdin: undefined, files };

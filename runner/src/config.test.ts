@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { agentEnvOf, loadConfig } from './config.ts';
+import { agentEnvOf, loadConfig, loadSessionConfig, runnerModeOf } from './config.ts';
 import { ConfigError } from './errors.ts';
 
 const valid = {
@@ -74,6 +74,50 @@ describe('loadConfig', () => {
     expect(error).toBeInstanceOf(ConfigError);
     const message = (error as Error).message;
     for (const name of ['REDIS_URL', 'WORKSPACE_DIR', 'CLAUDE_TASK_ATTEMPT', 'CLAUDE_TASK_NAME']) expect(message).toContain(name);
+  });
+});
+
+describe('runnerModeOf', () => {
+  it.each([
+    [{}, 'task'], [{ CLAUDE_RUNNER_MODE: '' }, 'task'], [{ CLAUDE_RUNNER_MODE: 'task' }, 'task'], [{ CLAUDE_RUNNER_MODE: 'session' }, 'session'],
+  ])('%j is %s', (env, mode) => {
+    expect(runnerModeOf(env)).toBe(mode);
+  });
+
+  it('refuses an unknown mode by name', () => {
+    expect(() => runnerModeOf({ CLAUDE_RUNNER_MODE: 'chat' })).toThrow(/CLAUDE_RUNNER_MODE/);
+  });
+});
+
+describe('loadSessionConfig', () => {
+  const { CLAUDE_TASK_NAMESPACE: _ns, CLAUDE_TASK_NAME: _name, CLAUDE_TASK_UID: _uid, ...common } = valid;
+  const session = {
+    ...common, CLAUDE_RUNNER_MODE: 'session', CLAUDE_SESSION_NAMESPACE: 'team-a', CLAUDE_SESSION_NAME: 'chat',
+    CLAUDE_SESSION_UID: '6f1c2c8e-0d5a-4a8e-9d43-2b1f0c9e7a11', CLAUDE_SESSION_ID: '6f1c2c8e-0d5a-4a8e-9d43-2b1f0c9e7a11',
+  };
+
+  it('parses the session variables, with the default idle timeout', () => {
+    expect(loadSessionConfig(session)).toMatchObject({
+      session: { namespace: 'team-a', name: 'chat', uid: session.CLAUDE_SESSION_UID, claudeSessionId: session.CLAUDE_SESSION_ID,
+        idleTimeoutMs: 300_000 },
+      specFile: '/etc/claude-task/spec.json', workspaceDir: '/workspace', claudeHome: '/claude-home',
+    });
+  });
+
+  it('takes an idle timeout from 1 s (the CRD asks for 10 s or more)', () => {
+    expect(loadSessionConfig({ ...session, CLAUDE_SESSION_IDLE_TIMEOUT_SECONDS: '1' }).session.idleTimeoutMs).toBe(1000);
+  });
+
+  it.each([
+    ['CLAUDE_SESSION_ID', 'not-a-uuid'], ['CLAUDE_SESSION_IDLE_TIMEOUT_SECONDS', '0'], ['CLAUDE_SESSION_IDLE_TIMEOUT_SECONDS', 'soon'],
+    ['CLAUDE_SESSION_NAME', 'Not_A_Name'], ['CLAUDE_SESSION_NAMESPACE', ''],
+  ])('refuses %s=%j by name', (name, value) => {
+    expect(() => loadSessionConfig({ ...session, [name]: value })).toThrow(new RegExp(name));
+  });
+
+  it('does not need the task variables, nor does a task need the session ones', () => {
+    expect(() => loadSessionConfig(session)).not.toThrow();
+    expect(() => loadConfig(session)).toThrow(/CLAUDE_TASK_NAME/);
   });
 });
 

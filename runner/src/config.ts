@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { defaultIdleTimeoutSeconds } from '../../crds/src/claude-session.ts';
 import { agentEnvPrefix, podEnv, podPaths } from '../../packages/contracts/src/pod-contract.ts';
 import { configProblems } from '../../packages/platform/src/config.ts';
 import { ConfigError } from './errors.ts';
@@ -20,13 +21,10 @@ const positiveInt = (fallback: number) => z.coerce.number().int().min(1).default
 const resourceName = z.string().min(1).max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a Kubernetes resource name');
 
 // What the operator sets by the pod contract (podEnv), then the runner's own settings.
-const EnvSchema = z.object({
+// Both modes share these; each adds the variables that name what it runs.
+const CommonEnvSchema = z.object({
   [podEnv.specFile]: absolutePath,
   [podEnv.apiKeyFile]: absolutePath,
-  [podEnv.taskNamespace]: resourceName,
-  [podEnv.taskName]: resourceName,
-  [podEnv.taskUid]: z.string().min(1).max(128),
-  CLAUDE_TASK_ATTEMPT: z.coerce.number().int().min(1).optional(),
   [podEnv.redisUrl]: z.string().regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL'),
   [podEnv.workspaceDir]: absolutePath,
   [podEnv.claudeHome]: absolutePath,
@@ -46,8 +44,29 @@ const EnvSchema = z.object({
   RUNNER_API_MAX_TOKENS: positiveInt(8192),
 });
 
-export interface RunnerConfig {
-  task: { namespace: string; name: string; uid: string; attempt: number | undefined };
+const TaskEnvSchema = CommonEnvSchema.extend({
+  [podEnv.taskNamespace]: resourceName,
+  [podEnv.taskName]: resourceName,
+  [podEnv.taskUid]: z.string().min(1).max(128),
+  CLAUDE_TASK_ATTEMPT: z.coerce.number().int().min(1).optional(),
+});
+
+const SessionEnvSchema = CommonEnvSchema.extend({
+  [podEnv.sessionNamespace]: resourceName,
+  [podEnv.sessionName]: resourceName,
+  [podEnv.sessionUid]: z.string().min(1).max(128),
+  // The CLI's --session-id takes only a UUID.
+  [podEnv.claudeSessionId]: z.uuid(),
+  // The CRD's minimum is 10 s; the runner takes less so that tests need not wait that long.
+  [podEnv.idleTimeoutSeconds]: z.coerce.number().int().min(1).max(7 * 24 * 3600).default(defaultIdleTimeoutSeconds),
+});
+
+export const runnerModes = ['task', 'session'] as const;
+export type RunnerMode = (typeof runnerModes)[number];
+const ModeEnvSchema = z.object({ [podEnv.runnerMode]: z.enum(runnerModes).default('task') });
+
+/** What both modes are given. */
+export interface CommonRunnerConfig {
   /** Files and directories below are already resolved with hostPath(). */
   specFile: string;
   apiKeyFile: string;
@@ -75,19 +94,55 @@ export interface RunnerConfig {
   api: { defaultModel: string; maxTokens: number };
 }
 
+/** A task's runner (CLAUDE_RUNNER_MODE task, the default). */
+export interface RunnerConfig extends CommonRunnerConfig {
+  task: { namespace: string; name: string; uid: string; attempt: number | undefined };
+}
+
+/** A session's runner (CLAUDE_RUNNER_MODE session). */
+export interface SessionRunnerConfig extends CommonRunnerConfig {
+  session: { namespace: string; name: string; uid: string; claudeSessionId: string; idleTimeoutMs: number };
+}
+
+/** Which mode the environment asks for; ConfigError for an unknown one. */
+export function runnerModeOf(env: NodeJS.ProcessEnv = process.env): RunnerMode {
+  return parseEnv(ModeEnvSchema, env)[podEnv.runnerMode];
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): RunnerConfig {
+  const e = parseEnv(TaskEnvSchema, env);
+  return {
+    task: { namespace: e.CLAUDE_TASK_NAMESPACE, name: e.CLAUDE_TASK_NAME, uid: e.CLAUDE_TASK_UID, attempt: e.CLAUDE_TASK_ATTEMPT },
+    ...commonConfig(e, env),
+  };
+}
+
+export function loadSessionConfig(env: NodeJS.ProcessEnv = process.env): SessionRunnerConfig {
+  const e = parseEnv(SessionEnvSchema, env);
+  return {
+    session: {
+      namespace: e.CLAUDE_SESSION_NAMESPACE, name: e.CLAUDE_SESSION_NAME, uid: e.CLAUDE_SESSION_UID,
+      claudeSessionId: e.CLAUDE_SESSION_ID, idleTimeoutMs: e.CLAUDE_SESSION_IDLE_TIMEOUT_SECONDS * 1000,
+    },
+    ...commonConfig(e, env),
+  };
+}
+
+function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.infer<S> {
   // Kubernetes makes it easy to set a variable to ""; that means "not set" here.
   const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
-  const parsed = EnvSchema.safeParse(given);
+  const parsed = schema.safeParse(given);
   if (!parsed.success) {
     throw new ConfigError(`invalid runner environment: ${configProblems(parsed.error).join('; ')}`);
   }
-  const e = parsed.data;
+  return parsed.data;
+}
+
+function commonConfig(e: z.infer<typeof CommonEnvSchema>, env: NodeJS.ProcessEnv): CommonRunnerConfig {
   const rootfs = e.LOCAL_NODE_ROOTFS;
   const proxy: Record<string, string> = {};
   for (const name of ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY'] as const) if (e[name] !== undefined) proxy[name] = e[name];
   return {
-    task: { namespace: e.CLAUDE_TASK_NAMESPACE, name: e.CLAUDE_TASK_NAME, uid: e.CLAUDE_TASK_UID, attempt: e.CLAUDE_TASK_ATTEMPT },
     specFile: hostPath(e.CLAUDE_TASK_SPEC_FILE, rootfs),
     apiKeyFile: hostPath(e.ANTHROPIC_API_KEY_FILE, rootfs),
     workspaceDir: hostPath(e.WORKSPACE_DIR, rootfs),

@@ -62,6 +62,30 @@ describe('EventPublisher', () => {
     subscriber.disconnect();
   });
 
+  it('tags events with messageId, tells each event\'s seq once written, and waits for one to be persisted', async () => {
+    const url = bedRedisUrl();
+    const { key, persistedKey } = uniqueKey();
+    const redis = new Redis(url);
+    const publisher = publisherFor(url, key, { persistedKey, persistPollMs: 20 });
+    publisher.publish({ type: 'runner.started' });
+    const tagged = publisher.publish({ type: 'turn.event' }, { messageId: 'msg_0123456789abcdef0123456789abcdef' });
+    const seq = await tagged.written;
+    expect(seq).toBe(2);
+    expect(await publisher.waitPersisted(seq, 100)).toBe(false);
+    await redis.set(persistedKey, '1');
+    expect(await publisher.waitPersisted(seq, 100)).toBe(false);
+    const stop = new AbortController();
+    const waiting = publisher.waitPersisted(seq, 60_000, stop.signal);
+    await redis.set(persistedKey, '2');
+    expect(await waiting).toBe(true);
+    stop.abort();
+    expect(await publisher.waitPersisted(seq + 1, 60_000, stop.signal)).toBe(false); // a stop ends the wait
+    await publisher.close(5_000);
+    const stored = await readStream(url, key);
+    expect(stored.map((e) => e.messageId)).toEqual([undefined, 'msg_0123456789abcdef0123456789abcdef']);
+    redis.disconnect();
+  });
+
   it('continues the seq of the stream, as a retry attempt does', async () => {
     const url = bedRedisUrl();
     const { key } = uniqueKey();

@@ -15,9 +15,14 @@
 // empty, the stream deleted) it is written again with its own seq, so Postgres
 // still gets every event exactly once. Nothing is trimmed here: the operator
 // trims only what it has copied.
+//
+// A session's runner tags each turn's events with the stream field `messageId`
+// (session-stream.ts), and waits for one event to be persisted (waitPersisted)
+// before it acknowledges the turn's message.
 import { Redis } from 'ioredis';
 import { backoffDelay, defaultBackoff, type BackoffOptions } from '../../packages/platform/src/backoff.ts';
 import { redisReady } from '../../packages/platform/src/redis-ready.ts';
+import { abortableSleep } from './abortable-sleep.ts';
 import { seqOfEntry } from '../../packages/contracts/src/event-stream.ts';
 import type { TaskEvent } from '../../packages/contracts/src/task-events.ts';
 import type { Logger } from '../../packages/platform/src/logger.ts';
@@ -60,8 +65,22 @@ interface QueuedEvent {
   type: string;
   data: string;
   time: string;
+  /** A session's events: the stream field `messageId` (session-stream.ts). */
+  messageId: string | undefined;
   /** Assigned when the event first goes into a batch, kept across retries and rewrites. */
   seq: number | undefined;
+  /** Called once, when the event is first known to be in the stream. */
+  onWritten: ((seq: number) => void) | undefined;
+}
+
+export interface PublishOptions {
+  /** Written as the entry's field `messageId`: a session's turn events. */
+  messageId?: string;
+}
+
+export interface PublishedEvent {
+  /** Resolves with the event's seq once it is in the stream; never rejects (it stays pending while Redis is away). */
+  written: Promise<number>;
 }
 
 export class EventPublisher {
@@ -119,10 +138,37 @@ export class EventPublisher {
   }
 
   /** Queues an event; it is written as soon as Redis takes it. */
-  publish(event: TaskEvent): void {
+  publish(event: TaskEvent, options: PublishOptions = {}): PublishedEvent {
     if (this.closing) throw new Error(`event ${event.type} published after close()`);
-    this.queue.push({ type: event.type, data: JSON.stringify(event), time: new Date().toISOString(), seq: undefined });
+    let onWritten: ((seq: number) => void) | undefined;
+    const written = new Promise<number>((resolve) => (onWritten = resolve));
+    this.queue.push({ type: event.type, data: JSON.stringify(event), time: new Date().toISOString(), messageId: options.messageId,
+      seq: undefined, onWritten });
     this.wakePump?.();
+    return { written };
+  }
+
+  /**
+   * Waits until the operator has every event up to `seq` in Postgres (the persisted
+   * key), reading the key every persistPollMs; false after timeoutMs or once `signal`
+   * aborts. True at once without a persisted key.
+   */
+  async waitPersisted(seq: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    const key = this.options.persistedKey;
+    if (!key) return true;
+    const deadline = Date.now() + timeoutMs;
+    while (this.persistedSeq < seq) {
+      if (Date.now() >= deadline || signal?.aborted || this.stopped) return false;
+      try {
+        this.notePersisted(await this.redis.get(key));
+        this.dropPersisted();
+      } catch (error) {
+        this.options.logger.debug({ err: (error as Error).message }, 'cannot read the persisted key; retrying');
+      }
+      if (this.persistedSeq >= seq) break;
+      await abortableSleep(this.options.persistPollMs, signal);
+    }
+    return true;
   }
 
   /** The last seq known to be written. */
@@ -221,7 +267,7 @@ export class EventPublisher {
 
     // A batch in flight when the connection failed was applied (the stream holds
     // its seqs) or not (it stays queued, seqs and all).
-    while (this.queue[0]?.seq !== undefined && this.queue[0].seq <= streamSeq) this.written.push(this.queue.shift()!);
+    while (this.queue[0]?.seq !== undefined && this.queue[0].seq <= streamSeq) this.written.push(markWritten(this.queue.shift()!));
     this.dropPersisted();
     const lost = this.written.filter((event) => event.seq! > streamSeq);
     if (lost.length > 0) {
@@ -251,14 +297,15 @@ export class EventPublisher {
     for (const event of batch) {
       event.seq ??= ++this.lastAssigned!;
       seq = event.seq;
-      transaction.xadd(this.options.streamKey, '*', 'seq', String(event.seq), 'type', event.type, 'data', event.data, 'time', event.time);
+      const tag = event.messageId === undefined ? [] : ['messageId', event.messageId];
+      transaction.xadd(this.options.streamKey, '*', 'seq', String(event.seq), 'type', event.type, 'data', event.data, 'time', event.time, ...tag);
     }
     if (this.options.wakeChannel) transaction.publish(this.options.wakeChannel, String(seq));
     if (this.options.persistedKey) transaction.get(this.options.persistedKey);
     const replies = await transaction.exec();
     if (replies === null) throw new Error('MULTI/EXEC aborted');
     for (const [error] of replies) if (error) throw error;
-    this.written.push(...this.queue.splice(0, batch.length));
+    this.written.push(...this.queue.splice(0, batch.length).map(markWritten));
     this.confirmedSeq = seq;
     if (this.options.persistedKey) this.notePersisted(replies.at(-1)?.[1]);
     this.dropPersisted();
@@ -310,6 +357,12 @@ export class EventPublisher {
       this.cutSleep = undefined;
     });
   }
+}
+
+function markWritten(event: QueuedEvent): QueuedEvent {
+  event.onWritten?.(event.seq!);
+  event.onWritten = undefined;
+  return event;
 }
 
 function lastSeqOf(entries: Array<[id: string, fields: string[]]>, logger: Logger): number {

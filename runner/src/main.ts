@@ -1,11 +1,12 @@
 // The runner's entry point in the task pod: node runner/src/main.ts
 // Exit codes are listed in packages/contracts/src/pod-contract.ts and runner/README.md.
-import { loadConfig } from './config.ts';
+import { loadConfig, loadSessionConfig, runnerModeOf } from './config.ts';
 import { podPaths, runnerExitCodes } from '../../packages/contracts/src/pod-contract.ts';
 import { ConfigError } from './errors.ts';
 import { hostPath } from './host-path.ts';
 import { makeLogger } from '../../packages/platform/src/logger.ts';
 import { runTask } from './run-task.ts';
+import { runSession } from './session/run-session.ts';
 import { writeTerminationMessage } from './termination.ts';
 
 const logger = makeLogger('claude-runner', process.env.RUNNER_LOG_LEVEL ?? 'info');
@@ -19,9 +20,16 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 }
 
 async function main(): Promise<number> {
-  let config;
+  let run: () => Promise<number>;
   try {
-    config = loadConfig(process.env);
+    // CLAUDE_RUNNER_MODE: a task's attempt (the default) or a session's activation (session/run-session.ts).
+    if (runnerModeOf(process.env) === 'session') {
+      const config = loadSessionConfig(process.env);
+      run = () => runSession({ config, signal: stop.signal, logger, runnerEnv: process.env });
+    } else {
+      const config = loadConfig(process.env);
+      run = () => runTask({ config, signal: stop.signal, logger, runnerEnv: process.env });
+    }
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     // Without a valid config there is no Redis to tell; the termination message still says why.
@@ -32,7 +40,7 @@ async function main(): Promise<number> {
     }).catch(() => undefined);
     return runnerExitCodes.invalid;
   }
-  return runTask({ config, signal: stop.signal, logger, runnerEnv: process.env });
+  return run();
 }
 
 main().then(

@@ -4,11 +4,12 @@
 // Partial events go to the task's partial channel, everything else to its Stream.
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { z } from 'zod';
 import { ClaudeTaskSpecSchema, type ClaudeTaskSpec } from '../../crds/src/claude-task.ts';
-import { claudeArgs, type CliFile } from './cli-args.ts';
+import { claudeArgs, type CliFile, type CliSession, type CliSpec } from './cli-args.ts';
 import { buildCliEnv, inheritedEnvNames } from './cli-env.ts';
 import { completionOf, type EngineRunOutcome } from './completion.ts';
-import type { RunnerConfig } from './config.ts';
+import type { CommonRunnerConfig, RunnerConfig } from './config.ts';
 import { runnerExitCodes } from '../../packages/contracts/src/pod-contract.ts';
 import { CancelledError, ConfigError, RunnerError } from './errors.ts';
 import { EventPublisher } from './event-publisher.ts';
@@ -24,13 +25,24 @@ import { runCli } from './run-cli.ts';
 import { writeTerminationMessage } from './termination.ts';
 import { prepareWorkspace, redactUrl } from './workspace.ts';
 
-export interface RunTaskOptions {
-  config: RunnerConfig;
-  /** Aborted on SIGTERM. */
+/** What running the CLI needs, in a task and in a session's turn. */
+export interface CliContext {
+  config: CommonRunnerConfig;
+  /** Aborted on SIGTERM (a session's turn: also on an interrupt). */
   signal: AbortSignal;
   logger: Logger;
   /** The runner's own environment, for the variables the CLI and git inherit. */
   runnerEnv: NodeJS.ProcessEnv;
+}
+
+export interface RunTaskOptions extends CliContext {
+  config: RunnerConfig;
+}
+
+/** The agent the CLI runs as: its spec's flags and the API key. */
+export interface CliAgent {
+  spec: CliSpec;
+  apiKey: string;
 }
 
 interface PreparedTask {
@@ -40,7 +52,7 @@ interface PreparedTask {
 }
 
 /** Where an engine's events go. */
-type EventSink = (event: TaskEvent) => void;
+export type EventSink = (event: TaskEvent) => void;
 
 /** How long the end of an attempt waits for partial events still being published. */
 const partialCloseTimeoutMs = 1_000;
@@ -111,7 +123,7 @@ async function runAttempt(options: RunTaskOptions, publisher: EventPublisher, si
   if (spec.workspace?.git) publisher.publish({ type: 'runner.workspace_ready', git: redactUrl(spec.workspace.git.url), ref: spec.workspace.git.ref ?? null } satisfies RunnerWorkspaceReadyEvent);
   if (signal.aborted) throw new CancelledError('Stopped by SIGTERM before Claude started.');
 
-  const outcome = engine === 'api' ? await runApiEngine(options, task, sink) : await runCliEngine(options, task, sink);
+  const outcome = engine === 'api' ? await runApiEngine(options, task, sink) : await runCliEngine(options, task, task.prompt, sink);
   return completionOf(outcome);
 }
 
@@ -123,13 +135,15 @@ async function prepareTask(config: RunnerConfig): Promise<PreparedTask> {
   return { spec, apiKey, prompt: renderPrompt(spec.prompt, spec.variables) };
 }
 
-async function runCliEngine(options: RunTaskOptions, task: PreparedTask, sink: EventSink): Promise<EngineRunOutcome> {
+/** Runs the CLI once with the prompt; `session` for a session's turn (--session-id / --resume). */
+export async function runCliEngine(options: CliContext, task: CliAgent, prompt: string, sink: EventSink,
+  session?: CliSession): Promise<EngineRunOutcome> {
   const { config } = options;
   await fs.mkdir(config.tmpDir, { recursive: true });
   // Private to this attempt (mode 0700) and gone when the CLI is.
   const filesDir = await fs.mkdtemp(path.join(config.tmpDir, 'claude-runner-cli-'));
   try {
-    const invocation = claudeArgs(task.spec, task.prompt, filesDir);
+    const invocation = claudeArgs(task.spec, prompt, filesDir, session);
     await writeCliFiles(invocation.files);
     return await startCli(options, task, invocation.args, invocation.stdin, sink);
   } finally {
@@ -141,7 +155,7 @@ async function writeCliFiles(files: CliFile[]): Promise<void> {
   for (const file of files) await fs.writeFile(file.path, file.content, { mode: 0o600, flag: 'wx' });
 }
 
-async function startCli(options: RunTaskOptions, task: PreparedTask, args: string[], stdin: string | undefined,
+async function startCli(options: CliContext, task: CliAgent, args: string[], stdin: string | undefined,
   sink: EventSink): Promise<EngineRunOutcome> {
   const { config, logger } = options;
   const { env, ignoredAgentEnv } = buildCliEnv({
@@ -181,28 +195,33 @@ async function runApiEngine(options: RunTaskOptions, task: PreparedTask, sink: E
   };
 }
 
-export async function readSpec(file: string): Promise<ClaudeTaskSpec> {
+export function readSpec(file: string): Promise<ClaudeTaskSpec> {
+  return readSpecFile(file, ClaudeTaskSpecSchema, 'task');
+}
+
+/** The spec file, parsed with the kind's schema; a ConfigError that says what is wrong. */
+export async function readSpecFile<S extends z.ZodType>(file: string, schema: S, kind: string): Promise<z.infer<S>> {
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
   } catch (error) {
-    throw new ConfigError(`cannot read the task spec at ${file}: ${(error as Error).message}`, { cause: error });
+    throw new ConfigError(`cannot read the ${kind} spec at ${file}: ${(error as Error).message}`, { cause: error });
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError(`the task spec at ${file} is not JSON: ${(error as Error).message}`, { cause: error });
+    throw new ConfigError(`the ${kind} spec at ${file} is not JSON: ${(error as Error).message}`, { cause: error });
   }
-  const parsed = ClaudeTaskSpecSchema.safeParse(json);
+  const parsed = schema.safeParse(json);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `spec.${issue.path.join('.')}: ${issue.message}`);
-    throw new ConfigError(`invalid task spec: ${problems.join('; ')}`);
+    throw new ConfigError(`invalid ${kind} spec: ${problems.join('; ')}`);
   }
   return parsed.data;
 }
 
-async function readApiKey(file: string): Promise<string> {
+export async function readApiKey(file: string): Promise<string> {
   let key: string;
   try {
     key = (await fs.readFile(file, 'utf8')).trim();
