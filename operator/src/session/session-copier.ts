@@ -2,10 +2,10 @@
 // session's stream into claude_session_events with each entry's messageId; a
 // batch with a runner.turn_completed carries the transcript the runner SET just
 // before it, stored in the same transaction (writeSessionEvents), so Postgres
-// never has an answer without the context that produced it. Once the persisted
-// key covers the batch, the answered hash gets messageId -> seq (a message read
-// again is acknowledged without a second turn), and the session is queued so its
-// status follows the turn.
+// never has an answer without the context that produced it. Then the answered
+// hash gets messageId -> seq (a message read again is acknowledged without a
+// second turn), before the persisted key covers the batch; after it, the session
+// is queued so its status follows the turn.
 import type pg from 'pg';
 import type { Redis } from 'ioredis';
 import {
@@ -32,10 +32,12 @@ export function sessionCopyTarget(options: SessionCopyTargetOptions): CopyTarget
     maxEventSeq: (uid) => maxSessionEventSeq(options.db, uid),
     recordEvents: async (session, events, redis) => {
       await writeSessionEvents(options.db, session.uid, events, await transcriptFor(session, events, redis));
-    },
-    afterPersisted: async (session, events, redis) => {
+      // Before the persisted key moves: a runner that sees the key may acknowledge and
+      // die before XACK; the next one then finds the message answered, never runs it twice.
       const answered = completedTurns(events).flatMap(({ messageId, seq }) => [messageId, String(seq)]);
       if (answered.length > 0) await redis.hset(sessionAnsweredKey(session.namespace, session.name), ...answered);
+    },
+    afterPersisted: async (session, events) => {
       if (events.some((event) => sessionStatusEvents.has(event.type))) options.onStatusEvent?.(session);
     },
   };
