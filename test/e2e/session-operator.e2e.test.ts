@@ -1,13 +1,11 @@
 // The operator process (main.ts) with the chart's RBAC runs ClaudeSessions: a
 // session applied with kubectl gets its PVC and Job, `kubectl wait` sees it
 // Suspended after spec.suspend, and deleting it removes its PVC and the session.
-// Each permission the chart grants only for sessions is used, and none refused.
-// (The runner's side of a turn is not here: the bed's local node mounts no PVC yet.)
+// (Conversations, and the permissions only sessions use: sessions.e2e.test.ts.)
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { expect, test } from '@jest/globals';
 import { bedSetting, waitFor } from '../support/cluster.ts';
-import { operatorRequests, grantedByChart, permission, sessionPermissions } from './support/rbac-audit.ts';
 import { useTaskFixture } from './support/task-fixture.ts';
 import { kubectlGet, kubectlWaitTimeout } from './support/tasks.ts';
 
@@ -31,14 +29,4 @@ test('a session gets its PVC and Job, suspends, and is deleted with its PVC', as
 
   expect((await ns.kubectl('delete', 'claudesession/chat', '--wait=true', '--timeout=120s')).code).toBe(0);
   await waitFor('the PVC gone', async () => (await ns.kubectl('get', 'pvc', 'chat-session')).stderr.includes('NotFound'), { timeoutMs: 60_000 });
-});
-
-test('the permissions the chart grants for sessions are used, and none is refused', async () => {
-  const { operator } = fixture();
-  const { used, refused } = await operatorRequests(operator);
-  expect(refused).toEqual([]);
-  const granted = await grantedByChart(operator);
-  for (const needed of sessionPermissions) expect(granted).toContain(needed);
-  const checkedAtAdmission = permission('claude-operator.io', 'claudesessions/finalizers', 'update');
-  expect(sessionPermissions.filter((p) => p !== checkedAtAdmission && !used.has(p))).toEqual([]);
 });

@@ -13,6 +13,7 @@ import type { ApiServer } from '../../api/src/server.ts';
 import { follow } from '../../api/src/stream/testing.ts';
 import type { RecordedRequest } from '../scripted-api/server.ts';
 import { kubeConfig, waitFor } from '../support/cluster.ts';
+import { grantedByChart, operatorRequests, permission, sessionPermissions } from './support/rbac-audit.ts';
 import { setUpTaskFixture, type TaskFixture } from './support/task-fixture.ts';
 import { kubectlWaitTimeout } from './support/tasks.ts';
 
@@ -67,7 +68,7 @@ async function sessionWhen(name: string, what: string, check: (session: ClaudeSe
 
 async function createSession(name: string, spec: Record<string, unknown> = {}): Promise<ClaudeSession> {
   const created = await curl('POST', '/sessions', { name, spec });
-  expect(created.status).toBe(201);
+  expect(created.status).toBe(202);
   const waited = await fixture.ns.kubectl('wait', `claudesession/${name}`, '--for=condition=Ready', kubectlWaitTimeout);
   expect(waited.stderr).toBe('');
   return getSession(name);
@@ -80,9 +81,9 @@ function requestsOf(session: ClaudeSession): RecordedRequest[] {
     && !['side', 'count-tokens'].includes(request.scenario));
 }
 
-/** The last request to the model whose newest message contains `text`: the turn that answered it. */
+/** The first request to the model that carries `text`: the first model call of the turn that answered it. */
 function turnRequest(session: ClaudeSession, text: string): RecordedRequest | undefined {
-  return requestsOf(session).filter((request) => conversationTexts(request).at(-1)?.includes(text)).at(-1);
+  return requestsOf(session).find((request) => conversationTexts(request).some((said) => said.includes(text)));
 }
 
 /** Every text of the user's messages and the assistant's answers the request carried, in order. */
@@ -94,6 +95,7 @@ function conversationTexts(request: RecordedRequest): string[] {
 }
 
 function carries(request: RecordedRequest | undefined, ...texts: string[]): void {
+  expect(request).toBeDefined();
   const all = conversationTexts(request!).join('\n');
   for (const text of texts) expect(all).toContain(text);
 }
@@ -200,4 +202,14 @@ describe('bad input', () => {
     // One at a time: each turn's events end before the next turn's start, in the order accepted.
     for (let i = 1; i < items.length; i++) expect(items[i]!.firstSeq).toBeGreaterThan(items[i - 1]!.lastSeq);
   });
+});
+
+test('the operator uses every permission the chart grants only for sessions, and is refused none', async () => {
+  const { used, refused } = await operatorRequests(fixture.operator);
+  expect(refused).toEqual([]);
+  const granted = await grantedByChart(fixture.operator);
+  for (const needed of sessionPermissions) expect(granted).toContain(needed);
+  // Checked inside the admission of what is created with blockOwnerDeletion on the session, never requested itself.
+  const checkedAtAdmission = permission('claude-operator.io', 'claudesessions/finalizers', 'update');
+  expect(sessionPermissions.filter((p) => p !== checkedAtAdmission && !used.has(p))).toEqual([]);
 });

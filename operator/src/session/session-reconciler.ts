@@ -28,7 +28,7 @@ import type { EventCopier } from '../event-copier.ts';
 import type { EventRecorder } from '../event-recorder.ts';
 import { asPermanentApiError, type KubeClients } from '../kube-clients.ts';
 import type { ReconcileResult } from '../manager.ts';
-import { sessionFinalizerName, sessionJobName } from '../names.ts';
+import { sessionFinalizerName, sessionJobName, specSecretNameFor } from '../names.ts';
 import type { RunnerRedisUsers } from '../runner-redis-users.ts';
 import { desiredSessionJob, desiredSessionPvc, desiredSessionSecret, operatorMakesPvc, workspacePvcName } from './desired-session.ts';
 import { finalizeSession } from './session-finalizer.ts';
@@ -80,6 +80,7 @@ export class SessionReconciler {
       await this.deletePvc(session);
       this.deps.copier.unfollow(identity.uid);
     }
+    if (status.phase === 'Suspended' || status.phase === 'Archived') await this.deleteEndedPods(session);
     try {
       await this.writeStatus(session, status);
     } catch (error) {
@@ -137,6 +138,7 @@ export class SessionReconciler {
       return existing?.metadata?.ownerReferences?.some((o) => o.uid === session.metadata.uid) ?? false;
     }
     this.deps.log.info({ session: `${namespace}/${session.metadata.name}`, job: job.metadata?.name, activation }, 'session activated');
+    if (activation > 1) await this.deletePreviousActivation(session, activation - 1);
     this.deps.recorder.record(session, 'Normal', 'Activated', `created Job ${job.metadata?.name}`, claudeSessionKind);
     return true;
   }
@@ -185,6 +187,36 @@ export class SessionReconciler {
       .catch((error: unknown) => {
         if (statusCode(error) !== 404) throw error;
       });
+  }
+
+  /**
+   * An ended pod of a Suspended session still counts as using its PVC (the PVC
+   * protection controller lets a claim go only once no pod names it), and the
+   * Job keeps it: it goes, so that the volume can be deleted or moved while the
+   * session sleeps. Its events are in Postgres; `kubectl logs` of it goes with it.
+   */
+  private async deleteEndedPods(session: ClaudeSession): Promise<void> {
+    const namespace = session.metadata.namespace ?? '';
+    const activations = session.status?.activations ?? 0;
+    if (activations === 0) return;
+    const ended = this.deps.cache.podsOfJob(namespace, sessionJobName(session.metadata.name ?? '', activations))
+      .filter((pod) => (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') && !pod.metadata?.deletionTimestamp);
+    for (const pod of ended) {
+      await this.deps.clients.core.deleteNamespacedPod({ name: pod.metadata?.name ?? '', namespace }).catch((error: unknown) => {
+        if (statusCode(error) !== 404) throw error;
+      });
+    }
+  }
+
+  /** The Job (with its pods) and spec Secret of the activation before: a session woken often leaves no trail of them. */
+  private async deletePreviousActivation(session: ClaudeSession, activation: number): Promise<void> {
+    const namespace = session.metadata.namespace ?? '';
+    const jobName = sessionJobName(session.metadata.name ?? '', activation);
+    const gone = (error: unknown) => {
+      if (statusCode(error) !== 404) throw error;
+    };
+    await this.deps.clients.batch.deleteNamespacedJob({ name: jobName, namespace, propagationPolicy: 'Background' }).catch(gone);
+    await this.deps.clients.core.deleteNamespacedSecret({ name: specSecretNameFor(jobName), namespace }).catch(gone);
   }
 
   /** Every event in the stream is in Postgres. */

@@ -61,4 +61,7 @@ export const sessionPermissions = [
   permission('claude-operator.io', 'claudesessions/finalizers', 'update'),
   permission('', 'persistentvolumeclaims', 'create'),
   permission('', 'persistentvolumeclaims', 'delete'),
+  permission('', 'pods', 'delete'),
+  permission('batch', 'jobs', 'delete'),
+  permission('', 'secrets', 'delete'),
 ];
