@@ -205,6 +205,12 @@ describe('bad input', () => {
 });
 
 test('the operator uses every permission the chart grants only for sessions, and is refused none', async () => {
+  // A whole life, so this test needs no other: two activations with an idle suspend between, then deletion.
+  await createSession('whole-life', { idleTimeoutSeconds: 10 });
+  expect((await send('whole-life', 'first')).status).toBe(200);
+  await sessionWhen('whole-life', 'Suspended', (s) => s.status?.phase === 'Suspended');
+  expect((await send('whole-life', 'second')).status).toBe(200);
+  expect((await fixture.ns.kubectl('delete', 'claudesession/whole-life', '--timeout=120s')).stderr).toBe('');
   const { used, refused } = await operatorRequests(fixture.operator);
   expect(refused).toEqual([]);
   const granted = await grantedByChart(fixture.operator);
