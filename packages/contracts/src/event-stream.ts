@@ -67,6 +67,8 @@ export function parseStreamEntry(id: string, fields: string[]): StreamEntry {
     type: values.get('type') ?? 'unknown',
     time: values.get('time') ?? '',
     data: JSON.parse(data) as TaskEvent,
+    // A session's events name the message whose turn they belong to (session-stream.ts).
+    ...(values.has('messageId') ? { messageId: values.get('messageId')! } : {}),
   };
 }
 
