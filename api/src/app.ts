@@ -86,7 +86,9 @@ export function createApp(deps: AppDeps): express.Express {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 
-  const document = openApiDocument({ maxWaitSeconds: deps.maxWaitSeconds });
+  const document = openApiDocument({
+    maxWaitSeconds: deps.maxWaitSeconds, ...(deps.sessions ? { messageWaitSeconds: deps.sessions.messageWaitSeconds } : {}),
+  });
   app.get('/api/v1/openapi.json', (_req, res) => { res.json(document); });
 
   const api = express.Router();
