@@ -10,7 +10,8 @@
 // with `messageId` for a session's events of a message's turn (with
 // ?view=normalized: the normalized events of events/normalized.ts), from the
 // event after `from` (0 = the start) to the last event, then a close with 1000
-// (a session's stream goes on until the session is closed or gone). With ?partial=true the CLI's partial-message chunks come too, as
+// (a session's stream goes on until the session is closed or gone).
+// With ?partial=true the CLI's partial-message chunks come too, as
 // they are published (events/partial.ts). A client too slow for the live stream
 // is closed with 1013 and a reason that says where to reconnect from.
 import type http from 'node:http';
@@ -102,7 +103,7 @@ export function attachStreamServer(server: http.Server, options: StreamServerOpt
   const { logger } = settings;
   // Clients never need to send anything; a tiny limit keeps them from trying.
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024, perMessageDeflate: false, clientTracking: false });
-  const sessions = new Set<{ ws: WebSocket; feed: EventFeed; alive: boolean }>();
+  const clients = new Set<{ ws: WebSocket; feed: EventFeed; alive: boolean }>();
   const counters = { closedSlow: 0, maxBufferedSeen: 0 };
   /** Extra headers for a request's 101 answer. */
   const upgradeHeaders = new WeakMap<http.IncomingMessage, Record<string, string>>();
@@ -120,7 +121,7 @@ export function attachStreamServer(server: http.Server, options: StreamServerOpt
           socket.destroy();
           return;
         }
-        wss.handleUpgrade(request, socket, head, (ws) => startSession(ws, target, query, caller));
+        wss.handleUpgrade(request, socket, head, (ws) => startClient(ws, target, query, caller));
       },
       (error: unknown) => {
         if (error instanceof ClientGone) {
@@ -182,7 +183,7 @@ export function attachStreamServer(server: http.Server, options: StreamServerOpt
     upgradeHeaders.set(request, rateLimitHeaders(decision));
   }
 
-  function startSession(ws: WebSocket, { kind, object: task }: Target, query: StreamQuery, caller: Caller): void {
+  function startClient(ws: WebSocket, { kind, object: task }: Target, query: StreamQuery, caller: Caller): void {
     const { from, view } = query;
     const sink: FeedSink = {
       send(json) {
@@ -211,15 +212,15 @@ export function attachStreamServer(server: http.Server, options: StreamServerOpt
       finishedReason: `${kind.what} finished`,
       encode: view === 'normalized' ? normalizedView : undefined,
     }, identity, kind.streamKey(task.namespace, task.name), from, sink);
-    const session = { ws, feed, alive: true };
-    sessions.add(session);
+    const client = { ws, feed, alive: true };
+    clients.add(client);
     const stopPartials = query.partial ? followPartials(ws, kind.partialChannel(task.namespace, task.name), view) : undefined;
-    ws.on('pong', () => (session.alive = true));
+    ws.on('pong', () => (client.alive = true));
     ws.on('error', (error) => logger.debug({ err: error.message }, 'stream socket error'));
     ws.on('close', (code) => {
       feed.stop();
       stopPartials?.();
-      sessions.delete(session);
+      clients.delete(client);
       logger.debug({ [kind.what]: `${task.namespace}/${task.name}`, subject: caller.subject, code, lastSeq: feed.lastSeq }, 'stream closed');
     });
     logger.debug({ [kind.what]: `${task.namespace}/${task.name}`, subject: caller.subject, from, view }, 'stream opened');
@@ -249,13 +250,13 @@ export function attachStreamServer(server: http.Server, options: StreamServerOpt
   }
 
   const heartbeat = setInterval(() => {
-    for (const session of sessions) {
-      if (!session.alive) {
-        session.ws.terminate();
+    for (const client of clients) {
+      if (!client.alive) {
+        client.ws.terminate();
         continue;
       }
-      session.alive = false;
-      session.ws.ping();
+      client.alive = false;
+      client.ws.ping();
     }
   }, settings.pingIntervalMs);
   heartbeat.unref();
@@ -263,12 +264,12 @@ export function attachStreamServer(server: http.Server, options: StreamServerOpt
   server.on('upgrade', onUpgrade);
 
   return {
-    stats: () => ({ clients: sessions.size, ...counters }),
+    stats: () => ({ clients: clients.size, ...counters }),
     close() {
       closing ??= (async () => {
         server.off('upgrade', onUpgrade);
         clearInterval(heartbeat);
-        const closed = [...sessions].map(({ ws, feed }) => {
+        const closed = [...clients].map(({ ws, feed }) => {
           feed.stop();
           return new Promise<void>((resolve) => {
             if (ws.readyState === WebSocket.CLOSED) resolve();
