@@ -36,7 +36,9 @@ export async function waitForAnswer(deps: MessageWaitDeps, session: SessionKey, 
   signal: AbortSignal): Promise<SessionMessage> {
   const deadline = deps.clock.now() + waitMs;
   let wake = new AbortController();
-  let woken = false;
+  // As if woken at the start: the turn may have ended before the subscription held and
+  // its answer not be stored yet; the newest event says so, as it would on a wake-up.
+  let woken = true;
   const unsubscribe = await subscribeForWait(deps, sessionEventWakeChannel(session.namespace, session.name), () => {
     woken = true;
     wake.abort();
