@@ -20,6 +20,10 @@ import { taskRoutes } from './tasks/routes.ts';
 import type { TemplateStoreApi } from './templates/kube-templates.ts';
 import { templateRoutes } from './templates/routes.ts';
 import type { ReportDeps } from './reports/send.ts';
+import type { SessionStoreApi } from './sessions/kube-sessions.ts';
+import { sessionRoutes } from './sessions/routes.ts';
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
 
 export interface AppDeps {
   tasks: TaskStoreApi;
@@ -48,6 +52,8 @@ export interface AppDeps {
   templates?: TemplateStoreApi;
   /** Run reports (…/tasks/{name}/report); 501 without. */
   reports?: ReportDeps;
+  /** ClaudeSessions and their messages (Postgres, the inbox in Redis); without them the session routes are absent (404). */
+  sessions?: { store: SessionStoreApi; pool: pg.Pool; redis: Redis; messageWaitSeconds: number };
 }
 
 const readinessTimeoutMs = 3000;
@@ -80,7 +86,9 @@ export function createApp(deps: AppDeps): express.Express {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 
-  const document = openApiDocument({ maxWaitSeconds: deps.maxWaitSeconds });
+  const document = openApiDocument({
+    maxWaitSeconds: deps.maxWaitSeconds, ...(deps.sessions ? { messageWaitSeconds: deps.sessions.messageWaitSeconds } : {}),
+  });
   app.get('/api/v1/openapi.json', (_req, res) => { res.json(document); });
 
   const api = express.Router();
@@ -95,6 +103,14 @@ export function createApp(deps: AppDeps): express.Express {
   }));
   if (deps.templates) {
     api.use(templateRoutes({ templates: deps.templates, tasks: deps.tasks, log: deps.log, ...(deps.idempotency ? { idempotency: deps.idempotency } : {}) }));
+  }
+  if (deps.sessions) {
+    const { store, ...sessions } = deps.sessions;
+    api.use(sessionRoutes({
+      ...sessions, sessions: store, clock: deps.clock ?? systemClock, log: deps.log, waitRecheckMs: deps.waitRecheckMs ?? 10_000,
+      ...(deps.tickets ? { tickets: deps.tickets } : {}), ...(deps.wakeups ? { wakeups: deps.wakeups } : {}),
+      ...(deps.idempotency ? { idempotency: deps.idempotency } : {}),
+    }));
   }
   app.use('/api/v1', api);
 

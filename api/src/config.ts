@@ -34,7 +34,9 @@ export const ApiConfigSchema = z.object({
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(1024 * 1024).default(256 * 1024),
   /** The longest ?wait= a create may ask for. */
   MAX_WAIT_SECONDS: z.coerce.number().int().min(0).max(3600).default(300),
-  /** A waiting create is woken by the task's events; besides that it reads the task's phase this often. */
+  /** How long POST …/sessions/{name}/messages waits for the answer before it answers 202 with the message's Location. */
+  MESSAGE_WAIT_SECONDS: z.coerce.number().int().min(0).max(3600).default(600),
+  /** A waiting create is woken by the task's events; besides that it reads the task's phase this often (and a waiting message its state). */
   WAIT_RECHECK_SECONDS: z.coerce.number().int().min(1).max(3600).default(10),
   /** Browser origins allowed to call the API (CORS), comma-separated; none (CORS off) by default. */
   CORS_ALLOWED_ORIGINS: originList,

@@ -43,6 +43,7 @@ test(`fuzz: ${requests} malformed requests (seed ${seed}) get 4xx, never 5xx; th
   const junkChars = ['%', '%00', '%zz', '%E0%A4%A', '..', '/', '\\', '~', '!', '"', '\'', '<', '>', '{', '}', 'é', '😀', '\t', ';', ',', '*', '?', '#', '&', '='];
   const segment = () => pick([
     ns.name, 'tasks', 'cancel', 'events', 'result', 'stream-ticket', 'api', 'v1', 'namespaces', 'x'.repeat(int(400)),
+    'sessions', 'messages', 'interrupt', `msg_${'a'.repeat(32)}`,
     Array.from({ length: 1 + int(6) }, () => pick(junkChars)).join(''), encodeURIComponent(pick(junkChars)), String(int(1e9)), '',
   ]);
   const base = `/api/v1/namespaces/${ns.name}/tasks`;
@@ -53,6 +54,8 @@ test(`fuzz: ${requests} malformed requests (seed ${seed}) get 4xx, never 5xx; th
     () => `${base}?${pick(['wait', 'phase', 'limit', 'cursor', 'labelSelector', 'createdAfter', 'after'])}=${segment()}&${segment()}=${segment()}`,
     () => `${base}/t/events?after=${pick(['-1', 'NaN', '1e99', '', 'x', '9'.repeat(40)])}&limit=${pick(['0', '-5', '100000', 'a'])}`,
     () => `/api/v1/namespaces/${segment()}/tasks`,
+    () => `/api/v1/namespaces/${ns.name}/sessions/${segment()}/${pick(['messages', 'interrupt', 'stream-ticket', segment()])}`,
+    () => `/api/v1/namespaces/${ns.name}/sessions/t/messages/${segment()}?${pick(['async', 'limit', 'cursor'])}=${segment()}`,
   ])();
   const valid = { name: 't', labels: { a: 'b' }, spec: { prompt: 'p', maxTurns: 1, env: [{ name: 'A', value: 'b' }] } };
   const mutate = (value: unknown, depth = 0): unknown => {

@@ -41,6 +41,16 @@ test('every route is in it', () => {
     'POST /api/v1/namespaces/{namespace}/tasks/{name}/cancel',
     'POST /api/v1/namespaces/{namespace}/tasks/{name}/stream-ticket',
     'POST /api/v1/namespaces/{namespace}/templates/{name}/tasks',
+    'GET /api/v1/namespaces/{namespace}/sessions',
+    'POST /api/v1/namespaces/{namespace}/sessions',
+    'GET /api/v1/namespaces/{namespace}/sessions/{name}',
+    'DELETE /api/v1/namespaces/{namespace}/sessions/{name}',
+    'GET /api/v1/namespaces/{namespace}/sessions/{name}/messages',
+    'POST /api/v1/namespaces/{namespace}/sessions/{name}/messages',
+    'GET /api/v1/namespaces/{namespace}/sessions/{name}/messages/{messageId}',
+    'POST /api/v1/namespaces/{namespace}/sessions/{name}/interrupt',
+    'POST /api/v1/namespaces/{namespace}/sessions/{name}/stream-ticket',
+    'GET /api/v1/namespaces/{namespace}/sessions/{name}/stream',
   ].sort());
 });
 
@@ -77,4 +87,23 @@ test('Idempotency-Key on create and cancel; every problem type listed', () => {
   expect(header('/api/v1/namespaces/{namespace}/tasks/{name}/cancel')).toBe('Idempotency-Key');
   expect(Object.keys((doc as unknown as { 'x-problem-types': object })['x-problem-types'])).toEqual(
     Object.keys(problemKinds).map((kind) => `${problemTypeBase}${kind}`));
+});
+
+test('sessions: the spec from the resource model, the message\'s answers and its Idempotency-Key, the stream with messageId', () => {
+  const session = doc.components.schemas.ClaudeSessionSpec!;
+  expect(session.properties).toHaveProperty('idleTimeoutSeconds');
+  expect(session.properties).not.toHaveProperty('prompt');
+  expect(doc.components.schemas.CreateSession?.properties?.spec).toEqual({ $ref: '#/components/schemas/ClaudeSessionSpec' });
+  const messages = '/api/v1/namespaces/{namespace}/sessions/{name}/messages';
+  const send = doc.paths[messages]!.post as { parameters: Array<{ name: string; in: string }>; responses: Record<string, unknown> };
+  expect(send.parameters.map((p) => p.name)).toEqual(['async', 'Idempotency-Key']);
+  expect(Object.keys(send.responses)).toEqual(expect.arrayContaining(['200', '202', '400', '404', '409', '413', '422']));
+  expect(doc.components.schemas.MessageAnswer?.required).toEqual(
+    expect.arrayContaining(['messageId', 'state', 'result', 'usage', 'stopReason', 'firstSeq', 'lastSeq']));
+  const list = doc.paths[messages]!.get as { parameters: Array<{ name: string }> };
+  expect(list.parameters.map((p) => p.name)).toEqual(['limit', 'cursor']);
+  const stream = doc.paths['/api/v1/namespaces/{namespace}/sessions/{name}/stream']!.get as { parameters: Array<{ name: string }>; description: string };
+  expect(stream.parameters.map((p) => p.name)).toEqual(Object.keys(StreamQuerySchema.shape));
+  expect(stream.description).toContain('messageId');
+  expect(doc.components.schemas.Event?.properties).toHaveProperty('messageId');
 });

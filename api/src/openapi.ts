@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { ClaudeTaskSpecSchema, ClaudeTaskStatusSchema } from '../../crds/src/claude-task.ts';
 import { TaskEventRecordSchema } from '../../packages/contracts/src/task-events.ts';
 import {
-  CreateTaskBodySchema, EndedTaskSchema, EventPageSchema, EventsQuerySchema, ListQuerySchema, ProblemSchema, StreamQuerySchema,
+  CreateTaskBodySchema, EndedTaskSchema, EventPageSchema, EventsQuerySchema, ListQuerySchema, ProblemSchema,
   StreamTicketSchema, TaskListSchema, TaskResultSchema, TaskSchema, createQuerySchema,
 } from './tasks/schemas.ts';
 import { NormalizedEventSchema } from './events/normalized.ts';
@@ -13,11 +13,10 @@ import { CreateTaskFromTemplateBodySchema, TemplateListSchema, TemplateSchema } 
 import { ReportQuerySchema } from './reports/send.ts';
 import { PartialMessageSchema } from './events/partial.ts';
 import { problemKinds, problemTypeBase } from './http/problem.ts';
-import { closeCodes } from './stream/replay.ts';
-
-type JsonObject = Record<string, unknown>;
-
-const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
+import {
+  errors, idempotencyErrors, idempotencyKey, json, mutationErrors, pathParam, problem, queryParameters, ref, streamOperation, type JsonObject,
+} from './openapi-parts.ts';
+import { sessionPaths, sessionSchemas } from './sessions/openapi-paths.ts';
 
 function components(): Record<string, JsonObject> {
   const registry = z.registry<{ id: string }>();
@@ -27,6 +26,7 @@ function components(): Record<string, JsonObject> {
     ['StreamTicket', StreamTicketSchema], ['Problem', ProblemSchema],
     ['Template', TemplateSchema], ['TemplateList', TemplateListSchema], ['CreateTaskFromTemplate', CreateTaskFromTemplateBodySchema],
     ['Event', TaskEventRecordSchema], ['NormalizedEvent', NormalizedEventSchema], ['PartialMessage', PartialMessageSchema],
+    ...sessionSchemas,
   ];
   for (const [id, schema] of named) registry.add(schema, { id });
   const { schemas } = z.toJSONSchema(registry, {
@@ -35,76 +35,7 @@ function components(): Record<string, JsonObject> {
   return Object.fromEntries(Object.entries(schemas).map(([id, { $schema: _s, $id: _i, ...schema }]) => [id, schema]));
 }
 
-function queryParameters(schema: z.ZodObject): JsonObject[] {
-  return Object.entries(schema.shape).map(([name, field]) => {
-    const { $schema: _s, description, ...json } = z.toJSONSchema(field as z.ZodType, { target: 'draft-2020-12', io: 'input' }) as JsonObject;
-    return { name, in: 'query', required: false, schema: json, ...(description ? { description } : {}) };
-  });
-}
-
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
-const json = (description: string, id: string) => ({ description, content: { 'application/json': { schema: ref(id) } } });
-const rateLimitHeaders = {
-  RateLimit: { description: 'What is left of the caller\'s limit, e.g. "default";r=42;t=17 (draft-ietf-httpapi-ratelimit-headers).', schema: { type: 'string' } },
-  'RateLimit-Policy': { description: 'The caller\'s limit, e.g. "default";q=600;w=60.', schema: { type: 'string' } },
-};
-const errors = {
-  400: problem('Invalid input; `issues` lists what is wrong.'),
-  401: problem('No valid bearer token.'),
-  404: problem('No such namespace or task for this caller.'),
-  429: { ...problem('Rate limited; see Retry-After.'), headers: { ...rateLimitHeaders, 'Retry-After': { schema: { type: 'integer' } } } },
-};
-const mutationErrors = {
-  503: problem('Postgres is unreachable: the audit row cannot be written, so nothing was done (see Retry-After).'),
-};
-const idempotencyKey = {
-  name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 257 },
-  description: 'A quoted string ("…") or a token. A retry with the same key and request within 24 h gets the first answer (Idempotent-Replayed: true) and does nothing.',
-};
-const idempotencyErrors = {
-  409: problem('A task with this name exists, or a call with this Idempotency-Key is still running.'),
-  422: problem('Rejected by the Kubernetes API, or the Idempotency-Key was used for another request.'),
-};
-const pathParam = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string' } });
-
-/**
- * The WebSocket, as OpenAPI can say it: a GET that answers 101 and switches
- * protocols, the messages in x-websocket (OpenAPI has no words for them).
- */
-function streamOperation(): JsonObject {
-  return {
-    operationId: 'streamTaskEvents',
-    summary: 'Follow a task\'s events over a WebSocket (GET with Upgrade: websocket).',
-    description: 'Everything is decided before the upgrade: a refusal is a plain HTTP answer with a problem+json body. '
-      + 'Once open, the server only sends, one JSON text message per event, from the event after `from` to the task\'s last one, then closes with 1000. '
-      + 'Authorization: a bearer token, or `ticket` (POST …/stream-ticket) for browsers.',
-    security: [{ bearer: [] }, {}],
-    parameters: queryParameters(StreamQuerySchema),
-    responses: {
-      101: { description: 'Switching Protocols: the WebSocket is open; its messages are in x-websocket.', headers: rateLimitHeaders },
-      ...errors,
-      501: problem('?partial=true, but this server has no Pub/Sub for partial messages.'),
-      503: problem('The server is shutting down, or the task cannot be looked up now.'),
-    },
-    'x-websocket': {
-      direction: 'server to client only; messages from the client are ignored (at most 1 KiB)',
-      messages: {
-        event: { description: 'view=raw (the default): an event as the runner wrote it.', schema: ref('Event') },
-        normalized: { description: 'view=normalized: message, tool_use, tool_result, progress, complete or error.', schema: ref('NormalizedEvent') },
-        partial: { description: 'partial=true: a partial-message chunk, as it comes.', schema: ref('PartialMessage') },
-      },
-      closeCodes: {
-        [closeCodes.normal]: 'The task ended: every event was sent.',
-        [closeCodes.goingAway]: 'The server is shutting down; reconnect with from=<last seq>.',
-        [closeCodes.internalError]: 'The events cannot be read.',
-        [closeCodes.tryAgainLater]: 'Too slow, or events not available yet; the reason says from= to reconnect with.',
-      },
-      heartbeat: 'The server pings every 30 s and drops a client that did not answer the previous ping.',
-    },
-  };
-}
-
-export function openApiDocument(options: { maxWaitSeconds: number; serverUrl?: string }): JsonObject {
+export function openApiDocument(options: { maxWaitSeconds: number; messageWaitSeconds?: number; serverUrl?: string }): JsonObject {
   const namespace = pathParam('namespace');
   const name = pathParam('name');
   const tasks = '/api/v1/namespaces/{namespace}/tasks';
@@ -112,7 +43,7 @@ export function openApiDocument(options: { maxWaitSeconds: number; serverUrl?: s
   const templates = '/api/v1/namespaces/{namespace}/templates';
   return {
     openapi: '3.1.0',
-    info: { title: 'claude-operator API', version: '1', description: 'Submit ClaudeTasks, follow and cancel them, read their history.' },
+    info: { title: 'claude-operator API', version: '1', description: 'Submit ClaudeTasks, follow and cancel them, read their history; open ClaudeSessions and talk to them.' },
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     ...(options.serverUrl ? { servers: [{ url: options.serverUrl }] } : {}),
     security: [{ bearer: [] }],
@@ -174,7 +105,7 @@ export function openApiDocument(options: { maxWaitSeconds: number; serverUrl?: s
       },
       [`${task}/stream`]: {
         parameters: [namespace, name],
-        get: streamOperation(),
+        get: streamOperation({ operationId: 'streamTaskEvents', what: 'task', end: 'to the task\'s last one' }),
       },
       [templates]: {
         parameters: [namespace],
@@ -198,6 +129,7 @@ export function openApiDocument(options: { maxWaitSeconds: number; serverUrl?: s
           },
         },
       },
+      ...sessionPaths(options.messageWaitSeconds === undefined ? {} : { messageWaitSeconds: options.messageWaitSeconds }),
       '/api/v1/openapi.json': { get: { operationId: 'openApi', security: [], responses: { 200: { description: 'This document.' } } } },
       '/healthz': { get: { operationId: 'healthz', security: [], responses: { 200: { description: 'The process is up.' } } } },
       '/readyz': { get: { operationId: 'readyz', security: [], responses: { 200: { description: 'Kubernetes, Postgres and Redis answer.' }, 503: { description: 'One does not.' } } } },

@@ -19,8 +19,9 @@ import { ApiMetrics } from './metrics.ts';
 import { PgRedisHistory } from './tasks/history.ts';
 import { KubeTasks } from './tasks/kube-tasks.ts';
 import { KubeTemplates } from './templates/kube-templates.ts';
-import { EventHistory } from './stream/history.ts';
 import { kubeTaskLookup } from './stream/kube-task-lookup.ts';
+import { KubeSessions } from './sessions/kube-sessions.ts';
+import { kubeSessionLookup, sessionStreamKind, taskStreamKind } from './stream/stream-kinds.ts';
 import { ChannelSubscriber } from './stream/channel-subscriber.ts';
 import { StreamReader } from './stream/stream-reader.ts';
 import { RedisStreamTickets } from './stream/tickets.ts';
@@ -60,12 +61,14 @@ export async function startApiServer(options: StartOptions): Promise<ApiServer> 
   const metrics = options.metrics ?? new ApiMetrics();
   const version = kubeConfig.makeApiClient(VersionApi);
   const tasks = new KubeTasks(kubeConfig.makeApiClient(CustomObjectsApi));
+  const sessions = new KubeSessions(kubeConfig.makeApiClient(CustomObjectsApi));
   const tickets = options.tickets ?? new RedisStreamTickets(redis);
-  // One Pub/Sub connection: ?wait wake-ups and partial messages.
+  // One Pub/Sub connection: ?wait and message wake-ups, and partial messages.
   const channels = new ChannelSubscriber({ redisUrl: config.REDIS_URL, logger: log });
   const deps: AppDeps = {
     tasks,
     templates: new KubeTemplates(kubeConfig.makeApiClient(CustomObjectsApi)),
+    sessions: { store: sessions, pool, redis, messageWaitSeconds: config.MESSAGE_WAIT_SECONDS },
     history: new PgRedisHistory(pool, redis),
     authenticator: new JwtAuthenticator({
       ...(config.JWT_HS256_SECRET ? { hs256Secret: config.JWT_HS256_SECRET } : { jwksUrl: config.JWT_JWKS_URL! }),
@@ -74,7 +77,7 @@ export async function startApiServer(options: StartOptions): Promise<ApiServer> 
     }),
     rateLimiter: new RedisRateLimiter({ redis, limit: config.RATE_LIMIT_REQUESTS, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS }),
     audit: new PgAuditLog(pool),
-    // A call holds its key at most for its longest ?wait and a minute more.
+    // A call holds its key at most for its longest ?wait and a minute more (messages do not use this store).
     idempotency: new PgIdempotencyStore(pool, { staleAfterSeconds: config.MAX_WAIT_SECONDS + 60 }),
     tickets,
     reports: {
@@ -94,13 +97,14 @@ export async function startApiServer(options: StartOptions): Promise<ApiServer> 
     waitRecheckMs: config.WAIT_RECHECK_SECONDS * 1000,
     cors: { allowedOrigins: config.CORS_ALLOWED_ORIGINS, maxAgeSeconds: config.CORS_MAX_AGE_SECONDS },
   };
-  const server = http.createServer({ requestTimeout: (config.MAX_WAIT_SECONDS + 30) * 1000, headersTimeout: 20_000 }, createApp(deps));
+  const longestWait = Math.max(config.MAX_WAIT_SECONDS, config.MESSAGE_WAIT_SECONDS);
+  const server = http.createServer({ requestTimeout: (longestWait + 30) * 1000, headersTimeout: 20_000 }, createApp(deps));
   server.keepAliveTimeout = 65_000;
   // One blocking Redis reader for every WebSocket client of this process.
   const reader = new StreamReader({ redisUrl: config.REDIS_URL, commands: redis, logger: log });
   const streams = attachStreamServer(server, {
-    authenticator: deps.authenticator, tickets, lookup: kubeTaskLookup(tasks, pool), reader, redis, rateLimiter: deps.rateLimiter,
-    history: new EventHistory(pool), logger: log, channels,
+    authenticator: deps.authenticator, tickets, reader, redis, rateLimiter: deps.rateLimiter, logger: log, channels,
+    kinds: [taskStreamKind(kubeTaskLookup(tasks, pool), pool), sessionStreamKind(kubeSessionLookup(sessions, pool), pool)],
   });
   options.onServer?.(server, deps);
   await new Promise<void>((resolve, reject) => {

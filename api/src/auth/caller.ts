@@ -22,11 +22,14 @@ export interface Authenticator {
   authenticate(bearerToken: string): Promise<Caller>;
 }
 
+/** What a stream ticket is for: a task's stream, or (collection 'sessions') a session's. */
+export interface StreamTarget { namespace: string; name: string; collection?: 'tasks' | 'sessions' }
+
 /** Short-lived, single-use stream tickets for browsers, which cannot set headers on a WebSocket. */
 export interface StreamTickets {
-  issue(caller: Caller, taskKey: { namespace: string; name: string }): Promise<{ ticket: string; expiresInSeconds: number }>;
+  issue(caller: Caller, target: StreamTarget): Promise<{ ticket: string; expiresInSeconds: number }>;
   /** The caller the ticket was issued to, once; throws AuthenticationError otherwise. */
-  redeem(ticket: string, taskKey: { namespace: string; name: string }): Promise<Caller>;
+  redeem(ticket: string, target: StreamTarget): Promise<Caller>;
 }
 
 export function canSubmit(caller: Caller): boolean {

@@ -1,5 +1,7 @@
-// One client's view of one task: replay from a seq, then live, without a gap or
-// a duplicate, until the task's last event.
+// One client's view of one task's (or session's) events: replay from a seq,
+// then live, without a gap or a duplicate, until the last event. The stream's
+// key, where its history is (EventHistorySource) and what ends it are given, so
+// tasks and sessions (stream-kinds.ts) share this one feed.
 //
 // Seqs are gap-free (1, 2, ... across all attempts), so the feed only ever sends
 // `last + 1`. It works in two modes:
@@ -19,9 +21,10 @@
 // runner wrote is in Redis or Postgres, so one last catch-up pass reads it and
 // the feed ends. The same check runs when the feed is idle, which also ends the
 // stream of a task that ended without a runner.completed (timed out, killed).
+// A session has no final event: its stream ends when the session is closed or gone.
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { EventHistory, TaskIdentity } from './history.ts';
+import type { EventHistorySource, TaskIdentity } from './history.ts';
 import { completion, eventFromEntry, type StreamEvent } from './stream-event.ts';
 import type { StreamReader, Unsubscribe } from './stream-reader.ts';
 
@@ -39,9 +42,13 @@ export interface FeedDeps {
   reader: StreamReader;
   /** Non-blocking commands (XRANGE). */
   redis: Redis;
-  history: EventHistory;
-  /** Whether the task has ended (or is gone). */
+  history: EventHistorySource;
+  /** Whether the task or session has ended (or is gone). */
   isFinished(): Promise<boolean>;
+  /** Whether an event ends the stream by itself; the task's runner.completed by default (stream-event.ts). */
+  completion?: (event: StreamEvent) => 'final' | 'maybe-final' | undefined;
+  /** The reason of the normal close. */
+  finishedReason?: string;
   logger: Logger;
   /** A live client with more than this many bytes unsent is closed (1013). */
   maxBufferedBytes: number;
@@ -66,7 +73,7 @@ export const closeCodes = {
 /** Redis has trimmed events that Postgres does not hold yet (the task is still running). */
 class EventsUnavailable extends Error {}
 
-export class TaskEventFeed {
+export class EventFeed {
   private readonly deps: Required<FeedDeps>;
   private readonly task: TaskIdentity;
   private readonly key: string;
@@ -86,7 +93,10 @@ export class TaskEventFeed {
   private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(deps: FeedDeps, task: TaskIdentity, streamKey: string, afterSeq: number, sink: FeedSink) {
-    this.deps = { ...deps, pageSize: deps.pageSize ?? 500, idleCheckMs: deps.idleCheckMs ?? 2_000, encode: deps.encode ?? rawView };
+    this.deps = {
+      ...deps, pageSize: deps.pageSize ?? 500, idleCheckMs: deps.idleCheckMs ?? 2_000, encode: deps.encode ?? rawView,
+      completion: deps.completion ?? completion, finishedReason: deps.finishedReason ?? 'task finished',
+    };
     this.task = task;
     this.key = streamKey;
     this.last = afterSeq;
@@ -168,7 +178,7 @@ export class TaskEventFeed {
       this.catchingUp = undefined;
       if (this.stopped) return;
       if (this.finishing) {
-        this.end(closeCodes.normal, 'task finished');
+        this.end(closeCodes.normal, this.deps.finishedReason);
         return;
       }
       this.mode = 'live';
@@ -183,7 +193,7 @@ export class TaskEventFeed {
         return;
       }
       this.deps.logger.error({ err: (error as Error).message, key: this.key }, 'stream replay failed');
-      this.end(closeCodes.internalError, 'cannot read the task events');
+      this.end(closeCodes.internalError, 'cannot read the events');
     }
   }
 
@@ -226,8 +236,8 @@ export class TaskEventFeed {
     for (const message of this.deps.encode(event)) this.sink.send(message);
     this.last = event.seq;
     if (event.id !== undefined) this.redisCursor = event.id;
-    const ends = completion(event);
-    if (ends === 'final') this.end(closeCodes.normal, 'task finished');
+    const ends = this.deps.completion(event);
+    if (ends === 'final') this.end(closeCodes.normal, this.deps.finishedReason);
     else if (ends === 'maybe-final') void this.checkFinished();
     // The reader pushes to every client at once and cannot wait for one. A client
     // whose buffer passes the bound gets no more pushes: it pulls from Redis,

@@ -13,8 +13,8 @@ import type { TaskEventRecord } from '../../../packages/contracts/src/task-event
 import { writeEvents } from '../../../packages/database/src/task-records.ts';
 import { AuthenticationError, type Authenticator, type Caller } from '../auth/caller.ts';
 import { ChannelSubscriber } from './channel-subscriber.ts';
-import { EventHistory } from './history.ts';
 import { StreamReader } from './stream-reader.ts';
+import { postgresSessionLookup, sessionStreamKind, taskStreamKind } from './stream-kinds.ts';
 import { postgresTaskLookup } from './task-lookup.ts';
 import { RedisStreamTickets } from './tickets.ts';
 import { attachStreamServer, type StreamServer, type StreamServerOptions } from './ws-server.ts';
@@ -31,7 +31,7 @@ export interface StreamStack {
   close(): Promise<void>;
 }
 
-export type StackOptions = Partial<Omit<StreamServerOptions, 'authenticator' | 'tickets' | 'lookup' | 'reader' | 'redis' | 'history' | 'channels'>> & {
+export type StackOptions = Partial<Omit<StreamServerOptions, 'authenticator' | 'tickets' | 'kinds' | 'reader' | 'redis' | 'channels'>> & {
   redisUrl: string;
   databaseUrl: string;
   /** Bearer token -> caller. */
@@ -64,10 +64,9 @@ export async function startStreamStack(options: StackOptions): Promise<StreamSta
     logger,
     authenticator: tokenTable(callers),
     tickets,
-    lookup: postgresTaskLookup(pool),
+    kinds: [taskStreamKind(postgresTaskLookup(pool), pool), sessionStreamKind(postgresSessionLookup(pool), pool)],
     reader,
     redis,
-    history: new EventHistory(pool),
     channels,
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

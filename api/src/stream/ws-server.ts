@@ -1,14 +1,17 @@
-// The task event WebSocket: GET /api/v1/namespaces/:ns/tasks/:name/stream?from=<seq>&view=raw|normalized&partial=true
+// The event WebSocket of a task or a session (stream-kinds.ts):
+// GET /api/v1/namespaces/:ns/{tasks|sessions}/:name/stream?from=<seq>&view=raw|normalized&partial=true
 //
 // Everything is decided at the HTTP upgrade, before any WebSocket exists: the
 // caller (a bearer token, or a single-use ticket for browsers), the tenant (a task
 // outside the caller's namespaces is 404, as if it did not exist) and the task.
 // A refusal is a plain HTTP answer with a problem+json body, and no upgrade.
 //
-// Once upgraded the socket only sends: each message is `{seq, type, data, time}`
-// (with ?view=normalized: the normalized events of events/normalized.ts), from
-// the event after `from` (0 = the start) to the task's last event, then a close
-// with 1000. With ?partial=true the CLI's partial-message chunks come too, as
+// Once upgraded the socket only sends: each message is `{seq, type, data, time}`,
+// with `messageId` for a session's events of a message's turn (with
+// ?view=normalized: the normalized events of events/normalized.ts), from the
+// event after `from` (0 = the start) to the last event, then a close with 1000
+// (a session's stream goes on until the session is closed or gone).
+// With ?partial=true the CLI's partial-message chunks come too, as
 // they are published (events/partial.ts). A client too slow for the live stream
 // is closed with 1013 and a reason that says where to reconnect from.
 import type http from 'node:http';
@@ -16,36 +19,37 @@ import type { Duplex } from 'node:stream';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
-import { taskEventStreamKey } from '../../../packages/contracts/src/event-stream.ts';
-import { AuthenticationError, canSee, type Authenticator, type Caller, type StreamTickets } from '../auth/caller.ts';
+import { AuthenticationError, canSee, type Authenticator, type Caller, type StreamTarget, type StreamTickets } from '../auth/caller.ts';
 import type { z } from 'zod';
 import { normalizeEvent, type EventView } from '../events/normalized.ts';
-import { partialMessage, taskPartialChannel } from '../events/partial.ts';
+import { partialMessage } from '../events/partial.ts';
 import { Problem, parseOr400, problemOf } from '../http/problem.ts';
 import { rateLimitHeaders, rateLimitKey, rateLimitedProblem, type RateLimiter } from '../http/rate-limit.ts';
 import { errorText } from '../../../packages/platform/src/logger.ts';
 import type { ChannelSubscriber } from './channel-subscriber.ts';
-import type { EventHistory } from './history.ts';
-import { closeCodes, TaskEventFeed, type FeedSink } from './replay.ts';
+import { closeCodes, EventFeed, type FeedSink } from './replay.ts';
 import type { StreamReader } from './stream-reader.ts';
-import { isFinished, type TaskLookup, type TaskRef } from './task-lookup.ts';
+import type { StreamKind } from './stream-kinds.ts';
+import type { TaskRef } from './task-lookup.ts';
 import { StreamQuerySchema } from '../tasks/schemas.ts';
 import type { StreamEvent } from './stream-event.ts';
+import { closeSocket, waitForDrain } from './socket.ts';
 import { refuseUpgrade } from './upgrade-reply.ts';
 
 type StreamQuery = z.infer<typeof StreamQuerySchema>;
 
-const normalizedView = (event: StreamEvent): string[] => normalizeEvent(event).map((normalized) => JSON.stringify(normalized));
+const normalizedView = (event: StreamEvent): string[] => normalizeEvent(event)
+  .map((normalized) => JSON.stringify(event.messageId === undefined ? normalized : { ...normalized, messageId: event.messageId }));
 
 export interface StreamServerOptions {
   authenticator: Authenticator;
   /** Without it, only bearer tokens are accepted. */
   tickets?: StreamTickets;
-  lookup: TaskLookup;
+  /** What can be followed: tasks, sessions. */
+  kinds: StreamKind[];
   reader: StreamReader;
   /** Non-blocking commands (XRANGE), shared. */
   redis: Redis;
-  history: EventHistory;
   logger: Logger;
   /** The REST limit: an upgrade counts as a request and is refused (429) before it happens. */
   rateLimiter?: RateLimiter;
@@ -77,14 +81,16 @@ export interface StreamServer {
   close(): Promise<void>;
 }
 
-export const streamPathPattern = /^\/api\/v1\/namespaces\/([^/]+)\/tasks\/([^/]+)\/stream$/;
-/** Kubernetes object names; anything else cannot be a task. */
+export const streamPathPattern = /^\/api\/v1\/namespaces\/([^/]+)\/([a-z]+)\/([^/]+)\/stream$/;
+/** Kubernetes object names; anything else cannot be a task or a session. */
 const namePattern = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 /** The client closed its socket during authentication: there is nobody to answer. */
 class ClientGone extends Error {}
 
-const notFound = (): Problem => new Problem('not-found', 'no such task');
+const notFound = (what = 'task'): Problem => new Problem('not-found', `no such ${what}`);
+
+interface Target { kind: StreamKind; object: TaskRef }
 
 export function attachStreamServer(server: http.Server, options: StreamServerOptions): StreamServer {
   const settings = {
@@ -97,7 +103,7 @@ export function attachStreamServer(server: http.Server, options: StreamServerOpt
   const { logger } = settings;
   // Clients never need to send anything; a tiny limit keeps them from trying.
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024, perMessageDeflate: false, clientTracking: false });
-  const sessions = new Set<{ ws: WebSocket; feed: TaskEventFeed; alive: boolean }>();
+  const clients = new Set<{ ws: WebSocket; feed: EventFeed; alive: boolean }>();
   const counters = { closedSlow: 0, maxBufferedSeen: 0 };
   /** Extra headers for a request's 101 answer. */
   const upgradeHeaders = new WeakMap<http.IncomingMessage, Record<string, string>>();
@@ -110,12 +116,12 @@ export function attachStreamServer(server: http.Server, options: StreamServerOpt
     // A client that goes away during authentication must not crash the process.
     socket.on('error', (error) => logger.debug({ err: error.message }, 'upgrade socket error'));
     accept(request, socket).then(
-      ({ task, query, caller }) => {
+      ({ target, query, caller }) => {
         if (closing || socket.destroyed) {
           socket.destroy();
           return;
         }
-        wss.handleUpgrade(request, socket, head, (ws) => startSession(ws, task, query, caller));
+        wss.handleUpgrade(request, socket, head, (ws) => startClient(ws, target, query, caller));
       },
       (error: unknown) => {
         if (error instanceof ClientGone) {
@@ -132,25 +138,26 @@ export function attachStreamServer(server: http.Server, options: StreamServerOpt
     );
   };
 
-  async function accept(request: http.IncomingMessage, socket: Duplex): Promise<{ task: TaskRef; query: StreamQuery; caller: Caller }> {
+  async function accept(request: http.IncomingMessage, socket: Duplex): Promise<{ target: Target; query: StreamQuery; caller: Caller }> {
     if (closing) throw new Problem('unavailable', 'the server is shutting down');
     const url = new URL(request.url ?? '/', 'http://localhost');
     const match = streamPathPattern.exec(url.pathname);
+    const kind = settings.kinds.find((candidate) => candidate.collection === match?.[2]);
     const namespace = decode(match?.[1]);
-    const name = decode(match?.[2]);
-    if (!namespace || !name) throw notFound();
-    const caller = await authenticate(request, url, { namespace, name });
+    const name = decode(match?.[3]);
+    if (!kind || !namespace || !name) throw notFound(kind?.what);
+    const caller = await authenticate(request, url, { namespace, name, collection: kind.collection });
     await takeRateLimit(request, caller);
-    if (!canSee(caller, namespace) || !namePattern.test(namespace) || !namePattern.test(name)) throw notFound();
+    if (!canSee(caller, namespace) || !namePattern.test(namespace) || !namePattern.test(name)) throw notFound(kind.what);
     const query = parseOr400(StreamQuerySchema, Object.fromEntries(url.searchParams), 'the query', ['query']);
     if (query.partial && !settings.channels) throw new Problem('not-implemented', 'partial messages are not available on this server');
-    const task = await settings.lookup(namespace, name);
-    if (!task) throw notFound();
+    const object = await kind.lookup(namespace, name);
+    if (!object) throw notFound(kind.what);
     if (socket.destroyed) throw new ClientGone();
-    return { task, query, caller };
+    return { target: { kind, object }, query, caller };
   }
 
-  async function authenticate(request: http.IncomingMessage, url: URL, taskKey: { namespace: string; name: string }): Promise<Caller> {
+  async function authenticate(request: http.IncomingMessage, url: URL, taskKey: StreamTarget): Promise<Caller> {
     const header = request.headers.authorization;
     const ticket = url.searchParams.get('ticket');
     if (header !== undefined) {
@@ -176,7 +183,7 @@ export function attachStreamServer(server: http.Server, options: StreamServerOpt
     upgradeHeaders.set(request, rateLimitHeaders(decision));
   }
 
-  function startSession(ws: WebSocket, task: TaskRef, query: StreamQuery, caller: Caller): void {
+  function startClient(ws: WebSocket, { kind, object: task }: Target, query: StreamQuery, caller: Caller): void {
     const { from, view } = query;
     const sink: FeedSink = {
       send(json) {
@@ -192,48 +199,50 @@ export function attachStreamServer(server: http.Server, options: StreamServerOpt
       },
     };
     const identity = { namespace: task.namespace, name: task.name, uid: task.uid };
-    const feed = new TaskEventFeed({
+    const feed = new EventFeed({
       reader: settings.reader,
       redis: settings.redis,
-      history: settings.history,
+      history: kind.history,
       logger,
       maxBufferedBytes: settings.maxBufferedBytes,
       idleCheckMs: settings.idleCheckMs,
       pageSize: settings.pageSize,
-      isFinished: async () => isFinished(await settings.lookup(task.namespace, task.name)),
+      isFinished: async () => kind.isFinished(await kind.lookup(task.namespace, task.name)),
+      completion: kind.completion,
+      finishedReason: `${kind.what} finished`,
       encode: view === 'normalized' ? normalizedView : undefined,
-    }, identity, taskEventStreamKey(task.namespace, task.name), from, sink);
-    const session = { ws, feed, alive: true };
-    sessions.add(session);
-    const stopPartials = query.partial ? followPartials(ws, task, view) : undefined;
-    ws.on('pong', () => (session.alive = true));
+    }, identity, kind.streamKey(task.namespace, task.name), from, sink);
+    const client = { ws, feed, alive: true };
+    clients.add(client);
+    const stopPartials = query.partial ? followPartials(ws, kind.partialChannel(task.namespace, task.name), view) : undefined;
+    ws.on('pong', () => (client.alive = true));
     ws.on('error', (error) => logger.debug({ err: error.message }, 'stream socket error'));
     ws.on('close', (code) => {
       feed.stop();
       stopPartials?.();
-      sessions.delete(session);
-      logger.debug({ task: `${task.namespace}/${task.name}`, subject: caller.subject, code, lastSeq: feed.lastSeq }, 'stream closed');
+      clients.delete(client);
+      logger.debug({ [kind.what]: `${task.namespace}/${task.name}`, subject: caller.subject, code, lastSeq: feed.lastSeq }, 'stream closed');
     });
-    logger.debug({ task: `${task.namespace}/${task.name}`, subject: caller.subject, from, view }, 'stream opened');
+    logger.debug({ [kind.what]: `${task.namespace}/${task.name}`, subject: caller.subject, from, view }, 'stream opened');
     feed.start();
   }
 
   /**
-   * Sends the task's partial-message chunks as they are published, from the
+   * Sends the partial-message chunks of the channel as they are published, from the
    * moment the subscription holds. They are extras: a client with a full send
    * buffer does not get them, and they are never replayed.
    */
-  function followPartials(ws: WebSocket, task: TaskRef, view: EventView): () => void {
+  function followPartials(ws: WebSocket, channel: string, view: EventView): () => void {
     let unsubscribe: (() => void) | undefined;
     let stopped = false;
-    settings.channels!.subscribe(taskPartialChannel(task.namespace, task.name), (published) => {
+    settings.channels!.subscribe(channel, (published) => {
       if (ws.readyState !== WebSocket.OPEN || ws.bufferedAmount > settings.maxBufferedBytes / 2) return;
       const message = partialMessage(published, view);
       if (message !== undefined) ws.send(message);
     }).then((done) => {
       if (stopped) done();
       else unsubscribe = done;
-    }, (error: Error) => logger.warn({ err: error.message, task: `${task.namespace}/${task.name}` }, 'cannot follow partial messages'));
+    }, (error: Error) => logger.warn({ err: error.message, channel }, 'cannot follow partial messages'));
     return () => {
       stopped = true;
       unsubscribe?.();
@@ -241,13 +250,13 @@ export function attachStreamServer(server: http.Server, options: StreamServerOpt
   }
 
   const heartbeat = setInterval(() => {
-    for (const session of sessions) {
-      if (!session.alive) {
-        session.ws.terminate();
+    for (const client of clients) {
+      if (!client.alive) {
+        client.ws.terminate();
         continue;
       }
-      session.alive = false;
-      session.ws.ping();
+      client.alive = false;
+      client.ws.ping();
     }
   }, settings.pingIntervalMs);
   heartbeat.unref();
@@ -255,12 +264,12 @@ export function attachStreamServer(server: http.Server, options: StreamServerOpt
   server.on('upgrade', onUpgrade);
 
   return {
-    stats: () => ({ clients: sessions.size, ...counters }),
+    stats: () => ({ clients: clients.size, ...counters }),
     close() {
       closing ??= (async () => {
         server.off('upgrade', onUpgrade);
         clearInterval(heartbeat);
-        const closed = [...sessions].map(({ ws, feed }) => {
+        const closed = [...clients].map(({ ws, feed }) => {
           feed.stop();
           return new Promise<void>((resolve) => {
             if (ws.readyState === WebSocket.CLOSED) resolve();
@@ -274,27 +283,6 @@ export function attachStreamServer(server: http.Server, options: StreamServerOpt
       return closing;
     },
   };
-}
-
-/** A close frame, and the socket destroyed if the client does not answer it in time. */
-function closeSocket(ws: WebSocket, code: number, reason: string, graceMs: number): void {
-  if (ws.readyState === WebSocket.CLOSED) return;
-  // A close reason may be at most 123 bytes.
-  ws.close(code, Buffer.from(reason).subarray(0, 123).toString());
-  setTimeout(() => ws.terminate(), graceMs).unref();
-}
-
-function waitForDrain(ws: WebSocket, bytes: number, stallMs: number): Promise<boolean> {
-  const deadline = Date.now() + stallMs;
-  return new Promise((resolve) => {
-    const check = () => {
-      if (ws.readyState !== WebSocket.OPEN) resolve(false);
-      else if (ws.bufferedAmount <= bytes) resolve(true);
-      else if (Date.now() >= deadline) resolve(false);
-      else setTimeout(check, 10);
-    };
-    check();
-  });
 }
 
 function pathOf(request: http.IncomingMessage): string {

@@ -17,7 +17,7 @@ import type { ChannelSubscriber } from '../stream/channel-subscriber.ts';
 import { filesChanged } from './files-changed.ts';
 import type { TaskHistory, TaskKey } from './history.ts';
 import { submitterAnnotation, tenantAnnotation, type TaskStoreApi } from './kube-tasks.ts';
-import { collectPage, decodeCursor, filtersFingerprint } from './list-cursor.ts';
+import { listObjects } from '../kube/object-list.ts';
 import {
   CreateTaskBodySchema, EventsQuerySchema, ListQuerySchema, NamespaceSchema, createQuerySchema,
 } from './schemas.ts';
@@ -83,23 +83,8 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
   router.get('/namespaces/:namespace/tasks', async (req, res) => {
     const namespace = visibleNamespace(req, res);
     const query = parseOr400(ListQuerySchema, req.query, 'the query', ['query']);
-    const { cursor: cursorText, limit, ...filters } = query;
-    const fingerprint = filtersFingerprint({ ...filters, limit });
-    const cursor = cursorText ? decodeCursor(cursorText, fingerprint) : undefined;
-    const after = query.createdAfter ? Date.parse(query.createdAfter) : -Infinity;
-    const before = query.createdBefore ? Date.parse(query.createdBefore) : Infinity;
-    const page = await collectPage<ClaudeTask>({
-      cursor, filters: fingerprint, limit,
-      fetchPage: (continueToken, pageLimit) => deps.tasks.list(namespace, {
-        limit: pageLimit, ...(continueToken ? { continueToken } : {}), ...(query.labelSelector ? { labelSelector: query.labelSelector } : {}),
-      }),
-      matches: (task) => {
-        if (query.phase && (task.status?.phase ?? 'Pending') !== query.phase) return false;
-        const created = Date.parse(String(task.metadata.creationTimestamp ?? ''));
-        return !(created <= after || created >= before);
-      },
-    });
-    res.json({ items: page.items.map(taskView), ...(page.next ? { next: page.next } : {}) });
+    const page = await listObjects(deps.tasks, namespace, query);
+    res.json({ ...page, items: page.items.map(taskView) });
   });
 
   router.get('/namespaces/:namespace/tasks/:name', async (req, res) => {
@@ -200,8 +185,8 @@ export async function replayed(deps: Pick<TaskRouteDeps, 'idempotency' | 'log'>,
   return true;
 }
 
-export function requireSubmitter(caller: Caller): void {
-  if (!canSubmit(caller)) throw new Problem('forbidden', `role ${caller.role} may not change tasks`);
+export function requireSubmitter(caller: Caller, what = 'tasks'): void {
+  if (!canSubmit(caller)) throw new Problem('forbidden', `role ${caller.role} may not change ${what}`);
 }
 
 export function jsonBody(req: Request): unknown {
@@ -231,7 +216,7 @@ async function storedKey(deps: TaskRouteDeps, namespace: string, name: string): 
   return { namespace, name, uid: stored.uid };
 }
 
-function abortOnClose(req: Request, res: Response): AbortSignal {
+export function abortOnClose(req: Request, res: Response): AbortSignal {
   const controller = new AbortController();
   res.once('close', () => controller.abort());
   req.once('aborted', () => controller.abort());

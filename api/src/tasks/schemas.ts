@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ClaudeTaskSpecSchema, ClaudeTaskStatusSchema, UsageSchema, taskPhases } from '../../../crds/src/claude-task.ts';
 import { TaskEventRecordSchema } from '../../../packages/contracts/src/task-events.ts';
 import { NormalizedEventSchema, eventViews } from '../events/normalized.ts';
+import { listQuerySchema } from '../kube/object-list.ts';
 
 /** A DNS-1123 label: the task name is also a label value on its Job and pods (63 at most). */
 export const TaskNameSchema = z.string().min(1).max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label');
@@ -12,9 +13,11 @@ export const NamespaceSchema = TaskNameSchema;
 const labelKey = z.string().min(1).max(317).regex(/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, 'must be a label key');
 const labelValue = z.string().max(63).regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/, 'must be a label value');
 
+export const LabelsSchema = z.record(labelKey, labelValue).refine((labels) => Object.keys(labels).length <= 64, 'at most 64 labels');
+
 export const CreateTaskBodySchema = z.object({
   name: TaskNameSchema.optional().describe('The task name; generated from "task-" when empty.'),
-  labels: z.record(labelKey, labelValue).refine((labels) => Object.keys(labels).length <= 64, 'at most 64 labels').optional(),
+  labels: LabelsSchema.optional(),
   spec: ClaudeTaskSpecSchema,
 }).strict().describe('A task to run.');
 
@@ -26,16 +29,7 @@ export function createQuerySchema(maxWaitSeconds: number) {
   });
 }
 
-const timestamp = z.iso.datetime({ offset: true });
-
-export const ListQuerySchema = z.object({
-  phase: z.enum(taskPhases).optional(),
-  labelSelector: z.string().max(1024).optional().describe('A Kubernetes label selector, e.g. team=a,env!=prod.'),
-  createdAfter: timestamp.optional(),
-  createdBefore: timestamp.optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z.string().max(4096).optional().describe('The `next` of the previous page.'),
-});
+export const ListQuerySchema = listQuerySchema(taskPhases);
 
 const viewParameter = z.enum(eventViews).default('raw')
   .describe('raw: the events as the runner wrote them (CLI stream-json lines and runner.* events); normalized: message, tool_use, tool_result, progress, complete, error.');
@@ -66,13 +60,18 @@ export const ObjectMetadataSchema = z.object({
   resourceVersion: z.string().optional(),
 });
 
-export const TaskSchema = z.object({
-  apiVersion: z.string(),
-  kind: z.literal('ClaudeTask'),
-  metadata: ObjectMetadataSchema.extend({ deletionTimestamp: z.string().optional() }),
-  spec: ClaudeTaskSpecSchema,
-  status: ClaudeTaskStatusSchema,
-}).describe('A ClaudeTask as Kubernetes holds it.');
+/** An object of one of our kinds as Kubernetes holds it (kube/object-view.ts). */
+export function objectSchema<const Kind extends string, Spec extends z.ZodType, Status extends z.ZodType>(kind: Kind, spec: Spec, status: Status) {
+  return z.object({
+    apiVersion: z.string(),
+    kind: z.literal(kind),
+    metadata: ObjectMetadataSchema.extend({ deletionTimestamp: z.string().optional() }),
+    spec,
+    status,
+  }).describe(`A ${kind} as Kubernetes holds it.`);
+}
+
+export const TaskSchema = objectSchema('ClaudeTask', ClaudeTaskSpecSchema, ClaudeTaskStatusSchema);
 
 export const EndedTaskSchema = TaskSchema.extend({
   result: z.string().nullable().describe('The full final text (status.result is only a short summary); null when the task did not succeed.'),

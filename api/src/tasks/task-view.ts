@@ -1,22 +1,9 @@
-// A ClaudeTask as the API shows it: what Kubernetes holds, without managedFields
-// and annotations of other tools; a task the operator has not seen yet is Pending.
+// A ClaudeTask as the API shows it (kube/object-view.ts).
 import { terminalPhases, type ClaudeTask } from '../../../crds/src/claude-task.ts';
+import { objectPath, objectView } from '../kube/object-view.ts';
 
 export function taskView(task: ClaudeTask) {
-  const { name = '', namespace = '', uid = '', labels, creationTimestamp, resourceVersion, deletionTimestamp } = task.metadata;
-  return {
-    apiVersion: task.apiVersion,
-    kind: task.kind,
-    metadata: {
-      name, namespace, uid,
-      ...(labels ? { labels } : {}),
-      ...(creationTimestamp ? { creationTimestamp: String(creationTimestamp instanceof Date ? creationTimestamp.toISOString() : creationTimestamp) } : {}),
-      ...(resourceVersion ? { resourceVersion } : {}),
-      ...(deletionTimestamp ? { deletionTimestamp: String(deletionTimestamp instanceof Date ? deletionTimestamp.toISOString() : deletionTimestamp) } : {}),
-    },
-    spec: task.spec,
-    status: { phase: 'Pending', ...task.status },
-  };
+  return objectView(task);
 }
 
 export function isTerminal(task: ClaudeTask): boolean {
@@ -24,5 +11,5 @@ export function isTerminal(task: ClaudeTask): boolean {
 }
 
 export function taskPath(namespace: string, name: string): string {
-  return `/api/v1/namespaces/${encodeURIComponent(namespace)}/tasks/${encodeURIComponent(name)}`;
+  return objectPath('tasks', namespace, name);
 }

@@ -46,7 +46,7 @@ export async function waitForEnd(deps: WaitDeps, initial: ClaudeTask, waitMs: nu
   const deadline = deps.clock.now() + waitMs;
   let wake = new AbortController();
   let woken = false;
-  const unsubscribe = await subscribe(deps, taskEventWakeChannel(namespace, name), () => {
+  const unsubscribe = await subscribeForWait(deps, taskEventWakeChannel(namespace, name), () => {
     woken = true;
     wake.abort();
   });
@@ -93,7 +93,8 @@ async function completedEvent(deps: WaitDeps, namespace: string, name: string): 
   return last?.type === 'runner.completed' ? last.data as RunnerCompletedEvent : undefined;
 }
 
-async function subscribe(deps: WaitDeps, channel: string, onWake: () => void): Promise<(() => void) | undefined> {
+/** Subscribes to a wake channel; undefined (safety reads only) without Pub/Sub or when it does not answer in time. */
+export async function subscribeForWait(deps: Pick<WaitDeps, 'wakeups' | 'log'>, channel: string, onWake: () => void): Promise<(() => void) | undefined> {
   if (!deps.wakeups) return undefined;
   const subscribing = deps.wakeups.subscribe(channel, onWake);
   let timer: NodeJS.Timeout | undefined;
@@ -102,10 +103,10 @@ async function subscribe(deps: WaitDeps, channel: string, onWake: () => void): P
     const unsubscribe = await Promise.race([subscribing, timedOut]);
     // A subscription that lands after the timeout is released at once.
     if (!unsubscribe) void subscribing.then((late) => late(), () => undefined);
-    if (!unsubscribe) deps.log.warn({ channel }, 'no wake-ups for ?wait in time; safety reads only');
+    if (!unsubscribe) deps.log.warn({ channel }, 'no wake-ups for the wait in time; safety reads only');
     return unsubscribe;
   } catch (error) {
-    deps.log.warn({ err: String(error), channel }, 'cannot subscribe for ?wait; safety reads only');
+    deps.log.warn({ err: String(error), channel }, 'cannot subscribe for the wait; safety reads only');
     return undefined;
   } finally {
     clearTimeout(timer);

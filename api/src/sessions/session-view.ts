@@ -1,0 +1,27 @@
+// A ClaudeSession and its messages as the API shows them.
+import type { ClaudeSession } from '../../../crds/src/claude-session.ts';
+import type { SessionMessage } from '../../../packages/database/src/session-records.ts';
+import { objectPath, objectView } from '../kube/object-view.ts';
+
+export function sessionView(session: ClaudeSession) {
+  return objectView(session);
+}
+
+export function sessionPath(namespace: string, name: string): string {
+  return objectPath('sessions', namespace, name);
+}
+
+export function messagePath(namespace: string, name: string, messageId: string): string {
+  return `${sessionPath(namespace, name)}/messages/${encodeURIComponent(messageId)}`;
+}
+
+/** The answer of a message whose turn ended (POST …/messages, 200). */
+export function answerView(message: SessionMessage) {
+  const { messageId, state, result, stopReason, error, usage, firstSeq, lastSeq } = message;
+  return { messageId, state, result, stopReason, error, usage, firstSeq, lastSeq };
+}
+
+export function messageView(message: SessionMessage) {
+  const { text, acceptedAt, answeredAt, requestedBy } = message;
+  return { ...answerView(message), text, acceptedAt, answeredAt, requestedBy };
+}
