@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import { ClaudeCronTaskSpecSchema, claudeCronTaskKind } from '../crds/src/claude-cron-task.ts';
 import { ClaudeTaskTemplateSpecSchema, claudeTaskTemplateKind } from '../crds/src/claude-task-template.ts';
 import { ClaudeTaskSpecSchema, claudeTaskKind, group, version } from '../crds/src/claude-task.ts';
+import { ClaudeSessionSpecSchema, claudeSessionKind } from '../crds/src/claude-session.ts';
 import { repoRoot } from './bed/binaries.ts';
 
 const examplesDir = path.join(repoRoot, 'examples');
@@ -17,7 +18,7 @@ const files = fs.readdirSync(examplesDir).filter((file) => file.endsWith('.yaml'
 interface Manifest { apiVersion?: string; kind?: string; metadata?: { name?: string }; spec?: unknown }
 
 test('the examples are there', () => {
-  expect(files).toEqual(expect.arrayContaining(['task.yaml', 'git-workspace.yaml', 'pvc-workspace.yaml', 'mcp-server.yaml', 'configmap-prompt.yaml', 'template.yaml', 'cron-task.yaml']));
+  expect(files).toEqual(expect.arrayContaining(['task.yaml', 'git-workspace.yaml', 'pvc-workspace.yaml', 'mcp-server.yaml', 'configmap-prompt.yaml', 'template.yaml', 'cron-task.yaml', 'session.yaml']));
 });
 
 describe.each(files)('examples/%s', (file) => {
@@ -30,11 +31,12 @@ describe.each(files)('examples/%s', (file) => {
     expect(comment).toMatch(/anthropic-api-key/);
   });
 
-  test('holds one ClaudeTask or ClaudeCronTask, each of the project\'s objects with a spec the resource model accepts, and objects with a kind and a name', () => {
+  test('holds one ClaudeTask, ClaudeCronTask or ClaudeSession, each of the project\'s objects with a spec the resource model accepts, and objects with a kind and a name', () => {
     expect(manifests.every((m) => typeof m.apiVersion === 'string' && typeof m.kind === 'string' && typeof m.metadata?.name === 'string')).toBe(true);
-    expect(manifests.filter((m) => m.kind === claudeTaskKind || m.kind === claudeCronTaskKind)).toHaveLength(1);
+    expect(manifests.filter((m) => m.kind === claudeTaskKind || m.kind === claudeCronTaskKind || m.kind === claudeSessionKind)).toHaveLength(1);
     const models: Record<string, z.ZodType> = {
       [claudeTaskKind]: ClaudeTaskSpecSchema, [claudeCronTaskKind]: ClaudeCronTaskSpecSchema, [claudeTaskTemplateKind]: ClaudeTaskTemplateSpecSchema,
+      [claudeSessionKind]: ClaudeSessionSpecSchema,
     };
     for (const manifest of manifests.filter((m) => m.apiVersion?.startsWith(`${group}/`))) {
       expect(manifest.apiVersion).toBe(`${group}/${version}`);
