@@ -182,6 +182,91 @@ describe('idle and volumes', () => {
   });
 });
 
+/** A turn that streams for several seconds, so something can happen in the middle of it. */
+const slowTurn = (text: string) => `${text} [[scenario:slow {"tokens":60,"delayMs":200}]]`;
+
+async function sendAsync(session: string, text: string, headers: string[] = []): Promise<string> {
+  const accepted = await curl('POST', `/sessions/${session}/messages?async=true`, { text }, headers);
+  expect(accepted.status).toBe(202);
+  return accepted.json.messageId as string;
+}
+
+async function messageWhen(session: string, messageId: string, check: (m: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+  let last: Record<string, unknown> = {};
+  await waitFor(`message ${messageId}`, async () => check(last = (await curl('GET', `/sessions/${session}/messages/${messageId}`)).json),
+    { timeoutMs: 180_000, intervalMs: 500 });
+  return last;
+}
+
+/** The runner.turn_completed events Postgres holds for one message. */
+async function completionsOf(session: ClaudeSession, messageId: string): Promise<number> {
+  const { rows } = await fixture.db.query(
+    "SELECT count(*)::int AS n FROM claude_session_events WHERE session_uid = $1 AND message_id = $2 AND type = 'runner.turn_completed'",
+    [session.metadata.uid, messageId]);
+  return rows[0].n as number;
+}
+
+describe('turns in flight', () => {
+  test('interrupt mid-turn ends that turn as interrupted; the next message is answered with the context', async () => {
+    const session = await createSession('interrupted');
+    expect((await send('interrupted', 'the colour is teal')).status).toBe(200);
+    const slow = await sendAsync('interrupted', slowTurn('tell me a long story'));
+    await sessionWhen('interrupted', 'Busy with the slow turn', (s) => s.status?.phase === 'Busy' && s.status.activeTurn === slow);
+    const interrupt = await curl('POST', '/sessions/interrupted/interrupt');
+    expect(interrupt.status).toBe(202);
+    const ended = await messageWhen('interrupted', slow, (m) => m.state !== 'accepted');
+    expect(ended).toMatchObject({ state: 'interrupted', stopReason: 'interrupted', result: null });
+    const next = await send('interrupted', 'which colour did I name');
+    expect(next.json).toMatchObject({ state: 'answered' });
+    carries(turnRequest(session, 'which colour did I name'), 'the colour is teal');
+  });
+
+  test('the pod force-deleted mid-turn: the message is answered exactly once, the retry with its Idempotency-Key gets that answer, and the context holds', async () => {
+    const session = await createSession('pod-lost');
+    expect((await send('pod-lost', 'the city is Lisbon')).status).toBe(200);
+    const key = ['Idempotency-Key: pod-lost-slow-1'];
+    const slow = await sendAsync('pod-lost', slowTurn('describe the city at length'), key);
+    const busy = await sessionWhen('pod-lost', 'Busy with the slow turn', (s) => s.status?.phase === 'Busy' && s.status.activeTurn === slow);
+    const deleted = await fixture.ns.kubectl('delete', 'pod', busy.status!.podName!, '--grace-period=0', '--force');
+    expect(deleted.code).toBe(0);
+    const retried = await send('pod-lost', slowTurn('describe the city at length'), key);
+    expect(retried.status).toBe(200);
+    expect(retried.json).toMatchObject({ messageId: slow, state: 'answered', result: expect.any(String) });
+    expect(await completionsOf(session, slow)).toBe(1);
+    const listed = (await curl('GET', '/sessions/pod-lost/messages')).json.items as Array<{ messageId: string }>;
+    expect(listed.filter((m) => m.messageId === slow)).toHaveLength(1);
+    const next = await send('pod-lost', 'which city did I name');
+    expect(next.json).toMatchObject({ state: 'answered' });
+    carries(turnRequest(session, 'which city did I name'), 'the city is Lisbon');
+  });
+
+  test('a WebSocket client reconnecting mid-turn with from= gets no gap and no duplicate; the joined list is the Postgres history', async () => {
+    const session = await createSession('rejoin');
+    const url = (from: number) => `${api.url.replace('http', 'ws')}/api/v1/namespaces/${fixture.ns.name}/sessions/rejoin/stream?from=${from}`;
+    let slow = '';
+    // The first client leaves in the middle of the slow turn: after its second event.
+    const first = follow(url(0), { token: bearer, onMessage: (_message, ws) => {
+      if (first.messages.filter((m) => m.messageId !== undefined && m.messageId === slow).length === 2) ws.close();
+    } });
+    await first.opened;
+    slow = await sendAsync('rejoin', slowTurn('stream this slowly'));
+    await first.closed;
+    const lastSeq = first.messages.at(-1)!.seq;
+    const second = follow(url(lastSeq), { token: bearer });
+    await second.opened;
+    await messageWhen('rejoin', slow, (m) => m.state === 'answered');
+    await waitFor('the follower has the turn\'s end', async () => second.messages.some((m) => m.type === 'runner.turn_completed'));
+    second.ws.close();
+    await second.closed;
+    const joined = [...first.messages, ...second.messages];
+    expect(joined.map((m) => m.seq)).toEqual(joined.map((_m, i) => i + 1));
+    const { rows } = await fixture.db.query('SELECT seq, type FROM claude_session_events WHERE session_uid = $1 AND seq <= $2 ORDER BY seq',
+      [session.metadata.uid, joined.at(-1)!.seq]);
+    expect(joined.map((m) => ({ seq: m.seq, type: m.type }))).toEqual(rows.map((row: { seq: string; type: string }) => ({ seq: Number(row.seq), type: row.type })));
+    expect(joined.filter((m) => m.messageId === slow).length).toBeGreaterThan(0);
+  });
+});
+
 describe('bad input', () => {
   test('unknown session 404, oversized message 413, empty text 400', async () => {
     expect((await send('no-such-session', 'hello')).status).toBe(404);
