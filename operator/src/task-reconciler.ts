@@ -244,7 +244,10 @@ export class TaskReconciler {
       this.deps.log.info({ task: `${task.metadata.namespace}/${task.metadata.name}`, from: task.status?.phase, to: status.phase, reason: status.reason }, 'phase');
     }
     // A new phase, or a new reason someone has to act on (a missing Secret while Pending).
-    if (phaseChanged || (type === 'Warning' && status.reason !== task.status?.reason)) {
+    // Not for an ended task: its one Event is the transition's, and a pass on a cached
+    // task that does not show the end yet would otherwise post it twice.
+    const ended = status.phase !== undefined && terminalPhases.has(status.phase);
+    if (phaseChanged || (type === 'Warning' && !ended && status.reason !== task.status?.reason)) {
       const reason = type === 'Warning' && status.phase === 'Pending' ? status.reason : status.phase;
       this.deps.recorder.record(task, type, reason ?? 'Pending', status.message ?? '');
     }
