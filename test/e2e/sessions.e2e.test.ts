@@ -267,6 +267,44 @@ describe('turns in flight', () => {
   });
 });
 
+/** The pid of the runner process the bed's local node runs for this session's pod (a host process there). */
+async function runnerPid(session: string): Promise<number> {
+  const fs = await import('node:fs/promises');
+  for (const entry of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const read = (file: string) => fs.readFile(`/proc/${entry}/${file}`, 'utf8').catch(() => '');
+    const [environ, cmdline] = [await read('environ'), await read('cmdline')];
+    const env = environ.split('\0');
+    if (cmdline.includes('runner/src/main.ts') && env.includes(`CLAUDE_SESSION_NAME=${session}`)
+      && env.includes(`CLAUDE_SESSION_NAMESPACE=${fixture.ns.name}`)) return Number(entry);
+  }
+  throw new Error(`no runner process for session ${session}`);
+}
+
+describe('turns and pods', () => {
+  test('a turn that runs longer than idleTimeoutSeconds is never suspended', async () => {
+    await createSession('long-turn', { idleTimeoutSeconds: 10 });
+    // About 16 s of streaming: longer than the idle timeout.
+    const answer = await send('long-turn', 'a long answer [[scenario:slow {"tokens":80,"delayMs":200}]]');
+    expect(answer.json).toMatchObject({ state: 'answered' });
+    expect((await getSession('long-turn')).status?.activations).toBe(1);
+  });
+
+  test('the runner process SIGKILLed mid-turn: the Job\'s next pod answers the message exactly once, with the context', async () => {
+    const session = await createSession('runner-killed');
+    expect((await send('runner-killed', 'the river is the Tagus')).status).toBe(200);
+    const slow = await sendAsync('runner-killed', slowTurn('tell me about the river'));
+    await sessionWhen('runner-killed', 'Busy with the slow turn', (s) => s.status?.phase === 'Busy' && s.status.activeTurn === slow);
+    process.kill(await runnerPid('runner-killed'), 'SIGKILL');
+    const answered = await messageWhen('runner-killed', slow, (m) => m.state !== 'accepted');
+    expect(answered).toMatchObject({ state: 'answered', result: expect.any(String) });
+    expect(await completionsOf(session, slow)).toBe(1);
+    const next = await send('runner-killed', 'which river did I name');
+    expect(next.json).toMatchObject({ state: 'answered' });
+    carries(turnRequest(session, 'which river did I name'), 'the river is the Tagus');
+  });
+});
+
 describe('bad input', () => {
   test('unknown session 404, oversized message 413, empty text 400', async () => {
     expect((await send('no-such-session', 'hello')).status).toBe(404);
