@@ -48,7 +48,7 @@ export const BudgetSchema = z.object({
   scope: z.enum(['Namespace', 'User']).describe('Whose spending the budget limits: each namespace\'s, or each user\'s.'),
   period: z.enum(['Daily', 'Monthly']).describe('When the budget resets (UTC).'),
   maxCostUSD: positiveDollars.optional().describe('US dollars per period, as a decimal string, e.g. "500.00".'),
-  maxTokens: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional().describe('Tokens (input and output) per period.'),
+  maxTokens: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional().describe('Tokens per period: input (with prompt-cache reads and writes) and output.'),
 }).describe('A spending limit per scope and period; once spent, new work waits Queued (reason BudgetExhausted).');
 
 export const ClaudePolicySpecSchema = z.object({

@@ -100,6 +100,10 @@ export type ClaudeTaskStatus = z.infer<typeof ClaudeTaskStatusSchema>;
 export type TaskPhase = (typeof taskPhases)[number];
 export type Condition = z.infer<typeof ConditionSchema>;
 
+/** The requesting user's name, as the apiserver authenticated it at creation: stamped by an
+ * admission policy nobody can bypass; budgets and per-user limits count against it. */
+export const createdByAnnotation = 'claude-operator.io/created-by';
+
 /** The metadata of an object of one of our kinds, as the operator and the API read it. */
 export interface ResourceMetadata {
   name?: string;

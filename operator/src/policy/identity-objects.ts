@@ -13,11 +13,10 @@
 import type {
   V1MutatingAdmissionPolicy, V1MutatingAdmissionPolicyBinding, V1ValidatingAdmissionPolicy, V1ValidatingAdmissionPolicyBinding,
 } from '@kubernetes/client-node';
-import { claudeTaskPlural, group, version } from '../../../crds/src/claude-task.ts';
+import { claudeTaskPlural, createdByAnnotation, group, version } from '../../../crds/src/claude-task.ts';
 import { managedByLabel, managedByValue } from '../names.ts';
 
-/** The requesting user's name, as authenticated by the apiserver at creation. */
-export const createdByAnnotation = 'claude-operator.io/created-by';
+export { createdByAnnotation };
 export const identityObjectName = 'claude-operator.io-created-by';
 
 const metadata = { name: identityObjectName, labels: { [managedByLabel]: managedByValue } };

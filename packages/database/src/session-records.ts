@@ -5,9 +5,11 @@
 // writes nothing twice.
 import type pg from 'pg';
 import type { ClaudeSession, ClaudeSessionStatus } from '../../../crds/src/claude-session.ts';
+import { createdByAnnotation } from '../../../crds/src/claude-task.ts';
 import type { TaskEventRecord, TaskUsage } from '../../contracts/src/task-events.ts';
 import { RunnerTurnCompletedEventSchema } from '../../contracts/src/task-events.ts';
 import type { Queryable } from './task-records.ts';
+import { recordSessionTurnUsageSql } from './usage-ledger.ts';
 
 export type MessageState = 'accepted' | 'answered' | 'interrupted' | 'failed';
 
@@ -57,22 +59,28 @@ export interface SessionTranscript {
 /** Creates the session's record if there is none (the API may accept a message before the operator has written it). */
 export async function ensureSessionRecord(db: Queryable, session: ClaudeSession): Promise<void> {
   await db.query(
-    `INSERT INTO claude_sessions (uid, namespace, name, spec, status, phase, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (uid) DO NOTHING`,
+    `INSERT INTO claude_sessions (uid, namespace, name, spec, status, phase, created_at, created_by)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+     ON CONFLICT (uid) DO UPDATE SET created_by = COALESCE(claude_sessions.created_by, EXCLUDED.created_by)`,
     [session.metadata.uid, session.metadata.namespace, session.metadata.name, JSON.stringify(session.spec),
-      JSON.stringify(session.status ?? {}), session.status?.phase ?? 'Pending', new Date(session.metadata.creationTimestamp ?? Date.now())],
+      JSON.stringify(session.status ?? {}), session.status?.phase ?? 'Pending', new Date(session.metadata.creationTimestamp ?? Date.now()),
+      creatorOf(session)],
   );
 }
 
 export async function writeSessionStatus(db: Queryable, session: ClaudeSession, status: ClaudeSessionStatus): Promise<void> {
   await db.query(
-    `INSERT INTO claude_sessions (uid, namespace, name, spec, status, phase, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)
-     ON CONFLICT (uid) DO UPDATE SET spec = EXCLUDED.spec, status = EXCLUDED.status, phase = EXCLUDED.phase, updated_at = now()`,
+    `INSERT INTO claude_sessions (uid, namespace, name, spec, status, phase, created_at, created_by)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+     ON CONFLICT (uid) DO UPDATE SET spec = EXCLUDED.spec, status = EXCLUDED.status, phase = EXCLUDED.phase,
+       created_by = COALESCE(claude_sessions.created_by, EXCLUDED.created_by), updated_at = now()`,
     [session.metadata.uid, session.metadata.namespace, session.metadata.name, JSON.stringify(session.spec),
-      JSON.stringify(status), status.phase ?? 'Pending', new Date(session.metadata.creationTimestamp ?? Date.now())],
+      JSON.stringify(status), status.phase ?? 'Pending', new Date(session.metadata.creationTimestamp ?? Date.now()),
+      creatorOf(session)],
   );
 }
+
+const creatorOf = (session: ClaudeSession): string | null => session.metadata.annotations?.[createdByAnnotation] ?? null;
 
 const uidPattern = /^[0-9a-f-]{36}$/i;
 
@@ -165,6 +173,9 @@ export async function writeSessionEvents(db: pg.Pool, sessionUid: string, events
         [sessionUid, answer.messageId, answer.outcome, answer.result, answer.stopReason, answer.message,
           answer.usage === null ? null : JSON.stringify(answer.usage), answer.firstSeq, event.seq, event.time],
       );
+      if (answer.usage) {
+        await client.query(recordSessionTurnUsageSql, [sessionUid, answer.messageId, answer.model, JSON.stringify(answer.usage), event.time]);
+      }
     }
     if (transcript) {
       await client.query(

@@ -2,9 +2,10 @@
 // phase transition, and the runner's events. Every write is idempotent, so a
 // reconcile that runs twice (after a crash, or a retry) writes nothing twice.
 import pg from 'pg';
-import type { ClaudeTask, ClaudeTaskStatus } from '../../../crds/src/claude-task.ts';
+import { createdByAnnotation, type ClaudeTask, type ClaudeTaskStatus } from '../../../crds/src/claude-task.ts';
 import type { TaskEventRecord } from '../../contracts/src/task-events.ts';
 import { readEventLog, readTaskRecord, writeEvents, type TaskRecord } from './task-records.ts';
+import { recordUsage } from './usage-ledger.ts';
 import { readWebhookAttempts, recordWebhookAttempt, type WebhookAttempt } from './webhook-attempts.ts';
 
 export class TaskStore {
@@ -21,18 +22,29 @@ export class TaskStore {
   async recordStatus(task: ClaudeTask, status: ClaudeTaskStatus, transition?: { reason?: string; message?: string }): Promise<boolean> {
     const uid = task.metadata.uid ?? '';
     const phase = status.phase ?? 'Pending';
+    const createdBy = task.metadata.annotations?.[createdByAnnotation] ?? null;
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
       const previous = await client.query<{ phase: string }>('SELECT phase FROM claude_tasks WHERE uid = $1 FOR UPDATE', [uid]);
       await client.query(
-        `INSERT INTO claude_tasks (uid, namespace, name, spec, status, phase, result, created_at, completed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        `INSERT INTO claude_tasks (uid, namespace, name, spec, status, phase, result, created_at, completed_at, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          ON CONFLICT (uid) DO UPDATE SET status = EXCLUDED.status, phase = EXCLUDED.phase,
-           result = COALESCE(EXCLUDED.result, claude_tasks.result), completed_at = EXCLUDED.completed_at, updated_at = now()`,
+           result = COALESCE(EXCLUDED.result, claude_tasks.result), completed_at = EXCLUDED.completed_at,
+           created_by = COALESCE(claude_tasks.created_by, EXCLUDED.created_by), updated_at = now()`,
         [uid, task.metadata.namespace, task.metadata.name, JSON.stringify(task.spec), JSON.stringify(status), phase,
-          status.result ?? null, new Date(task.metadata.creationTimestamp ?? Date.now()), status.completionTime ?? null],
+          status.result ?? null, new Date(task.metadata.creationTimestamp ?? Date.now()), status.completionTime ?? null,
+          createdBy],
       );
+      // The usage goes to the ledger in the same transaction as the status that reports it.
+      if (status.usage) {
+        await recordUsage(client, {
+          kind: 'ClaudeTask', uid, namespace: task.metadata.namespace ?? '', name: task.metadata.name ?? '',
+          user: createdBy, model: status.model ?? task.spec.model ?? null, usage: status.usage,
+          at: new Date(status.completionTime ?? Date.now()),
+        });
+      }
       const from = previous.rows[0]?.phase ?? null;
       const changed = from !== phase;
       if (changed) {
