@@ -7,6 +7,7 @@ import { CustomObjectsApi, KubeConfig, VersionApi } from '@kubernetes/client-nod
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { migrate } from '../../packages/database/src/migrate.ts';
+import { createPool } from '../../packages/database/src/pool.ts';
 import { createApp, type AppDeps } from './app.ts';
 import type { StreamTickets } from './auth/caller.ts';
 import { JwtAuthenticator } from './auth/jwt.ts';
@@ -54,8 +55,8 @@ export async function startApiServer(options: StartOptions): Promise<ApiServer> 
   const applied = await migrate(config.DATABASE_URL);
   log.info({ applied }, 'database migrated');
   // A Postgres that does not answer fails a query in seconds, not never: mutations are refused (503) while it is away.
-  const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 10, connectionTimeoutMillis: 5_000 });
-  pool.on('error', (error) => log.warn({ err: String(error) }, 'idle Postgres connection failed'));
+  const pool = createPool(config.DATABASE_URL, { max: 10, connectionTimeoutMillis: 5_000,
+    onIdleError: (error) => log.warn({ err: String(error) }, 'idle Postgres connection failed') });
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, enableOfflineQueue: false, lazyConnect: false });
   redis.on('error', (error) => log.warn({ err: String(error) }, 'Redis connection failed'));
   const metrics = options.metrics ?? new ApiMetrics();

@@ -5,7 +5,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { ConfigError } from '../../packages/platform/src/config.ts';
 import { parseOperatorConfig } from './config.ts';
 import { ClusterCache } from './cluster-cache.ts';
@@ -13,6 +12,7 @@ import { CronReconciler, cronController } from './cron-controller.ts';
 import { EventCopier } from './event-copier.ts';
 import { EventRecorder } from './event-recorder.ts';
 import { makeKubeClients } from './kube-clients.ts';
+import { createPool } from '../../packages/database/src/pool.ts';
 import { LeaderElector } from './leader-election.ts';
 import { Manager } from './manager.ts';
 import { NotificationsReconciler, notificationsController } from './notifications/notifications-controller.ts';
@@ -66,7 +66,9 @@ async function main(): Promise<void> {
   });
   const applied = await migrate(config.DATABASE_URL);
   log.info({ applied }, 'database migrated');
-  const store = timedMethods(new TaskStore(config.DATABASE_URL), (operation, seconds) => metrics.postgresSeconds.observe({ operation }, seconds));
+  // A broken idle connection is only worth a log line: the next query reconnects.
+  const postgresIdleError = (error: Error) => log.warn({ err: error.message }, 'idle Postgres connection failed');
+  const store = timedMethods(new TaskStore(config.DATABASE_URL, { onIdleError: postgresIdleError }), (operation, seconds) => metrics.postgresSeconds.observe({ operation }, seconds));
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
   // Ready means able to serve: migrated, connected, metrics up. Not leadership: a
   // standby is Ready too, or a Deployment of 2 never finishes rolling out.
@@ -91,7 +93,7 @@ async function main(): Promise<void> {
     unfollow: (uid: string) => copying.sessionCopier?.unfollow(uid),
   };
   // Sessions' records (packages/database/src/session-records.ts) take a pool.
-  const sessionDb = new pg.Pool({ connectionString: config.DATABASE_URL, max: 5 });
+  const sessionDb = createPool(config.DATABASE_URL, { max: 5, onIdleError: postgresIdleError });
   const redisUsers = config.RUNNER_REDIS_USERS === 'per-task'
     ? new RunnerRedisUsers({ redis, secret: config.RUNNER_REDIS_ACL_SECRET ?? '', runnerRedisUrl: config.RUNNER_REDIS_URL })
     : undefined;

@@ -5,6 +5,7 @@ import pg from 'pg';
 import { createdByAnnotation, type ClaudeTask, type ClaudeTaskStatus } from '../../../crds/src/claude-task.ts';
 import type { TaskEventRecord } from '../../contracts/src/task-events.ts';
 import { readEventLog, readTaskRecord, writeEvents, type TaskRecord } from './task-records.ts';
+import { createPool } from './pool.ts';
 import { recordUsage } from './usage-ledger.ts';
 import { readWebhookAttempts, recordWebhookAttempt, type WebhookAttempt } from './webhook-attempts.ts';
 
@@ -12,8 +13,8 @@ export class TaskStore {
   private readonly pool: pg.Pool;
   private closed = false;
 
-  constructor(databaseUrl: string) {
-    this.pool = new pg.Pool({ connectionString: databaseUrl, max: 5 });
+  constructor(databaseUrl: string, options: { onIdleError?: (error: Error) => void } = {}) {
+    this.pool = createPool(databaseUrl, { max: 5, ...options });
   }
 
   /** Upserts the task's record and, when its phase changed, records the transition.
