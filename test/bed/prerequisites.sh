@@ -58,6 +58,8 @@ need installed busybox-static -- busybox-static 'static busybox (for the busybox
 # back with poppler's pdftotext and pdftoppm.
 need have chromium -- chromium 'chromium (prints report PDFs)'
 need have pdftotext -- poppler-utils 'pdftotext and pdftoppm (read report PDFs in the tests)'
+# The chaos suite's bad-input fault mutates requests with zzuf, a fuzzer nobody here wrote.
+need have zzuf -- zzuf 'zzuf (mutates requests in the chaos suite)'
 # The project's images (test/cluster/build-images.sh) start from a Debian rootfs made here.
 need have mmdebstrap -- mmdebstrap 'mmdebstrap (the Debian base of the project'"'"'s images)'
 

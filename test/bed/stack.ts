@@ -13,7 +13,11 @@ import { freePort } from './ports.ts';
 import { startSupervised, waitFor, type Supervised } from './process.ts';
 
 export interface Stack {
-  settings: Bed['settings'] & { ANTHROPIC_BASE_URL: string; OPERATOR_METRICS_URL: string; API_URL: string; API_TOKEN: string };
+  settings: Bed['settings'] & {
+    ANTHROPIC_BASE_URL: string; OPERATOR_METRICS_URL: string; API_URL: string; API_TOKEN: string;
+    /** The API's HS256 key, issuer and audience: mint tokens for other tenants and roles with them. */
+    API_JWT_SECRET: string; API_JWT_ISSUER: string; API_JWT_AUDIENCE: string;
+  };
   stop(): Promise<void>;
 }
 
@@ -32,7 +36,7 @@ const apiIssuer = 'claude-operator-up';
 const apiAudience = 'claude-operator-api';
 
 /** The API server with a secret of its own, and an admin token (every namespace) for the settings file. */
-async function startApi(settings: Bed['settings'], logDir: string): Promise<{ url: string; token: string; process: Supervised }> {
+async function startApi(settings: Bed['settings'], logDir: string): Promise<{ url: string; token: string; secret: string; process: Supervised }> {
   const secret = crypto.randomBytes(32).toString('hex');
   const port = await freePort();
   const process = startSupervised({
@@ -49,7 +53,7 @@ async function startApi(settings: Bed['settings'], logDir: string): Promise<{ ur
   const token = await new SignJWT({ tenant: 'admin', namespaces: ['*'], role: 'admin' })
     .setProtectedHeader({ alg: 'HS256' }).setIssuer(apiIssuer).setAudience(apiAudience).setSubject('up-admin')
     .setIssuedAt().setExpirationTime('24h').sign(new TextEncoder().encode(secret));
-  return { url, token, process };
+  return { url, token, secret, process };
 }
 
 /** ANTHROPIC_BASE_URL and ANTHROPIC_API_KEY from the environment reach a real
@@ -98,7 +102,8 @@ export async function startStack(): Promise<Stack> {
       .catch(async (error: Error) => { throw new Error(`${error.message}\n${await fs.readFile(path.join(logDir, 'operator.log'), 'utf8').catch(() => '')}`); });
     const api = await startApi(bed.settings, logDir);
     stops.push(() => api.process.stop(10_000));
-    return { settings: { ...bed.settings, ANTHROPIC_BASE_URL: baseUrl, OPERATOR_METRICS_URL: metricsUrl, API_URL: api.url, API_TOKEN: api.token }, stop };
+    return { settings: { ...bed.settings, ANTHROPIC_BASE_URL: baseUrl, OPERATOR_METRICS_URL: metricsUrl, API_URL: api.url, API_TOKEN: api.token,
+      API_JWT_SECRET: api.secret, API_JWT_ISSUER: apiIssuer, API_JWT_AUDIENCE: apiAudience }, stop };
   } catch (error) {
     await stop();
     throw error;

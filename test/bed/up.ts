@@ -3,7 +3,8 @@
 // (and the scripted Messages API when ANTHROPIC_BASE_URL is not set).
 //   node test/bed/up.ts [--settings FILE]
 // Writes KEY=value lines (KUBECONFIG, DATABASE_URL, REDIS_URL, KUBECTL, HELM,
-// ANTHROPIC_BASE_URL, OPERATOR_METRICS_URL, API_URL, API_TOKEN) to FILE (default .bed.env in the
+// ANTHROPIC_BASE_URL, OPERATOR_METRICS_URL, API_URL, API_TOKEN, and the API's JWT key, issuer
+// and audience as API_JWT_SECRET, API_JWT_ISSUER, API_JWT_AUDIENCE) to FILE (default .bed.env in the
 // repo), so `set -a; . .bed.env` or `kubectl --kubeconfig ...` can use it.
 import fs from 'node:fs/promises';
 import path from 'node:path';

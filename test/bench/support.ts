@@ -76,7 +76,7 @@ export function readSettingsFile(file: string): StackSettings {
     const at = line.indexOf('=');
     if (at > 0) settings[line.slice(0, at)] = line.slice(at + 1);
   }
-  for (const key of ['KUBECONFIG', 'DATABASE_URL', 'REDIS_URL', 'OPERATOR_METRICS_URL', 'API_URL', 'API_TOKEN']) {
+  for (const key of ['KUBECONFIG', 'DATABASE_URL', 'REDIS_URL', 'OPERATOR_METRICS_URL', 'API_URL', 'API_TOKEN', 'API_JWT_SECRET', 'API_JWT_ISSUER', 'API_JWT_AUDIENCE']) {
     if (!settings[key]) throw new Error(`${file} has no ${key}: give the settings file \`bash test/up.sh\` wrote`);
   }
   return settings as StackSettings;

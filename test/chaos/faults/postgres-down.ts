@@ -1,0 +1,121 @@
+// Fault 3: Postgres unreachable for a while (a proxy in front of it cut, as a
+// crashed or partitioned server looks to its clients) while tasks run and REST
+// clients submit more. An operator and an API of the fault's own reach Postgres
+// only through the proxy. Want: every submission answered 2xx is a task that
+// ends, with its audit row; the API not ready while Postgres is away; and after
+// the return, Postgres agreeing with the cluster on every task's phase.
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import pg from 'pg';
+import { terminalPhases } from '../../../crds/src/claude-task.ts';
+import { kubeConfigOf, log, sleep } from '../../bench/support.ts';
+import { startTcpProxy, viaProxy } from '../../support/tcp-proxy.ts';
+import type { Fault, FaultResult, Scale } from '../fault.ts';
+import { startReplica, stopStackOperator } from '../replicas.ts';
+import { TaskLoad } from '../task-load.ts';
+
+const taskApi = { group: 'claude-operator.io', version: 'v1alpha1', plural: 'claudetasks' };
+type ListedTask = { metadata: { name: string; uid: string }; status?: { phase?: string } };
+
+export const postgresDownFault: Fault = {
+  number: 3,
+  name: 'Postgres unreachable while tasks run and REST clients submit',
+  async run(system, scale: Scale, cleanups): Promise<FaultResult> {
+    const { settings } = system;
+    const running = scale === 'full' ? 50 : 4;
+    const clients = scale === 'full' ? 20 : 4;
+    const downSeconds = scale === 'full' ? 60 : 15;
+    const kubeConfig = kubeConfigOf(settings);
+    const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+    const load = await TaskLoad.create(kubeConfig, 'chaos-pg');
+    const namespace = load.namespace;
+    const database = new URL(settings.DATABASE_URL);
+    const proxy = await startTcpProxy({ host: database.hostname, port: Number(database.port || 5432) });
+    cleanups.add('the Postgres proxy', () => proxy.close());
+    const proxied = { DATABASE_URL: viaProxy(settings.DATABASE_URL, proxy) };
+    stopStackOperator(settings);
+    const operator = await startReplica('operator', system.environments.operator, settings, proxied);
+    const api = await startReplica('api', system.environments.api, settings, proxied);
+    cleanups.add('the fault\'s operator and API', async () => { await Promise.all([operator.stop(), api.stop()]); });
+    const pool = new pg.Pool({ connectionString: settings.DATABASE_URL, max: 2 });
+    try {
+      await Promise.all([operator.waitReady(), api.waitReady()]);
+      const submit = (name: string, prompt: string) => fetch(`${api.url}/api/v1/namespaces/${namespace}/tasks`, {
+        method: 'POST', headers: { authorization: `Bearer ${settings.API_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name, spec: { prompt, engine: 'api' } }),
+      }).then(async (response) => { await response.arrayBuffer(); return response.status; }, () => 0);
+      const accepted: string[] = [];
+      for (let index = 0; index < running; index++) {
+        const name = `long-${index}`;
+        const status = await submit(name, 'chaos [[scenario:slow {"tokens":60,"delayMs":500}]]');
+        if (status >= 200 && status < 300) accepted.push(name);
+      }
+      const tasks = async () => ((await custom.listNamespacedCustomObject({ ...taskApi, namespace })) as { items: ListedTask[] }).items;
+      const deadline = Date.now() + 120_000;
+      while (Date.now() < deadline && (await tasks()).filter((task) => task.status?.phase === 'Running').length < accepted.length) await sleep(500);
+
+      log(`fault 3: Postgres unreachable for ${downSeconds} s, ${accepted.length} tasks running, ${clients} REST clients submitting`);
+      await proxy.cut();
+      const cutAt = Date.now();
+      const readiness: number[] = [];
+      const statuses = new Map<number, number>();
+      const clientLoops = Array.from({ length: clients }, async (_unused, client) => {
+        for (let attempt = 0; Date.now() - cutAt < downSeconds * 1000; attempt++) {
+          const name = `rest-${client}-${attempt}`;
+          const status = await submit(name, 'chaos [[scenario:answer {"text":"ok"}]]');
+          statuses.set(status, (statuses.get(status) ?? 0) + 1);
+          if (status >= 200 && status < 300) accepted.push(name);
+          await sleep(1_000);
+        }
+      });
+      const readinessLoop = (async () => {
+        while (Date.now() - cutAt < downSeconds * 1000) {
+          // The first seconds are the readiness check noticing; count from there.
+          if (Date.now() - cutAt > 5_000) readiness.push((await fetch(`${api.url}/readyz`).catch(() => undefined))?.status ?? 0);
+          await sleep(1_000);
+        }
+      })();
+      await Promise.all([...clientLoops, readinessLoop]);
+      await proxy.restore();
+      const restoredAt = Date.now();
+      log('fault 3: Postgres reachable again');
+
+      let recoverySeconds = Infinity;
+      let disagreeing = Infinity;
+      let listed: ListedTask[] = [];
+      let stored = new Map<string, string>();
+      while (Date.now() - restoredAt < 300_000) {
+        listed = await tasks();
+        const { rows } = await pool.query<{ uid: string; phase: string }>('SELECT uid, phase FROM claude_tasks WHERE namespace = $1', [namespace]);
+        stored = new Map(rows.map((row) => [row.uid, row.phase]));
+        disagreeing = listed.filter((task) => stored.get(task.metadata.uid) !== task.status?.phase).length;
+        const ended = listed.every((task) => terminalPhases.has(task.status?.phase ?? ''));
+        if (ended && disagreeing === 0) { recoverySeconds = (Date.now() - restoredAt) / 1000; break; }
+        await sleep(1_000);
+      }
+      const names = new Set(listed.map((task) => task.metadata.name));
+      const lost = accepted.filter((name) => !names.has(name)).length
+        + listed.filter((task) => !terminalPhases.has(task.status?.phase ?? '')).length;
+      const { rows: audited } = await pool.query<{ name: string }>(
+        `SELECT DISTINCT name FROM api_audit WHERE namespace = $1 AND action = 'task.create' AND outcome = 'success'`, [namespace]);
+      const auditedNames = new Set(audited.map((row) => row.name));
+      const unaudited = accepted.filter((name) => !auditedNames.has(name)).length;
+      const readyWhileDown = readiness.filter((status) => status === 200).length;
+      const codes = [...statuses].sort(([a], [b]) => a - b).map(([status, count]) => `${status}: ${count}`).join(', ');
+      const succeeded = listed.filter((task) => task.status?.phase === 'Succeeded').length;
+      return {
+        load: `${running} running tasks, ${clients} REST clients, ${downSeconds} s down`,
+        lost, duplicated: null, disagreeing: disagreeing + unaudited, recoverySeconds,
+        detail: `submissions while down: ${codes}; accepted ${accepted.length}, ${succeeded} Succeeded; unaudited ${unaudited}; `
+          + `/readyz while down: ${readiness.length - readyWhileDown}/${readiness.length} not ready; Postgres agreed ${Number.isFinite(recoverySeconds) ? `${recoverySeconds.toFixed(1)} s after the return` : 'NEVER'}`,
+        passed: readiness.length > 0 && readyWhileDown === 0 && succeeded === listed.length,
+      };
+    } finally {
+      await proxy.restore();
+      // While the operator runs: the tasks' finalizers need it.
+      await load.delete();
+      await Promise.all([operator.stop(), api.stop()]);
+      await proxy.close();
+      await pool.end();
+    }
+  },
+};

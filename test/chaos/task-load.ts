@@ -1,0 +1,81 @@
+// Tasks for a fault to land in the middle of (the real CLI, a scripted scenario such
+// as a Bash sleep), in a namespace of their own with the scripted key, and what the
+// cluster and Postgres say about them.
+import { randomBytes } from 'node:crypto';
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type pg from 'pg';
+import { terminalPhases } from '../../crds/src/claude-task.ts';
+import { createNamespace, deleteNamespaces, inParallel, sleep } from '../bench/support.ts';
+
+const taskApi = { group: 'claude-operator.io', version: 'v1alpha1', plural: 'claudetasks' };
+export interface ListedTask { metadata: { name: string; uid: string }; status?: { phase?: string; result?: string } }
+
+export class TaskLoad {
+  readonly namespace: string;
+  private readonly kubeConfig: KubeConfig;
+  private readonly custom: CustomObjectsApi;
+
+  private constructor(kubeConfig: KubeConfig, namespace: string) {
+    this.kubeConfig = kubeConfig;
+    this.namespace = namespace;
+    this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  }
+
+  static async create(kubeConfig: KubeConfig, prefix: string): Promise<TaskLoad> {
+    const namespace = `${prefix}-${randomBytes(3).toString('hex')}`;
+    await createNamespace(kubeConfig, namespace);
+    await kubeConfig.makeApiClient(CoreV1Api).createNamespacedSecret({ namespace, body: {
+      metadata: { name: 'anthropic-api-key' }, stringData: { 'api-key': 'scripted-api-key' } } });
+    return new TaskLoad(kubeConfig, namespace);
+  }
+
+  /** Creates `count` tasks with the prompt (a scripted scenario); their names. */
+  async start(count: number, prompt: string): Promise<string[]> {
+    const names = Array.from({ length: count }, (_unused, index) => `task-${index}`);
+    await inParallel(names, 5, async (name) => {
+      await this.custom.createNamespacedCustomObject({ ...taskApi, namespace: this.namespace, body: {
+        apiVersion: 'claude-operator.io/v1alpha1', kind: 'ClaudeTask', metadata: { name }, spec: { prompt },
+      } });
+    });
+    return names;
+  }
+
+  async tasks(): Promise<ListedTask[]> {
+    return ((await this.custom.listNamespacedCustomObject({ ...taskApi, namespace: this.namespace })) as { items: ListedTask[] }).items;
+  }
+
+  async waitFor(what: (tasks: ListedTask[]) => boolean, timeoutMs: number): Promise<ListedTask[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const tasks = await this.tasks();
+      if (what(tasks) || Date.now() > deadline) return tasks;
+      await sleep(500);
+    }
+  }
+
+  waitEnded(timeoutMs: number): Promise<ListedTask[]> {
+    return this.waitFor((tasks) => tasks.every((task) => terminalPhases.has(task.status?.phase ?? '')), timeoutMs);
+  }
+
+  delete(): Promise<void> {
+    return deleteNamespaces(this.kubeConfig, [this.namespace], 300_000).catch(() => undefined);
+  }
+}
+
+export interface StoredHistory {
+  /** Seqs 1..max that Postgres lacks. */
+  gaps: number;
+  /** Events stored twice under different seqs (the same data). */
+  duplicates: number;
+  seqs: number[];
+  types: string[];
+}
+
+export async function storedHistory(pool: pg.Pool, uid: string): Promise<StoredHistory> {
+  const { rows } = await pool.query<{ seq: string; type: string; data: unknown }>(
+    'SELECT seq, type, data FROM claude_task_events WHERE task_uid = $1 ORDER BY seq', [uid]);
+  const seqs = rows.map((row) => Number(row.seq));
+  const max = seqs.at(-1) ?? 0;
+  const distinct = new Set(rows.map((row) => JSON.stringify(row.data)));
+  return { gaps: max - seqs.length, duplicates: rows.length - distinct.size, seqs, types: rows.map((row) => row.type) };
+}
