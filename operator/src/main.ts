@@ -111,6 +111,8 @@ async function main(): Promise<void> {
     policies: () => cache.policies.list() as unknown as ClaudePolicy[],
     namespace: (name) => cache.namespaces.get(name),
     hasJob: (task) => cache.job(task.metadata.namespace ?? '', jobNameFor(task.metadata.name ?? '', task.metadata.uid ?? '')) !== undefined,
+    spend: (scope, from) => store.spend(scope, from),
+    now: () => new Date(systemClock.now()),
   });
   const tasks = new TaskReconciler({
     clients, cache, store, redis, config, log, recorder, copier: follower, redisUsers, gate,

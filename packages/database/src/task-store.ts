@@ -5,7 +5,7 @@ import pg from 'pg';
 import { createdByAnnotation, type ClaudeTask, type ClaudeTaskStatus } from '../../../crds/src/claude-task.ts';
 import type { TaskEventRecord } from '../../contracts/src/task-events.ts';
 import { readEventLog, readTaskRecord, writeEvents, type TaskRecord } from './task-records.ts';
-import { recordUsage } from './usage-ledger.ts';
+import { readSpend, recordUsage, type SpendTotals } from './usage-ledger.ts';
 import { readWebhookAttempts, recordWebhookAttempt, type WebhookAttempt } from './webhook-attempts.ts';
 
 export class TaskStore {
@@ -101,6 +101,11 @@ export class TaskStore {
 
   async recordWebhookAttempt(attempt: WebhookAttempt): Promise<boolean> {
     return recordWebhookAttempt(this.pool, attempt);
+  }
+
+  /** What a namespace or a user spent from a UTC day on (usage-ledger.ts): for the ClaudePolicies' budgets. */
+  async spend(scope: { namespace: string } | { user: string }, from: Date): Promise<SpendTotals> {
+    return readSpend(this.pool, scope, from);
   }
 
   async ping(): Promise<void> {
