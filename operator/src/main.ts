@@ -28,6 +28,7 @@ import { SessionWakeSource, sessionController, sessionControllerName } from './s
 import { sessionCopyTarget } from './session/session-copier.ts';
 import { taskController } from './task-controller.ts';
 import { ConcurrencyGate } from './policy/concurrency-gate.ts';
+import { PolicyStatusReconciler, policyStatusController } from './policy/policy-status-controller.ts';
 import { jobNameFor } from './names.ts';
 import type { ClaudePolicy } from '../../crds/src/claude-policy.ts';
 import type { ClaudeTask } from '../../crds/src/claude-task.ts';
@@ -127,6 +128,9 @@ async function main(): Promise<void> {
   manager.add(notificationsController(cache, notifications, Math.min(4, config.OPERATOR_WORKERS)));
   // Few and rarely changed: one worker.
   manager.add(policyController(cache, new PolicyReconciler({ clients, cache, log }), 1));
+  manager.add(policyStatusController(cache, new PolicyStatusReconciler({
+    clients, cache, usage: (query) => store.usage(query), watchNamespace: config.WATCH_NAMESPACE, now: () => new Date(systemClock.now()),
+  })));
   const sessions = new SessionReconciler({
     clients, cache, db: sessionDb, redis, config, log, recorder, copier: sessionFollower, redisUsers,
   });

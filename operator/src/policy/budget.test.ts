@@ -94,6 +94,12 @@ describe('money', () => {
   });
 
   test.each([
+    [12_345_000n, '12.35'], [12_344_999n, '12.34'], [0n, '0.00'], [999_999_999n, '1000.00'], [5_000_000n, '5.00'],
+  ] as const)('%s millionths shown to the cent: %s', (value, shown) => {
+    expect(formatUSD(value, 2)).toBe(shown);
+  });
+
+  test.each([
     [undefined, undefined, undefined], ['5.00', undefined, '5.00'], [undefined, '2.50', '2.50'], ['5.00', '2.50', '2.50'], ['1', '2.50', '1'],
   ] as const)('cappedBudget(%s, %s) = %s', (own, remaining, capped) => {
     expect(cappedBudget(own, remaining)).toBe(capped);

@@ -116,10 +116,16 @@ export function micros(usd: string): bigint {
   return BigInt(whole || '0') * 1_000_000n + BigInt((fraction + '000000').slice(0, 6));
 }
 
-/** Millionths of a dollar as a decimal string: at least 2 places, more only when they are not zero ("12.30", "0.123456"). */
-export function formatUSD(value: bigint): string {
+/** Millionths of a dollar as a decimal string: at least 2 places, more only when they are not zero ("12.30", "0.123456");
+ * with `places`, rounded (half up) to exactly that many, for a display ("12.35"). */
+export function formatUSD(value: bigint, places?: number): string {
   const negative = value < 0n;
-  const abs = negative ? -value : value;
-  const fraction = (abs % 1_000_000n).toString().padStart(6, '0').replace(/0{1,4}$/, '');
-  return `${negative ? '-' : ''}${abs / 1_000_000n}.${fraction.padEnd(2, '0')}`;
+  let abs = negative ? -value : value;
+  if (places !== undefined) {
+    const unit = 10n ** BigInt(6 - places);
+    abs = ((abs + unit / 2n) / unit) * unit;
+  }
+  const digits = (abs % 1_000_000n).toString().padStart(6, '0');
+  const fraction = places !== undefined ? digits.slice(0, places) : digits.replace(/0{1,4}$/, '');
+  return `${negative ? '-' : ''}${abs / 1_000_000n}${fraction ? `.${fraction}` : ''}`;
 }
