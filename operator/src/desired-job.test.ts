@@ -130,6 +130,17 @@ test.each([
   expect(JSON.parse(secret.stringData!['spec.json']!).model).toBe(expected);
 });
 
+test.each([
+  ['no budget, no cap of its own: none', {}, undefined, undefined],
+  ['its own cap, no budget: its own', { maxBudgetUSD: '5.00' }, undefined, '5.00'],
+  ['a budget\'s rest, no cap of its own: the rest', {}, '1.25', '1.25'],
+  ['its own cap below the rest: its own', { maxBudgetUSD: '0.50' }, '1.25', '0.50'],
+  ['the rest below its own cap: the rest', { maxBudgetUSD: '5.00' }, '1.25', '1.25'],
+])('the runner\'s maxBudgetUSD: %s', (_name, spec, remainingUSD, expected) => {
+  const secret = desiredSpecSecret(task(spec), { DEFAULT_MODEL: undefined }, { remainingUSD });
+  expect(JSON.parse(secret.stringData!['spec.json']!).maxBudgetUSD).toBe(expected);
+});
+
 describe('a task name longer than a label value (63) still makes valid objects', () => {
   const longName = `${'a'.repeat(70)}.${'b'.repeat(100)}`;
   const long = { ...task(), metadata: { ...task().metadata, name: longName } };
@@ -162,7 +173,7 @@ test('with RUNNER_REDIS_USERS=shared the runner gets RUNNER_REDIS_URL as it is',
 });
 
 test('the spec Secret carries the runner\'s Redis URL, which its volume does not show as a file', () => {
-  const secret = desiredSpecSecret(task(), config, 'redis://claude-task-u:pw@redis:6379');
+  const secret = desiredSpecSecret(task(), config, { runnerRedisUrl: 'redis://claude-task-u:pw@redis:6379' });
   expect(secret.stringData?.['redis-url']).toBe('redis://claude-task-u:pw@redis:6379');
   const volume = desiredJob(task(), config).spec!.template.spec!.volumes!.find((v) => v.name === 'task');
   expect(volume?.secret?.items).toEqual([{ key: 'spec.json', path: 'spec.json' }]);

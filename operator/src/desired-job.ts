@@ -5,6 +5,7 @@ import { claudeTaskKind, group, version, type ClaudeTask } from '../../crds/src/
 import { podEnv, podPaths } from '../../packages/contracts/src/pod-contract.ts';
 import { agentPodFailurePolicy, agentPodTemplate, runnerRedisUrlKey } from './agent-pod.ts';
 import type { OperatorConfig } from './config.ts';
+import { cappedBudget } from './policy/budget.ts';
 import {
   jobNameFor, managedByLabel, managedByValue, specSecretNameFor, taskLabelValue, taskNameAnnotation, taskNameLabel, taskUidLabel,
 } from './names.ts';
@@ -31,12 +32,26 @@ function annotations(task: ClaudeTask): Record<string, string> {
   return { [taskNameAnnotation]: task.metadata.name ?? '' };
 }
 
-/** The spec as the runner runs it: the task's own, with the operator's defaults filled in. */
-export function effectiveSpec(task: ClaudeTask, config: Pick<OperatorConfig, 'DEFAULT_MODEL'>): ClaudeTask['spec'] {
-  return task.spec.model === undefined && config.DEFAULT_MODEL ? { ...task.spec, model: config.DEFAULT_MODEL } : task.spec;
+/** The spec as the runner runs it: the task's own, with the operator's defaults filled in, and maxBudgetUSD lowered
+ * to what the ClaudePolicies' budgets leave (`remainingUSD`), so that the CLI's --max-budget-usd stops the run there. */
+export function effectiveSpec(task: ClaudeTask, config: Pick<OperatorConfig, 'DEFAULT_MODEL'>, remainingUSD?: string): ClaudeTask['spec'] {
+  const maxBudgetUSD = cappedBudget(task.spec.maxBudgetUSD, remainingUSD);
+  return {
+    ...task.spec,
+    ...(task.spec.model === undefined && config.DEFAULT_MODEL ? { model: config.DEFAULT_MODEL } : {}),
+    ...(maxBudgetUSD !== undefined ? { maxBudgetUSD } : {}),
+  };
 }
 
-export function desiredSpecSecret(task: ClaudeTask, config: Pick<OperatorConfig, 'DEFAULT_MODEL'>, runnerRedisUrl?: string): V1Secret {
+export interface SpecSecretExtras {
+  /** The runner's own Redis URL (per-task Redis users). */
+  runnerRedisUrl?: string | undefined;
+  /** What the budgets leave to spend: the run's cap when below spec.maxBudgetUSD. */
+  remainingUSD?: string | undefined;
+}
+
+export function desiredSpecSecret(task: ClaudeTask, config: Pick<OperatorConfig, 'DEFAULT_MODEL'>, extras: SpecSecretExtras = {}): V1Secret {
+  const { runnerRedisUrl, remainingUSD } = extras;
   const jobName = jobNameFor(task.metadata.name ?? '', task.metadata.uid ?? '');
   return {
     apiVersion: 'v1',
@@ -48,7 +63,7 @@ export function desiredSpecSecret(task: ClaudeTask, config: Pick<OperatorConfig,
     type: 'Opaque',
     // A Secret, not a ConfigMap: prompts may hold what their authors would not publish.
     stringData: {
-      'spec.json': JSON.stringify(effectiveSpec(task, config)),
+      'spec.json': JSON.stringify(effectiveSpec(task, config, remainingUSD)),
       ...(runnerRedisUrl ? { [runnerRedisUrlKey]: runnerRedisUrl } : {}),
     },
   };

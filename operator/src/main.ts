@@ -28,6 +28,7 @@ import { SessionWakeSource, sessionController, sessionControllerName } from './s
 import { sessionCopyTarget } from './session/session-copier.ts';
 import { taskController } from './task-controller.ts';
 import { ConcurrencyGate } from './policy/concurrency-gate.ts';
+import { PolicyStatusReconciler, policyStatusController } from './policy/policy-status-controller.ts';
 import { jobNameFor } from './names.ts';
 import type { ClaudePolicy } from '../../crds/src/claude-policy.ts';
 import type { ClaudeTask } from '../../crds/src/claude-task.ts';
@@ -113,6 +114,8 @@ async function main(): Promise<void> {
     policies: () => cache.policies.list() as unknown as ClaudePolicy[],
     namespace: (name) => cache.namespaces.get(name),
     hasJob: (task) => cache.job(task.metadata.namespace ?? '', jobNameFor(task.metadata.name ?? '', task.metadata.uid ?? '')) !== undefined,
+    spend: (scope, from) => store.spend(scope, from),
+    now: () => new Date(systemClock.now()),
   });
   const tasks = new TaskReconciler({
     clients, cache, store, redis, config, log, recorder, copier: follower, redisUsers, gate,
@@ -127,6 +130,9 @@ async function main(): Promise<void> {
   manager.add(notificationsController(cache, notifications, Math.min(4, config.OPERATOR_WORKERS)));
   // Few and rarely changed: one worker.
   manager.add(policyController(cache, new PolicyReconciler({ clients, cache, log }), 1));
+  manager.add(policyStatusController(cache, new PolicyStatusReconciler({
+    clients, cache, usage: (query) => store.usage(query), watchNamespace: config.WATCH_NAMESPACE, now: () => new Date(systemClock.now()),
+  })));
   const sessions = new SessionReconciler({
     clients, cache, db: sessionDb, redis, config, log, recorder, copier: sessionFollower, redisUsers,
   });

@@ -1,7 +1,8 @@
 // The ClaudeTask controller, as the manager runs it: a change to a task, or to a
 // Job or pod the operator made for it, queues the task's key. A task that ends
 // or goes, and any change to a ClaudePolicy, also queue every Queued task: room
-// may have freed up under a concurrency limit.
+// may have freed up under a concurrency limit, or a budget been raised (a
+// policy that went frees its tasks too, so that watch asks for all of them).
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ClusterCache } from './cluster-cache.ts';
 import type { ControllerDefinition } from './manager.ts';
@@ -13,7 +14,7 @@ import { terminalPhases, type ClaudeTask } from '../../crds/src/claude-task.ts';
 export const taskControllerName = 'claudetasks';
 
 export function taskController(cache: ClusterCache, reconciler: Pick<TaskReconciler, 'reconcile'>, workers: number,
-  gate: Pick<ConcurrencyGate, 'queuedKeys'>): ControllerDefinition {
+  gate: Pick<ConcurrencyGate, 'queuedKeys' | 'allQueuedKeys'>): ControllerDefinition {
   const taskKey = (object: KubernetesObject) => {
     const own = `${object.metadata?.namespace}/${object.metadata?.name}`;
     const phase = (object as ClaudeTask).status?.phase;
@@ -33,7 +34,7 @@ export function taskController(cache: ClusterCache, reconciler: Pick<TaskReconci
       { source: cache.tasks, keysOf: taskKey },
       { source: cache.jobs, keysOf: ownerTaskKey },
       { source: cache.pods, keysOf: ownerTaskKey },
-      { source: cache.policies, keysOf: () => gate.queuedKeys() },
+      { source: cache.policies, keysOf: () => gate.allQueuedKeys() },
     ] as ControllerDefinition['watches'],
   };
 }

@@ -98,9 +98,10 @@ export class TaskReconciler {
     if (!job && !task.spec.cancel) {
       const admitted = task;
       try {
-        const admission = await this.deps.gate.admit(admitted, async () => { job = await this.createJob(admitted); });
+        const admission = await this.deps.gate.admit(admitted, async (remainingUSD) => { job = await this.createJob(admitted, remainingUSD); });
         if (!admission.admit) {
-          await this.writeStatus(task, computeStatus({ ...this.observed(task, undefined, []), queued: { message: admission.message } }));
+          const queued = { reason: admission.reason, message: admission.message };
+          await this.writeStatus(task, computeStatus({ ...this.observed(task, undefined, []), queued }));
           return { requeueAfterMs: queuedResyncMs };
         }
       } catch (error) {
@@ -187,12 +188,13 @@ export class TaskReconciler {
     return {};
   }
 
-  /** Creates the spec Secret and the Job; one already there (an earlier pass) is used as is. */
-  /** Undefined when the Job exists already (a pass the cache has not caught up with): the watch brings it. */
-  private async createJob(task: ClaudeTask): Promise<V1Job | undefined> {
+  /** Creates the spec Secret and the Job; one already there (an earlier pass) is used as is. `remainingUSD`: what the
+   * ClaudePolicies' budgets leave, the run's cap when it is below spec.maxBudgetUSD.
+   * Undefined when the Job exists already (a pass the cache has not caught up with): the watch brings it. */
+  private async createJob(task: ClaudeTask, remainingUSD: string | undefined): Promise<V1Job | undefined> {
     const namespace = task.metadata.namespace ?? '';
     const credentials = await this.deps.redisUsers?.ensure({ namespace, name: task.metadata.name ?? '', uid: task.metadata.uid ?? '' });
-    const secret = desiredSpecSecret(task, this.deps.config, credentials?.url);
+    const secret = desiredSpecSecret(task, this.deps.config, { runnerRedisUrl: credentials?.url, remainingUSD });
     await this.deps.clients.core.createNamespacedSecret({ namespace, body: secret }).catch((error: unknown) => {
       if (statusCode(error) !== 409) throw asPermanentApiError(error, `creating Secret ${secret.metadata?.name}`);
     });

@@ -38,12 +38,19 @@ describe('decidePhase', () => {
   });
 
   test('a task a concurrency limit holds is Queued with the reason and its place; once it has a Job the limit no longer matters', () => {
-    const queued = { message: 'ClaudePolicy p allows 2 running tasks per namespace (maxTasksPerNamespace), 2 are running; place 1 in the queue of namespace n' };
+    const queued = { reason: 'QuotaExceeded' as const, message: 'ClaudePolicy p allows 2 running tasks per namespace (maxTasksPerNamespace), 2 are running; place 1 in the queue of namespace n' };
     expect(decidePhase({ task: task(), pods: [], now, queued })).toEqual({ phase: 'Queued', reason: 'QuotaExceeded', message: queued.message });
     expect(decidePhase({ task: task(), job: job(), pods: [], now, queued })).toMatchObject({ phase: 'Pending', reason: 'Starting' });
     expect(decidePhase({ task: task({ cancel: true }), pods: [], now, queued })).toMatchObject({ phase: 'Cancelled' });
     const accepted = computeStatus({ task: task(), pods: [], now, queued }).conditions?.find((c) => c.type === 'Accepted');
     expect(accepted).toMatchObject({ status: 'False', reason: 'QuotaExceeded', message: queued.message });
+  });
+
+  test('a task a spent budget holds is Queued BudgetExhausted, and Accepted=False says why', () => {
+    const queued = { reason: 'BudgetExhausted' as const, message: 'ClaudePolicy p: the Daily Namespace budget is spent (...)' };
+    const status = computeStatus({ task: task(), pods: [], now, queued });
+    expect(status).toMatchObject({ phase: 'Queued', reason: 'BudgetExhausted', message: queued.message });
+    expect(status.conditions?.find((c) => c.type === 'Accepted')).toMatchObject({ status: 'False', reason: 'BudgetExhausted', message: queued.message });
   });
 
   test('a failure says what the runner said, and how many attempts were made', () => {

@@ -15,8 +15,8 @@ export interface ObservedTask {
   now: Date;
   /** The operator's default model, for a spec that names none. */
   defaultModel?: string | undefined;
-  /** A ClaudePolicy's concurrency limit holds the task (it has no Job): why, and its place. */
-  queued?: { message: string } | undefined;
+  /** A ClaudePolicy holds the task (it has no Job): a concurrency limit (QuotaExceeded, the message gives its place) or a spent budget (BudgetExhausted). */
+  queued?: { reason: 'QuotaExceeded' | 'BudgetExhausted'; message: string } | undefined;
 }
 
 export interface PhaseDecision {
@@ -69,7 +69,7 @@ export function decidePhase({ task, job, pods, queued }: ObservedTask): PhaseDec
     const stopping = pods.some((p) => p.status?.phase === 'Running');
     return { phase: stopping ? 'Running' : 'Pending', reason: 'Cancelling', message: 'stopping the agent' };
   }
-  if (!job && queued) return { phase: 'Queued', reason: 'QuotaExceeded', message: queued.message };
+  if (!job && queued) return { phase: 'Queued', reason: queued.reason, message: queued.message };
   if (!job) return { phase: 'Pending', reason: 'Creating', message: 'creating the Job' };
   if (running) return { phase: 'Running', reason: 'Running', message: 'the agent is running' };
   const waiting = runnerState(newestPod(pods))?.waiting;

@@ -127,11 +127,14 @@ test('the operator uses every permission of the chart\'s policies role, and is r
   const { operator } = fixture();
   const user = `system:serviceaccount:${operator.namespace}:${operator.serviceAccount}`;
   const permission = (group: string | undefined, resource: string, verb: string) => `${group ?? ''}/${resource}:${verb}`;
-  type AuditEvent = { user?: { username?: string }; verb: string; objectRef?: { apiGroup?: string; resource?: string }; responseStatus?: { code?: number } };
+  type AuditEvent = { user?: { username?: string }; verb: string; objectRef?: { apiGroup?: string; resource?: string; subresource?: string };
+    responseStatus?: { code?: number } };
+  // As RBAC names it: a subresource (claudepolicies/status) is a resource of its own.
+  const resourceOf = (event: AuditEvent) => `${event.objectRef!.resource}${event.objectRef?.subresource ? `/${event.objectRef.subresource}` : ''}`;
   const audit = (await fs.readFile(bedSetting('AUDIT_LOG'), 'utf8')).split('\n').filter(Boolean)
     .map((line) => JSON.parse(line) as AuditEvent).filter((event) => event.user?.username === user && event.objectRef?.resource);
-  expect(audit.filter((e) => e.responseStatus?.code === 403).map((e) => permission(e.objectRef?.apiGroup, e.objectRef!.resource!, e.verb))).toEqual([]);
-  const used = new Set(audit.map((e) => permission(e.objectRef?.apiGroup, e.objectRef!.resource!, e.verb)));
+  expect(audit.filter((e) => e.responseStatus?.code === 403).map((e) => permission(e.objectRef?.apiGroup, resourceOf(e), e.verb))).toEqual([]);
+  const used = new Set(audit.map((e) => permission(e.objectRef?.apiGroup, resourceOf(e), e.verb)));
   const role = await kubeConfig().makeApiClient(RbacAuthorizationV1Api).readClusterRole({ name: `${operator.release}-policies` });
   const granted = (role.rules ?? []).flatMap((rule) => (rule.apiGroups ?? []).flatMap((group) =>
     (rule.resources ?? []).flatMap((resource) => rule.verbs.map((verb) => permission(group, resource, verb)))));

@@ -4,27 +4,37 @@ import type { ClaudePolicy } from '../../../crds/src/claude-policy.ts';
 import type { ClaudeTask } from '../../../crds/src/claude-task.ts';
 import { ConcurrencyGate, type GateWorld } from './concurrency-gate.ts';
 
-const task = (name: string, extra: { namespace?: string; phase?: string; priority?: number; created?: string; user?: string } = {}): ClaudeTask => ({
+const task = (name: string, extra: { namespace?: string; phase?: string; reason?: string; priority?: number; created?: string; user?: string } = {}): ClaudeTask => ({
   apiVersion: 'claude-operator.io/v1alpha1', kind: 'ClaudeTask',
   metadata: { name, namespace: extra.namespace ?? 'team-a', creationTimestamp: extra.created ?? '2026-01-01T00:00:00Z',
     ...(extra.user ? { annotations: { 'claude-operator.io/created-by': extra.user } } : {}) },
   spec: { prompt: 'p', ...(extra.priority !== undefined ? { priority: extra.priority } : {}) },
-  ...(extra.phase ? { status: { phase: extra.phase as 'Running' } } : {}),
+  ...(extra.phase ? { status: { phase: extra.phase as 'Running', ...(extra.reason ? { reason: extra.reason } : {}) } } : {}),
 });
 
 const policy = (name: string, spec: ClaudePolicy['spec']): ClaudePolicy =>
   ({ apiVersion: 'claude-operator.io/v1alpha1', kind: 'ClaudePolicy', metadata: { name }, spec } as ClaudePolicy);
 
-/** The cache, as the gate sees it; `jobs` is what the cache has caught up with. */
+const now = new Date('2026-12-15T12:00:00Z');
+
+/** The cache, as the gate sees it; `jobs` is what the cache has caught up with; `spent` the ledger, by namespace or user, in USD. */
 function world(tasks: ClaudeTask[], policies: ClaudePolicy[], namespaces: Record<string, Record<string, string>> = {}) {
   const jobs = new Set<string>();
+  const spent = new Map<string, string>();
+  const reads: string[] = [];
   const view: GateWorld = {
     tasks: () => tasks,
     policies: () => policies,
     namespace: (name) => (namespaces[name] ? { metadata: { name, labels: namespaces[name] } } as V1Namespace : undefined),
     hasJob: (t) => jobs.has(`${t.metadata.namespace}/${t.metadata.name}`),
+    spend: async (scope, from) => {
+      const who = 'namespace' in scope ? scope.namespace : scope.user;
+      reads.push(`${who} from ${from.toISOString()}`);
+      return { costUSD: spent.get(who) ?? '0', tokens: 0 };
+    },
+    now: () => now,
   };
-  return { view, jobs };
+  return { view, jobs, spent, reads };
 }
 
 describe('ConcurrencyGate', () => {
@@ -86,5 +96,42 @@ describe('ConcurrencyGate', () => {
     const admitted = [];
     for (const t of tasks) if ((await gate.admit(t, async () => undefined)).admit) admitted.push(t.metadata.name);
     expect(admitted).toEqual(['x1', 'x2', 'alice-1', 'bob-1']);
+  });
+
+  test('a spent budget holds the task before any queue; one with room starts, capped at the rest', async () => {
+    const tasks = [task('a', { user: 'alice' }), task('b', { user: 'bob', created: '2026-01-01T00:00:05Z' })];
+    const { view, spent, reads } = world(tasks, [policy('money', { budgets: [
+      { scope: 'Namespace', period: 'Monthly', maxCostUSD: '10.00' }, { scope: 'User', period: 'Daily', maxCostUSD: '1.00' }] })]);
+    spent.set('team-a', '4.00');
+    spent.set('alice', '1.00');
+    spent.set('bob', '0.25');
+    const gate = new ConcurrencyGate(view);
+    const caps: Array<string | undefined> = [];
+    const held = await gate.admit(tasks[0]!, async (remaining) => { caps.push(remaining); });
+    expect(held).toEqual({ key: 'team-a/a', admit: false, reason: 'BudgetExhausted', message: expect.stringMatching(
+      /^ClaudePolicy money: the Daily User budget is spent \(user alice has spent 1\.00\/1\.00 USD since 2026-12-15T00:00:00\.000Z\); .* resets at 2026-12-16T00:00:00\.000Z/) });
+    expect(await gate.admit(tasks[1]!, async (remaining) => { caps.push(remaining); })).toEqual({ key: 'team-a/b', admit: true, remainingUSD: '0.75' });
+    expect(caps).toEqual(['0.75']);
+    expect(reads).toContain('team-a from 2026-12-01T00:00:00.000Z');
+    expect(reads).toContain('bob from 2026-12-15T00:00:00.000Z');
+  });
+
+  test('a task a budget holds takes no place in a concurrency queue', async () => {
+    const tasks = [task('broke', { namespace: 'poor', phase: 'Queued', reason: 'BudgetExhausted' }), task('next', { namespace: 'poor', created: '2026-01-01T00:00:05Z' })];
+    const { view, spent } = world(tasks, [policy('one', { concurrency: { maxTasksPerNamespace: 1 } })]);
+    spent.set('poor', '0');
+    const gate = new ConcurrencyGate(view);
+    expect((await gate.admit(tasks[1]!, async () => undefined)).admit).toBe(true);
+  });
+
+  test('queuedKeys: nothing without a policy that limits or budgets; allQueuedKeys (a policy changed or went) looks anyway', () => {
+    const tasks = [task('waiting', { phase: 'Queued' }), task('running', { phase: 'Running' })];
+    const policies = [policy('rules-only', { admission: { maxTurns: 3 } }), policy('kueue', { kueue: { localQueueName: 'q' }, concurrency: { maxTasksPerNamespace: 1 } })];
+    const { view } = world(tasks, policies);
+    const gate = new ConcurrencyGate(view);
+    expect(gate.queuedKeys()).toEqual([]);
+    expect(gate.allQueuedKeys()).toEqual(['team-a/waiting']);
+    policies.push(policy('budget', { budgets: [{ scope: 'Namespace', period: 'Daily', maxTokens: 10 }] }));
+    expect(gate.queuedKeys()).toEqual(['team-a/waiting']);
   });
 });

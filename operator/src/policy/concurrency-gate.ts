@@ -11,9 +11,17 @@
 // once the caches have synced, so every Job a previous process made is seen.
 //
 // Namespaces no limiting policy selects skip all of this: no lock, no count.
+//
+// Budgets come first (budget.ts): the spend of each scope and period the
+// policies' budgets name is read from the usage ledger, and a task whose budget
+// is spent waits Queued (BudgetExhausted) before it takes a place in any
+// concurrency queue. One that starts gets what is left as its cap. Two tasks
+// admitted at once may each get the whole rest: the cap bounds each run, and the
+// next task sees what they spent.
 import type { V1Namespace } from '@kubernetes/client-node';
 import type { ClaudePolicy } from '../../../crds/src/claude-policy.ts';
 import { terminalPhases, type ClaudeTask } from '../../../crds/src/claude-task.ts';
+import { applicableRules, budgetRules, decideBudget, periodStart, type BudgetDecision, type BudgetPeriod, type BudgetScope, type Spend } from './budget.ts';
 import { decideAdmissions, type ConcurrencyPolicy, type QueueDecision, type TaskForQueue } from './concurrency.ts';
 import { createdByAnnotation } from './identity-objects.ts';
 import { selectorMatches } from './label-selector.ts';
@@ -25,9 +33,18 @@ export interface GateWorld {
   namespace(name: string): V1Namespace | undefined;
   /** The cache has the task's Job. */
   hasJob(task: ClaudeTask): boolean;
+  /** What a namespace or a user spent from a UTC day on: the usage ledger. */
+  spend(scope: { namespace: string } | { user: string }, from: Date): Promise<Spend>;
+  now(): Date;
 }
 
-export type Admission = QueueDecision;
+export type Admission =
+  | { key: string; admit: true; /** The budgets' rest: the cap the task runs with (with its own spec.maxBudgetUSD, the smaller). */ remainingUSD?: string }
+  | Exclude<QueueDecision, { admit: true }>
+  | { key: string; admit: false; reason: 'BudgetExhausted'; message: string };
+
+/** Creates the task's Job; `remainingUSD` is the budgets' rest, for its cap. */
+export type StartTask = (remainingUSD: string | undefined) => Promise<void>;
 
 const keyOf = (task: ClaudeTask) => `${task.metadata.namespace}/${task.metadata.name}`;
 
@@ -46,18 +63,44 @@ export class ConcurrencyGate {
    * says so; otherwise says why not and the task's place. Decisions and starts
    * under any limit are serialized.
    */
-  async admit(task: ClaudeTask, start: () => Promise<void>): Promise<Admission> {
+  async admit(task: ClaudeTask, startTask: StartTask): Promise<Admission> {
     const key = keyOf(task);
+    // Started already (the cache lags behind its Job): what it spends since must not turn it back to Queued.
+    const budget = this.started.has(key) ? { admit: true as const } : await this.budgetOf(task);
+    if (!budget.admit) return { key, ...budget };
+    const remaining = budget.remainingUSD !== undefined ? { remainingUSD: budget.remainingUSD } : {};
+    const start = () => startTask(budget.remainingUSD);
     if (this.limitingPolicies(task.metadata.namespace ?? '').length === 0) {
       await start();
-      return { key, admit: true };
+      return { key, admit: true, ...remaining };
     }
     const turn = this.lock.then(() => this.decideAndStart(task, start));
     this.lock = turn.catch(() => undefined);
-    return turn;
+    const decision = await turn;
+    return decision.admit ? { ...decision, ...remaining } : decision;
   }
 
-  private async decideAndStart(task: ClaudeTask, start: () => Promise<void>): Promise<Admission> {
+  /** The budgets of the policies selecting the task's namespace, against the ledger's spend for each scope and period they name. */
+  private async budgetOf(task: ClaudeTask): Promise<BudgetDecision> {
+    const namespace = task.metadata.namespace ?? '';
+    const rules = budgetRules(this.world.policies().filter((policy) => this.selects(policy, namespace)));
+    const user = task.metadata.annotations?.[createdByAnnotation];
+    const applying = applicableRules(rules, user);
+    if (applying.length === 0) return { admit: true };
+    const now = this.world.now();
+    const spent = new Map<string, Spend>();
+    for (const { scope, period } of applying) {
+      const at = `${scope}/${period}`;
+      if (spent.has(at)) continue;
+      spent.set(at, await this.world.spend(scope === 'Namespace' ? { namespace } : { user: user ?? '' }, periodStart(period, now)));
+    }
+    return decideBudget({
+      rules: applying, namespace, user, now,
+      spend: (scope: BudgetScope, period: BudgetPeriod) => spent.get(`${scope}/${period}`) ?? { costUSD: '0', tokens: 0 },
+    });
+  }
+
+  private async decideAndStart(task: ClaudeTask, start: () => Promise<void>): Promise<QueueDecision> {
     const key = keyOf(task);
     const policies = this.concurrencyPolicies();
     const decision = decideAdmissions(this.queueOf(policies, key), policies).find((d) => d.key === key) ?? { key, admit: true as const };
@@ -84,8 +127,8 @@ export class ConcurrencyGate {
       if (ended || hasJob) this.started.delete(key);
       if (ended) continue;
       const running = hasJob || this.started.has(key);
-      // Waiting: no Job, not cancelled, not being deleted (the one asking counts, whatever its cached state).
-      if (!running && key !== self && (task.spec.cancel || task.metadata.deletionTimestamp)) continue;
+      // Waiting: no Job, not cancelled, not being deleted, not held by a budget (the one asking counts, whatever its cached state).
+      if (!running && key !== self && (task.spec.cancel || task.metadata.deletionTimestamp || task.status?.reason === 'BudgetExhausted')) continue;
       queue.push({
         key, namespace, name: task.metadata.name ?? '', running,
         ...(task.metadata.annotations?.[createdByAnnotation] ? { user: task.metadata.annotations[createdByAnnotation] } : {}),
@@ -108,19 +151,29 @@ export class ConcurrencyGate {
       if (policy.spec.kueue) return [];
       return [{
         name: policy.metadata.name ?? '',
-        selects: (namespace) => {
-          const labels = this.world.namespace(namespace)?.metadata?.labels;
-          // A namespace not in the cache yet: its labels are unknown; only a selector-less policy selects it for sure.
-          return selectorMatches(policy.spec.namespaceSelector, labels ?? { 'kubernetes.io/metadata.name': namespace });
-        },
+        selects: (namespace) => this.selects(policy, namespace),
         ...(limits.maxTasksPerNamespace !== undefined ? { maxTasksPerNamespace: limits.maxTasksPerNamespace } : {}),
         ...(limits.maxTasksPerUser !== undefined ? { maxTasksPerUser: limits.maxTasksPerUser } : {}),
       }];
     });
   }
 
-  /** Keys of the tasks waiting Queued: to look at again when room may have freed up. */
+  private selects(policy: ClaudePolicy, namespace: string): boolean {
+    const labels = this.world.namespace(namespace)?.metadata?.labels;
+    // A namespace not in the cache yet: its labels are unknown; only a selector-less policy selects it for sure.
+    return selectorMatches(policy.spec.namespaceSelector, labels ?? { 'kubernetes.io/metadata.name': namespace });
+  }
+
+  /** Keys of the tasks waiting Queued: to look at again when room may have freed up (a task ended). Without any
+   * policy that limits or budgets there is nothing to wait for, and no task is looked at. */
   queuedKeys(): string[] {
+    const holding = this.world.policies().some((policy) => policy.spec.budgets?.length
+      || (!policy.spec.kueue && (policy.spec.concurrency?.maxTasksPerNamespace !== undefined || policy.spec.concurrency?.maxTasksPerUser !== undefined)));
+    return holding ? this.allQueuedKeys() : [];
+  }
+
+  /** Keys of every task waiting Queued, whatever the policies say now: a policy changed or went, and may free them. */
+  allQueuedKeys(): string[] {
     return this.world.tasks().filter((task) => task.status?.phase === 'Queued').map(keyOf);
   }
 }

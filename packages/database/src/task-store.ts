@@ -6,7 +6,7 @@ import { createdByAnnotation, type ClaudeTask, type ClaudeTaskStatus } from '../
 import type { TaskEventRecord } from '../../contracts/src/task-events.ts';
 import { readEventLog, readTaskRecord, writeEvents, type TaskRecord } from './task-records.ts';
 import { createPool } from './pool.ts';
-import { recordUsage } from './usage-ledger.ts';
+import { readSpend, recordUsage, sumUsage, type SpendTotals, type UsageQuery, type UsageRow } from './usage-ledger.ts';
 import { readWebhookAttempts, recordWebhookAttempt, type WebhookAttempt } from './webhook-attempts.ts';
 
 export class TaskStore {
@@ -102,6 +102,16 @@ export class TaskStore {
 
   async recordWebhookAttempt(attempt: WebhookAttempt): Promise<boolean> {
     return recordWebhookAttempt(this.pool, attempt);
+  }
+
+  /** What a namespace or a user spent from a UTC day on (usage-ledger.ts): for the ClaudePolicies' budgets. */
+  async spend(scope: { namespace: string } | { user: string }, from: Date): Promise<SpendTotals> {
+    return readSpend(this.pool, scope, from);
+  }
+
+  /** The ledger summed (usage-ledger.ts): for the ClaudePolicies' status. */
+  async usage(query: UsageQuery): Promise<UsageRow[]> {
+    return sumUsage(this.pool, query);
   }
 
   async ping(): Promise<void> {
