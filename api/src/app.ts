@@ -22,6 +22,7 @@ import { templateRoutes } from './templates/routes.ts';
 import type { ReportDeps } from './reports/send.ts';
 import type { SessionStoreApi } from './sessions/kube-sessions.ts';
 import { sessionRoutes } from './sessions/routes.ts';
+import { usageRoutes, type UsageRouteDeps } from './usage/routes.ts';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 
@@ -54,6 +55,8 @@ export interface AppDeps {
   reports?: ReportDeps;
   /** ClaudeSessions and their messages (Postgres, the inbox in Redis); without them the session routes are absent (404). */
   sessions?: { store: SessionStoreApi; pool: pg.Pool; redis: Redis; messageWaitSeconds: number };
+  /** The usage ledger in Postgres (GET /api/v1/usage); without it the route is absent (404). */
+  usage?: UsageRouteDeps;
 }
 
 const readinessTimeoutMs = 3000;
@@ -112,6 +115,7 @@ export function createApp(deps: AppDeps): express.Express {
       ...(deps.idempotency ? { idempotency: deps.idempotency } : {}),
     }));
   }
+  if (deps.usage) api.use(usageRoutes(deps.usage));
   app.use('/api/v1', api);
 
   app.use((_req, _res, next) => { next(new Problem('not-found', 'no such route')); });

@@ -34,6 +34,7 @@ test('every route is in it', () => {
     'GET /api/v1/namespaces/{namespace}/templates',
     'GET /api/v1/namespaces/{namespace}/templates/{name}',
     'GET /api/v1/openapi.json',
+    'GET /api/v1/usage',
     'GET /healthz',
     'GET /metrics',
     'GET /readyz',
@@ -63,6 +64,14 @@ test('every $ref resolves', () => {
 test('query parameters come from the schemas', () => {
   const list = doc.paths['/api/v1/namespaces/{namespace}/tasks']!.get as { parameters: Array<{ name: string }> };
   expect(list.parameters.map((p) => p.name)).toEqual(['phase', 'labelSelector', 'createdAfter', 'createdBefore', 'limit', 'cursor']);
+});
+
+test('usage: its query from the schema that validates it, the report with its rows', () => {
+  const usage = doc.paths['/api/v1/usage']!.get as { parameters: Array<{ name: string; schema: object }>; responses: Record<string, unknown> };
+  expect(usage.parameters.map((p) => p.name)).toEqual(['namespace', 'user', 'from', 'to', 'groupBy']);
+  expect(Object.keys(usage.responses)).toEqual(expect.arrayContaining(['200', '400', '401', '404']));
+  expect(doc.components.schemas.UsageReport?.properties?.items).toEqual({ type: 'array', items: { $ref: '#/components/schemas/UsageRow' } });
+  expect(doc.components.schemas.UsageRow?.required).toEqual(expect.arrayContaining(['runs', 'inputTokens', 'outputTokens', 'costUSD']));
 });
 
 test('the WebSocket: a GET answering 101, its query from the schema that validates it, its messages in x-websocket', () => {

@@ -17,6 +17,7 @@ import {
   errors, idempotencyErrors, idempotencyKey, json, mutationErrors, pathParam, problem, queryParameters, ref, streamOperation, type JsonObject,
 } from './openapi-parts.ts';
 import { sessionPaths, sessionSchemas } from './sessions/openapi-paths.ts';
+import { UsageQuerySchema, UsageReportSchema, UsageRowSchema } from './usage/schemas.ts';
 
 function components(): Record<string, JsonObject> {
   const registry = z.registry<{ id: string }>();
@@ -27,6 +28,7 @@ function components(): Record<string, JsonObject> {
     ['Template', TemplateSchema], ['TemplateList', TemplateListSchema], ['CreateTaskFromTemplate', CreateTaskFromTemplateBodySchema],
     ['Event', TaskEventRecordSchema], ['NormalizedEvent', NormalizedEventSchema], ['PartialMessage', PartialMessageSchema],
     ...sessionSchemas,
+    ['UsageReport', UsageReportSchema], ['UsageRow', UsageRowSchema],
   ];
   for (const [id, schema] of named) registry.add(schema, { id });
   const { schemas } = z.toJSONSchema(registry, {
@@ -127,6 +129,15 @@ export function openApiDocument(options: { maxWaitSeconds: number; messageWaitSe
             ...errors, 400: problem('Invalid input, or a parameter is missing, unknown or fails its pattern: `detail` names it.'),
             403: problem('The role may not submit.'), ...idempotencyErrors, ...mutationErrors,
           },
+        },
+      },
+      '/api/v1/usage': {
+        get: {
+          operationId: 'getUsage',
+          summary: 'Tokens and cost from the usage ledger (Postgres), filtered and grouped, for chargeback. '
+            + 'An admin sees every namespace; another caller only its own (without ?namespace, the sums of its namespaces).',
+          parameters: queryParameters(UsageQuerySchema),
+          responses: { 200: json('The sums.', 'UsageReport'), ...errors },
         },
       },
       ...sessionPaths(options.messageWaitSeconds === undefined ? {} : { messageWaitSeconds: options.messageWaitSeconds }),

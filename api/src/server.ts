@@ -71,6 +71,7 @@ export async function startApiServer(options: StartOptions): Promise<ApiServer> 
     templates: new KubeTemplates(kubeConfig.makeApiClient(CustomObjectsApi)),
     sessions: { store: sessions, pool, redis, messageWaitSeconds: config.MESSAGE_WAIT_SECONDS },
     history: new PgRedisHistory(pool, redis),
+    usage: { db: pool },
     authenticator: new JwtAuthenticator({
       ...(config.JWT_HS256_SECRET ? { hs256Secret: config.JWT_HS256_SECRET } : { jwksUrl: config.JWT_JWKS_URL! }),
       issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, clockToleranceSeconds: config.JWT_CLOCK_TOLERANCE_SECONDS,

@@ -34,6 +34,10 @@ export const OperatorConfigSchema = z.object({
   /** Empty: every namespace. */
   WATCH_NAMESPACE: z.string().optional(),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9090),
+  /** The tokens and cost metrics reread the usage ledger at most this often (scrapes in between get the last read). */
+  METRICS_LEDGER_MAX_AGE_SECONDS: z.coerce.number().min(0).max(3600).default(10),
+  /** A scrape waits this long for the ledger before it gets the last read (Postgres also stops the query at twice this). */
+  METRICS_LEDGER_TIMEOUT_SECONDS: z.coerce.number().min(0.1).max(60).default(3),
   /** Reconciles at once. Each is a few apiserver calls and a Postgres write; reads come from the informers' caches. */
   OPERATOR_WORKERS: z.coerce.number().int().min(1).max(64).default(16),
   /** How often every cached object is reconciled again though nothing changed (controller-runtime's SyncPeriod). */

@@ -22,6 +22,7 @@ import { OperatorMetrics } from './metrics.ts';
 import { RunnerRedisUsers } from './runner-redis-users.ts';
 import { migrate } from '../../packages/database/src/migrate.ts';
 import { TaskStore } from '../../packages/database/src/task-store.ts';
+import { sumUsage } from '../../packages/database/src/usage-ledger.ts';
 import { PolicyReconciler, applyIdentityObjects, policyController } from './policy/policy-controller.ts';
 import { SessionReconciler } from './session/session-reconciler.ts';
 import { SessionWakeSource, sessionController, sessionControllerName } from './session/session-controller.ts';
@@ -95,6 +96,10 @@ async function main(): Promise<void> {
   };
   // Sessions' records (packages/database/src/session-records.ts) take a pool.
   const sessionDb = createPool(config.DATABASE_URL, { max: 5, onIdleError: postgresIdleError });
+  // The metrics' reads of the usage ledger: one connection, and a query Postgres itself stops, so a slow one holds nothing else.
+  const ledgerDb = createPool(config.DATABASE_URL, {
+    max: 1, connectionTimeoutMillis: 5_000, statementTimeoutMillis: config.METRICS_LEDGER_TIMEOUT_SECONDS * 2000, onIdleError: postgresIdleError,
+  });
   const redisUsers = config.RUNNER_REDIS_USERS === 'per-task'
     ? new RunnerRedisUsers({ redis, secret: config.RUNNER_REDIS_ACL_SECRET ?? '', runnerRedisUrl: config.RUNNER_REDIS_URL })
     : undefined;
@@ -152,6 +157,7 @@ async function main(): Promise<void> {
       redis.disconnect();
       await store.close();
       await sessionDb.end();
+      await ledgerDb.end();
       process.exit(code);
     })();
   };
@@ -177,8 +183,15 @@ async function main(): Promise<void> {
   // Before any task is reconciled: per-user limits count tasks by the creator it stamps.
   await applyIdentityObjects(clients);
   await manager.start();
-  // Once the watches have synced: a leader that reconciles.
+  // Once the watches have synced: a leader that reconciles, and reports (a standby reports neither, so nothing is counted twice).
   metrics.leader.set(1);
+  metrics.reportQueued(() => cache.tasks.list() as unknown as ClaudeTask[]);
+  metrics.reportLedger(() => sumUsage(ledgerDb, {
+    groupBy: ['namespace', 'user', 'model'], ...(config.WATCH_NAMESPACE ? { namespace: config.WATCH_NAMESPACE } : {}),
+  }), {
+    maxAgeMs: config.METRICS_LEDGER_MAX_AGE_SECONDS * 1000, timeoutMs: config.METRICS_LEDGER_TIMEOUT_SECONDS * 1000,
+    onError: (error) => log.warn({ err: String(error) }, 'metrics: the usage ledger could not be read; the last read is served'),
+  });
   log.info({ identity }, 'operator running');
 }
 

@@ -8,6 +8,8 @@ import pg from 'pg';
 export interface PoolOptions {
   max?: number;
   connectionTimeoutMillis?: number;
+  /** Postgres stops a statement that runs longer. */
+  statementTimeoutMillis?: number;
   /** Told about each idle connection that broke (log it; nothing else is needed). */
   onIdleError?: (error: Error) => void;
 }
@@ -16,6 +18,7 @@ export function createPool(connectionString: string, options: PoolOptions = {}):
   const pool = new pg.Pool({
     connectionString, max: options.max ?? 5,
     ...(options.connectionTimeoutMillis === undefined ? {} : { connectionTimeoutMillis: options.connectionTimeoutMillis }),
+    ...(options.statementTimeoutMillis === undefined ? {} : { statement_timeout: options.statementTimeoutMillis }),
   });
   pool.on('error', (error) => options.onIdleError?.(error));
   return pool;

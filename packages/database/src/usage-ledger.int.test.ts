@@ -87,6 +87,14 @@ describe('the usage ledger', () => {
     ]);
   });
 
+  test('a list of namespaces limits the sums to them; an empty list matches none', async () => {
+    const sessionNamespace = `${namespace}-s`;
+    const both = await sumUsage(pool, { namespaces: [namespace, sessionNamespace, `${namespace}-none`], groupBy: ['namespace'] });
+    expect(both.map((row) => [row.namespace, row.costUSD])).toEqual([[namespace, '1.750000'], [sessionNamespace, '0.300000']]);
+    expect(await sumUsage(pool, { namespaces: [sessionNamespace] })).toEqual([expect.objectContaining({ runs: 2, costUSD: '0.300000' })]);
+    expect(await sumUsage(pool, { namespaces: [], groupBy: ['namespace'] })).toEqual([]);
+  });
+
   test('nothing spent reads as zero', async () => {
     expect(await readSpend(pool, { user: `nobody-${randomBytes(3).toString('hex')}` }, new Date())).toEqual({ costUSD: '0.000000', tokens: 0 });
   });

@@ -82,6 +82,8 @@ export type UsageGrouping = (typeof usageGroupings)[number];
 
 export interface UsageQuery {
   namespace?: string;
+  /** Only these namespaces (an empty list matches none): a caller limited to its own. */
+  namespaces?: readonly string[];
   user?: string;
   /** UTC days, inclusive. */
   from?: Date;
@@ -114,6 +116,7 @@ export async function sumUsage(db: Queryable, query: UsageQuery): Promise<UsageR
   const values: unknown[] = [];
   const add = (sql: string, value: unknown) => { values.push(value); where.push(sql.replace('?', `$${values.length}`)); };
   if (query.namespace !== undefined) add('namespace = ?', query.namespace);
+  if (query.namespaces !== undefined) add('namespace = ANY(?::text[])', [...query.namespaces]);
   if (query.user !== undefined) add('user_name = ?', query.user);
   if (query.from) add("day >= (?::timestamptz AT TIME ZONE 'UTC')::date", query.from.toISOString());
   if (query.to) add("day <= (?::timestamptz AT TIME ZONE 'UTC')::date", query.to.toISOString());
