@@ -29,11 +29,11 @@ import type { Logger } from '../../packages/platform/src/logger.ts';
 
 export interface EventPublisherOptions {
   redisUrl: string;
-  /** taskEventStreamKey(namespace, name) */
+  /** workloadStreamKeys(kind, namespace, name).events */
   streamKey: string;
-  /** taskEventWakeChannel(namespace, name); PUBLISHed the newest seq after each batch. */
+  /** workloadStreamKeys(kind, namespace, name).wake; PUBLISHed the newest seq after each batch. */
   wakeChannel: string | undefined;
-  /** taskEventPersistedKey(namespace, name): the highest seq the operator has in
+  /** workloadStreamKeys(kind, namespace, name).persisted: the highest seq the operator has in
    * Postgres. Undefined: nobody copies the stream, so written events are not kept. */
   persistedKey: string | undefined;
   logger: Logger;

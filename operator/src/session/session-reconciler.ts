@@ -13,10 +13,8 @@ import type pg from 'pg';
 import { claudeSessionPlural, type ClaudeSession, type ClaudeSessionStatus } from '../../../crds/src/claude-session.ts';
 import { claudeSessionKind } from '../../../crds/src/claude-session.ts';
 import { group, version } from '../../../crds/src/claude-task.ts';
-import { seqOfEntry } from '../../../packages/contracts/src/event-stream.ts';
-import {
-  inboxEntryFields, sessionEventPersistedKey, sessionEventStreamKey, sessionInboxKey, sessionTranscriptKey,
-} from '../../../packages/contracts/src/session-stream.ts';
+import { seqOfEntry, workloadStreamKeys } from '../../../packages/contracts/src/event-stream.ts';
+import { inboxEntryFields, sessionInboxKey, sessionTranscriptKey } from '../../../packages/contracts/src/session-stream.ts';
 import {
   maxSessionEventSeq, readLastSessionEvent, readSessionTotals, readTranscript, readWaitingMessages, writeSessionStatus,
 } from '../../../packages/database/src/session-records.ts';
@@ -160,7 +158,7 @@ export class SessionReconciler {
       }
     }
     // The runner numbers its events on after this (the copier writes it as it copies).
-    await redis.set(sessionEventPersistedKey(namespace, name), String(await maxSessionEventSeq(db, uid)), 'NX');
+    await redis.set(workloadStreamKeys('session', namespace, name).persisted, String(await maxSessionEventSeq(db, uid)), 'NX');
   }
 
   private async createPvc(session: ClaudeSession): Promise<void> {
@@ -222,8 +220,9 @@ export class SessionReconciler {
   /** Every event in the stream is in Postgres. */
   private async streamCopied(session: ClaudeSession): Promise<boolean> {
     const { namespace = '', name = '' } = session.metadata;
-    const persisted = Number(await this.deps.redis.get(sessionEventPersistedKey(namespace, name)) ?? 0);
-    const [last] = await this.deps.redis.xrevrange(sessionEventStreamKey(namespace, name), '+', '-', 'COUNT', 1);
+    const keys = workloadStreamKeys('session', namespace, name);
+    const persisted = Number(await this.deps.redis.get(keys.persisted) ?? 0);
+    const [last] = await this.deps.redis.xrevrange(keys.events, '+', '-', 'COUNT', 1);
     return (last ? seqOfEntry(last[1]) ?? 0 : 0) <= persisted;
   }
 
