@@ -16,7 +16,7 @@ import { group, version } from '../../../crds/src/claude-task.ts';
 import { seqOfEntry, workloadStreamKeys } from '../../../packages/contracts/src/event-stream.ts';
 import { inboxEntryFields, sessionInboxKey, sessionTranscriptKey } from '../../../packages/contracts/src/session-stream.ts';
 import {
-  maxSessionEventSeq, readLastSessionEvent, readSessionTotals, readTranscript, readWaitingMessages, writeSessionStatus,
+  maxSessionEventSeq, readSessionTotalsAndLastEvent, readTranscript, readWaitingMessages, writeSessionStatus,
 } from '../../../packages/database/src/session-records.ts';
 import { statusCode } from '../../../packages/platform/src/kube-errors.ts';
 import type { Logger } from '../../../packages/platform/src/logger.ts';
@@ -105,11 +105,12 @@ export class SessionReconciler {
     const activations = session.status?.activations ?? 0;
     const jobName = activations > 0 ? sessionJobName(session.metadata.name ?? '', activations) : undefined;
     const job = jobName ? this.deps.cache.job(namespace, jobName) : undefined;
+    const { totals, lastEvent } = await readSessionTotalsAndLastEvent(this.deps.db, uid, lifecycleEventTypes);
     return {
       session, job, pods: job && jobName ? this.deps.cache.podsOfJob(namespace, jobName) : [],
       pvcExists: !operatorMakesPvc(session) || this.deps.cache.pvc(namespace, workspacePvcName(session)) !== undefined,
-      totals: await readSessionTotals(this.deps.db, uid),
-      lastLifecycleEvent: await readLastSessionEvent(this.deps.db, uid, lifecycleEventTypes),
+      totals,
+      lastLifecycleEvent: lastEvent,
       now: this.deps.now?.() ?? new Date(),
       defaultModel: this.deps.config.DEFAULT_MODEL,
     };
