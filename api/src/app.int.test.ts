@@ -7,7 +7,7 @@ import { UnsecuredJWT } from 'jose';
 import { pino } from 'pino';
 import { claudeTaskPlural, group, version } from '../../crds/src/claude-task.ts';
 import { EventPublisher } from '../../runner/src/event-publisher.ts';
-import { taskEventStreamKey, taskEventWakeChannel } from '../../packages/contracts/src/event-stream.ts';
+import { workloadStreamKeys } from '../../packages/contracts/src/event-stream.ts';
 import type { ApiServer } from './server.ts';
 import { insertTask } from './stream/testing.ts';
 import { callApi, startTestApi, testAudience, testIssuer, token, type CallOptions } from './test-support.ts';
@@ -122,13 +122,13 @@ describe('?wait', () => {
   /** The runner's publisher for the task's stream and wake channel. */
   function runner(name: string): EventPublisher {
     return new EventPublisher({
-      redisUrl: bedSetting('REDIS_URL'), streamKey: taskEventStreamKey(nsA.name, name), wakeChannel: taskEventWakeChannel(nsA.name, name),
+      redisUrl: bedSetting('REDIS_URL'), streamKey: workloadStreamKeys('task', nsA.name, name).events, wakeChannel: workloadStreamKeys('task', nsA.name, name).wake,
       persistedKey: undefined, logger,
     });
   }
 
   async function waiterSubscribed(name: string): Promise<void> {
-    const channel = taskEventWakeChannel(nsA.name, name);
+    const channel = workloadStreamKeys('task', nsA.name, name).wake;
     await waitFor('the waiting create to subscribe', async () =>
       Number(((await api.redis.pubsub('NUMSUB', channel)) as [string, number])[1]) === 1, { timeoutMs: 10_000, intervalMs: 20 });
   }

@@ -3,7 +3,7 @@
 // prune, status; each idempotent, so a pass repeated after a crash is harmless).
 // A change to a task it owns queues the cron task; otherwise it wakes when the
 // next slot is due.
-import { PatchStrategy, setHeaderOptions, type KubernetesObject } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { isDeepStrictEqual } from 'node:util';
 import { claudeCronTaskKind, claudeCronTaskPlural, type ClaudeCronTask, type ClaudeCronTaskStatus } from '../../crds/src/claude-cron-task.ts';
 import { claudeTaskKind, claudeTaskPlural, group, version, type ClaudeTask } from '../../crds/src/claude-task.ts';
@@ -14,6 +14,7 @@ import { decideCron } from './cron-schedule.ts';
 import type { EventRecorder } from './event-recorder.ts';
 import type { KubeClients } from './kube-clients.ts';
 import type { ControllerDefinition, ReconcileResult } from './manager.ts';
+import { keysOfOwner, ownKey } from './watch-keys.ts';
 
 export const cronControllerName = 'claudecrontasks';
 /** On every task it makes: `kubectl get ctask -l claude-operator.io/cron-task=<name>`. */
@@ -129,17 +130,13 @@ function normalize(value: unknown): unknown {
 }
 
 export function cronController(cache: ClusterCache, reconciler: Pick<CronReconciler, 'reconcile'>, workers: number): ControllerDefinition {
-  const cronKey = (object: KubernetesObject) => [`${object.metadata?.namespace}/${object.metadata?.name}`];
-  const ownerCronKey = (object: KubernetesObject) => (object.metadata?.ownerReferences ?? [])
-    .filter((owner) => owner.kind === claudeCronTaskKind && owner.controller)
-    .map((owner) => `${object.metadata?.namespace}/${owner.name}`);
   return {
     name: cronControllerName,
     workers,
     reconcile: (key) => reconciler.reconcile(key),
     watches: [
-      { source: cache.cronTasks, keysOf: cronKey },
-      { source: cache.tasks, keysOf: ownerCronKey },
+      { source: cache.cronTasks, keysOf: ownKey },
+      { source: cache.tasks, keysOf: keysOfOwner({ controllerKind: claudeCronTaskKind }) },
     ],
   };
 }

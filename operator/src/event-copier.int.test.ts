@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { Redis } from 'ioredis';
 import type { ClaudeTask } from '../../crds/src/claude-task.ts';
 import { EventPublisher } from '../../runner/src/event-publisher.ts';
-import { taskEventPersistedKey, taskEventStreamKey } from '../../packages/contracts/src/event-stream.ts';
+import { workloadStreamKeys } from '../../packages/contracts/src/event-stream.ts';
 import { waitFor } from '../../test/bed/process.ts';
 import { startOwnRedis, type OwnRedis } from '../../test/support/own-redis.ts';
 import { EventCopier, type FollowedTask } from './event-copier.ts';
@@ -52,8 +52,8 @@ async function newTask(): Promise<FollowedTask> {
 
 function publisherOf(redisUrl: string, task: FollowedTask, extra: Partial<ConstructorParameters<typeof EventPublisher>[0]> = {}) {
   const publisher = new EventPublisher({
-    redisUrl, streamKey: taskEventStreamKey(task.namespace, task.name), wakeChannel: undefined,
-    persistedKey: taskEventPersistedKey(task.namespace, task.name), logger, backoff: { initialMs: 20, maxMs: 200 },
+    redisUrl, streamKey: workloadStreamKeys('task', task.namespace, task.name).events, wakeChannel: undefined,
+    persistedKey: workloadStreamKeys('task', task.namespace, task.name).persisted, logger, backoff: { initialMs: 20, maxMs: 200 },
     persistPollMs: 50, commandTimeoutMs: 1_000, ...extra,
   });
   closers.push(() => publisher.close(1_000));
@@ -85,7 +85,7 @@ describe('EventCopier', () => {
     await waitFor('20 events in Postgres', async () => (await storedSeqs(task)).length === 20, { timeoutMs: 10_000, intervalMs: 50 });
     expect(await storedSeqs(task)).toEqual(range(1, 20));
     const redis = new Redis(redisUrl);
-    expect(await redis.get(taskEventPersistedKey(task.namespace, task.name))).toBe('20');
+    expect(await redis.get(workloadStreamKeys('task', task.namespace, task.name).persisted)).toBe('20');
     redis.disconnect();
     const { rows } = await db.query('SELECT data FROM claude_task_events WHERE task_uid = $1 AND seq = 7', [task.uid]);
     expect(rows[0]?.data).toEqual({ type: 'step', i: 7 });
@@ -117,7 +117,7 @@ describe('EventCopier', () => {
     expect(await publisher.close(30_000)).toMatchObject({ flushed: true, persisted: true, lastSeq: 3_000 });
     expect(await storedSeqs(task)).toEqual(range(1, 3_000));
     const redis = new Redis(redisUrl);
-    const entries = await redis.xrange(taskEventStreamKey(task.namespace, task.name), '-', '+');
+    const entries = await redis.xrange(workloadStreamKeys('task', task.namespace, task.name).events, '-', '+');
     redis.disconnect();
     expect(entries.length).toBeLessThan(1_000);
     expect(entries.length).toBeGreaterThan(0);
@@ -151,7 +151,7 @@ describe('EventCopier', () => {
       // the copier has put the persisted key back, so it numbers on from 41.
       await redis.restart({ empty: true });
       const admin = new Redis(redis.url);
-      await waitFor('the persisted key restored', async () => (await admin.get(taskEventPersistedKey(task.namespace, task.name))) === '40',
+      await waitFor('the persisted key restored', async () => (await admin.get(workloadStreamKeys('task', task.namespace, task.name).persisted)) === '40',
         { timeoutMs: 10_000, intervalMs: 50 });
       admin.disconnect();
       const second = publisherOf(redis.url, task);

@@ -17,7 +17,7 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import {
-  defaultEventStreamMaxLength, parseStreamEntry, seqOfEntry, taskEventPersistedKey, taskEventStreamKey,
+  defaultEventStreamMaxLength, parseStreamEntry, seqOfEntry, workloadStreamKeys, type WorkloadKind,
 } from '../../packages/contracts/src/event-stream.ts';
 import type { TaskEventRecord } from '../../packages/contracts/src/task-events.ts';
 import { backoffDelay } from '../../packages/platform/src/backoff.ts';
@@ -32,8 +32,8 @@ export interface FollowedTask {
 
 /** What one kind of followed resource (task, session) copies to and from: its keys and its store. */
 export interface CopyTarget {
-  /** The resource's stream and the key its persisted seq goes to. */
-  keysOf(followed: FollowedTask): { stream: string; persisted: string };
+  /** Whose keys (workloadStreamKeys): the stream and the key its persisted seq goes to. */
+  kind: WorkloadKind;
   maxEventSeq(uid: string): Promise<number>;
   /** Stores one batch, idempotent by seq; `redis` is the copier's connection, for what must be stored with it. */
   recordEvents(followed: FollowedTask, events: TaskEventRecord[], redis: Redis): Promise<void>;
@@ -44,7 +44,7 @@ export interface CopyTarget {
 /** Tasks: claude_task_events through the TaskStore, the task's keys. */
 export function taskCopyTarget(store: Pick<TaskStore, 'recordEvents' | 'maxEventSeq'>): CopyTarget {
   return {
-    keysOf: ({ namespace, name }) => ({ stream: taskEventStreamKey(namespace, name), persisted: taskEventPersistedKey(namespace, name) }),
+    kind: 'task',
     maxEventSeq: (uid) => store.maxEventSeq(uid),
     recordEvents: (followed, events) => store.recordEvents(followed.uid, events),
   };
@@ -128,7 +128,7 @@ export class EventCopier {
   /** Starts copying the task's stream; idempotent. */
   follow(task: FollowedTask): void {
     if (this.stopped || this.followed.has(task.uid)) return;
-    const { stream, persisted } = this.target.keysOf(task);
+    const { events: stream, persisted } = workloadStreamKeys(this.target.kind, task.namespace, task.name);
     this.followed.set(task.uid, {
       namespace: task.namespace, name: task.name, uid: task.uid, key: stream, persistedKey: persisted,
       cursor: '0', persisted: undefined, copiedSinceTrim: 0,

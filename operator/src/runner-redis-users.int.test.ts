@@ -6,11 +6,8 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { EventPublisher } from '../../runner/src/event-publisher.ts';
-import { taskEventPersistedKey, taskEventStreamKey, taskEventWakeChannel, taskPartialChannel } from '../../packages/contracts/src/event-stream.ts';
-import {
-  sessionAnsweredKey, sessionControlChannel, sessionEventPersistedKey, sessionEventStreamKey, sessionEventWakeChannel, sessionInboxKey,
-  sessionPartialChannel, sessionTranscriptKey,
-} from '../../packages/contracts/src/session-stream.ts';
+import { workloadStreamKeys } from '../../packages/contracts/src/event-stream.ts';
+import { sessionAnsweredKey, sessionControlChannel, sessionInboxKey, sessionTranscriptKey } from '../../packages/contracts/src/session-stream.ts';
 import { RunnerRedisUsers } from './runner-redis-users.ts';
 
 const logger = pino({ level: 'silent' });
@@ -43,19 +40,19 @@ describe('RunnerRedisUsers', () => {
     const task = newTask();
     const credentials = await users.ensure(task);
     expect(new URL(credentials.url).username).toBe(`claude-task-${task.uid}`);
-    const persistedKey = taskEventPersistedKey(task.namespace, task.name);
+    const persistedKey = workloadStreamKeys('task', task.namespace, task.name).persisted;
     await admin.set(persistedKey, '0');
     const publisher = new EventPublisher({
-      redisUrl: credentials.url, streamKey: taskEventStreamKey(task.namespace, task.name), wakeChannel: taskEventWakeChannel(task.namespace, task.name),
+      redisUrl: credentials.url, streamKey: workloadStreamKeys('task', task.namespace, task.name).events, wakeChannel: workloadStreamKeys('task', task.namespace, task.name).wake,
       persistedKey, persistWaitMs: 0, logger,
     });
     for (let i = 0; i < 5; i++) publisher.publish({ type: 'step', i });
     expect(await publisher.close(10_000)).toMatchObject({ flushed: true, unpublished: 0, lastSeq: 5 });
-    expect(await admin.xlen(taskEventStreamKey(task.namespace, task.name))).toBe(5);
+    expect(await admin.xlen(workloadStreamKeys('task', task.namespace, task.name).events)).toBe(5);
 
     const runner = connect(credentials.url);
     await runner.connect();
-    expect(await runner.publish(taskPartialChannel(task.namespace, task.name), '{}')).toBeGreaterThanOrEqual(0);
+    expect(await runner.publish(workloadStreamKeys('task', task.namespace, task.name).partial, '{}')).toBeGreaterThanOrEqual(0);
   });
 
   it('refuses the runner another task\'s keys and channels, the operator\'s keys, and admin commands', async () => {
@@ -64,13 +61,13 @@ describe('RunnerRedisUsers', () => {
     const runner = connect((await users.ensure(mine)).url);
     await runner.connect();
     const refusals = [
-      runner.xadd(taskEventStreamKey(other.namespace, other.name), '*', 'seq', '1'),
-      runner.xrange(taskEventStreamKey(other.namespace, other.name), '-', '+'),
-      runner.get(taskEventPersistedKey(other.namespace, other.name)),
+      runner.xadd(workloadStreamKeys('task', other.namespace, other.name).events, '*', 'seq', '1'),
+      runner.xrange(workloadStreamKeys('task', other.namespace, other.name).events, '-', '+'),
+      runner.get(workloadStreamKeys('task', other.namespace, other.name).persisted),
       // Its own persisted key is the operator's word, not the runner's.
-      runner.set(taskEventPersistedKey(mine.namespace, mine.name), '999'),
-      runner.del(taskEventStreamKey(mine.namespace, mine.name)),
-      runner.publish(taskEventWakeChannel(other.namespace, other.name), '1'),
+      runner.set(workloadStreamKeys('task', mine.namespace, mine.name).persisted, '999'),
+      runner.del(workloadStreamKeys('task', mine.namespace, mine.name).events),
+      runner.publish(workloadStreamKeys('task', other.namespace, other.name).wake, '1'),
       runner.keys('*'),
       runner.call('ACL', 'LIST'),
       runner.flushall(),
@@ -103,7 +100,7 @@ describe('RunnerRedisUsers for sessions', () => {
     const { namespace: ns, name } = session;
     const credentials = await users.ensureSession(session);
     expect(new URL(credentials.url).username).toBe(`claude-session-${session.uid}`);
-    await admin.set(sessionEventPersistedKey(ns, name), '3');
+    await admin.set(workloadStreamKeys('session', ns, name).persisted, '3');
     await admin.hset(sessionAnsweredKey(ns, name), 'msg_a', '3');
     await admin.xadd(sessionInboxKey(ns, name), '*', 'messageId', 'msg_b', 'text', 'hi', 'acceptedAt', new Date().toISOString());
     const runner = connect(credentials.url);
@@ -113,14 +110,14 @@ describe('RunnerRedisUsers for sessions', () => {
     const entryId = read[0]![1][0]![0];
     expect(await runner.xpending(sessionInboxKey(ns, name), 'runner')).toEqual([1, entryId, entryId, [['runner', '1']]]);
     expect(await runner.hexists(sessionAnsweredKey(ns, name), 'msg_a')).toBe(1);
-    expect(await runner.get(sessionEventPersistedKey(ns, name))).toBe('3');
+    expect(await runner.get(workloadStreamKeys('session', ns, name).persisted)).toBe('3');
     await runner.set(sessionTranscriptKey(ns, name), '{"t":1}');
     expect(await runner.get(sessionTranscriptKey(ns, name))).toBe('{"t":1}');
-    await runner.xadd(sessionEventStreamKey(ns, name), '*', 'seq', '1', 'type', 'runner.started', 'data', '{}');
-    expect(await runner.xrange(sessionEventStreamKey(ns, name), '-', '+')).toHaveLength(1);
+    await runner.xadd(workloadStreamKeys('session', ns, name).events, '*', 'seq', '1', 'type', 'runner.started', 'data', '{}');
+    expect(await runner.xrange(workloadStreamKeys('session', ns, name).events, '-', '+')).toHaveLength(1);
     expect(await runner.xack(sessionInboxKey(ns, name), 'runner', entryId)).toBe(1);
-    expect(await runner.publish(sessionEventWakeChannel(ns, name), '1')).toBeGreaterThanOrEqual(0);
-    expect(await runner.publish(sessionPartialChannel(ns, name), '{}')).toBeGreaterThanOrEqual(0);
+    expect(await runner.publish(workloadStreamKeys('session', ns, name).wake, '1')).toBeGreaterThanOrEqual(0);
+    expect(await runner.publish(workloadStreamKeys('session', ns, name).partial, '{}')).toBeGreaterThanOrEqual(0);
     const subscriber = connect(credentials.url);
     await subscriber.connect();
     await subscriber.subscribe(sessionControlChannel(ns, name));
@@ -135,22 +132,22 @@ describe('RunnerRedisUsers for sessions', () => {
     await subscriber.connect();
     const o = other;
     const refusals = [
-      runner.xadd(sessionEventStreamKey(o.namespace, o.name), '*', 'seq', '1'),
+      runner.xadd(workloadStreamKeys('session', o.namespace, o.name).events, '*', 'seq', '1'),
       runner.xgroup('CREATE', sessionInboxKey(o.namespace, o.name), 'runner', '0', 'MKSTREAM'),
       runner.xreadgroup('GROUP', 'runner', 'runner', 'STREAMS', sessionInboxKey(o.namespace, o.name), '0'),
       runner.xadd(sessionInboxKey(o.namespace, o.name), '*', 'messageId', 'x'),
       runner.get(sessionTranscriptKey(o.namespace, o.name)),
       runner.set(sessionTranscriptKey(o.namespace, o.name), 'x'),
       runner.hexists(sessionAnsweredKey(o.namespace, o.name), 'msg_a'),
-      runner.get(sessionEventPersistedKey(o.namespace, o.name)),
-      runner.publish(sessionEventWakeChannel(o.namespace, o.name), '1'),
+      runner.get(workloadStreamKeys('session', o.namespace, o.name).persisted),
+      runner.publish(workloadStreamKeys('session', o.namespace, o.name).wake, '1'),
       subscriber.subscribe(sessionControlChannel(o.namespace, o.name)),
       // Its own persisted key and answered hash are the operator's word.
-      runner.set(sessionEventPersistedKey(mine.namespace, mine.name), '999'),
+      runner.set(workloadStreamKeys('session', mine.namespace, mine.name).persisted, '999'),
       runner.hset(sessionAnsweredKey(mine.namespace, mine.name), 'msg_x', '1'),
       runner.del(sessionInboxKey(mine.namespace, mine.name)),
       // A task's keys are not a session's.
-      runner.xadd(taskEventStreamKey(mine.namespace, mine.name), '*', 'seq', '1'),
+      runner.xadd(workloadStreamKeys('task', mine.namespace, mine.name).events, '*', 'seq', '1'),
       runner.keys('*'),
       runner.call('ACL', 'LIST'),
     ];

@@ -10,12 +10,9 @@
 // time without storing or reading any password.
 import crypto from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { taskEventPersistedKey, taskEventStreamKey, taskEventWakeChannel, taskPartialChannel } from '../../packages/contracts/src/event-stream.ts';
+import { workloadStreamKeys } from '../../packages/contracts/src/event-stream.ts';
 import { sessionRunnerRedisCommands } from '../../packages/contracts/src/pod-contract.ts';
-import {
-  sessionAnsweredKey, sessionControlChannel, sessionEventPersistedKey, sessionEventStreamKey, sessionEventWakeChannel, sessionInboxKey,
-  sessionPartialChannel, sessionTranscriptKey,
-} from '../../packages/contracts/src/session-stream.ts';
+import { sessionAnsweredKey, sessionControlChannel, sessionInboxKey, sessionTranscriptKey } from '../../packages/contracts/src/session-stream.ts';
 
 export interface TaskIdentity {
   namespace: string;
@@ -98,14 +95,15 @@ export function sessionUsernameFor(sessionUid: string): string {
  */
 export function sessionAclRules(session: TaskIdentity, password: string): string[] {
   const { namespace, name } = session;
+  const keys = workloadStreamKeys('session', namespace, name);
   return [
     'reset', 'on',
     `#${crypto.createHash('sha256').update(password).digest('hex')}`,
-    ...[sessionEventStreamKey(namespace, name), sessionInboxKey(namespace, name), sessionTranscriptKey(namespace, name)]
+    ...[keys.events, sessionInboxKey(namespace, name), sessionTranscriptKey(namespace, name)]
       .map((key) => `~${globEscape(key)}`),
-    ...[sessionEventPersistedKey(namespace, name), sessionAnsweredKey(namespace, name)].map((key) => `%R~${globEscape(key)}`),
+    ...[keys.persisted, sessionAnsweredKey(namespace, name)].map((key) => `%R~${globEscape(key)}`),
     'resetchannels',
-    ...[sessionEventWakeChannel(namespace, name), sessionPartialChannel(namespace, name), sessionControlChannel(namespace, name)]
+    ...[keys.wake, keys.partial, sessionControlChannel(namespace, name)]
       .map((channel) => `&${globEscape(channel)}`),
     '-@all', ...[...runnerCommands, ...sessionRunnerRedisCommands].map((command) => `+${command}`),
   ];
@@ -113,12 +111,12 @@ export function sessionAclRules(session: TaskIdentity, password: string): string
 
 /** The ACL SETUSER rules: everything reset first, so an existing user ends up exactly so. */
 export function aclRules(task: TaskIdentity, password: string): string[] {
-  const key = taskEventStreamKey(task.namespace, task.name);
+  const keys = workloadStreamKeys('task', task.namespace, task.name);
   return [
     'reset', 'on',
     `#${crypto.createHash('sha256').update(password).digest('hex')}`,
-    `~${globEscape(key)}`, `~${globEscape(taskEventPersistedKey(task.namespace, task.name))}`,
-    'resetchannels', `&${globEscape(taskEventWakeChannel(task.namespace, task.name))}`, `&${globEscape(taskPartialChannel(task.namespace, task.name))}`,
+    `~${globEscape(keys.events)}`, `~${globEscape(keys.persisted)}`,
+    'resetchannels', `&${globEscape(keys.wake)}`, `&${globEscape(keys.partial)}`,
     '-@all', ...runnerCommands.map((command) => `+${command}`),
   ];
 }

@@ -8,6 +8,7 @@ import type { ClusterCache } from './cluster-cache.ts';
 import type { ControllerDefinition } from './manager.ts';
 import { taskNameAnnotation, taskNameLabel } from './names.ts';
 import type { TaskReconciler } from './task-reconciler.ts';
+import { keysOfOwner, ownKey } from './watch-keys.ts';
 import type { ConcurrencyGate } from './policy/concurrency-gate.ts';
 import { terminalPhases, type ClaudeTask } from '../../crds/src/claude-task.ts';
 
@@ -16,16 +17,12 @@ export const taskControllerName = 'claudetasks';
 export function taskController(cache: ClusterCache, reconciler: Pick<TaskReconciler, 'reconcile'>, workers: number,
   gate: Pick<ConcurrencyGate, 'queuedKeys' | 'allQueuedKeys'>): ControllerDefinition {
   const taskKey = (object: KubernetesObject) => {
-    const own = `${object.metadata?.namespace}/${object.metadata?.name}`;
     const phase = (object as ClaudeTask).status?.phase;
     const freesRoom = object.metadata?.deletionTimestamp !== undefined || (phase !== undefined && terminalPhases.has(phase));
-    return freesRoom ? [own, ...gate.queuedKeys()] : [own];
+    return freesRoom ? [...ownKey(object), ...gate.queuedKeys()] : ownKey(object);
   };
-  const ownerTaskKey = (object: KubernetesObject) => {
-    // The label is enough for Jobs made before the annotation existed (names of up to 63 characters).
-    const task = object.metadata?.annotations?.[taskNameAnnotation] ?? object.metadata?.labels?.[taskNameLabel];
-    return task ? [`${object.metadata?.namespace}/${task}`] : [];
-  };
+  // The label is enough for Jobs made before the annotation existed (names of up to 63 characters).
+  const ownerTaskKey = keysOfOwner({ annotation: taskNameAnnotation, label: taskNameLabel });
   return {
     name: taskControllerName,
     workers,

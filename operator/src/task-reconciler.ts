@@ -19,7 +19,7 @@ import {
 import { claudeTaskTemplatePlural, type ClaudeTaskTemplate } from '../../crds/src/claude-task-template.ts';
 import { resolveTemplate } from '../../crds/src/template-resolution.ts';
 import { asResolved, resolutionOf } from './resolved-task.ts';
-import { parseStreamEntry, taskEventPersistedKey, taskEventStreamKey } from '../../packages/contracts/src/event-stream.ts';
+import { parseStreamEntry, workloadStreamKeys } from '../../packages/contracts/src/event-stream.ts';
 import type { TaskEventRecord } from '../../packages/contracts/src/task-events.ts';
 import type { OperatorConfig } from './config.ts';
 import { desiredJob, desiredSpecSecret } from './desired-job.ts';
@@ -297,14 +297,14 @@ export class TaskReconciler {
     if (!(await this.recordFinal(task, final))) return { requeueAfterMs: 1_000 };
     // Postgres has every event now; the stream goes, so a task made again under
     // the same name starts a stream of its own.
-    await this.deps.redis.del(taskEventStreamKey(task.metadata.namespace ?? '', task.metadata.name ?? ''),
-      taskEventPersistedKey(task.metadata.namespace ?? '', task.metadata.name ?? ''));
+    const { events, persisted } = workloadStreamKeys('task', task.metadata.namespace ?? '', task.metadata.name ?? '');
+    await this.deps.redis.del(events, persisted);
     await this.removeFinalizer(task);
     return {};
   }
 
   private async readEvents(task: ClaudeTask): Promise<TaskEventRecord[]> {
-    const key = taskEventStreamKey(task.metadata.namespace ?? '', task.metadata.name ?? '');
+    const key = workloadStreamKeys('task', task.metadata.namespace ?? '', task.metadata.name ?? '').events;
     const events: TaskEventRecord[] = [];
     let start = '-';
     for (;;) {

@@ -12,7 +12,7 @@ import type { ClaudeTaskSpec } from '../../crds/src/claude-task.ts';
 import { waitFor } from '../../test/bed/process.ts';
 import type { RecordedRequest } from '../../test/scripted-api/server.ts';
 import { maxArgBytes } from './cli-args.ts';
-import { taskPartialChannel } from '../../packages/contracts/src/event-stream.ts';
+import { workloadStreamKeys } from '../../packages/contracts/src/event-stream.ts';
 import type { TaskEvent } from '../../packages/contracts/src/task-events.ts';
 import { makeOrigin } from './testing/git-origin.ts';
 import { startRunnerHarness, type RunnerHarness, type RunnerRun } from './testing/run-runner.ts';
@@ -198,7 +198,7 @@ describe('partial messages', () => {
   ] as const)('engine %s: deltas go to the partial channel, whole messages to the stream', async (engine, prompt, text) => {
     const name = `partial-${engine}-${Date.now()}`;
     const partials: TaskEvent[] = [];
-    const channel = taskPartialChannel(harness.namespace, name);
+    const channel = workloadStreamKeys('task', harness.namespace, name).partial;
     const onMessage = (from: string, message: string) => {
       if (from === channel) partials.push(JSON.parse(message) as TaskEvent);
     };

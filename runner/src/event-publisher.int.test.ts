@@ -8,7 +8,7 @@ import { freePort } from '../../test/bed/ports.ts';
 import { waitFor } from '../../test/bed/process.ts';
 import { startOwnRedis, type OwnRedis } from '../../test/support/own-redis.ts';
 import { EventPublisher } from './event-publisher.ts';
-import { parseStreamEntry, taskEventPersistedKey, taskEventStreamKey, taskEventWakeChannel, type StreamEntry } from '../../packages/contracts/src/event-stream.ts';
+import { parseStreamEntry, type StreamEntry, workloadStreamKeys } from '../../packages/contracts/src/event-stream.ts';
 
 const logger = pino({ level: 'silent' });
 const fastBackoff = { initialMs: 20, maxMs: 200 };
@@ -21,8 +21,8 @@ function bedRedisUrl(): string {
 
 function uniqueKey(): { key: string; channel: string; persistedKey: string } {
   const name = `pub-${crypto.randomBytes(4).toString('hex')}`;
-  return { key: taskEventStreamKey('runner-test', name), channel: taskEventWakeChannel('runner-test', name),
-    persistedKey: taskEventPersistedKey('runner-test', name) };
+  return { key: workloadStreamKeys('task', 'runner-test', name).events, channel: workloadStreamKeys('task', 'runner-test', name).wake,
+    persistedKey: workloadStreamKeys('task', 'runner-test', name).persisted };
 }
 
 async function readStream(url: string, key: string): Promise<StreamEntry[]> {

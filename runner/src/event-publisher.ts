@@ -9,12 +9,10 @@
 // The first seq continues after the last one already in the stream (or already
 // in Postgres), so a retry attempt of the task goes on where the previous one stopped.
 //
-// Redis is not the record: the operator copies the stream into Postgres while
-// the task runs and says how far it got in the persisted key. Until an event is
-// persisted the publisher keeps it; if the stream loses it (Redis restarted
-// empty, the stream deleted) it is written again with its own seq, so Postgres
-// still gets every event exactly once. Nothing is trimmed here: the operator
-// trims only what it has copied.
+// Redis is not the record: until the operator has an event in Postgres the
+// publisher keeps it, and writes it again with its own seq if the stream loses it
+// (persistence-tracker.ts). Nothing is trimmed here: the operator trims only what
+// it has copied.
 //
 // A session's runner tags each turn's events with the stream field `messageId`
 // (session-stream.ts), and waits for one event to be persisted (waitPersisted)
@@ -22,18 +20,18 @@
 import { Redis } from 'ioredis';
 import { backoffDelay, defaultBackoff, type BackoffOptions } from '../../packages/platform/src/backoff.ts';
 import { redisReady } from '../../packages/platform/src/redis-ready.ts';
-import { abortableSleep } from './abortable-sleep.ts';
-import { seqOfEntry } from '../../packages/contracts/src/event-stream.ts';
 import type { TaskEvent } from '../../packages/contracts/src/task-events.ts';
 import type { Logger } from '../../packages/platform/src/logger.ts';
+import { lastSeqOf, markWritten, takeBatch, type QueuedEvent } from './queued-event.ts';
+import { PersistenceTracker } from './persistence-tracker.ts';
 
 export interface EventPublisherOptions {
   redisUrl: string;
-  /** taskEventStreamKey(namespace, name) */
+  /** workloadStreamKeys(kind, namespace, name).events */
   streamKey: string;
-  /** taskEventWakeChannel(namespace, name); PUBLISHed the newest seq after each batch. */
+  /** workloadStreamKeys(kind, namespace, name).wake; PUBLISHed the newest seq after each batch. */
   wakeChannel: string | undefined;
-  /** taskEventPersistedKey(namespace, name): the highest seq the operator has in
+  /** workloadStreamKeys(kind, namespace, name).persisted: the highest seq the operator has in
    * Postgres. Undefined: nobody copies the stream, so written events are not kept. */
   persistedKey: string | undefined;
   logger: Logger;
@@ -61,18 +59,6 @@ export interface CloseResult {
   lastSeq: number;
 }
 
-interface QueuedEvent {
-  type: string;
-  data: string;
-  time: string;
-  /** A session's events: the stream field `messageId` (session-stream.ts). */
-  messageId: string | undefined;
-  /** Assigned when the event first goes into a batch, kept across retries and rewrites. */
-  seq: number | undefined;
-  /** Called once, when the event is first known to be in the stream. */
-  onWritten: ((seq: number) => void) | undefined;
-}
-
 export interface PublishOptions {
   /** Written as the entry's field `messageId`: a session's turn events. */
   messageId?: string;
@@ -89,14 +75,12 @@ export class EventPublisher {
   private readonly redis: Redis;
   /** Not yet written; those with a seq were in a batch that may or may not have been applied. */
   private queue: QueuedEvent[] = [];
-  /** Written to the stream, not yet persisted: written again if the stream loses them. */
-  private written: QueuedEvent[] = [];
+  /** Written to the stream, not yet in Postgres. */
+  private readonly persistence: PersistenceTracker<QueuedEvent>;
   /** The last seq given to an event; undefined until the stream has been read. */
   private lastAssigned: number | undefined;
   /** The last seq known to be in the stream. */
   private confirmedSeq = 0;
-  /** The highest seq the operator says is in Postgres. */
-  private persistedSeq = 0;
   private needsResync = true;
   private failures = 0;
   private closing: Promise<CloseResult> | undefined;
@@ -134,6 +118,9 @@ export class EventPublisher {
     this.redis.on('close', () => {
       this.needsResync = true;
     });
+    this.persistence = new PersistenceTracker({
+      key: options.persistedKey, redis: this.redis, logger: this.options.logger, pollMs: this.options.persistPollMs,
+    });
     this.pumpDone = this.pump();
   }
 
@@ -153,22 +140,8 @@ export class EventPublisher {
    * key), reading the key every persistPollMs; false after timeoutMs or once `signal`
    * aborts. True at once without a persisted key.
    */
-  async waitPersisted(seq: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
-    const key = this.options.persistedKey;
-    if (!key) return true;
-    const deadline = Date.now() + timeoutMs;
-    while (this.persistedSeq < seq) {
-      if (Date.now() >= deadline || signal?.aborted || this.stopped) return false;
-      try {
-        this.notePersisted(await this.redis.get(key));
-        this.dropPersisted();
-      } catch (error) {
-        this.options.logger.debug({ err: (error as Error).message }, 'cannot read the persisted key; retrying');
-      }
-      if (this.persistedSeq >= seq) break;
-      await abortableSleep(this.options.persistPollMs, signal);
-    }
-    return true;
+  waitPersisted(seq: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    return this.persistence.waitFor(seq, timeoutMs, () => this.stopped, signal);
   }
 
   /** The last seq known to be written. */
@@ -178,7 +151,7 @@ export class EventPublisher {
 
   /** The last seq known to be in Postgres (0 without a persisted key). */
   get persisted(): number {
-    return this.persistedSeq;
+    return this.persistence.seq;
   }
 
   get unpublished(): number {
@@ -209,13 +182,13 @@ export class EventPublisher {
         'gave up waiting for Redis: events not published');
     } else if (!result.persisted) {
       // They are in Redis, and the operator copies the rest when the task ends.
-      this.options.logger.warn({ lastSeq: result.lastSeq, persistedSeq: this.persistedSeq }, 'events not yet in Postgres when the runner stopped');
+      this.options.logger.warn({ lastSeq: result.lastSeq, persistedSeq: this.persistence.seq }, 'events not yet in Postgres when the runner stopped');
     }
     return result;
   }
 
   private allPersisted(): boolean {
-    return this.queue.length === 0 && this.written.length === 0;
+    return this.queue.length === 0 && this.persistence.empty;
   }
 
   private async pump(): Promise<void> {
@@ -258,28 +231,27 @@ export class EventPublisher {
    * queues again what the stream should hold but has lost. */
   private async resync(): Promise<void> {
     const pipeline = this.redis.pipeline().xrevrange(this.options.streamKey, '+', '-', 'COUNT', 1);
-    if (this.options.persistedKey) pipeline.get(this.options.persistedKey);
+    if (this.persistence.key) pipeline.get(this.persistence.key);
     const replies = await pipeline.exec();
     if (!replies) throw new Error('pipeline aborted');
     for (const [error] of replies) if (error) throw error;
     const streamSeq = lastSeqOf(replies[0]![1] as Array<[string, string[]]>, this.options.logger);
-    this.notePersisted(replies[1]?.[1]);
+    this.persistence.note(replies[1]?.[1]);
 
     // A batch in flight when the connection failed was applied (the stream holds
     // its seqs) or not (it stays queued, seqs and all).
-    while (this.queue[0]?.seq !== undefined && this.queue[0].seq <= streamSeq) this.written.push(markWritten(this.queue.shift()!));
-    this.dropPersisted();
-    const lost = this.written.filter((event) => event.seq! > streamSeq);
+    while (this.queue[0]?.seq !== undefined && this.queue[0].seq <= streamSeq) this.persistence.add([markWritten(this.queue.shift()!)]);
+    this.persistence.drop();
+    const lost = this.persistence.takeLost(streamSeq);
     if (lost.length > 0) {
-      this.options.logger.warn({ streamSeq, persistedSeq: this.persistedSeq, rewriting: lost.length },
+      this.options.logger.warn({ streamSeq, persistedSeq: this.persistence.seq, rewriting: lost.length },
         'the event stream lost events that are not in Postgres yet (Redis restarted empty?); writing them again');
-      this.written = this.written.filter((event) => event.seq! <= streamSeq);
       this.queue.unshift(...lost);
     }
 
     if (this.lastAssigned === undefined) {
       // A new attempt: after what the stream, or Postgres, already has.
-      this.lastAssigned = Math.max(streamSeq, this.persistedSeq);
+      this.lastAssigned = Math.max(streamSeq, this.persistence.seq);
     } else if (streamSeq > this.lastAssigned) {
       // Someone else wrote to the stream (we are its only writer by contract): number what is left after it.
       this.options.logger.warn({ streamSeq, lastAssigned: this.lastAssigned }, 'event stream is ahead of us; renumbering queued events');
@@ -291,7 +263,7 @@ export class EventPublisher {
   }
 
   private async writeBatch(): Promise<void> {
-    const batch = this.takeBatch();
+    const batch = takeBatch(this.queue, this.options.batchSize, this.options.batchBytes);
     let seq = 0;
     const transaction = this.redis.multi();
     for (const event of batch) {
@@ -301,40 +273,14 @@ export class EventPublisher {
       transaction.xadd(this.options.streamKey, '*', 'seq', String(event.seq), 'type', event.type, 'data', event.data, 'time', event.time, ...tag);
     }
     if (this.options.wakeChannel) transaction.publish(this.options.wakeChannel, String(seq));
-    if (this.options.persistedKey) transaction.get(this.options.persistedKey);
+    if (this.persistence.key) transaction.get(this.persistence.key);
     const replies = await transaction.exec();
     if (replies === null) throw new Error('MULTI/EXEC aborted');
     for (const [error] of replies) if (error) throw error;
-    this.written.push(...this.queue.splice(0, batch.length).map(markWritten));
+    this.persistence.add(this.queue.splice(0, batch.length).map(markWritten));
     this.confirmedSeq = seq;
-    if (this.options.persistedKey) this.notePersisted(replies.at(-1)?.[1]);
-    this.dropPersisted();
-  }
-
-  private notePersisted(reply: unknown): void {
-    const seq = Number(reply);
-    if (reply !== null && Number.isSafeInteger(seq) && seq > this.persistedSeq) this.persistedSeq = seq;
-  }
-
-  /** Without a persisted key nothing is kept once written. */
-  private dropPersisted(): void {
-    if (!this.options.persistedKey) {
-      this.written = [];
-      return;
-    }
-    while (this.written[0] !== undefined && this.written[0].seq! <= this.persistedSeq) this.written.shift();
-  }
-
-  private takeBatch(): QueuedEvent[] {
-    const batch: QueuedEvent[] = [];
-    let bytes = 0;
-    for (const event of this.queue) {
-      if (batch.length >= this.options.batchSize) break;
-      if (batch.length > 0 && bytes + event.data.length > this.options.batchBytes) break;
-      batch.push(event);
-      bytes += event.data.length;
-    }
-    return batch;
+    if (this.persistence.key) this.persistence.note(replies.at(-1)?.[1]);
+    else this.persistence.drop();
   }
 
   /** The first failure and then every 10th at warn, so an outage does not flood the log. */
@@ -357,18 +303,4 @@ export class EventPublisher {
       this.cutSleep = undefined;
     });
   }
-}
-
-function markWritten(event: QueuedEvent): QueuedEvent {
-  event.onWritten?.(event.seq!);
-  event.onWritten = undefined;
-  return event;
-}
-
-function lastSeqOf(entries: Array<[id: string, fields: string[]]>, logger: Logger): number {
-  const last = entries[0];
-  if (!last) return 0;
-  const seq = seqOfEntry(last[1]);
-  if (seq === undefined) logger.warn({ entry: last[0] }, 'last event stream entry has no valid seq; counting from 0');
-  return seq ?? 0;
 }

@@ -9,7 +9,7 @@ import type { Logger } from '../../packages/platform/src/logger.ts';
 
 export interface PartialPublisherOptions {
   redisUrl: string;
-  /** taskPartialChannel(namespace, name) */
+  /** workloadStreamKeys(kind, namespace, name).partial */
   channel: string;
   logger: Logger;
   /** PUBLISHes waiting for a reply before new events are dropped. */

@@ -13,9 +13,7 @@ import type { CommonRunnerConfig, RunnerConfig } from './config.ts';
 import { runnerExitCodes } from '../../packages/contracts/src/pod-contract.ts';
 import { CancelledError, ConfigError, RunnerError } from './errors.ts';
 import { EventPublisher } from './event-publisher.ts';
-import {
-  isPartialEvent, taskEventPersistedKey, taskEventStreamKey, taskEventWakeChannel, taskPartialChannel,
-} from '../../packages/contracts/src/event-stream.ts';
+import { isPartialEvent, workloadStreamKeys } from '../../packages/contracts/src/event-stream.ts';
 import type { RunnerCompletedEvent, RunnerStartedEvent, RunnerWorkspaceReadyEvent, TaskEvent } from '../../packages/contracts/src/task-events.ts';
 import type { Logger } from '../../packages/platform/src/logger.ts';
 import { PartialPublisher } from './partial-publisher.ts';
@@ -59,17 +57,16 @@ const partialCloseTimeoutMs = 1_000;
 
 export async function runTask(options: RunTaskOptions): Promise<number> {
   const { config, logger } = options;
+  const keys = workloadStreamKeys('task', config.task.namespace, config.task.name);
   const publisher = new EventPublisher({
     redisUrl: config.redisUrl,
-    streamKey: taskEventStreamKey(config.task.namespace, config.task.name),
-    wakeChannel: taskEventWakeChannel(config.task.namespace, config.task.name),
-    persistedKey: taskEventPersistedKey(config.task.namespace, config.task.name),
+    streamKey: keys.events,
+    wakeChannel: keys.wake,
+    persistedKey: keys.persisted,
     persistWaitMs: config.persistWaitMs,
     logger,
   });
-  const partials = new PartialPublisher({
-    redisUrl: config.redisUrl, channel: taskPartialChannel(config.task.namespace, config.task.name), logger,
-  });
+  const partials = new PartialPublisher({ redisUrl: config.redisUrl, channel: keys.partial, logger });
   const sink: EventSink = (event) => (isPartialEvent(event) ? partials.publish(event) : publisher.publish(event));
   let completed: RunnerCompletedEvent;
   try {

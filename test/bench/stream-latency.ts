@@ -16,7 +16,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { migrate } from '../../packages/database/src/migrate.ts';
 import { EventPublisher } from '../../runner/src/event-publisher.ts';
-import { taskEventStreamKey, taskEventWakeChannel } from '../../packages/contracts/src/event-stream.ts';
+import { workloadStreamKeys } from '../../packages/contracts/src/event-stream.ts';
 import { follow, insertTask, startStreamStack, type StreamStack } from '../../api/src/stream/testing.ts';
 import { provisionPostgres } from '../bed/postgres.ts';
 import { provisionRedis } from '../bed/redis.ts';
@@ -46,7 +46,7 @@ async function run(stack: StreamStack, redisUrl: string, clients: number, mode: 
   await waitFor('every subscriber', async () => stack.reader.stats().subscribers === clients, { timeoutMs: 30_000, intervalMs: 10 });
 
   const publisher = new EventPublisher({
-    redisUrl, streamKey: taskEventStreamKey(namespace, name), wakeChannel: taskEventWakeChannel(namespace, name), persistedKey: undefined, logger,
+    redisUrl, streamKey: workloadStreamKeys('task', namespace, name).events, wakeChannel: workloadStreamKeys('task', namespace, name).wake, persistedKey: undefined, logger,
   });
   const count = mode === 'paced' ? Math.min(events, 2_000) : events;
   const started = performance.now();

@@ -32,7 +32,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { insertTask } from '../../api/src/stream/testing.ts';
 import { EventPublisher } from '../../runner/src/event-publisher.ts';
-import { taskEventStreamKey, taskEventWakeChannel } from '../../packages/contracts/src/event-stream.ts';
+import { workloadStreamKeys } from '../../packages/contracts/src/event-stream.ts';
 import {
   bringUpStack, findNodeScript, fixed, log, machineLines, printTable, runBench, sampleProcess, sleep, type ProcessSample, type Spread,
 } from './support.ts';
@@ -115,7 +115,7 @@ await runBench('ws-fanout', async (cleanups) => {
   const redis = new Redis(settings.REDIS_URL);
   cleanups.add('the bench rows and streams', async () => {
     await pool.query('DELETE FROM claude_tasks WHERE namespace = $1', [namespace]).catch(() => undefined);
-    await redis.del(rawKey, ...tasks.map((task) => taskEventStreamKey(namespace, task))).catch(() => undefined);
+    await redis.del(rawKey, ...tasks.map((task) => workloadStreamKeys('task', namespace, task).events)).catch(() => undefined);
     redis.disconnect();
     await pool.end();
   });
@@ -146,7 +146,7 @@ await runBench('ws-fanout', async (cleanups) => {
   log(`${opened.followers} followers open in ${fixed(opened.seconds)} s (${opened.refusedWith429} upgrades refused with 429 and retried)`);
 
   const publishers = tasks.map((name) => new EventPublisher({
-    redisUrl: settings.REDIS_URL, streamKey: taskEventStreamKey(namespace, name), wakeChannel: taskEventWakeChannel(namespace, name),
+    redisUrl: settings.REDIS_URL, streamKey: workloadStreamKeys('task', namespace, name).events, wakeChannel: workloadStreamKeys('task', namespace, name).wake,
     persistedKey: undefined, logger,
   }));
   const published = new Map(tasks.map((task) => [task, 0]));

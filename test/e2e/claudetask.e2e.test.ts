@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import { parseStreamEntry, taskEventStreamKey } from '../../packages/contracts/src/event-stream.ts';
+import { parseStreamEntry, workloadStreamKeys } from '../../packages/contracts/src/event-stream.ts';
 import { repoRoot } from '../bed/binaries.ts';
 import type { ScriptedApi } from '../scripted-api/server.ts';
 import { bedSetting, kubeConfig, waitFor, type TestNamespace } from '../support/cluster.ts';
@@ -40,7 +40,7 @@ afterAll(async () => {
 });
 
 async function streamEvents(name: string) {
-  const entries = await redis.xrange(taskEventStreamKey(ns.name, name), '-', '+');
+  const entries = await redis.xrange(workloadStreamKeys('task', ns.name, name).events, '-', '+');
   return entries.map(([id, fields]) => {
     const entry = parseStreamEntry(id, fields);
     return { seq: entry.seq, type: entry.type, data: entry.data as Record<string, unknown> };
@@ -109,7 +109,7 @@ describe('a task runs', () => {
     const stored = await db.query('SELECT type, data FROM claude_task_events WHERE task_uid = $1 ORDER BY seq', [running.metadata.uid]);
     expect(stored.rows.at(-1)).toMatchObject({ type: 'runner.completed', data: { outcome: 'cancelled' } });
     await new Promise((resolve) => setTimeout(resolve, 2_000));
-    expect(await redis.exists(taskEventStreamKey(ns.name, 'delete-me'))).toBe(0);
+    expect(await redis.exists(workloadStreamKeys('task', ns.name, 'delete-me').events)).toBe(0);
   });
 });
 

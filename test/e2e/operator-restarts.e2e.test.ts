@@ -7,7 +7,7 @@ import { CoordinationV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { terminalPhases, type ClaudeTask } from '../../crds/src/claude-task.ts';
-import { taskEventStreamKey } from '../../packages/contracts/src/event-stream.ts';
+import { workloadStreamKeys } from '../../packages/contracts/src/event-stream.ts';
 import { bedSetting, kubeConfig, waitFor, type TestNamespace } from '../support/cluster.ts';
 import type { OperatorUnderTest } from './support/operator-under-test.ts';
 import { setUpTaskFixture, type TaskFixture } from './support/task-fixture.ts';
@@ -77,7 +77,7 @@ test('SIGKILL in the middle of a 50-task burst: every task ends with one Job and
       [task.metadata.uid, [...terminalPhases]]);
     expect(`${task.metadata.name}: ${terminal.rows[0]?.n} terminal transition(s)`).toBe(`${task.metadata.name}: 1 terminal transition(s)`);
     const stored = await db.query('SELECT count(*)::int AS n FROM claude_task_events WHERE task_uid = $1', [task.metadata.uid]);
-    expect(stored.rows[0]?.n).toBe(await redis.xlen(taskEventStreamKey(ns.name, task.metadata.name ?? '')));
+    expect(stored.rows[0]?.n).toBe(await redis.xlen(workloadStreamKeys('task', ns.name, task.metadata.name ?? '').events));
   }
   await operator.stop();
 });

@@ -1,13 +1,9 @@
 import { expect, test } from '@jest/globals';
-import { PartialMessageSchema, partialMessage, taskPartialChannel } from './partial.ts';
+import { PartialMessageSchema, partialMessage } from './partial.ts';
 
 const textDelta = { type: 'stream_event', session_id: 's-1', event: { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hel' } } };
 const toolDelta = { type: 'stream_event', event: { type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: '{"a' } } };
 const messageStart = { type: 'stream_event', event: { type: 'message_start', message: { id: 'm' } } };
-
-test('the channel is next to the task\'s event stream', () => {
-  expect(taskPartialChannel('ns', 'task-1')).toBe('claude-operator:task:ns/task-1:events:partial');
-});
 
 test.each([
   ['a text delta, raw', textDelta, 'raw', { partial: true, type: 'stream_event', data: textDelta }],

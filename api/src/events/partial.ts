@@ -5,12 +5,8 @@
 // without a seq, and nobody ever gets them replayed. The whole message follows
 // as an ordinary event (`assistant`), with its seq.
 import { z } from 'zod';
-import { taskPartialChannel } from '../../../packages/contracts/src/event-stream.ts';
 import { record, stringOf } from './cli-event.ts';
 import type { EventView } from './normalized.ts';
-
-/** The runner PUBLISHes partial events there (runner/README.md). */
-export { taskPartialChannel };
 
 export const PartialMessageSchema = z.union([
   z.object({ partial: z.literal(true), type: z.string().describe('The CLI line\'s type: stream_event.'), data: z.unknown().describe('The CLI line as published.') })

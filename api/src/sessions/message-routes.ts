@@ -11,8 +11,8 @@
 // exists. The same key with another text, or from another caller, is 422.
 import { Router, type Request } from 'express';
 import { closedSessionPhases, maxMessageLength, type ClaudeSession } from '../../../crds/src/claude-session.ts';
-import { messageIdPattern, sessionControlChannel, sessionEventStreamKey } from '../../../packages/contracts/src/session-stream.ts';
-import { parseStreamEntry } from '../../../packages/contracts/src/event-stream.ts';
+import { messageIdPattern, sessionControlChannel } from '../../../packages/contracts/src/session-stream.ts';
+import { parseStreamEntry, workloadStreamKeys } from '../../../packages/contracts/src/event-stream.ts';
 import { readMessage, readMessages, readSessionRecord } from '../../../packages/database/src/session-records.ts';
 import { statusCode } from '../../../packages/platform/src/kube-errors.ts';
 import { callerOf, contextOf } from '../http/context.ts';
@@ -124,7 +124,7 @@ async function sessionKey(deps: SessionRouteDeps, namespace: string, name: strin
 /** The turn in flight: the newest event's message unless that event ended its turn; else what the status says. */
 async function activeTurn(deps: SessionRouteDeps, session: ClaudeSession): Promise<string | null> {
   const { namespace = '', name = '' } = session.metadata;
-  const [entry] = await deps.redis.xrevrange(sessionEventStreamKey(namespace, name), '+', '-', 'COUNT', 1).catch(() => []);
+  const [entry] = await deps.redis.xrevrange(workloadStreamKeys('session', namespace, name).events, '+', '-', 'COUNT', 1).catch(() => []);
   let newest: ReturnType<typeof parseStreamEntry> | undefined;
   try { newest = entry ? parseStreamEntry(entry[0], entry[1]) : undefined; } catch { newest = undefined; }
   if (newest?.messageId) return newest.type === 'runner.turn_completed' ? null : newest.messageId;

@@ -10,8 +10,7 @@
 // (recheckMs) covers a lost wake-up and an operator that stores late.
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import { parseStreamEntry } from '../../../packages/contracts/src/event-stream.ts';
-import { sessionEventStreamKey, sessionEventWakeChannel } from '../../../packages/contracts/src/session-stream.ts';
+import { parseStreamEntry, workloadStreamKeys } from '../../../packages/contracts/src/event-stream.ts';
 import { readMessage, type SessionMessage } from '../../../packages/database/src/session-records.ts';
 import { sleep, type Clock } from '../../../packages/platform/src/clock.ts';
 import type { Logger } from '../../../packages/platform/src/logger.ts';
@@ -39,7 +38,7 @@ export async function waitForAnswer(deps: MessageWaitDeps, session: SessionKey, 
   // As if woken at the start: the turn may have ended before the subscription held and
   // its answer not be stored yet; the newest event says so, as it would on a wake-up.
   let woken = true;
-  const unsubscribe = await subscribeForWait(deps, sessionEventWakeChannel(session.namespace, session.name), () => {
+  const unsubscribe = await subscribeForWait(deps, workloadStreamKeys('session', session.namespace, session.name).wake, () => {
     woken = true;
     wake.abort();
   });
@@ -72,7 +71,7 @@ export async function waitForAnswer(deps: MessageWaitDeps, session: SessionKey, 
 
 async function newestEvent(deps: MessageWaitDeps, session: SessionKey): Promise<{ type: string; messageId?: string } | undefined> {
   try {
-    const [entry] = await deps.redis.xrevrange(sessionEventStreamKey(session.namespace, session.name), '+', '-', 'COUNT', 1);
+    const [entry] = await deps.redis.xrevrange(workloadStreamKeys('session', session.namespace, session.name).events, '+', '-', 'COUNT', 1);
     return entry ? parseStreamEntry(entry[0], entry[1]) : undefined;
   } catch (error) {
     deps.log.warn({ err: String(error), session: `${session.namespace}/${session.name}` }, 'cannot read the newest session event');

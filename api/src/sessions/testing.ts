@@ -6,10 +6,8 @@
 // writeSessionEvents (design step 4: that stores the message's answer).
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import {
-  inboxConsumer, inboxGroup, parseInboxEntry, sessionEventStreamKey, sessionEventWakeChannel, sessionInboxKey, type InboxMessage,
-} from '../../../packages/contracts/src/session-stream.ts';
-import { parseStreamEntry } from '../../../packages/contracts/src/event-stream.ts';
+import { inboxConsumer, inboxGroup, parseInboxEntry, sessionInboxKey, type InboxMessage } from '../../../packages/contracts/src/session-stream.ts';
+import { parseStreamEntry, workloadStreamKeys } from '../../../packages/contracts/src/event-stream.ts';
 import type { TaskEventRecord } from '../../../packages/contracts/src/task-events.ts';
 import { writeSessionEvents } from '../../../packages/database/src/session-records.ts';
 
@@ -38,7 +36,7 @@ export class FakeSessionRunner {
   }
 
   get events(): string {
-    return sessionEventStreamKey(this.namespace, this.name);
+    return workloadStreamKeys('session', this.namespace, this.name).events;
   }
 
   /** The next messages of the inbox (`>`: never handed out before), waiting up to blockMs for one. */
@@ -56,7 +54,7 @@ export class FakeSessionRunner {
     const record: TaskEventRecord = { seq: ++this.seq, type: data.type, data, time: new Date().toISOString(), ...(messageId ? { messageId } : {}) };
     await this.redis.xadd(this.events, '*', 'seq', String(record.seq), 'type', record.type, 'data', JSON.stringify(data), 'time', record.time,
       ...(messageId ? ['messageId', messageId] : []));
-    await this.redis.publish(sessionEventWakeChannel(this.namespace, this.name), String(record.seq));
+    await this.redis.publish(workloadStreamKeys('session', this.namespace, this.name).wake, String(record.seq));
     return record;
   }
 

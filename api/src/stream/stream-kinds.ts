@@ -4,8 +4,7 @@
 // server (ws-server.ts) are the same for both.
 import type pg from 'pg';
 import { closedSessionPhases } from '../../../crds/src/claude-session.ts';
-import { taskEventStreamKey, taskPartialChannel } from '../../../packages/contracts/src/event-stream.ts';
-import { sessionEventStreamKey, sessionPartialChannel } from '../../../packages/contracts/src/session-stream.ts';
+import type { WorkloadKind } from '../../../packages/contracts/src/event-stream.ts';
 import { readSessionRecord } from '../../../packages/database/src/session-records.ts';
 import type { SessionStoreApi } from '../sessions/kube-sessions.ts';
 import { kubeObjectLookup } from './kube-task-lookup.ts';
@@ -22,15 +21,15 @@ export interface StreamKind {
   /** Whether nothing more will be written for the object (it is gone or has ended for good). */
   isFinished(object: TaskRef | undefined): boolean;
   history: EventHistorySource;
-  streamKey(namespace: string, name: string): string;
-  partialChannel(namespace: string, name: string): string;
+  /** Whose Redis keys (workloadStreamKeys) the stream and partial channel are. */
+  workload: WorkloadKind;
   completion(event: StreamEvent): 'final' | 'maybe-final' | undefined;
 }
 
 export function taskStreamKind(lookup: TaskLookup, pool: pg.Pool): StreamKind {
   return {
     collection: 'tasks', what: 'task', lookup, isFinished, history: new EventHistory(pool),
-    streamKey: taskEventStreamKey, partialChannel: taskPartialChannel, completion,
+    workload: 'task', completion,
   };
 }
 
@@ -39,7 +38,7 @@ export function sessionStreamKind(lookup: TaskLookup, pool: pg.Pool): StreamKind
   return {
     collection: 'sessions', what: 'session', lookup, history: new SessionEventHistory(pool),
     isFinished: (session) => session === undefined || closedSessionPhases.has(session.phase ?? ''),
-    streamKey: sessionEventStreamKey, partialChannel: sessionPartialChannel, completion: () => undefined,
+    workload: 'session', completion: () => undefined,
   };
 }
 

@@ -6,11 +6,10 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { Caller } from '../auth/caller.ts';
 import { EventPublisher } from '../../../runner/src/event-publisher.ts';
-import { taskEventStreamKey, taskEventWakeChannel } from '../../../packages/contracts/src/event-stream.ts';
+import { workloadStreamKeys } from '../../../packages/contracts/src/event-stream.ts';
 import type { TaskEvent } from '../../../packages/contracts/src/task-events.ts';
 import { migrate } from '../../../packages/database/src/migrate.ts';
 import { waitFor } from '../../../test/bed/process.ts';
-import { taskPartialChannel } from '../events/partial.ts';
 import { problemTypeBase } from '../http/problem.ts';
 import { RedisRateLimiter } from '../http/rate-limit.ts';
 import { streamReaderConnectionName } from './stream-reader.ts';
@@ -56,9 +55,9 @@ async function newTask(phase = 'Running') {
   const name = `task-${randomBytes(4).toString('hex')}`;
   const uid = randomUUID();
   await insertTask(stack.pool, { uid, namespace, name, phase });
-  const key = taskEventStreamKey(namespace, name);
+  const key = workloadStreamKeys('task', namespace, name).events;
   const publisher = new EventPublisher({
-    redisUrl: env('REDIS_URL'), streamKey: key, wakeChannel: taskEventWakeChannel(namespace, name), persistedKey: undefined, logger, batchSize: 50,
+    redisUrl: env('REDIS_URL'), streamKey: key, wakeChannel: workloadStreamKeys('task', namespace, name).wake, persistedKey: undefined, logger, batchSize: 50,
   });
   publishers.push(publisher);
   return { name, uid, key, publisher };
@@ -234,7 +233,7 @@ describe('task event stream', () => {
 
   it('?partial=true also sends the published partial chunks, marked and without seq; others never get them, nor does a replay', async () => {
     const task = await newTask();
-    const channel = taskPartialChannel(namespace, task.name);
+    const channel = workloadStreamKeys('task', namespace, task.name).partial;
     const partialRaw = follow(stack.streamUrl(namespace, task.name, { partial: 'true' }), { token });
     const partialNormalized = follow(stack.streamUrl(namespace, task.name, { partial: 'true', view: 'normalized' }), { token });
     const plain = follow(stack.streamUrl(namespace, task.name), { token });

@@ -25,6 +25,7 @@ import { normalizeEvent, type EventView } from '../events/normalized.ts';
 import { partialMessage } from '../events/partial.ts';
 import { Problem, parseOr400, problemOf } from '../http/problem.ts';
 import { rateLimitHeaders, rateLimitKey, rateLimitedProblem, type RateLimiter } from '../http/rate-limit.ts';
+import { workloadStreamKeys } from '../../../packages/contracts/src/event-stream.ts';
 import { errorText } from '../../../packages/platform/src/logger.ts';
 import type { ChannelSubscriber } from './channel-subscriber.ts';
 import { closeCodes, EventFeed, type FeedSink } from './replay.ts';
@@ -199,6 +200,7 @@ export function attachStreamServer(server: http.Server, options: StreamServerOpt
       },
     };
     const identity = { namespace: task.namespace, name: task.name, uid: task.uid };
+    const keys = workloadStreamKeys(kind.workload, task.namespace, task.name);
     const feed = new EventFeed({
       reader: settings.reader,
       redis: settings.redis,
@@ -211,10 +213,10 @@ export function attachStreamServer(server: http.Server, options: StreamServerOpt
       completion: kind.completion,
       finishedReason: `${kind.what} finished`,
       encode: view === 'normalized' ? normalizedView : undefined,
-    }, identity, kind.streamKey(task.namespace, task.name), from, sink);
+    }, identity, keys.events, from, sink);
     const client = { ws, feed, alive: true };
     clients.add(client);
-    const stopPartials = query.partial ? followPartials(ws, kind.partialChannel(task.namespace, task.name), view) : undefined;
+    const stopPartials = query.partial ? followPartials(ws, keys.partial, view) : undefined;
     ws.on('pong', () => (client.alive = true));
     ws.on('error', (error) => logger.debug({ err: error.message }, 'stream socket error'));
     ws.on('close', (code) => {

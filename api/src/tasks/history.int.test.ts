@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { migrate } from '../../../packages/database/src/migrate.ts';
-import { taskEventStreamKey } from '../../../packages/contracts/src/event-stream.ts';
+import { workloadStreamKeys } from '../../../packages/contracts/src/event-stream.ts';
 import { bedSetting } from '../../../test/support/cluster.ts';
 import { insertTask } from '../stream/testing.ts';
 import { PgRedisHistory, type TaskKey } from './history.ts';
@@ -33,7 +33,7 @@ const event = (seq: number) => ({ type: 'tick', i: seq });
 async function newTask(): Promise<TaskKey & { key: string }> {
   const task = { namespace, name: `task-${randomBytes(4).toString('hex')}`, uid: randomUUID() };
   await insertTask(pool, { ...task, phase: 'Running' });
-  return { ...task, key: taskEventStreamKey(task.namespace, task.name) };
+  return { ...task, key: workloadStreamKeys('task', task.namespace, task.name).events };
 }
 
 /** Appends seqs to the task's stream as the runner does (fields seq, type, data, time). */

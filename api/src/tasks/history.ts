@@ -8,7 +8,7 @@
 // Postgres) Redis is not read at all.
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import { parseStreamEntry, taskEventStreamKey } from '../../../packages/contracts/src/event-stream.ts';
+import { parseStreamEntry, workloadStreamKeys } from '../../../packages/contracts/src/event-stream.ts';
 import type { TaskEventRecord } from '../../../packages/contracts/src/task-events.ts';
 import { readEventLog, readTaskRecord, type TaskRecord } from '../../../packages/database/src/task-records.ts';
 
@@ -82,7 +82,7 @@ export class PgRedisHistory implements TaskHistory {
   }
 
   async lastEvent(namespace: string, name: string): Promise<TaskEventRecord | undefined> {
-    const [entry] = await this.redis.xrevrange(taskEventStreamKey(namespace, name), '+', '-', 'COUNT', 1);
+    const [entry] = await this.redis.xrevrange(workloadStreamKeys('task', namespace, name).events, '+', '-', 'COUNT', 1);
     if (!entry) return undefined;
     const stored = parseStreamEntry(entry[0], entry[1]);
     return { seq: stored.seq, type: stored.type, time: stored.time, data: stored.data };
@@ -90,7 +90,7 @@ export class PgRedisHistory implements TaskHistory {
 
   /** The stream's entries with seq > after, in order (seqs grow with entry ids). */
   private async streamEvents(task: TaskKey, after: number, limit: number): Promise<TaskEventRecord[]> {
-    const key = taskEventStreamKey(task.namespace, task.name);
+    const key = workloadStreamKeys('task', task.namespace, task.name).events;
     const items: TaskEventRecord[] = [];
     let start = '-';
     for (;;) {

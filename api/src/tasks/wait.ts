@@ -9,7 +9,7 @@
 // ends without a runner.completed (timed out, killed). When the time is up the
 // task is read once more, so a 202 shows it as it is.
 import type { ClaudeTask } from '../../../crds/src/claude-task.ts';
-import { taskEventWakeChannel } from '../../../packages/contracts/src/event-stream.ts';
+import { workloadStreamKeys } from '../../../packages/contracts/src/event-stream.ts';
 import type { RunnerCompletedEvent, TaskEventRecord } from '../../../packages/contracts/src/task-events.ts';
 import { sleep, type Clock } from '../../../packages/platform/src/clock.ts';
 import type { Logger } from '../../../packages/platform/src/logger.ts';
@@ -46,7 +46,7 @@ export async function waitForEnd(deps: WaitDeps, initial: ClaudeTask, waitMs: nu
   const deadline = deps.clock.now() + waitMs;
   let wake = new AbortController();
   let woken = false;
-  const unsubscribe = await subscribeForWait(deps, taskEventWakeChannel(namespace, name), () => {
+  const unsubscribe = await subscribeForWait(deps, workloadStreamKeys('task', namespace, name).wake, () => {
     woken = true;
     wake.abort();
   });

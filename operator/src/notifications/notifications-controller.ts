@@ -16,6 +16,7 @@ import type { KubeClients } from '../kube-clients.ts';
 import type { Logger } from '../kube/logger.ts';
 import type { ControllerDefinition, ReconcileResult } from '../manager.ts';
 import type { OperatorConfig } from '../config.ts';
+import { ownKey } from '../watch-keys.ts';
 import { refusedWebhookUrl } from './address-policy.ts';
 import { signatureHeaders, taskFinishedEvent } from './cloud-event.ts';
 import { decide, outcomeOf, type RetryPolicy, type WebhookPlan } from './decide.ts';
@@ -131,6 +132,6 @@ export function notificationsController(
     name: notificationsControllerName,
     workers,
     reconcile: (key) => reconciler.reconcile(key),
-    watches: [{ source: cache.tasks, keysOf: (object) => [`${object.metadata?.namespace}/${object.metadata?.name}`] }],
+    watches: [{ source: cache.tasks, keysOf: ownKey }],
   };
 }

@@ -13,9 +13,8 @@ import { pino } from 'pino';
 import { installCrds } from '../../../crds/src/install.ts';
 import type { ClaudeSession } from '../../../crds/src/claude-session.ts';
 import { podEnv, sessionVolume } from '../../../packages/contracts/src/pod-contract.ts';
-import {
-  sessionEventPersistedKey, sessionInboxKey, sessionTranscriptKey, sessionWakeChannel, sessionWakeMessage, parseInboxEntry,
-} from '../../../packages/contracts/src/session-stream.ts';
+import { workloadStreamKeys } from '../../../packages/contracts/src/event-stream.ts';
+import { sessionInboxKey, sessionTranscriptKey, sessionWakeChannel, sessionWakeMessage, parseInboxEntry } from '../../../packages/contracts/src/session-stream.ts';
 import { migrate } from '../../../packages/database/src/migrate.ts';
 import { acceptMessage, readSessionRecord, writeSessionEvents } from '../../../packages/database/src/session-records.ts';
 import { bedSetting, createTestNamespace, kubeConfig, waitFor, type TestNamespace } from '../../../test/support/cluster.ts';
@@ -144,7 +143,7 @@ describe('session controller', () => {
     // As if Redis had lost them: the transcript of an earlier turn is only in Postgres.
     await writeSessionEvents(db, uid, [{ seq: 1, type: 'runner.started', data: { type: 'runner.started' }, time: new Date().toISOString() }],
       { claudeSessionId: uid, content: '{"earlier":true}\n', throughSeq: 1 });
-    await redis.del(sessionInboxKey(ns.name, name), sessionTranscriptKey(ns.name, name), sessionEventPersistedKey(ns.name, name));
+    await redis.del(sessionInboxKey(ns.name, name), sessionTranscriptKey(ns.name, name), workloadStreamKeys('session', ns.name, name).persisted);
     const messageId = `msg_${randomBytes(16).toString('hex')}`;
     await acceptMessage(db, { sessionUid: uid, messageId, text: 'hello', acceptedAt: new Date().toISOString() });
     await custom().patchNamespacedCustomObject({ ...api, namespace: ns.name, name, body: { spec: { suspend: false } } }, mergePatch);
@@ -155,7 +154,7 @@ describe('session controller', () => {
     const inbox = await redis.xrange(sessionInboxKey(ns.name, name), '-', '+');
     expect(inbox.map(([, fields]) => parseInboxEntry(fields)?.messageId)).toEqual([messageId]);
     expect(await redis.get(sessionTranscriptKey(ns.name, name))).toBe('{"earlier":true}\n');
-    expect(await redis.get(sessionEventPersistedKey(ns.name, name))).toBe('1');
+    expect(await redis.get(workloadStreamKeys('session', ns.name, name).persisted)).toBe('1');
   });
 
   it('deleting it stops the Job, finalizes the record, drops the Redis keys and the session', async () => {
@@ -163,7 +162,7 @@ describe('session controller', () => {
     await custom().deleteNamespacedCustomObject({ ...api, namespace: ns.name, name });
     await waitFor('the session gone', async () => (await getSession(name)) === undefined, { timeoutMs: 90_000 });
     expect((await readSessionRecord(db, { uid }))?.finalizedAt).toBeInstanceOf(Date);
-    expect(await redis.exists(sessionInboxKey(ns.name, name), sessionTranscriptKey(ns.name, name), sessionEventPersistedKey(ns.name, name))).toBe(0);
+    expect(await redis.exists(sessionInboxKey(ns.name, name), sessionTranscriptKey(ns.name, name), workloadStreamKeys('session', ns.name, name).persisted)).toBe(0);
     expect(await redis.call('ACL', 'GETUSER', `claude-session-${uid}`)).toBeNull();
   });
 

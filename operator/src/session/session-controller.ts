@@ -10,6 +10,7 @@ import type { ClusterCache } from '../cluster-cache.ts';
 import type { InformerHandlers } from '../kube/informer.ts';
 import type { Cache, ControllerDefinition, WatchSource } from '../manager.ts';
 import { sessionNameAnnotation } from '../names.ts';
+import { keysOfOwner, ownKey } from '../watch-keys.ts';
 import type { SessionReconciler } from './session-reconciler.ts';
 
 export const sessionControllerName = 'claudesessions';
@@ -49,21 +50,17 @@ export class SessionWakeSource implements WatchSource<KubernetesObject>, Cache {
 
 export function sessionController(cache: ClusterCache, wake: WatchSource<KubernetesObject>, reconciler: Pick<SessionReconciler, 'reconcile'>,
   workers: number): ControllerDefinition {
-  const sessionKey = (object: KubernetesObject) => [`${object.metadata?.namespace}/${object.metadata?.name}`];
-  const ownerSessionKey = (object: KubernetesObject) => {
-    const session = object.metadata?.annotations?.[sessionNameAnnotation];
-    return session ? [`${object.metadata?.namespace}/${session}`] : [];
-  };
+  const ownerSessionKey = keysOfOwner({ annotation: sessionNameAnnotation });
   return {
     name: sessionControllerName,
     workers,
     reconcile: (key) => reconciler.reconcile(key),
     watches: [
-      { source: cache.sessions, keysOf: sessionKey },
+      { source: cache.sessions, keysOf: ownKey },
       { source: cache.jobs, keysOf: ownerSessionKey },
       { source: cache.pods, keysOf: ownerSessionKey },
       { source: cache.pvcs, keysOf: ownerSessionKey },
-      { source: wake, keysOf: sessionKey },
+      { source: wake, keysOf: ownKey },
     ] as ControllerDefinition['watches'],
   };
 }

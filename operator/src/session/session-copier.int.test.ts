@@ -8,9 +8,8 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { Redis } from 'ioredis';
 import type { ClaudeSession } from '../../../crds/src/claude-session.ts';
-import {
-  sessionAnsweredKey, sessionEventPersistedKey, sessionEventStreamKey, sessionTranscriptKey,
-} from '../../../packages/contracts/src/session-stream.ts';
+import { workloadStreamKeys } from '../../../packages/contracts/src/event-stream.ts';
+import { sessionAnsweredKey, sessionTranscriptKey } from '../../../packages/contracts/src/session-stream.ts';
 import { migrate } from '../../../packages/database/src/migrate.ts';
 import { acceptMessage, readMessage, readTranscript, writeSessionStatus } from '../../../packages/database/src/session-records.ts';
 import { bedSetting, waitFor } from '../../../test/support/cluster.ts';
@@ -48,7 +47,7 @@ async function newSession(): Promise<FollowedTask> {
 const messageId = () => `msg_${randomBytes(16).toString('hex')}`;
 
 async function publish(session: FollowedTask, seq: number, data: { type: string; [key: string]: unknown }, message?: string): Promise<void> {
-  await redis.xadd(sessionEventStreamKey(session.namespace, session.name), '*', 'seq', String(seq), 'type', data.type,
+  await redis.xadd(workloadStreamKeys('session', session.namespace, session.name).events, '*', 'seq', String(seq), 'type', data.type,
     'data', JSON.stringify(data), 'time', new Date().toISOString(), ...(message ? ['messageId', message] : []));
 }
 
@@ -81,7 +80,7 @@ describe('session copier', () => {
 
     const answered = sessionAnsweredKey(session.namespace, session.name);
     await waitFor('the answered hash', async () => (await redis.hget(answered, first)) === '4', { timeoutMs: 10_000, intervalMs: 50 });
-    expect(await redis.get(sessionEventPersistedKey(session.namespace, session.name))).toBe('4');
+    expect(await redis.get(workloadStreamKeys('session', session.namespace, session.name).persisted)).toBe('4');
     const { rows } = await db.query('SELECT seq, message_id FROM claude_session_events WHERE session_uid = $1 ORDER BY seq', [session.uid]);
     expect(rows.map((row) => [Number(row.seq), row.message_id])).toEqual([[1, null], [2, first], [3, first], [4, first]]);
     expect(await readMessage(db, session.uid, first)).toMatchObject({ state: 'answered', result: 'four', firstSeq: 2, lastSeq: 4 });
@@ -110,11 +109,11 @@ describe('session copier', () => {
     await publish(session, 1, { type: 'runner.turn_started', messageId: message, delivery: 1, textLength: 1 }, message);
     await publish(session, 2, turnCompleted(message, 1, null), message);
     await new Promise((resolve) => setTimeout(resolve, 600));
-    expect(await redis.get(sessionEventPersistedKey(session.namespace, session.name))).toBeNull();
+    expect(await redis.get(workloadStreamKeys('session', session.namespace, session.name).persisted)).toBeNull();
     expect(await redis.hget(sessionAnsweredKey(session.namespace, session.name), message)).toBeNull();
     // Once the record exists the same batch goes through.
     await writeSessionStatus(db, { apiVersion: 'claude-operator.io/v1alpha1', kind: 'ClaudeSession', metadata: session, spec: {} }, { phase: 'Ready' });
-    await waitFor('the persisted key', async () => (await redis.get(sessionEventPersistedKey(session.namespace, session.name))) === '2',
+    await waitFor('the persisted key', async () => (await redis.get(workloadStreamKeys('session', session.namespace, session.name).persisted)) === '2',
       { timeoutMs: 10_000, intervalMs: 50 });
     expect(await redis.hget(sessionAnsweredKey(session.namespace, session.name), message)).toBe('2');
   });

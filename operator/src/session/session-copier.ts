@@ -8,9 +8,7 @@
 // is queued so its status follows the turn.
 import type pg from 'pg';
 import type { Redis } from 'ioredis';
-import {
-  sessionAnsweredKey, sessionEventPersistedKey, sessionEventStreamKey, sessionTranscriptKey,
-} from '../../../packages/contracts/src/session-stream.ts';
+import { sessionAnsweredKey, sessionTranscriptKey } from '../../../packages/contracts/src/session-stream.ts';
 import { RunnerTurnCompletedEventSchema, type TaskEventRecord } from '../../../packages/contracts/src/task-events.ts';
 import { maxSessionEventSeq, writeSessionEvents, type SessionTranscript } from '../../../packages/database/src/session-records.ts';
 import type { CopyTarget, FollowedTask } from '../event-copier.ts';
@@ -28,7 +26,7 @@ export interface SessionCopyTargetOptions {
 
 export function sessionCopyTarget(options: SessionCopyTargetOptions): CopyTarget {
   return {
-    keysOf: ({ namespace, name }) => ({ stream: sessionEventStreamKey(namespace, name), persisted: sessionEventPersistedKey(namespace, name) }),
+    kind: 'session',
     maxEventSeq: (uid) => maxSessionEventSeq(options.db, uid),
     recordEvents: async (session, events, redis) => {
       await writeSessionEvents(options.db, session.uid, events, await transcriptFor(session, events, redis));

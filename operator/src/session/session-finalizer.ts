@@ -5,10 +5,8 @@
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { claudeSessionPlural, type ClaudeSession } from '../../../crds/src/claude-session.ts';
 import { group, version } from '../../../crds/src/claude-task.ts';
-import { parseStreamEntry } from '../../../packages/contracts/src/event-stream.ts';
-import {
-  sessionAnsweredKey, sessionEventPersistedKey, sessionEventStreamKey, sessionInboxKey, sessionTranscriptKey,
-} from '../../../packages/contracts/src/session-stream.ts';
+import { parseStreamEntry, workloadStreamKeys } from '../../../packages/contracts/src/event-stream.ts';
+import { sessionAnsweredKey, sessionInboxKey, sessionTranscriptKey } from '../../../packages/contracts/src/session-stream.ts';
 import type { TaskEventRecord } from '../../../packages/contracts/src/task-events.ts';
 import { markSessionFinalized, maxSessionEventSeq, readSessionRecord } from '../../../packages/database/src/session-records.ts';
 import { statusCode } from '../../../packages/platform/src/kube-errors.ts';
@@ -45,8 +43,8 @@ export async function finalizeSession(deps: SessionReconcilerDeps, session: Clau
   }
   deps.copier.unfollow(uid);
   // Postgres has every event now; a session made again under the same name starts with keys of its own.
-  await deps.redis.del(sessionEventStreamKey(namespace, name), sessionEventPersistedKey(namespace, name), sessionInboxKey(namespace, name),
-    sessionAnsweredKey(namespace, name), sessionTranscriptKey(namespace, name));
+  const { events, persisted } = workloadStreamKeys('session', namespace, name);
+  await deps.redis.del(events, persisted, sessionInboxKey(namespace, name), sessionAnsweredKey(namespace, name), sessionTranscriptKey(namespace, name));
   await deps.redisUsers?.removeSession({ uid });
   if (operatorMakesPvc(session) && !session.spec.workspace?.retain) {
     await deps.clients.core.deleteNamespacedPersistentVolumeClaim({ name: workspacePvcName(session), namespace }).catch((error: unknown) => {
@@ -66,7 +64,7 @@ export async function finalizeSession(deps: SessionReconcilerDeps, session: Clau
 async function unstoredEvents(deps: SessionReconcilerDeps, session: ClaudeSession): Promise<TaskEventRecord[]> {
   const { namespace = '', name = '', uid = '' } = session.metadata;
   const stored = await maxSessionEventSeq(deps.db, uid);
-  const key = sessionEventStreamKey(namespace, name);
+  const key = workloadStreamKeys('session', namespace, name).events;
   const events: TaskEventRecord[] = [];
   let start = '-';
   for (;;) {

@@ -13,12 +13,10 @@ import type pg from 'pg';
 import { claudeSessionPlural, type ClaudeSession, type ClaudeSessionStatus } from '../../../crds/src/claude-session.ts';
 import { claudeSessionKind } from '../../../crds/src/claude-session.ts';
 import { group, version } from '../../../crds/src/claude-task.ts';
-import { seqOfEntry } from '../../../packages/contracts/src/event-stream.ts';
+import { seqOfEntry, workloadStreamKeys } from '../../../packages/contracts/src/event-stream.ts';
+import { inboxEntryFields, sessionInboxKey, sessionTranscriptKey } from '../../../packages/contracts/src/session-stream.ts';
 import {
-  inboxEntryFields, sessionEventPersistedKey, sessionEventStreamKey, sessionInboxKey, sessionTranscriptKey,
-} from '../../../packages/contracts/src/session-stream.ts';
-import {
-  maxSessionEventSeq, readLastSessionEvent, readSessionTotals, readTranscript, readWaitingMessages, writeSessionStatus,
+  maxSessionEventSeq, readSessionTotalsAndLastEvent, readTranscript, readWaitingMessages, writeSessionStatus,
 } from '../../../packages/database/src/session-records.ts';
 import { statusCode } from '../../../packages/platform/src/kube-errors.ts';
 import type { Logger } from '../../../packages/platform/src/logger.ts';
@@ -107,11 +105,12 @@ export class SessionReconciler {
     const activations = session.status?.activations ?? 0;
     const jobName = activations > 0 ? sessionJobName(session.metadata.name ?? '', activations) : undefined;
     const job = jobName ? this.deps.cache.job(namespace, jobName) : undefined;
+    const { totals, lastEvent } = await readSessionTotalsAndLastEvent(this.deps.db, uid, lifecycleEventTypes);
     return {
       session, job, pods: job && jobName ? this.deps.cache.podsOfJob(namespace, jobName) : [],
       pvcExists: !operatorMakesPvc(session) || this.deps.cache.pvc(namespace, workspacePvcName(session)) !== undefined,
-      totals: await readSessionTotals(this.deps.db, uid),
-      lastLifecycleEvent: await readLastSessionEvent(this.deps.db, uid, lifecycleEventTypes),
+      totals,
+      lastLifecycleEvent: lastEvent,
       now: this.deps.now?.() ?? new Date(),
       defaultModel: this.deps.config.DEFAULT_MODEL,
     };
@@ -160,7 +159,7 @@ export class SessionReconciler {
       }
     }
     // The runner numbers its events on after this (the copier writes it as it copies).
-    await redis.set(sessionEventPersistedKey(namespace, name), String(await maxSessionEventSeq(db, uid)), 'NX');
+    await redis.set(workloadStreamKeys('session', namespace, name).persisted, String(await maxSessionEventSeq(db, uid)), 'NX');
   }
 
   private async createPvc(session: ClaudeSession): Promise<void> {
@@ -222,8 +221,9 @@ export class SessionReconciler {
   /** Every event in the stream is in Postgres. */
   private async streamCopied(session: ClaudeSession): Promise<boolean> {
     const { namespace = '', name = '' } = session.metadata;
-    const persisted = Number(await this.deps.redis.get(sessionEventPersistedKey(namespace, name)) ?? 0);
-    const [last] = await this.deps.redis.xrevrange(sessionEventStreamKey(namespace, name), '+', '-', 'COUNT', 1);
+    const keys = workloadStreamKeys('session', namespace, name);
+    const persisted = Number(await this.deps.redis.get(keys.persisted) ?? 0);
+    const [last] = await this.deps.redis.xrevrange(keys.events, '+', '-', 'COUNT', 1);
     return (last ? seqOfEntry(last[1]) ?? 0 : 0) <= persisted;
   }
 

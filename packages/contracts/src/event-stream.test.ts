@@ -1,11 +1,32 @@
 import { describe, expect, it } from '@jest/globals';
-import { isPartialEvent, parseStreamEntry, seqOfEntry, taskEventStreamKey, taskEventWakeChannel, taskPartialChannel } from './event-stream.ts';
+import { isPartialEvent, parseStreamEntry, seqOfEntry, workloadStreamKeys } from './event-stream.ts';
+import {
+  sessionAnsweredKey, sessionControlChannel, sessionInboxKey, sessionTranscriptKey, sessionWakeChannel,
+} from './session-stream.ts';
 
-describe('event stream naming', () => {
+describe('workloadStreamKeys', () => {
+  // The strings a running system's Redis holds: they must never change.
   it('keys a task by namespace and name', () => {
-    expect(taskEventStreamKey('team-a', 'fix-bug')).toBe('claude-operator:task:team-a/fix-bug:events');
-    expect(taskEventWakeChannel('team-a', 'fix-bug')).toBe('claude-operator:task:team-a/fix-bug:events:wake');
-    expect(taskPartialChannel('team-a', 'fix-bug')).toBe('claude-operator:task:team-a/fix-bug:events:partial');
+    expect(workloadStreamKeys('task', 'team-a', 'fix-bug')).toEqual({
+      events: 'claude-operator:task:team-a/fix-bug:events',
+      wake: 'claude-operator:task:team-a/fix-bug:events:wake',
+      persisted: 'claude-operator:task:team-a/fix-bug:events:persisted',
+      partial: 'claude-operator:task:team-a/fix-bug:events:partial',
+    });
+  });
+
+  it('keys a session by namespace and name, beside its other keys', () => {
+    expect(workloadStreamKeys('session', 'team-a', 'chat')).toEqual({
+      events: 'claude-operator:session:team-a/chat:events',
+      wake: 'claude-operator:session:team-a/chat:events:wake',
+      persisted: 'claude-operator:session:team-a/chat:events:persisted',
+      partial: 'claude-operator:session:team-a/chat:events:partial',
+    });
+    expect([sessionInboxKey, sessionAnsweredKey, sessionTranscriptKey, sessionControlChannel].map((key) => key('team-a', 'chat'))).toEqual([
+      'claude-operator:session:team-a/chat:inbox', 'claude-operator:session:team-a/chat:answered',
+      'claude-operator:session:team-a/chat:transcript', 'claude-operator:session:team-a/chat:control',
+    ]);
+    expect(sessionWakeChannel).toBe('claude-operator:session:wake');
   });
 });
 

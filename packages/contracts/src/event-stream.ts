@@ -1,4 +1,4 @@
-// The Redis Stream a task's events go to: shared by the runner (writer), the API
+// The Redis Stream a task's (or session's) events go to: shared by the runner (writer), the API
 // (SSE to clients) and the operator (reader), so all three agree on key and fields.
 //
 // Each entry has the fields `seq` (1, 2, ... without gaps across all attempts of
@@ -9,31 +9,36 @@
 // partial channel, for clients that want to show text as it comes.
 import type { TaskEvent, TaskEventRecord } from './task-events.ts';
 
-export const eventStreamPrefix = 'claude-operator:task:';
+/** What runs the CLI and has its own event stream: a ClaudeTask or a ClaudeSession. */
+export type WorkloadKind = 'task' | 'session';
 
-export function taskEventStreamKey(namespace: string, name: string): string {
-  return `${eventStreamPrefix}${namespace}/${name}:events`;
+/** The prefix of every Redis key of one workload: `claude-operator:<kind>:<namespace>/<name>`. */
+export function workloadKeyBase(kind: WorkloadKind, namespace: string, name: string): string {
+  return `claude-operator:${kind}:${namespace}/${name}`;
 }
 
-/** PUBLISHed with the newest seq after each write; a hint, never the only copy of an event. */
-export function taskEventWakeChannel(namespace: string, name: string): string {
-  return `${taskEventStreamKey(namespace, name)}:wake`;
+/** The Redis keys of one workload's event stream; a session has more (session-stream.ts). */
+export interface WorkloadStreamKeys {
+  /** The Stream of the workload's events. */
+  events: string;
+  /** PUBLISHed with the newest seq after each write; a hint, never the only copy of an event. */
+  wake: string;
+  /** The highest seq of the workload's events that the operator has stored in Postgres,
+   * as a decimal string; SET by the operator as it copies the stream, read by the runner. */
+  persisted: string;
+  /**
+   * PUBLISHed with each partial event (isPartialEvent) as JSON, best-effort: nothing
+   * is stored or retried, a reader that is not subscribed misses them. The whole
+   * message follows in the Stream (an `assistant` event whose message.id is the
+   * partials' api_message_id).
+   */
+  partial: string;
 }
 
-/** The highest seq of the task's events that the operator has stored in Postgres,
- * as a decimal string; SET by the operator as it copies the stream, read by the runner. */
-export function taskEventPersistedKey(namespace: string, name: string): string {
-  return `${taskEventStreamKey(namespace, name)}:persisted`;
-}
-
-/**
- * PUBLISHed with each partial event (isPartialEvent) as JSON, best-effort: nothing
- * is stored or retried, a reader that is not subscribed misses them. The whole
- * message follows in the Stream (an `assistant` event whose message.id is the
- * partials' api_message_id).
- */
-export function taskPartialChannel(namespace: string, name: string): string {
-  return `${taskEventStreamKey(namespace, name)}:partial`;
+/** The one spelling of a workload's stream keys, for the runner (writer), the API and the operator. */
+export function workloadStreamKeys(kind: WorkloadKind, namespace: string, name: string): WorkloadStreamKeys {
+  const events = `${workloadKeyBase(kind, namespace, name)}:events`;
+  return { events, wake: `${events}:wake`, persisted: `${events}:persisted`, partial: `${events}:partial` };
 }
 
 /**

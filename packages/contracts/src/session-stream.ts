@@ -6,7 +6,8 @@
 // Events: the same Stream contract as a task's (event-stream.ts: fields seq,
 // type, data, time, one gap-free seq across every turn and every pod), plus the
 // field `messageId`: the message whose turn the event belongs to (none for the
-// runner's start and end events). Wake, persisted and partial keys as for tasks.
+// runner's start and end events). Wake, persisted and partial keys as for tasks
+// (workloadStreamKeys('session', namespace, name)).
 //
 // Messages: the inbox Stream, entries with the fields `messageId`, `text` and
 // `acceptedAt` (ISO 8601), in the order the API accepted them. The runner reads
@@ -30,27 +31,10 @@
 // Wake: the API PUBLISHes "<namespace>/<name>" on sessionWakeChannel after each
 // accepted message, so the operator starts a pod for a Suspended session at once.
 import { z } from 'zod';
-
-export const sessionKeyPrefix = 'claude-operator:session:';
+import { workloadKeyBase } from './event-stream.ts';
 
 function base(namespace: string, name: string): string {
-  return `${sessionKeyPrefix}${namespace}/${name}`;
-}
-
-export function sessionEventStreamKey(namespace: string, name: string): string {
-  return `${base(namespace, name)}:events`;
-}
-
-export function sessionEventWakeChannel(namespace: string, name: string): string {
-  return `${sessionEventStreamKey(namespace, name)}:wake`;
-}
-
-export function sessionEventPersistedKey(namespace: string, name: string): string {
-  return `${sessionEventStreamKey(namespace, name)}:persisted`;
-}
-
-export function sessionPartialChannel(namespace: string, name: string): string {
-  return `${sessionEventStreamKey(namespace, name)}:partial`;
+  return workloadKeyBase('session', namespace, name);
 }
 
 export function sessionInboxKey(namespace: string, name: string): string {
@@ -70,7 +54,7 @@ export function sessionControlChannel(namespace: string, name: string): string {
 }
 
 /** One channel for every session: the operator subscribes once. */
-export const sessionWakeChannel = `${sessionKeyPrefix}wake`;
+export const sessionWakeChannel = 'claude-operator:session:wake';
 
 /** The consumer group, and its one consumer, that read the inbox. */
 export const inboxGroup = 'runner';

@@ -203,24 +203,18 @@ export async function maxSessionEventSeq(db: Queryable, sessionUid: string): Pro
 /** The session's stored events with after < seq (< before), in seq order, at most limit: a prefix of its history. */
 export async function readSessionEvents(db: Queryable, sessionUid: string, range: { after?: number; before?: number; limit?: number } = {}): Promise<TaskEventRecord[]> {
   if (!uidPattern.test(sessionUid)) return [];
-  const { rows } = await db.query<{ seq: string; type: string; data: unknown; time: Date; message_id: string | null }>(
+  const { rows } = await db.query<SessionEventRow>(
     `SELECT seq, type, data, time, message_id FROM claude_session_events
      WHERE session_uid = $1 AND seq > $2 AND ($3::bigint IS NULL OR seq < $3) ORDER BY seq LIMIT $4`,
     [sessionUid, range.after ?? 0, range.before ?? null, range.limit ?? null],
   );
-  return rows.map((row) => ({
-    seq: Number(row.seq), type: row.type, data: row.data, time: new Date(row.time).toISOString(),
-    ...(row.message_id === null ? {} : { messageId: row.message_id }),
-  }));
+  return rows.map(sessionEventOf);
 }
 
-/** The session's last stored event of one of these types (e.g. the runner's lifecycle events), if any. */
-export async function readLastSessionEvent(db: Queryable, sessionUid: string, types: readonly string[]): Promise<TaskEventRecord | undefined> {
-  const { rows } = await db.query<{ seq: string; type: string; data: unknown; time: Date; message_id: string | null }>(
-    `SELECT seq, type, data, time, message_id FROM claude_session_events WHERE session_uid = $1 AND type = ANY($2::text[])
-     ORDER BY seq DESC LIMIT 1`, [sessionUid, types]);
-  const row = rows[0];
-  return row && {
+interface SessionEventRow { seq: string; type: string; data: unknown; time: Date; message_id: string | null }
+
+function sessionEventOf(row: SessionEventRow): TaskEventRecord {
+  return {
     seq: Number(row.seq), type: row.type, data: row.data, time: new Date(row.time).toISOString(),
     ...(row.message_id === null ? {} : { messageId: row.message_id }),
   };
@@ -233,20 +227,45 @@ export async function readTranscript(db: Queryable, sessionUid: string): Promise
   return row && { claudeSessionId: row.claude_session_id, content: row.content, throughSeq: Number(row.through_seq) };
 }
 
-/** What the status shows: answered messages, turns and usage summed over every answer, the last activity. */
-export async function readSessionTotals(db: Queryable, sessionUid: string): Promise<SessionTotals> {
-  const { rows } = await db.query(
-    `SELECT count(*) FILTER (WHERE state = 'answered') AS messages,
-            count(*) FILTER (WHERE state = 'accepted') AS waiting,
-            coalesce(sum((usage->>'turns')::bigint), 0) AS turns,
-            coalesce(sum((usage->>'inputTokens')::bigint), 0) AS input_tokens,
-            coalesce(sum((usage->>'outputTokens')::bigint), 0) AS output_tokens,
-            coalesce(sum((usage->>'cacheReadInputTokens')::bigint), 0) AS cache_read,
-            coalesce(sum((usage->>'cacheCreationInputTokens')::bigint), 0) AS cache_creation,
-            coalesce(sum((usage->>'costUSD')::numeric), 0) AS cost,
-            greatest(max(accepted_at), max(answered_at)) AS last_activity
-     FROM claude_session_messages WHERE session_uid = $1`, [sessionUid]);
-  const row = rows[0] as Record<string, string | Date | null>;
+/** What one reconcile pass reads of a session's history. */
+export interface SessionTotalsAndLastEvent {
+  totals: SessionTotals;
+  /** The session's last stored event of the types asked for (e.g. the runner's lifecycle events), if any. */
+  lastEvent: TaskEventRecord | undefined;
+}
+
+/**
+ * What the status shows (answered messages, turns and usage summed over every
+ * answer, the last activity) and the last stored event of one of these types, in
+ * one query: the reconciler reads both on every pass.
+ */
+export async function readSessionTotalsAndLastEvent(db: Queryable, sessionUid: string, types: readonly string[]): Promise<SessionTotalsAndLastEvent> {
+  // The aggregate always yields one row; the lateral join adds the event's columns, null when there is none.
+  const { rows } = await db.query<TotalsRow & { [K in keyof SessionEventRow]: SessionEventRow[K] | null }>(
+    `SELECT totals.*, last.seq, last.type, last.data, last.time, last.message_id
+     FROM (SELECT count(*) FILTER (WHERE state = 'answered') AS messages,
+                  count(*) FILTER (WHERE state = 'accepted') AS waiting,
+                  coalesce(sum((usage->>'turns')::bigint), 0) AS turns,
+                  coalesce(sum((usage->>'inputTokens')::bigint), 0) AS input_tokens,
+                  coalesce(sum((usage->>'outputTokens')::bigint), 0) AS output_tokens,
+                  coalesce(sum((usage->>'cacheReadInputTokens')::bigint), 0) AS cache_read,
+                  coalesce(sum((usage->>'cacheCreationInputTokens')::bigint), 0) AS cache_creation,
+                  coalesce(sum((usage->>'costUSD')::numeric), 0) AS cost,
+                  greatest(max(accepted_at), max(answered_at)) AS last_activity
+           FROM claude_session_messages WHERE session_uid = $1) AS totals
+     LEFT JOIN LATERAL (SELECT seq, type, data, time, message_id FROM claude_session_events
+                        WHERE session_uid = $1 AND type = ANY($2::text[]) ORDER BY seq DESC LIMIT 1) AS last ON true`,
+    [sessionUid, types]);
+  const row = rows[0]!;
+  return { totals: sessionTotalsOf(row), lastEvent: row.seq === null ? undefined : sessionEventOf(row as SessionEventRow) };
+}
+
+interface TotalsRow {
+  messages: string; waiting: string; turns: string; input_tokens: string; output_tokens: string;
+  cache_read: string; cache_creation: string; cost: string | null; last_activity: Date | null;
+}
+
+function sessionTotalsOf(row: TotalsRow): SessionTotals {
   const cost = Number(row.cost ?? 0);
   return {
     messages: Number(row.messages), waiting: Number(row.waiting), turns: Number(row.turns),

@@ -7,10 +7,8 @@
 import fs from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import { ClaudeSessionSpecSchema, type ClaudeSessionSpec } from '../../../crds/src/claude-session.ts';
-import {
-  sessionAnsweredKey, sessionControlChannel, sessionEventPersistedKey, sessionEventStreamKey, sessionEventWakeChannel, sessionInboxKey,
-  sessionPartialChannel, sessionTranscriptKey,
-} from '../../../packages/contracts/src/session-stream.ts';
+import { workloadStreamKeys } from '../../../packages/contracts/src/event-stream.ts';
+import { sessionAnsweredKey, sessionControlChannel, sessionInboxKey, sessionTranscriptKey } from '../../../packages/contracts/src/session-stream.ts';
 import { runnerExitCodes } from '../../../packages/contracts/src/pod-contract.ts';
 import type {
   RunnerSessionEndedEvent, RunnerStartedEvent, RunnerWorkspaceReadyEvent,
@@ -52,11 +50,12 @@ const persistWarnMs = 60_000;
 export async function runSession(options: RunSessionOptions): Promise<number> {
   const { config, logger } = options;
   const { namespace, name } = config.session;
+  const keys = workloadStreamKeys('session', namespace, name);
   const publisher = new EventPublisher({
-    redisUrl: config.redisUrl, streamKey: sessionEventStreamKey(namespace, name), wakeChannel: sessionEventWakeChannel(namespace, name),
-    persistedKey: sessionEventPersistedKey(namespace, name), persistWaitMs: config.persistWaitMs, logger,
+    redisUrl: config.redisUrl, streamKey: keys.events, wakeChannel: keys.wake,
+    persistedKey: keys.persisted, persistWaitMs: config.persistWaitMs, logger,
   });
-  const partials = new PartialPublisher({ redisUrl: config.redisUrl, channel: sessionPartialChannel(namespace, name), logger });
+  const partials = new PartialPublisher({ redisUrl: config.redisUrl, channel: keys.partial, logger });
   const redis = new Redis(config.redisUrl, { retryStrategy: (times) => Math.min(times * 200, 2_000) });
   redis.on('error', (error: Error) => logger.debug({ err: error.message }, 'inbox: redis connection error'));
   let turnInterrupt: AbortController | undefined;

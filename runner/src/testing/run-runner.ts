@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { ClaudeTaskSpec } from '../../../crds/src/claude-task.ts';
 import { startScriptedApi, type RecordedRequest, type ScriptedApi } from '../../../test/scripted-api/server.ts';
-import { parseStreamEntry, taskEventStreamKey, type StreamEntry } from '../../../packages/contracts/src/event-stream.ts';
+import { parseStreamEntry, type StreamEntry, workloadStreamKeys } from '../../../packages/contracts/src/event-stream.ts';
 import { RunnerCompletedEventSchema, TaskEventSchema, type RunnerCompletedEvent } from '../../../packages/contracts/src/task-events.ts';
 import { TerminationSummarySchema, type TerminationSummary } from '../../../packages/contracts/src/termination-summary.ts';
 
@@ -106,7 +106,7 @@ export async function startRunnerHarness(namespace: string): Promise<RunnerHarne
     const [exitCode, signal] = await exited;
     clearTimeout(killer);
 
-    const events = (await redis.xrange(taskEventStreamKey(namespace, name), '-', '+')).map(([id, fields]) => parseStreamEntry(id, fields));
+    const events = (await redis.xrange(workloadStreamKeys('task', namespace, name).events, '-', '+')).map(([id, fields]) => parseStreamEntry(id, fields));
     // Every event the runner wrote has the shape the contract declares.
     for (const event of events) TaskEventSchema.parse(event.data);
     const last = events.at(-1)?.data;

@@ -12,12 +12,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import type { ClaudeSessionSpec } from '../../../crds/src/claude-session.ts';
-import { parseStreamEntry, type StreamEntry } from '../../../packages/contracts/src/event-stream.ts';
+import { parseStreamEntry, type StreamEntry, workloadStreamKeys } from '../../../packages/contracts/src/event-stream.ts';
 import { sessionVolume } from '../../../packages/contracts/src/pod-contract.ts';
-import {
-  inboxEntryFields, sessionAnsweredKey, sessionControlChannel, sessionEventPersistedKey, sessionEventStreamKey, sessionInboxKey,
-  sessionTranscriptKey,
-} from '../../../packages/contracts/src/session-stream.ts';
+import { inboxEntryFields, sessionAnsweredKey, sessionControlChannel, sessionInboxKey, sessionTranscriptKey } from '../../../packages/contracts/src/session-stream.ts';
 import { TaskEventSchema } from '../../../packages/contracts/src/task-events.ts';
 import { waitFor } from '../../../test/bed/process.ts';
 import type { RecordedRequest } from '../../../test/scripted-api/server.ts';
@@ -100,8 +97,8 @@ export async function startSessionHarness(namespace: string): Promise<SessionHar
     const session = {
       namespace, name, uid: crypto.randomUUID(),
       keys: {
-        events: sessionEventStreamKey(namespace, name), inbox: sessionInboxKey(namespace, name), answered: sessionAnsweredKey(namespace, name),
-        transcript: sessionTranscriptKey(namespace, name), persisted: sessionEventPersistedKey(namespace, name),
+        events: workloadStreamKeys('session', namespace, name).events, inbox: sessionInboxKey(namespace, name), answered: sessionAnsweredKey(namespace, name),
+        transcript: sessionTranscriptKey(namespace, name), persisted: workloadStreamKeys('session', namespace, name).persisted,
         control: sessionControlChannel(namespace, name),
       },
     };
