@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { pino } from 'pino';
 import { insertTask } from '../../../api/src/stream/testing.ts';
-import { taskEventStreamKey, taskEventWakeChannel } from '../../../packages/contracts/src/event-stream.ts';
+import { workloadStreamKeys } from '../../../packages/contracts/src/event-stream.ts';
 import { EventPublisher } from '../../../runner/src/event-publisher.ts';
 import { log, sleep } from '../../bench/support.ts';
 import type { Fault, FaultResult, Scale } from '../fault.ts';
@@ -39,7 +39,7 @@ export const apiSigkillFault: Fault = {
       });
       const logger = pino({ level: 'silent' });
       const publishers = new Map(tasks.map((name) => [name, new EventPublisher({
-        redisUrl: settings.REDIS_URL, streamKey: taskEventStreamKey(namespace, name), wakeChannel: taskEventWakeChannel(namespace, name), persistedKey: undefined, logger,
+        redisUrl: settings.REDIS_URL, streamKey: workloadStreamKeys('task', namespace, name).events, wakeChannel: workloadStreamKeys('task', namespace, name).wake, persistedKey: undefined, logger,
       })]));
       const published = new Map(tasks.map((name) => [name, 0]));
       let killedAt = 0;
@@ -94,7 +94,7 @@ export const apiSigkillFault: Fault = {
     } finally {
       await replica.stop();
       await pool.query('DELETE FROM claude_tasks WHERE namespace = $1', [namespace]).catch(() => undefined);
-      await redis.del(...tasks.map((task) => taskEventStreamKey(namespace, task))).catch(() => undefined);
+      await redis.del(...tasks.map((task) => workloadStreamKeys('task', namespace, task).events)).catch(() => undefined);
       redis.disconnect();
       await pool.end();
     }
