@@ -6,6 +6,7 @@ import { silentLogger } from './kube/logger.ts';
 import { PermanentError } from './kube/work-queue.ts';
 import { Manager, type Cache } from './manager.ts';
 import { OperatorMetrics } from './metrics.ts';
+import { generationChanged } from './watch-keys.ts';
 
 /** A cache whose first list the test releases, and whose objects' changes it sends. */
 class TestCache implements Cache {
@@ -19,8 +20,11 @@ class TestCache implements Cache {
   addHandlers(handlers: InformerHandlers<KubernetesObject>): void {
     this.handlers.push(handlers);
   }
-  change(object: KubernetesObject): void {
-    for (const handlers of this.handlers) handlers.onUpdate?.(object, object);
+  change(object: KubernetesObject, previous: KubernetesObject = object): void {
+    for (const handlers of this.handlers) handlers.onUpdate?.(object, previous);
+  }
+  remove(object: KubernetesObject): void {
+    for (const handlers of this.handlers) handlers.onDelete?.(object);
   }
   sync(): void {
     this.release();
@@ -93,6 +97,26 @@ describe('Manager', () => {
     expect(text).toMatch(/^claude_operator_reconcile_total\{controller="claudetasks",outcome="permanent-failure"\} 1$/m);
     expect(text).toMatch(/^claude_operator_queue_wait_seconds_count\{controller="claudetasks"\} 2$/m);
     expect(text).toMatch(/^claude_operator_reconcile_duration_seconds_count\{controller="claudetasks"\} 2$/m);
+  });
+
+  it('drops an update its watch says does not matter, but never an add or a delete', async () => {
+    const policies = new TestCache();
+    const manager = new Manager({ caches: [policies], metrics: new OperatorMetrics(), log: silentLogger });
+    const seen: string[] = [];
+    const withGeneration = (generation: number, status: string) => ({ metadata: { name: 'p', generation }, status }) as KubernetesObject;
+    manager.add({
+      name: 'tasks', workers: 1, reconcile: async (key) => { seen.push(key); },
+      watches: [{ source: policies, keysOf: (o) => [`woken by ${(o as { status?: string }).status}`], updateMatters: generationChanged }],
+    });
+    policies.sync();
+    await manager.start();
+    policies.change(withGeneration(1, 'status only'), withGeneration(1, 'before'));
+    policies.change(withGeneration(1, 'resync'));
+    policies.change(withGeneration(2, 'spec changed'), withGeneration(1, 'status only'));
+    policies.remove(withGeneration(2, 'deleted'));
+    await flushPromises();
+    await manager.stop();
+    expect(seen).toEqual(['woken by spec changed', 'woken by deleted']);
   });
 
   it('refuses a second controller of one name and a controller added after start', async () => {

@@ -24,6 +24,8 @@ export interface Watch<T extends KubernetesObject = KubernetesObject> {
   source: WatchSource<T>;
   /** The keys (`namespace/name`, or `name` for a cluster-scoped kind) to reconcile when `object` changes. */
   keysOf(object: T): Iterable<string>;
+  /** An update this says false of queues nothing (controller-runtime's predicates, e.g. generationChanged). */
+  updateMatters?(object: T, previous: T): boolean;
 }
 
 export interface ControllerDefinition {
@@ -87,7 +89,10 @@ export class Manager {
       const enqueue = (object: KubernetesObject) => {
         for (const key of watch.keysOf(object)) queue.add(key);
       };
-      watch.source.addHandlers({ onAdd: enqueue, onUpdate: enqueue, onDelete: enqueue });
+      const onUpdate = (object: KubernetesObject, previous: KubernetesObject) => {
+        if (watch.updateMatters?.(object, previous) ?? true) enqueue(object);
+      };
+      watch.source.addHandlers({ onAdd: enqueue, onUpdate, onDelete: enqueue });
     }
     this.controllers.set(controller, { definition: definition as ControllerDefinition, queue });
   }

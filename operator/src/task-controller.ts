@@ -2,13 +2,14 @@
 // Job or pod the operator made for it, queues the task's key. A task that ends
 // or goes, and any change to a ClaudePolicy, also queue every Queued task: room
 // may have freed up under a concurrency limit, or a budget been raised (a
-// policy that went frees its tasks too, so that watch asks for all of them).
+// policy that went frees its tasks too, so that watch asks for all of them);
+// a policy's status write does not.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ClusterCache } from './cluster-cache.ts';
 import type { ControllerDefinition } from './manager.ts';
 import { taskNameAnnotation, taskNameLabel } from './names.ts';
 import type { TaskReconciler } from './task-reconciler.ts';
-import { keysOfOwner, ownKey } from './watch-keys.ts';
+import { generationChanged, keysOfOwner, ownKey } from './watch-keys.ts';
 import type { ConcurrencyGate } from './policy/concurrency-gate.ts';
 import { terminalPhases, type ClaudeTask } from '../../crds/src/claude-task.ts';
 
@@ -31,7 +32,8 @@ export function taskController(cache: ClusterCache, reconciler: Pick<TaskReconci
       { source: cache.tasks, keysOf: taskKey },
       { source: cache.jobs, keysOf: ownerTaskKey },
       { source: cache.pods, keysOf: ownerTaskKey },
-      { source: cache.policies, keysOf: () => gate.allQueuedKeys() },
+      // Only a policy's spec can free its tasks: its status (written by the operator itself) cannot.
+      { source: cache.policies, keysOf: () => gate.allQueuedKeys(), updateMatters: generationChanged },
     ] as ControllerDefinition['watches'],
   };
 }

@@ -32,3 +32,9 @@ export function keysOfOwner(pointer: OwnerPointer): (object: KubernetesObject) =
       .map((owner) => `${metadata?.namespace}/${owner.name}`);
   };
 }
+
+/** An update that changed the spec (metadata.generation), not only status or metadata: controller-runtime's
+ * GenerationChangedPredicate. A periodic resync (object === previous) never matters by it. */
+export function generationChanged(object: KubernetesObject, previous: KubernetesObject): boolean {
+  return object.metadata?.generation !== previous.metadata?.generation;
+}
