@@ -11,7 +11,7 @@
 // - finalizing: the finalizer is removed only after the final status and every
 //   event are in Postgres.
 import { isDeepStrictEqual } from 'node:util';
-import { PatchStrategy, setHeaderOptions, type V1Job, type V1Pod } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type CoreV1Event, type V1Job, type V1Pod } from '@kubernetes/client-node';
 import type { Redis } from 'ioredis';
 import {
   ClaudeTaskSpecSchema, claudeTaskPlural, group, terminalPhases, version, type ClaudeTask, type ClaudeTaskStatus,
@@ -61,6 +61,8 @@ const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const activeResyncMs = 30_000;
 /** A queued task is woken when room frees up (task-controller.ts); this is the fallback. */
 const queuedResyncMs = 30_000;
+/** A Job without a pod is looked at this often, to say soon that the apiserver refuses its pod, and when it no longer does. */
+const podRefusalResyncMs = 5_000;
 
 export class TaskReconciler {
   private readonly deps: TaskReconcilerDeps;
@@ -116,7 +118,9 @@ export class TaskReconciler {
       this.deps.recorder.record(task, 'Normal', 'Cancelling', 'spec.cancel is set: stopping the agent');
     }
     const pods = job ? this.deps.cache.podsOfJob(namespace, jobName) : [];
-    const status = computeStatus(this.observed(task, job, pods));
+    const waitingForPod = job !== undefined && pods.length === 0 && !jobFinished(job);
+    const podRefusal = waitingForPod && job ? await this.podRefusal(job) : undefined;
+    const status = computeStatus({ ...this.observed(task, job, pods), podRefusal });
     await this.writeStatus(task, status);
     if (status.phase && terminalPhases.has(status.phase)) return this.finished(task, status);
     if (job) {
@@ -126,7 +130,25 @@ export class TaskReconciler {
       // Again on every pass: a Redis that restarted has forgotten it, and the runner waits for it meanwhile.
       await this.deps.redisUsers?.ensure(identity);
     }
-    return { requeueAfterMs: activeResyncMs };
+    // A refused pod changes neither the Job nor its pods, so no watch says when the job controller gets past it.
+    return { requeueAfterMs: waitingForPod ? podRefusalResyncMs : activeResyncMs };
+  }
+
+  /** The job controller's newest FailedCreate Event for the Job: the apiserver's reason for refusing its pod. Read from
+   * the apiserver, not the cache: Events are many and only a Job without a pod needs them. A failed read (RBAC without
+   * `list events`) only costs the task the better message. */
+  private async podRefusal(job: V1Job): Promise<string | undefined> {
+    const namespace = job.metadata?.namespace ?? '';
+    try {
+      const events = await this.deps.clients.core.listNamespacedEvent({
+        namespace, fieldSelector: `involvedObject.uid=${job.metadata?.uid ?? ''},reason=FailedCreate`,
+      });
+      const when = (e: CoreV1Event) => new Date(e.lastTimestamp ?? e.eventTime ?? e.metadata.creationTimestamp ?? 0).getTime();
+      return events.items.sort((a, b) => when(a) - when(b)).pop()?.message;
+    } catch (error) {
+      this.deps.log.warn({ job: `${namespace}/${job.metadata?.name}`, status: statusCode(error) }, 'cannot list the Job\'s FailedCreate events');
+      return undefined;
+    }
   }
 
   /** The template read once and resolved (template-resolution.ts); the result goes to status at once, and later passes run it (asResolved). */

@@ -46,6 +46,25 @@ describe('decidePhase', () => {
     expect(accepted).toMatchObject({ status: 'False', reason: 'QuotaExceeded', message: queued.message });
   });
 
+  test.each([
+    ['a ResourceQuota', 'Error creating: pods "t-abc" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=1, limited: pods=1', 'QuotaExceeded',
+      'a ResourceQuota refuses the task\'s pod (the Job creates it once that changes): pods "t-abc" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=1, limited: pods=1'],
+    ['Pod Security', 'Error creating: pods "t-abc" is forbidden: violates PodSecurity "restricted:latest": privileged', 'PodRejected',
+      'the apiserver refuses the task\'s pod (the Job creates it once that changes): pods "t-abc" is forbidden: violates PodSecurity "restricted:latest": privileged'],
+  ])('a Job whose pod %s refuses is Pending with the apiserver\'s words, not "waiting for the pod"', (_who, podRefusal, reason, message) => {
+    const status = computeStatus({ task: task(), job: job(), pods: [], now, podRefusal });
+    expect(status).toMatchObject({ phase: 'Pending', reason, message });
+    expect(status.conditions?.find((c) => c.type === 'Running')).toMatchObject({ status: 'False', reason, message });
+    expect(status.conditions?.find((c) => c.type === 'Accepted')).toMatchObject({ status: 'True', reason: 'JobCreated' });
+  });
+
+  test('a refusal the pod has since got past, or one of a finished Job, is history', () => {
+    const refusal = 'Error creating: pods "t-abc" is forbidden: exceeded quota: pods';
+    expect(decidePhase({ task: task(), job: job(), pods: [pod('Running')], now, podRefusal: refusal })).toMatchObject({ phase: 'Running' });
+    expect(decidePhase({ task: task(), job: job(), pods: [pod('Pending')], now, podRefusal: refusal })).toMatchObject({ phase: 'Pending', reason: 'Starting' });
+    expect(decidePhase({ task: task(), job: job({ conditions: [cond('Complete')] }), pods: [], now, podRefusal: refusal })).toMatchObject({ phase: 'Succeeded' });
+  });
+
   test('a task a spent budget holds is Queued BudgetExhausted, and Accepted=False says why', () => {
     const queued = { reason: 'BudgetExhausted' as const, message: 'ClaudePolicy p: the Daily Namespace budget is spent (...)' };
     const status = computeStatus({ task: task(), pods: [], now, queued });
@@ -149,6 +168,10 @@ describe('reasons', () => {
     ['Pending', 'APIKeySecretMissing', 'Warning'],
     ['Pending', 'ErrImagePull', 'Warning'],
     ['Pending', 'Starting', 'Normal'],
+    ['Pending', 'QuotaExceeded', 'Warning'],
+    ['Pending', 'PodRejected', 'Warning'],
+    ['Queued', 'QuotaExceeded', 'Normal'],
+    ['Queued', 'BudgetExhausted', 'Normal'],
     ['Running', 'Running', 'Normal'],
     ['Succeeded', 'Succeeded', 'Normal'],
   ] as const)('an Event for %s/%s is %s', (phase, reason, type) => {

@@ -17,6 +17,9 @@ export interface ObservedTask {
   defaultModel?: string | undefined;
   /** A ClaudePolicy holds the task (it has no Job): a concurrency limit (QuotaExceeded, the message gives its place) or a spent budget (BudgetExhausted). */
   queued?: { reason: 'QuotaExceeded' | 'BudgetExhausted'; message: string } | undefined;
+  /** The job controller's latest FailedCreate message for the Job while it has no pod: the apiserver refuses the pod
+   * (a ResourceQuota, Pod Security, a webhook), and the Job keeps trying. */
+  podRefusal?: string | undefined;
 }
 
 export interface PhaseDecision {
@@ -51,7 +54,7 @@ function runnerState(pod: V1Pod | undefined) {
   return pod?.status?.containerStatuses?.find((c) => c.name === runnerContainerName)?.state;
 }
 
-export function decidePhase({ task, job, pods, queued }: ObservedTask): PhaseDecision {
+export function decidePhase({ task, job, pods, queued, podRefusal }: ObservedTask): PhaseDecision {
   const summary = parseRunnerSummary(runnerState(newestPod(pods))?.terminated?.message);
   if (jobCondition(job, 'Complete')) return { phase: 'Succeeded', reason: 'Succeeded', message: 'the agent finished' };
   const failed = jobCondition(job, 'Failed');
@@ -72,9 +75,22 @@ export function decidePhase({ task, job, pods, queued }: ObservedTask): PhaseDec
   if (!job && queued) return { phase: 'Queued', reason: queued.reason, message: queued.message };
   if (!job) return { phase: 'Pending', reason: 'Creating', message: 'creating the Job' };
   if (running) return { phase: 'Running', reason: 'Running', message: 'the agent is running' };
+  if (pods.length === 0 && podRefusal) return podRefused(podRefusal);
   const waiting = runnerState(newestPod(pods))?.waiting;
   if (waiting) return missingApiKeySecret(task, job, waiting.message) ?? { phase: 'Pending', reason: waiting.reason ?? 'Waiting', message: waiting.message ?? 'the pod is waiting' };
   return { phase: 'Pending', reason: 'Starting', message: 'waiting for the pod to start' };
+}
+
+/** The apiserver refuses the Job's pod. Rather than "waiting for the pod", say who refuses it and why, in the
+ * apiserver's words: QuotaExceeded for a ResourceQuota, PodRejected for anything else. The task stays Pending, since
+ * the job controller creates the pod once the quota has room. */
+function podRefused(jobControllerMessage: string): PhaseDecision {
+  const why = jobControllerMessage.replace(/^Error creating: /, '');
+  const retrying = 'the Job creates it once that changes';
+  if (why.includes('exceeded quota')) {
+    return { phase: 'Pending', reason: 'QuotaExceeded', message: `a ResourceQuota refuses the task's pod (${retrying}): ${why}` };
+  }
+  return { phase: 'Pending', reason: 'PodRejected', message: `the apiserver refuses the task's pod (${retrying}): ${why}` };
 }
 
 /** The kubelet says a Secret is missing; when it is the API key's, say what to create. */
@@ -93,12 +109,14 @@ function missingApiKeySecret(task: ClaudeTask, job: V1Job | undefined, kubeletMe
 }
 
 /** Reasons that mean someone has to act: recorded as Warning Events. */
-const warningReasons = new Set(['APIKeySecretMissing', 'CreateContainerConfigError', 'CreateContainerError', 'ErrImagePull', 'ImagePullBackOff',
+const warningReasons = new Set(['APIKeySecretMissing', 'QuotaExceeded', 'PodRejected', 'CreateContainerConfigError', 'CreateContainerError', 'ErrImagePull', 'ImagePullBackOff',
   'InvalidImageName', 'CrashLoopBackOff', 'RunContainerError']);
 
 /** The type of the Kubernetes Event that reports entering this phase for this reason. */
 export function eventTypeFor(phase: TaskPhase | undefined, reason: string | undefined): 'Normal' | 'Warning' {
   if (phase === 'Failed' || phase === 'TimedOut') return 'Warning';
+  // A ClaudePolicy queueing work is the policy working: Normal, even for a reason a refused pod shares.
+  if (phase === 'Queued') return 'Normal';
   return reason !== undefined && warningReasons.has(reason) ? 'Warning' : 'Normal';
 }
 

@@ -1,7 +1,8 @@
 // Tasks that cannot run (yet) say why, where a kubectl user looks: the status,
 // its conditions (so `kubectl wait` returns) and Warning Events. A missing API key
 // Secret waits, with the command that fixes it; a spec the operator cannot use and
-// a Job the apiserver refuses end the task Failed instead of retrying forever.
+// a Job the apiserver refuses end the task Failed instead of retrying forever; a
+// pod a ResourceQuota refuses leaves it Pending QuotaExceeded until there is room.
 import { describe, expect, test } from '@jest/globals';
 import type { ClaudeTask } from '../../crds/src/claude-task.ts';
 import { kubectl, waitFor } from '../support/cluster.ts';
@@ -80,5 +81,36 @@ describe('in a namespace whose ResourceQuota allows no Jobs', () => {
     const warnings = (await tasks().eventsOf('over-quota')).filter((e) => e.type === 'Warning');
     expect(warnings.map((e) => e.message)).toEqual([task.status?.message]);
     expect(warnings[0]?.message).toContain('exceeded quota');
+  });
+});
+
+describe('in a namespace whose ResourceQuota allows no pods', () => {
+  // Its own namespace and operator: the quota would hold every other task's pod too.
+  const fixture = useTaskFixture('pod-quota');
+  const ns = () => fixture().ns;
+  const tasks = () => fixture().tasks;
+
+  test('the refused pod shows on the task as QuotaExceeded with the apiserver\'s message, not "waiting for the pod"; with room, it runs', async () => {
+    expect((await ns().kubectl('create', 'quota', 'no-pods', '--hard=pods=0')).code).toBe(0);
+    await waitFor('the quota in force', async () =>
+      (await ns().kubectl('get', 'resourcequota', 'no-pods', '-o', 'jsonpath={.status.hard}')).stdout.includes('pods'), { timeoutMs: 60_000 });
+
+    await tasks().applyTask('pod-over-quota', { prompt: 'pod-over-quota [[scenario:answer]]' });
+    expect((await ns().kubectl('wait', '--for=jsonpath={.status.reason}=QuotaExceeded', 'ctask/pod-over-quota', waitTimeout)).code).toBe(0);
+    const held = await getJson<ClaudeTask>(ns(), 'ctask', 'pod-over-quota');
+    expect(held.status).toMatchObject({ phase: 'Pending', reason: 'QuotaExceeded' });
+    // The job controller's FailedCreate, in the apiserver's words: `pods "…" is forbidden: exceeded quota: no-pods, requested: pods=1, …`.
+    expect(held.status?.message).toMatch(/^a ResourceQuota refuses the task's pod .*: pods ".+" is forbidden: exceeded quota: no-pods/);
+    expect(condition(held, 'Accepted')).toMatchObject({ status: 'True', reason: 'JobCreated' });
+    expect(condition(held, 'Running')).toMatchObject({ status: 'False', reason: 'QuotaExceeded', message: held.status?.message });
+    const printed = await ns().kubectl('get', 'ctask', 'pod-over-quota');
+    expect(printed.stdout).toMatch(/pod-over-quota\s+Pending/);
+    const warnings = (await tasks().eventsOf('pod-over-quota')).filter((e) => e.type === 'Warning' && e.reason === 'QuotaExceeded');
+    expect(warnings.map((e) => e.message)).toContain(held.status?.message);
+
+    // Room again: the job controller creates the pod on its next try, and the task runs to the end.
+    expect((await ns().kubectl('delete', 'quota', 'no-pods')).code).toBe(0);
+    expect((await ns().kubectl('wait', '--for=condition=Succeeded', 'ctask/pod-over-quota', waitTimeout)).code).toBe(0);
+    expect((await getJson<ClaudeTask>(ns(), 'ctask', 'pod-over-quota')).status?.result).toBe('This is a scripted answer.');
   });
 });
