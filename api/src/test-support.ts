@@ -5,7 +5,7 @@ import type { Role } from './auth/caller.ts';
 import { parseApiConfig, type ApiConfig } from './config.ts';
 import { makeLogger } from '../../packages/platform/src/logger.ts';
 import { startApiServer, type ApiServer } from './server.ts';
-import { installCrds } from '../../crds/src/install.ts';
+import { installCrdsForUse } from '../../test/bed/admission-probe.ts';
 import { bedSetting, kubeConfig } from '../../test/support/cluster.ts';
 
 export const testIssuer = 'https://issuer.test';
@@ -13,7 +13,7 @@ export const testAudience = 'claude-operator-api';
 const secret = crypto.randomBytes(32).toString('hex');
 
 export async function startTestApi(env: Record<string, string> = {}): Promise<{ api: ApiServer; config: ApiConfig }> {
-  await installCrds(kubeConfig());
+  await installCrdsForUse(kubeConfig());
   const config = parseApiConfig({
     PORT: '0', HOST: '127.0.0.1', DATABASE_URL: bedSetting('DATABASE_URL'), REDIS_URL: bedSetting('REDIS_URL'),
     JWT_HS256_SECRET: secret, JWT_ISSUER: testIssuer, JWT_AUDIENCE: testAudience, ...env,

@@ -6,7 +6,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { SignJWT } from 'jose';
-import { installCrds } from '../../crds/src/install.ts';
+import { installCrdsForUse } from './admission-probe.ts';
 import { repoRoot } from './binaries.ts';
 import { startBed, type Bed } from './bed.ts';
 import { freePort } from './ports.ts';
@@ -68,7 +68,7 @@ export async function startStack(): Promise<Stack> {
     const logDir = path.join(bed.settings.BED_DIR, 'logs');
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromFile(bed.settings.KUBECONFIG);
-    await installCrds(kubeConfig);
+    await installCrdsForUse(kubeConfig);
 
     let baseUrl = process.env.ANTHROPIC_BASE_URL;
     if (!baseUrl) {

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll } from '@jest/globals';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { installCrds } from '../../../crds/src/install.ts';
+import { installCrdsForUse } from '../../bed/admission-probe.ts';
 import { startScriptedApi, type ScriptedApi } from '../../scripted-api/server.ts';
 import { bedSetting, createTestNamespace, kubeConfig, type TestNamespace } from '../../support/cluster.ts';
 import { prepareOperator, type OperatorOptions, type OperatorUnderTest } from './operator-under-test.ts';
@@ -47,7 +47,7 @@ export function useTaskFixture(namespacePrefix: string, options: FixtureOptions 
 
 export async function setUpTaskFixture(namespacePrefix: string, options: FixtureOptions = {}): Promise<TaskFixture> {
   // Every kind: the operator caches cron tasks and ClaudePolicies too.
-  await installCrds(kubeConfig());
+  await installCrdsForUse(kubeConfig());
   const api = await startScriptedApi({ apiKey: 'test-key' });
   // Restricted: every task pod the operator makes must pass the profile to be admitted.
   const ns = await createTestNamespace(namespacePrefix, { 'pod-security.kubernetes.io/enforce': 'restricted' });
