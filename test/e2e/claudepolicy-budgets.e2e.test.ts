@@ -9,41 +9,20 @@
 //   crosses what the budget leaves.
 // - `kubectl get cpol` shows the namespaces, what runs and the spend/budget.
 // The policies select the fixture's namespace alone (its name label).
-import crypto from 'node:crypto';
-import { afterAll, expect, test } from '@jest/globals';
-import { CustomObjectsApi } from '@kubernetes/client-node';
+import { expect, test } from '@jest/globals';
 import type { ClaudePolicySpec } from '../../crds/src/claude-policy.ts';
 import { terminalPhases, type ClaudeTask } from '../../crds/src/claude-task.ts';
-import { admissionObjectName } from '../../operator/src/policy/admission-objects.ts';
 import { jobNameFor, specSecretNameFor } from '../../operator/src/names.ts';
-import { kubeConfig, kubectl, waitFor } from '../support/cluster.ts';
+import { kubectl, waitFor } from '../support/cluster.ts';
+import { useTestPolicies } from './support/policies.ts';
 import { conditionOf } from './support/tasks.ts';
 import { useTaskFixture } from './support/task-fixture.ts';
 
 const fixture = useTaskFixture('budgets');
-const custom = () => kubeConfig().makeApiClient(CustomObjectsApi);
-const policies: string[] = [];
-
-afterAll(async () => {
-  for (const name of policies) {
-    await custom().deleteClusterCustomObject({ group: 'claude-operator.io', version: 'v1alpha1', plural: 'claudepolicies', name }).catch(() => undefined);
-  }
-});
+const testPolicies = useTestPolicies();
 
 const dailyBudget = (maxCostUSD: string): ClaudePolicySpec['budgets'] => [{ scope: 'Namespace', period: 'Daily', maxCostUSD }];
-
-/** A policy selecting the fixture's namespace; once its admission objects exist, the operator has it in its cache. */
-async function createPolicy(prefix: string, budgets: ClaudePolicySpec['budgets']): Promise<string> {
-  const name = `${prefix}-${crypto.randomBytes(3).toString('hex')}`;
-  policies.push(name);
-  await custom().createClusterCustomObject({ group: 'claude-operator.io', version: 'v1alpha1', plural: 'claudepolicies', body: {
-    apiVersion: 'claude-operator.io/v1alpha1', kind: 'ClaudePolicy', metadata: { name },
-    spec: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': fixture().ns.name } }, budgets },
-  } });
-  await waitFor(`the operator has rendered ${name}`, async () =>
-    (await kubectl('get', 'validatingadmissionpolicy', admissionObjectName(name))).code === 0, { timeoutMs: 60_000 });
-  return name;
-}
+const createPolicy = (prefix: string, budgets: ClaudePolicySpec['budgets']) => testPolicies.create(prefix, fixture().ns.name, { budgets });
 
 const ended = (task: ClaudeTask) => task.status?.phase !== undefined && terminalPhases.has(task.status.phase);
 

@@ -3,36 +3,22 @@
 // along, from the Jobs the apiserver has), the others wait Queued with the
 // reason and their place, and all six succeed in priority-then-FIFO order; the
 // same holds when the operator is SIGKILLed in the middle and started again.
-import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, expect, test } from '@jest/globals';
+import { expect, test } from '@jest/globals';
 import { CustomObjectsApi, type V1Job } from '@kubernetes/client-node';
 import { terminalPhases, type ClaudeTask } from '../../crds/src/claude-task.ts';
-import { admissionObjectName } from '../../operator/src/policy/admission-objects.ts';
-import { bedSetting, kubeConfig, kubectl, waitFor } from '../support/cluster.ts';
+import { bedSetting, kubeConfig, waitFor } from '../support/cluster.ts';
+import { useTestPolicies } from './support/policies.ts';
 import { useTaskFixture } from './support/task-fixture.ts';
 
 const fixture = useTaskFixture('concurrency');
 const custom = () => kubeConfig().makeApiClient(CustomObjectsApi);
-const policies: string[] = [];
+const testPolicies = useTestPolicies();
 
-afterAll(async () => {
-  for (const name of policies) {
-    await custom().deleteClusterCustomObject({ group: 'claude-operator.io', version: 'v1alpha1', plural: 'claudepolicies', name }).catch(() => undefined);
-  }
-});
-
-/** Once the policy's admission objects exist, the operator has the policy in its cache: tasks applied after are limited. */
+/** Once the operator has rendered the policy, it has it in its cache: tasks applied after are limited. */
 async function limitTo(maxTasksPerNamespace: number): Promise<void> {
-  const name = `limit-${crypto.randomBytes(3).toString('hex')}`;
-  policies.push(name);
-  await custom().createClusterCustomObject({ group: 'claude-operator.io', version: 'v1alpha1', plural: 'claudepolicies', body: {
-    apiVersion: 'claude-operator.io/v1alpha1', kind: 'ClaudePolicy', metadata: { name },
-    spec: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': fixture().ns.name } }, concurrency: { maxTasksPerNamespace } },
-  } });
-  await waitFor(`the operator has rendered ${name}`, async () =>
-    (await kubectl('get', 'validatingadmissionpolicy', admissionObjectName(name))).code === 0, { timeoutMs: 60_000 });
+  await testPolicies.create('limit', fixture().ns.name, { concurrency: { maxTasksPerNamespace } });
 }
 
 async function applyTasks(prefix: string, specs: Array<Record<string, unknown>>): Promise<void> {
