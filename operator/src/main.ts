@@ -139,7 +139,7 @@ async function main(): Promise<void> {
     clients, cache, usage: (query) => store.usage(query), watchNamespace: config.WATCH_NAMESPACE, now: () => new Date(systemClock.now()),
   })));
   const sessions = new SessionReconciler({
-    clients, cache, db: sessionDb, redis, config, log, recorder, copier: sessionFollower, redisUsers,
+    clients, cache, db: sessionDb, redis, config, log, recorder, copier: sessionFollower, redisUsers, budgets: gate,
   });
   manager.add(sessionController(cache, wake, sessions, config.OPERATOR_WORKERS));
 

@@ -8,13 +8,14 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { claudeSessionPlural, type ClaudeSession } from '../../crds/src/claude-session.ts';
 import { group, version } from '../../crds/src/claude-task.ts';
-import { startTestApi, token } from '../../api/src/test-support.ts';
 import type { ApiServer } from '../../api/src/server.ts';
 import { follow } from '../../api/src/stream/testing.ts';
 import type { RecordedRequest } from '../scripted-api/server.ts';
 import { kubeConfig, waitFor } from '../support/cluster.ts';
 import { grantedByChart, operatorRequests, permission, sessionPermissions } from './support/rbac-audit.ts';
-import { setUpTaskFixture, type TaskFixture } from './support/task-fixture.ts';
+import { conversationTexts, turnRequest as firstRequestOfTurn } from './support/session-requests.ts';
+import { startSessionStack, stopSessionStack, type SessionStack } from './support/session-stack.ts';
+import type { TaskFixture } from './support/task-fixture.ts';
 import { kubectlWaitTimeout } from './support/tasks.ts';
 
 const run = promisify(execFile);
@@ -23,17 +24,12 @@ let api: ApiServer;
 let bearer: string;
 const custom = kubeConfig().makeApiClient(CustomObjectsApi);
 
+let stack: SessionStack | undefined;
 beforeAll(async () => {
-  fixture = await setUpTaskFixture('sessions');
-  await fixture.operator.start();
-  ({ api } = await startTestApi());
-  bearer = await token({ tenant: 'team-a', namespaces: [fixture.ns.name], role: 'submitter' });
+  stack = await startSessionStack('sessions');
+  ({ fixture, api, bearer } = stack);
 });
-
-afterAll(async () => {
-  await api?.close();
-  await fixture?.close();
-});
+afterAll(() => stopSessionStack(stack));
 
 interface Answer { status: number; json: Record<string, unknown> }
 
@@ -74,25 +70,7 @@ async function createSession(name: string, spec: Record<string, unknown> = {}): 
   return getSession(name);
 }
 
-/** The scripted API's requests of this session's conversation (the CLI's session id is the session's uid), main-model calls only. */
-function requestsOf(session: ClaudeSession): RecordedRequest[] {
-  return fixture.api.requests.filter((request) => request.path.startsWith('/v1/messages')
-    && request.headers['x-claude-code-session-id'] === session.metadata.uid
-    && !['side', 'count-tokens'].includes(request.scenario));
-}
-
-/** The first request to the model that carries `text`: the first model call of the turn that answered it. */
-function turnRequest(session: ClaudeSession, text: string): RecordedRequest | undefined {
-  return requestsOf(session).find((request) => conversationTexts(request).some((said) => said.includes(text)));
-}
-
-/** Every text of the user's messages and the assistant's answers the request carried, in order. */
-function conversationTexts(request: RecordedRequest): string[] {
-  const messages = (request.body as { messages?: Array<{ role: string; content: string | Array<{ type: string; text?: string }> }> }).messages ?? [];
-  return messages.flatMap((message) => (typeof message.content === 'string'
-    ? [message.content]
-    : message.content.filter((block) => block.type === 'text' && block.text !== undefined).map((block) => block.text!)));
-}
+const turnRequest = (session: ClaudeSession, text: string) => firstRequestOfTurn(fixture.api.requests, session, text);
 
 function carries(request: RecordedRequest | undefined, ...texts: string[]): void {
   expect(request).toBeDefined();

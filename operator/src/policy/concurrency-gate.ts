@@ -80,11 +80,14 @@ export class ConcurrencyGate {
     return decision.admit ? { ...decision, ...remaining } : decision;
   }
 
-  /** The budgets of the policies selecting the task's namespace, against the ledger's spend for each scope and period they name. */
   private async budgetOf(task: ClaudeTask): Promise<BudgetDecision> {
-    const namespace = task.metadata.namespace ?? '';
+    return this.budgetFor(task.metadata.namespace ?? '', task.metadata.annotations?.[createdByAnnotation]);
+  }
+
+  /** The budgets of the policies selecting the namespace, against the ledger's spend for each scope and period they
+   * name: for a task before it starts, and for a session before each activation and while it waits for messages. */
+  async budgetFor(namespace: string, user: string | undefined): Promise<BudgetDecision> {
     const rules = budgetRules(this.world.policies().filter((policy) => this.selects(policy, namespace)));
-    const user = task.metadata.annotations?.[createdByAnnotation];
     const applying = applicableRules(rules, user);
     if (applying.length === 0) return { admit: true };
     const now = this.world.now();

@@ -1,8 +1,10 @@
 // The ClaudeSession controller, as the manager runs it: a change to a session, or
 // to a Job or pod the operator made for it, queues the session's key; so does a
 // message on sessionWakeChannel (the API publishes "<namespace>/<name>" after it
-// accepts a message), so a Suspended session starts its next pod at once.
+// accepts a message), so a Suspended session starts its next pod at once; and a
+// ClaudePolicy's spec change queues the sessions a spent budget holds.
 import type { KubernetesObject } from '@kubernetes/client-node';
+import type { ClaudeSession } from '../../../crds/src/claude-session.ts';
 import { Redis } from 'ioredis';
 import { sessionWakeChannel } from '../../../packages/contracts/src/session-stream.ts';
 import type { Logger } from '../../../packages/platform/src/logger.ts';
@@ -10,7 +12,7 @@ import type { ClusterCache } from '../cluster-cache.ts';
 import type { InformerHandlers } from '../kube/informer.ts';
 import type { Cache, ControllerDefinition, WatchSource } from '../manager.ts';
 import { sessionNameAnnotation } from '../names.ts';
-import { keysOfOwner, ownKey } from '../watch-keys.ts';
+import { generationChanged, keysOfOwner, ownKey } from '../watch-keys.ts';
 import type { SessionReconciler } from './session-reconciler.ts';
 
 export const sessionControllerName = 'claudesessions';
@@ -48,6 +50,12 @@ export class SessionWakeSource implements WatchSource<KubernetesObject>, Cache {
   }
 }
 
+function heldByBudget(cache: ClusterCache): string[] {
+  return (cache.sessions.list() as unknown as ClaudeSession[])
+    .filter((session) => session.status?.reason === 'BudgetExhausted')
+    .map((session) => `${session.metadata.namespace}/${session.metadata.name}`);
+}
+
 export function sessionController(cache: ClusterCache, wake: WatchSource<KubernetesObject>, reconciler: Pick<SessionReconciler, 'reconcile'>,
   workers: number): ControllerDefinition {
   const ownerSessionKey = keysOfOwner({ annotation: sessionNameAnnotation });
@@ -61,6 +69,8 @@ export function sessionController(cache: ClusterCache, wake: WatchSource<Kuberne
       { source: cache.pods, keysOf: ownerSessionKey },
       { source: cache.pvcs, keysOf: ownerSessionKey },
       { source: wake, keysOf: ownKey },
+      // A policy's spec change (a budget raised) may free the sessions a spent budget holds.
+      { source: cache.policies, keysOf: () => heldByBudget(cache), updateMatters: generationChanged },
     ] as ControllerDefinition['watches'],
   };
 }

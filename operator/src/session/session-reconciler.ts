@@ -12,7 +12,7 @@ import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { claudeSessionPlural, type ClaudeSession, type ClaudeSessionStatus } from '../../../crds/src/claude-session.ts';
 import { claudeSessionKind } from '../../../crds/src/claude-session.ts';
-import { group, version } from '../../../crds/src/claude-task.ts';
+import { createdByAnnotation, group, version } from '../../../crds/src/claude-task.ts';
 import { seqOfEntry, workloadStreamKeys } from '../../../packages/contracts/src/event-stream.ts';
 import { inboxEntryFields, sessionInboxKey, sessionTranscriptKey } from '../../../packages/contracts/src/session-stream.ts';
 import {
@@ -28,6 +28,7 @@ import { asPermanentApiError, type KubeClients } from '../kube-clients.ts';
 import type { ReconcileResult } from '../manager.ts';
 import { sessionFinalizerName, sessionJobName, specSecretNameFor } from '../names.ts';
 import type { RunnerRedisUsers } from '../runner-redis-users.ts';
+import type { ConcurrencyGate } from '../policy/concurrency-gate.ts';
 import { desiredSessionJob, desiredSessionPvc, desiredSessionSecret, operatorMakesPvc, workspacePvcName } from './desired-session.ts';
 import { finalizeSession } from './session-finalizer.ts';
 import { decideSession, lifecycleEventTypes, type ObservedSession } from './session-status.ts';
@@ -41,6 +42,8 @@ export interface SessionReconcilerDeps {
   recorder: EventRecorder;
   copier: Pick<EventCopier, 'follow' | 'unfollow'>;
   redisUsers?: Pick<RunnerRedisUsers, 'ensureSession' | 'removeSession'> | undefined;
+  /** The ClaudePolicies' budgets; without it no budget holds a session. */
+  budgets?: Pick<ConcurrencyGate, 'budgetFor'> | undefined;
   config: OperatorConfig;
   log: Logger;
   now?: () => Date;
@@ -49,6 +52,8 @@ export interface SessionReconcilerDeps {
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 /** A session with a pod is looked at again at least this often, whatever the watches say. */
 const activeResyncMs = 30_000;
+/** A session a spent budget holds is looked at again this often (the period may reset); a policy change wakes it at once. */
+const budgetResyncMs = 60_000;
 
 export class SessionReconciler {
   private readonly deps: SessionReconcilerDeps;
@@ -96,6 +101,7 @@ export class SessionReconciler {
     // Suspended: its stream is quiet. The copier keeps following until it has every event (the last pod's end).
     if (status.phase !== 'Suspended' || (await this.streamCopied(session))) this.deps.copier.unfollow(identity.uid);
     else this.deps.copier.follow(identity);
+    if (status.reason === 'BudgetExhausted') return { requeueAfterMs: Math.min(decision.requeueAfterMs ?? budgetResyncMs, budgetResyncMs) };
     return decision.requeueAfterMs === undefined ? {} : { requeueAfterMs: decision.requeueAfterMs };
   }
 
@@ -106,7 +112,10 @@ export class SessionReconciler {
     const jobName = activations > 0 ? sessionJobName(session.metadata.name ?? '', activations) : undefined;
     const job = jobName ? this.deps.cache.job(namespace, jobName) : undefined;
     const { totals, lastEvent } = await readSessionTotalsAndLastEvent(this.deps.db, uid, lifecycleEventTypes);
+    // Sessions are charged to their creator where the apiserver stamped one (as tasks are), else only to the namespace.
+    const budget = await this.deps.budgets?.budgetFor(namespace, session.metadata.annotations?.[createdByAnnotation]);
     return {
+      ...(budget && !budget.admit ? { budgetSpent: { message: budget.message } } : {}),
       session, job, pods: job && jobName ? this.deps.cache.podsOfJob(namespace, jobName) : [],
       pvcExists: !operatorMakesPvc(session) || this.deps.cache.pvc(namespace, workspacePvcName(session)) !== undefined,
       totals,

@@ -42,6 +42,7 @@ function world(over: Partial<ObservedSession> = {}): ObservedSession {
   return { session: session({}, { activations: 1 }), job: job(), pods: [], pvcExists: true, totals: totals(), now, ...over };
 }
 
+const budgetSpent = { message: 'ClaudePolicy p: the Monthly Namespace budget is spent (0.61/0.60 USD); it resets at 2026-02-01T00:00:00.000Z' };
 const missingSecret = { waiting: { reason: 'CreateContainerConfigError', message: 'secret "anthropic-api-key" not found' } };
 
 describe('decideSession: phase and action', () => {
@@ -78,6 +79,19 @@ describe('decideSession: phase and action', () => {
       job: job({ conditions: [{ type: 'Complete' }] }), totals: totals({ waiting: 1 }) }, 'Starting', 'MessageWaiting', 'activate 2'],
     ['Archived stays Archived', { session: session({}, { phase: 'Archived', reason: 'Archived', activations: 1 }), job: undefined, totals: totals({ waiting: 1 }) },
       'Archived', 'Archived', 'none'],
+    ['new, the budget spent: Suspended before any pod', { session: session(), job: undefined, budgetSpent }, 'Suspended', 'BudgetExhausted', 'none'],
+    ['new, suspended and the budget spent: spec.suspend says it', { session: session({ suspend: true }), job: undefined, budgetSpent }, 'Suspended', 'Suspended', 'none'],
+    ['the budget spent while Ready: the pod is stopped', { pods: [pod('Running')], lastLifecycleEvent: event('runner.turn_completed', 1), budgetSpent },
+      'Starting', 'BudgetExhausted', 'stop'],
+    ['the budget spent mid-turn: the turn ends first', { pods: [pod('Running')], lastLifecycleEvent: event('runner.turn_started', 1, { messageId: 'm' }), budgetSpent },
+      'Busy', 'TurnInFlight', 'none'],
+    ['stopped for the budget, pod gone, a message waits: held', { job: job({ suspend: true }), totals: totals({ waiting: 1 }), budgetSpent },
+      'Suspended', 'BudgetExhausted', 'none'],
+    ['idle, the budget spent, a message waits: held', { job: job({ conditions: [{ type: 'Complete' }] }), totals: totals({ waiting: 1 }), budgetSpent },
+      'Suspended', 'BudgetExhausted', 'none'],
+    ['the budget raised, a message waits: resumed', { job: job({ suspend: true }), totals: totals({ waiting: 1 }) }, 'Starting', 'MessageWaiting', 'activate 2'],
+    ['the budget raised, no message: Suspended until one comes', { job: job({ suspend: true }) }, 'Suspended', 'Idle', 'none'],
+    ['the Job gone and the budget spent: not made again', { job: undefined, budgetSpent }, 'Suspended', 'BudgetExhausted', 'none'],
     ['Failed stays Failed, and its pod is stopped', { session: session({}, { phase: 'Failed', reason: 'APIKeySecretMissing', activations: 1 }),
       pods: [pod('Running')], lastLifecycleEvent: event('runner.started', 1) }, 'Failed', 'APIKeySecretMissing', 'stop'],
   ])('%s', (_name, over, phase, reason, action) => {
@@ -88,6 +102,13 @@ describe('decideSession: phase and action', () => {
 });
 
 describe('decideSession: status fields', () => {
+  test('held by a spent budget: the Suspended condition says which budget and when it resets; the workspace stays', () => {
+    const decision = decideSession(world({ job: job({ suspend: true }), totals: totals({ waiting: 1 }), budgetSpent }));
+    expect(decision.status).toMatchObject({ phase: 'Suspended', reason: 'BudgetExhausted', message: budgetSpent.message, workspacePVC: expect.any(String) });
+    expect(decision.status.conditions?.find((c) => c.type === 'Suspended')).toMatchObject({ status: 'True', reason: 'BudgetExhausted', message: budgetSpent.message });
+    expect(decision.ensurePvc).toBeUndefined();
+  });
+
   test('totals, the session id, the PVC, the Job and pod, the active turn and the model', () => {
     const { status } = decideSession(world({
       pods: [pod('Running')], lastLifecycleEvent: event('runner.turn_started', 1, { messageId: 'msg_1' }),

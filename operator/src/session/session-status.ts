@@ -5,7 +5,7 @@
 // Phases (crds/src/claude-session.ts): Pending (no Job yet), Starting (a Job; its
 // pod is not running or its runner has not started), Ready (the runner waits for
 // messages), Busy (a turn in flight: the last turn event is a runner.turn_started),
-// Suspended (no active Job: idle exit, spec.suspend), Failed (for good: invalid
+// Suspended (no active Job: idle exit, spec.suspend, a spent ClaudePolicy budget), Failed (for good: invalid
 // spec, an activation that failed, a missing API-key Secret), Archived
 // (archiveAfterSeconds since the last activity while Suspended; terminal).
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
@@ -32,6 +32,8 @@ export interface ObservedSession {
   lastLifecycleEvent?: TaskEventRecord | undefined;
   now: Date;
   defaultModel?: string | undefined;
+  /** A ClaudePolicy budget of the session's namespace or creator is spent (the message says which, and when it resets). */
+  budgetSpent?: { message: string } | undefined;
 }
 
 /** What the reconciler does after writing the status. */
@@ -87,8 +89,10 @@ function phaseOfJob(observed: ObservedSession): Phase {
   }
   if (jobCondition(job, 'Complete')) return { phase: 'Suspended', reason: 'Idle', message: 'the session idled and its pod exited; the next message starts one' };
   if (job?.spec?.suspend) {
-    if (!activePod(pods)) return { phase: 'Suspended', reason: 'Suspended', message: 'spec.suspend is set' };
-    return { phase: 'Starting', reason: 'Suspending', message: 'stopping the pod: spec.suspend is set' };
+    // Not spec.suspend: it was cleared since, or a spent budget stopped the pod (decide says BudgetExhausted while it stays spent).
+    const why = session.spec.suspend ? 'spec.suspend is set' : 'the pod was stopped; the next message starts one';
+    if (!activePod(pods)) return { phase: 'Suspended', reason: session.spec.suspend ? 'Suspended' : 'Idle', message: why };
+    return { phase: 'Starting', reason: 'Suspending', message: `stopping the pod: ${why}` };
   }
   const running = pods.find((p) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp);
   if (running && runnerStarted(running, last)) {
@@ -128,13 +132,17 @@ function decide(observed: ObservedSession): SessionDecision {
   }
   const activations = previous.activations ?? 0;
   const next = { type: 'activate', activation: activations + 1 } as const;
+  const spent = observed.budgetSpent;
+  const budgetHold = spent && !session.spec.suspend ? { phase: 'Suspended' as const, reason: 'BudgetExhausted', message: spent.message } : undefined;
   if (activations === 0) {
     if (session.spec.suspend) return suspended(observed, { phase: 'Suspended', reason: 'Suspended', message: 'spec.suspend is set' });
+    if (budgetHold) return suspended(observed, budgetHold);
     return { status: statusFor(observed, { phase: 'Pending', reason: 'Creating', message: 'creating the session\'s Job' }), action: next };
   }
   // The status says activation n, its Job is not there: made again (a crash between the two, or someone deleted it).
   if (!observed.job) {
     if (session.spec.suspend) return suspended(observed, { phase: 'Suspended', reason: 'Suspended', message: 'spec.suspend is set' });
+    if (budgetHold) return suspended(observed, budgetHold);
     return { status: statusFor(observed, { phase: 'Starting', reason: 'Creating', message: `creating the Job of activation ${activations}` }),
       action: { type: 'activate', activation: activations } };
   }
@@ -143,7 +151,12 @@ function decide(observed: ObservedSession): SessionDecision {
   if (session.spec.suspend && !observed.job.spec?.suspend && !jobCondition(observed.job, 'Complete')) {
     return { status: statusFor(observed, { phase: 'Starting', reason: 'Suspending', message: 'stopping the pod: spec.suspend is set' }), action: { type: 'stop' } };
   }
+  // A spent budget stops the pod between turns (a turn in flight ends first); the context stays on the volume.
+  if (budgetHold && phase.phase === 'Ready' && !observed.job.spec?.suspend) {
+    return { status: statusFor(observed, { phase: 'Starting', reason: 'BudgetExhausted', message: `stopping the pod: ${spent?.message}` }), action: { type: 'stop' } };
+  }
   if (phase.phase !== 'Suspended') return { status: statusFor(observed, phase), action: { type: 'none' } };
+  if (budgetHold) return suspended(observed, budgetHold);
   // Suspended: a waiting message wakes it, unless spec.suspend holds it.
   if (totals.waiting > 0 && !session.spec.suspend) {
     return { status: statusFor(observed, { phase: 'Starting', reason: 'MessageWaiting', message: `a message is waiting: starting activation ${activations + 1}` }), action: next };
