@@ -5,7 +5,7 @@
 // audit log, one alice makes with kubectl as alice; under maxTasksPerUser 1 each
 // waits for its own limit; and a tenant without a RoleBinding in a namespace
 // its token names is refused there by Kubernetes RBAC (403 with the apiserver's
-// words), as kubectl is.
+// words), as kubectl is, and so are its messages and interrupts to a session.
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -194,7 +194,7 @@ test('under maxTasksPerUser 1, alice (kubectl) and bob (REST) each get one runni
   expect(ended.map((t) => `${t.metadata.name}: ${t.status?.phase}`)).toEqual(Object.values(users).flat().map((taskName) => `${taskName}: Succeeded`));
 });
 
-test('a tenant with no RoleBinding in a namespace its token names is refused there: 403 with the apiserver\'s message over REST, forbidden with kubectl', async () => {
+test('a tenant with no RoleBinding in a namespace its token names is refused there: 403 with the apiserver\'s message over REST, forbidden with kubectl; its messages to a session too', async () => {
   const posted = await callApi(api.url, 'POST', `/api/v1/namespaces/${unbound.name}/tasks`, { token: await carolToken(), body: { name: 'by-carol', spec: { prompt: 'p' } } });
   expect(posted.status).toBe(403);
   expect(posted.json).toMatchObject({
@@ -214,4 +214,18 @@ test('a tenant with no RoleBinding in a namespace its token names is refused the
   expect(byKubectl.stderr).toContain('User "claude-api:carol" cannot create resource "claudetasks"');
   // Nothing was made, by either path.
   expect((await unbound.kubectl('get', 'claudetasks', '-o', 'name')).stdout).toBe('');
+
+  // A message or an interrupt changes a session without writing it: the caller must be allowed to patch it.
+  const { ns } = fixture();
+  expect((await callApi(api.url, 'POST', `/api/v1/namespaces/${ns.name}/sessions`, { token: await bobToken(), body: { name: 'bobs', spec: {} } })).status).toBe(202);
+  const carolWrites = [
+    await callApi(api.url, 'POST', `/api/v1/namespaces/${ns.name}/sessions/bobs/messages?async=true`, { token: await carolToken(), body: { text: 'hi' } }),
+    await callApi(api.url, 'POST', `/api/v1/namespaces/${ns.name}/sessions/bobs/interrupt`, { token: await carolToken() }),
+  ];
+  for (const refused of carolWrites) {
+    expect({ status: refused.status, detail: refused.json.detail }).toEqual({ status: 403, detail: expect.stringContaining('User "claude-api:carol" cannot patch resource "claudesessions"') });
+  }
+  expect((await callApi(api.url, 'GET', `/api/v1/namespaces/${ns.name}/sessions/bobs/messages`, { token: await bobToken() })).json.items).toEqual([]);
+  expect((await callApi(api.url, 'POST', `/api/v1/namespaces/${ns.name}/sessions/bobs/interrupt`, { token: await bobToken() })).status).toBe(202);
+  expect((await callApi(api.url, 'DELETE', `/api/v1/namespaces/${ns.name}/sessions/bobs`, { token: await bobToken() })).status).toBe(202);
 });

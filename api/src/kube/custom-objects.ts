@@ -6,13 +6,14 @@
 // API's own: the token's namespaces already decide what a caller sees (404
 // outside them), a viewer needs no RBAC of its own, and the waits and streams
 // reread objects long after the request that started them.
-import type { ConfigurationOptions, CustomObjectsApi } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type ConfigurationOptions, type CustomObjectsApi } from '@kubernetes/client-node';
 import type { Caller } from '../auth/caller.ts';
 import { group, version, type ResourceMetadata } from '../../../crds/src/claude-task.ts';
 import { asTheApi, type Actors } from './impersonation.ts';
 import type { Page } from './list-cursor.ts';
 
 export const fieldManager = 'claude-operator-api';
+export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 export const tenantAnnotation = 'claude-operator.io/tenant';
 export const submitterAnnotation = 'claude-operator.io/submitted-by';
 
@@ -53,7 +54,7 @@ export interface KindNames {
 export class KubeCustomObjects<T extends KubeObject<Spec>, Spec> implements ObjectStoreApi<T, Spec> {
   protected readonly custom: CustomObjectsApi;
   protected readonly names: KindNames;
-  private readonly actors: Actors;
+  protected readonly actors: Actors;
 
   constructor(custom: CustomObjectsApi, names: KindNames, actors: Actors = asTheApi) {
     this.custom = custom;

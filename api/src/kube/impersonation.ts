@@ -30,15 +30,17 @@ export function impersonationOptions(impersonation: Impersonation, options?: Con
 
 /** What a store needs to write as a caller: the prefix when impersonation is on, nothing when off. */
 export interface Actors {
+  /** Whether requests for callers go as the callers (impersonation on). */
+  impersonates: boolean;
   /** The options for a write by this caller; undefined (the API's own identity) with impersonation off. */
   optionsFor(caller: Caller, options?: ConfigurationOptions): ConfigurationOptions | undefined;
 }
 
 /** Every request as the API's own identity (impersonation off). */
-export const asTheApi: Actors = { optionsFor: (_caller, options) => options };
+export const asTheApi: Actors = { impersonates: false, optionsFor: (_caller, options) => options };
 
 export function actors(config: { API_IMPERSONATION: 'off' | 'on'; API_IMPERSONATION_USER_PREFIX: string }): Actors {
   if (config.API_IMPERSONATION === 'off') return asTheApi;
   const prefix = config.API_IMPERSONATION_USER_PREFIX;
-  return { optionsFor: (caller, options) => impersonationOptions(impersonationOf(caller, prefix), options) };
+  return { impersonates: true, optionsFor: (caller, options) => impersonationOptions(impersonationOf(caller, prefix), options) };
 }

@@ -1,15 +1,13 @@
 // ClaudeTasks through the Kubernetes API (kube/custom-objects.ts), and their cancel.
-import { PatchStrategy, setHeaderOptions, type CustomObjectsApi } from '@kubernetes/client-node';
+import type { CustomObjectsApi } from '@kubernetes/client-node';
 import type { Caller } from '../auth/caller.ts';
 import {
   claudeTaskKind, claudeTaskPlural, group, version, type ClaudeTask, type ClaudeTaskSpec,
 } from '../../../crds/src/claude-task.ts';
-import { fieldManager, KubeCustomObjects, type ObjectStoreApi } from '../kube/custom-objects.ts';
+import { fieldManager, KubeCustomObjects, mergePatch, type ObjectStoreApi } from '../kube/custom-objects.ts';
 import type { Actors } from '../kube/impersonation.ts';
 
 export { fieldManager, submitterAnnotation, tenantAnnotation } from '../kube/custom-objects.ts';
-
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 export interface TaskStoreApi extends ObjectStoreApi<ClaudeTask, ClaudeTaskSpec> {
   /** As the caller when impersonation is on. */
