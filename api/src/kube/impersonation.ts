@@ -32,7 +32,7 @@ export function impersonationOptions(impersonation: Impersonation, options?: Con
 export interface Actors {
   /** Whether requests for callers go as the callers (impersonation on). */
   impersonates: boolean;
-  /** The options for a write by this caller; undefined (the API's own identity) with impersonation off. */
+  /** The options for a write by this caller: with impersonation off, the given ones as they are (the API's own identity). */
   optionsFor(caller: Caller, options?: ConfigurationOptions): ConfigurationOptions | undefined;
 }
 
