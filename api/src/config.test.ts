@@ -23,3 +23,19 @@ test.each(['https://app.example.com/', 'https://app.example.com/ui', '*', 'app.e
     expect(() => parseApiConfig({ ...required, CORS_ALLOWED_ORIGINS: origin })).toThrow(ConfigError);
     expect(() => parseApiConfig({ ...required, CORS_ALLOWED_ORIGINS: origin })).toThrow(/CORS_ALLOWED_ORIGINS\.0: must be an origin/);
   });
+
+test('impersonation is off by default, with the claude-api: prefix', () => {
+  const config = parseApiConfig(required);
+  expect([config.API_IMPERSONATION, config.API_IMPERSONATION_USER_PREFIX]).toEqual(['off', 'claude-api:']);
+  const on = parseApiConfig({ ...required, API_IMPERSONATION: 'on', API_IMPERSONATION_USER_PREFIX: 'tenants/' });
+  expect([on.API_IMPERSONATION, on.API_IMPERSONATION_USER_PREFIX]).toEqual(['on', 'tenants/']);
+});
+
+test.each([
+  ['API_IMPERSONATION', 'true', /API_IMPERSONATION/],
+  ['API_IMPERSONATION_USER_PREFIX', '', /API_IMPERSONATION_USER_PREFIX: must not be empty/],
+  ['API_IMPERSONATION_USER_PREFIX', 'system:claude-api:', /API_IMPERSONATION_USER_PREFIX: must not start with system:/],
+])('%s=%p is refused at startup', (name, value, message) => {
+  expect(() => parseApiConfig({ ...required, [name]: value })).toThrow(ConfigError);
+  expect(() => parseApiConfig({ ...required, [name]: value })).toThrow(message);
+});

@@ -50,6 +50,16 @@ export const ApiConfigSchema = z.object({
   REPORT_PDF_TIMEOUT_SECONDS: z.coerce.number().int().min(5).max(600).default(120),
   /** PDFs printed at once by this replica; more get 429 (each is a browser process). */
   REPORT_PDF_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(2),
+  /**
+   * on: the API writes tasks and sessions as the JWT's subject (Impersonate-User
+   * <prefix><sub>, Impersonate-Group <prefix>tenant:<tenant>), so RBAC, admission
+   * and the audit log see the real user; off: as its own service account.
+   */
+  API_IMPERSONATION: z.enum(['off', 'on']).default('off'),
+  /** Put before every impersonated user and group, like the apiserver's --oidc-username-prefix: a `sub` can never name a real user such as system:admin. */
+  API_IMPERSONATION_USER_PREFIX: z.string().default('claude-api:')
+    .refine((prefix) => prefix !== '', 'must not be empty (a token\'s sub would then name any user of the cluster)')
+    .refine((prefix) => !prefix.startsWith('system:'), 'must not start with system: (reserved for the cluster\'s own users and groups)'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 }).refine((config) => Boolean(config.JWT_HS256_SECRET) !== Boolean(config.JWT_JWKS_URL), {
   message: 'set exactly one of JWT_HS256_SECRET and JWT_JWKS_URL',

@@ -16,6 +16,8 @@ export function queryParameters(schema: z.ZodObject): JsonObject[] {
 }
 
 export const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
+/** 403 of a write: the role (forbidden), or the apiserver (refused-by-cluster: an admission policy, or RBAC for the caller when the API impersonates). */
+export const writeRefused = (role: string) => problem(`${role} Or refused-by-cluster: an admission policy, or Kubernetes RBAC for the caller (API_IMPERSONATION=on), said no; detail is the apiserver's message.`);
 export const json = (description: string, id: string) => ({ description, content: { 'application/json': { schema: ref(id) } } });
 export const rateLimitHeaders = {
   RateLimit: { description: 'What is left of the caller\'s limit, e.g. "default";r=42;t=17 (draft-ietf-httpapi-ratelimit-headers).', schema: { type: 'string' } },

@@ -14,7 +14,7 @@ import { ReportQuerySchema } from './reports/send.ts';
 import { PartialMessageSchema } from './events/partial.ts';
 import { problemKinds, problemTypeBase } from './http/problem.ts';
 import {
-  errors, idempotencyErrors, idempotencyKey, json, mutationErrors, pathParam, problem, queryParameters, ref, streamOperation, type JsonObject,
+  errors, idempotencyErrors, idempotencyKey, json, mutationErrors, pathParam, problem, queryParameters, ref, streamOperation, writeRefused, type JsonObject,
 } from './openapi-parts.ts';
 import { sessionPaths, sessionSchemas } from './sessions/openapi-paths.ts';
 import { UsageQuerySchema, UsageReportSchema, UsageRowSchema } from './usage/schemas.ts';
@@ -59,7 +59,7 @@ export function openApiDocument(options: { maxWaitSeconds: number; messageWaitSe
           responses: {
             200: json('The task ended within ?wait: the task and its full result text.', 'EndedTask'),
             202: { ...json('Accepted; the task is Pending (or still running after ?wait).', 'Task'), headers: { Location: { schema: { type: 'string' } } } },
-            ...errors, 403: problem('The role may not submit.'), ...idempotencyErrors,
+            ...errors, 403: writeRefused('The role may not submit.'), ...idempotencyErrors,
             413: problem('The body is too large.'), 415: problem('The body is not JSON.'), ...mutationErrors,
           },
         },
@@ -72,12 +72,12 @@ export function openApiDocument(options: { maxWaitSeconds: number; messageWaitSe
       [task]: {
         parameters: [namespace, name],
         get: { operationId: 'getTask', responses: { 200: json('The task.', 'Task'), ...errors } },
-        delete: { operationId: 'deleteTask', responses: { 202: { description: 'Deletion started.' }, ...errors, 403: problem('The role may not delete.'), ...mutationErrors } },
+        delete: { operationId: 'deleteTask', responses: { 202: { description: 'Deletion started.' }, ...errors, 403: writeRefused('The role may not delete.'), ...mutationErrors } },
       },
       [`${task}/cancel`]: {
         parameters: [namespace, name],
         post: { operationId: 'cancelTask', parameters: [idempotencyKey],
-          responses: { 202: json('Cancel requested.', 'Task'), ...errors, 403: problem('The role may not cancel.'), ...idempotencyErrors, ...mutationErrors } },
+          responses: { 202: json('Cancel requested.', 'Task'), ...errors, 403: writeRefused('The role may not cancel.'), ...idempotencyErrors, ...mutationErrors } },
       },
       [`${task}/events`]: {
         parameters: [namespace, name],
@@ -127,7 +127,7 @@ export function openApiDocument(options: { maxWaitSeconds: number; messageWaitSe
           responses: {
             202: { ...json('Accepted; the task is Pending.', 'Task'), headers: { Location: { schema: { type: 'string' } } } },
             ...errors, 400: problem('Invalid input, or a parameter is missing, unknown or fails its pattern: `detail` names it.'),
-            403: problem('The role may not submit.'), ...idempotencyErrors, ...mutationErrors,
+            403: writeRefused('The role may not submit.'), ...idempotencyErrors, ...mutationErrors,
           },
         },
       },

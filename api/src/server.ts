@@ -18,6 +18,7 @@ import { RedisRateLimiter } from './http/rate-limit.ts';
 import type { Logger } from '../../packages/platform/src/logger.ts';
 import { ApiMetrics } from './metrics.ts';
 import { PgRedisHistory } from './tasks/history.ts';
+import { actors } from './kube/impersonation.ts';
 import { KubeTasks } from './tasks/kube-tasks.ts';
 import { KubeTemplates } from './templates/kube-templates.ts';
 import { kubeTaskLookup } from './stream/kube-task-lookup.ts';
@@ -61,8 +62,9 @@ export async function startApiServer(options: StartOptions): Promise<ApiServer> 
   redis.on('error', (error) => log.warn({ err: String(error) }, 'Redis connection failed'));
   const metrics = options.metrics ?? new ApiMetrics();
   const version = kubeConfig.makeApiClient(VersionApi);
-  const tasks = new KubeTasks(kubeConfig.makeApiClient(CustomObjectsApi));
-  const sessions = new KubeSessions(kubeConfig.makeApiClient(CustomObjectsApi));
+  const writers = actors(config);
+  const tasks = new KubeTasks(kubeConfig.makeApiClient(CustomObjectsApi), writers);
+  const sessions = new KubeSessions(kubeConfig.makeApiClient(CustomObjectsApi), writers);
   const tickets = options.tickets ?? new RedisStreamTickets(redis);
   // One Pub/Sub connection: ?wait and message wake-ups, and partial messages.
   const channels = new ChannelSubscriber({ redisUrl: config.REDIS_URL, logger: log });

@@ -1,5 +1,6 @@
 // For the API's integration tests: an API server in-process on the test bed, and tokens for it.
 import crypto from 'node:crypto';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { SignJWT } from 'jose';
 import type { Role } from './auth/caller.ts';
 import { parseApiConfig, type ApiConfig } from './config.ts';
@@ -12,13 +13,14 @@ export const testIssuer = 'https://issuer.test';
 export const testAudience = 'claude-operator-api';
 const secret = crypto.randomBytes(32).toString('hex');
 
-export async function startTestApi(env: Record<string, string> = {}): Promise<{ api: ApiServer; config: ApiConfig }> {
+/** The API with the given settings; as the bed's admin unless another kubeconfig (a ServiceAccount's) is given. */
+export async function startTestApi(env: Record<string, string> = {}, options: { kubeConfig?: KubeConfig } = {}): Promise<{ api: ApiServer; config: ApiConfig }> {
   await installCrdsForUse(kubeConfig());
   const config = parseApiConfig({
     PORT: '0', HOST: '127.0.0.1', DATABASE_URL: bedSetting('DATABASE_URL'), REDIS_URL: bedSetting('REDIS_URL'),
     JWT_HS256_SECRET: secret, JWT_ISSUER: testIssuer, JWT_AUDIENCE: testAudience, ...env,
   });
-  const api = await startApiServer({ config, log: makeLogger('api-test', process.env.LOG_LEVEL ?? 'silent'), kubeConfig: kubeConfig() });
+  const api = await startApiServer({ config, log: makeLogger('api-test', process.env.LOG_LEVEL ?? 'silent'), kubeConfig: options.kubeConfig ?? kubeConfig() });
   return { api, config };
 }
 

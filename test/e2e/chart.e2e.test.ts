@@ -4,7 +4,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import type { KubernetesObject, V1Deployment, V1Service } from '@kubernetes/client-node';
+import type { KubernetesObject, V1ClusterRole, V1Deployment, V1Service } from '@kubernetes/client-node';
 import { repoRoot } from '../bed/binaries.ts';
 import { bedSetting, createTestNamespace, kubectl, runTool, type TestNamespace } from '../support/cluster.ts';
 
@@ -48,6 +48,8 @@ test('the rendered manifests are accepted by the apiserver (server-side dry run)
   }
 });
 
+const containerOf = (map: Map<string, KubernetesObject>, name: string) => (map.get(`Deployment/${name}`) as V1Deployment).spec!.template.spec!.containers[0]!;
+
 /** The objects `helm template` renders, by kind and name (read by kubectl, as a client-side dry run). */
 async function renderedObjects(...values: string[]): Promise<Map<string, KubernetesObject>> {
   const rendered = await helm('template', 'sys', chart, '--namespace', 'claude-system', ...required, ...values);
@@ -66,7 +68,6 @@ test('the API: a Deployment and Service of the image, its own ServiceAccount and
   for (const kind of ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Secret', 'Deployment', 'Service']) {
     expect(objects.has(`${kind}/sys-api${kind === 'Secret' ? '-jwt' : ''}`)).toBe(true);
   }
-  const containerOf = (map: Map<string, KubernetesObject>, name: string) => (map.get(`Deployment/${name}`) as V1Deployment).spec!.template.spec!.containers[0]!;
   const container = containerOf(objects, 'sys-api');
   expect(container.args).toEqual(['api/src/main.ts']);
   expect(container.image).toBe(containerOf(objects, 'sys').image);
@@ -87,4 +88,30 @@ test('the API: a Deployment and Service of the image, its own ServiceAccount and
   const both = await helm('template', 'sys', chart, ...required, '--set', 'api.jwt.jwksUrl=https://idp.example.com/jwks.json', '--set', 'api.jwt.hs256SecretName=mine');
   expect(both.code).not.toBe(0);
   expect(both.stderr).toContain('api.jwt: set at most one of jwksUrl and hs256SecretName');
+});
+
+test('api.impersonation: off by default (the API writes as itself); on, the API may only read and impersonate, and a <release>-submitter ClusterRole is there to bind', async () => {
+  const rulesOf = (objects: Map<string, KubernetesObject>, name: string) => (objects.get(`ClusterRole/${name}`) as V1ClusterRole).rules;
+  const envOf = (objects: Map<string, KubernetesObject>) => Object.fromEntries((containerOf(objects, 'sys-api').env ?? []).map((e) => [e.name, e.value]));
+  const off = await renderedObjects();
+  expect(envOf(off)).toMatchObject({ API_IMPERSONATION: 'off', API_IMPERSONATION_USER_PREFIX: 'claude-api:' });
+  expect(rulesOf(off, 'sys-api')?.some((rule) => rule.verbs.includes('impersonate'))).toBe(false);
+  expect(rulesOf(off, 'sys-api')?.some((rule) => rule.verbs.includes('create'))).toBe(true);
+
+  const on = await renderedObjects('--set', 'api.impersonation.enabled=true');
+  expect(envOf(on)).toMatchObject({ API_IMPERSONATION: 'on', API_IMPERSONATION_USER_PREFIX: 'claude-api:' });
+  expect(rulesOf(on, 'sys-api')).toEqual([
+    { apiGroups: ['claude-operator.io'], resources: ['claudetasks', 'claudesessions', 'claudetasktemplates'], verbs: ['get', 'list'] },
+    { apiGroups: [''], resources: ['users', 'groups'], verbs: ['impersonate'] },
+  ]);
+  expect(rulesOf(on, 'sys-submitter')).toEqual([
+    { apiGroups: ['claude-operator.io'], resources: ['claudetasks', 'claudesessions'], verbs: ['create', 'get', 'list', 'watch', 'patch', 'delete'] },
+    { apiGroups: ['claude-operator.io'], resources: ['claudetasktemplates'], verbs: ['get', 'list', 'watch'] },
+  ]);
+
+  for (const prefix of ['', 'system:claude-api:']) {
+    const refused = await helm('template', 'sys', chart, ...required, '--set', 'api.impersonation.enabled=true', '--set-string', `api.impersonation.userPrefix=${prefix}`);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('api.impersonation.userPrefix must be set and must not start with system:');
+  }
 });

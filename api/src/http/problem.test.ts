@@ -18,6 +18,12 @@ describe('problemOf', () => {
       details: { causes: [{ field: 'spec.prompt', message: 'Required value', reason: 'FieldValueRequired' }] } }), 422, 'invalid'],
     [kubeError(403, { kind: 'Status', reason: 'Forbidden', message: 'claudetasks.claude-operator.io "x" is forbidden: ValidatingAdmissionPolicy' }),
       403, 'refused-by-cluster'],
+    // RBAC refusing an impersonated caller: the caller's 403.
+    [kubeError(403, { kind: 'Status', reason: 'Forbidden', message: 'claudetasks.claude-operator.io is forbidden: User "claude-api:bob" cannot create resource "claudetasks" in API group "claude-operator.io" in the namespace "team"' }),
+      403, 'refused-by-cluster'],
+    // The API's own account not allowed to impersonate: a fault of the installation, not of the caller.
+    [kubeError(403, { kind: 'Status', reason: 'Forbidden', message: 'users "claude-api:bob" is forbidden: User "system:serviceaccount:x:api" cannot impersonate resource "users" in API group "" at the cluster scope' }),
+      500, 'internal-error'],
     [kubeError(410, '{"kind":"Status","reason":"Expired"}'), 410, 'gone'],
     [kubeError(500, 'boom'), 503, 'unavailable'],
     [Object.assign(new Error('request entity too large'), { status: 413, type: 'entity.too.large', expose: true }), 413, 'payload-too-large'],

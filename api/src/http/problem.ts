@@ -142,7 +142,7 @@ function httpErrorProblem(error: unknown): Problem | undefined {
 /**
  * A Kubernetes API error (client-node ApiException: `code` and `body`) as the
  * caller should see it: AlreadyExists 409, Invalid 422 with the apiserver's
- * message, Forbidden 403 with it (a ClaudePolicy's admission rule names itself there), NotFound 404; 410 (an expired continue token); others are ours (502-ish: 503).
+ * message, Forbidden 403 with it (a ClaudePolicy's admission rule names itself there; RBAC refusing an impersonated caller), NotFound 404; 410 (an expired continue token); others are ours (502-ish: 503).
  */
 export function kubeProblem(error: unknown): Problem | undefined {
   const candidate = error as { code?: unknown; body?: unknown };
@@ -154,7 +154,10 @@ export function kubeProblem(error: unknown): Problem | undefined {
     case 409: return new Problem('conflict', message ?? 'the resource already exists or was changed concurrently');
     case 410: return new Problem('gone', 'the list cursor has expired; start the listing again');
     case 422: return new Problem('invalid', message, { issues: status?.causes });
-    case 403: return new Problem('refused-by-cluster', message);
+    // The API's own account not allowed to impersonate (the chart's api.impersonation off while the API has it on) is our fault, not the caller's.
+    case 403: return /cannot impersonate/.test(message ?? '')
+      ? new Problem('internal-error', undefined, { cause: error })
+      : new Problem('refused-by-cluster', message);
     case 400: return new Problem('bad-request', message);
     case 429: return new Problem('unavailable', 'the Kubernetes API is throttling requests', { headers: { 'Retry-After': '1' } });
     default: return new Problem('unavailable', 'the Kubernetes API failed', { cause: error });

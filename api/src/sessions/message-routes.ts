@@ -37,6 +37,7 @@ export function messageRoutes(deps: SessionRouteDeps): Router {
     const query = parseOr400(SendMessageQuerySchema, req.query, 'the query', ['query']);
     const idempotencyKey = keyOf(req);
     const session = await deps.sessions.get(namespace, name);
+    await deps.sessions.authorizeChange(namespace, name, caller);
     const phase = session.status?.phase ?? 'Pending';
     if (closedSessionPhases.has(phase)) throw new Problem('conflict', `the session is ${phase}: it takes no more messages`);
     const { text } = parseOr400(SendMessageBodySchema, jsonBody(req), 'the message', ['body']);
@@ -91,6 +92,7 @@ export function messageRoutes(deps: SessionRouteDeps): Router {
     const { namespace, name } = visibleSession(req, res, 'session.interrupt');
     requireSubmitter(callerOf(res), 'sessions');
     const session = await deps.sessions.get(namespace, name);
+    await deps.sessions.authorizeChange(namespace, name, callerOf(res));
     const receivers = await deps.redis.publish(sessionControlChannel(namespace, name), JSON.stringify({ type: 'interrupt' }));
     res.status(202).json({ namespace, name, activeTurn: await activeTurn(deps, session), delivered: receivers > 0 });
   });

@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { ClaudeSessionSpecSchema, ClaudeSessionStatusSchema } from '../../../crds/src/claude-session.ts';
 import {
   errors, idempotencyErrors, idempotencyKey, json, locationHeader, mutationErrors, pathParam, problem, queryParameters, ref, streamOperation,
-  type JsonObject,
+  writeRefused, type JsonObject,
 } from '../openapi-parts.ts';
 import {
   CreateSessionBodySchema, InterruptAnswerSchema, MessageAnswerSchema, MessageListSchema, MessageSchema, MessagesQuerySchema,
@@ -30,6 +30,8 @@ export function sessionPaths(options: { messageWaitSeconds?: number } = {}): Rec
   const sessions = '/api/v1/namespaces/{namespace}/sessions';
   const session = `${sessions}/{name}`;
   const mayNot = problem('The role may not change sessions.');
+  /** Creating and deleting write the ClaudeSession, which the apiserver may refuse. */
+  const writeMayNot = writeRefused('The role may not change sessions.');
   return {
     [sessions]: {
       parameters: [namespace],
@@ -39,7 +41,7 @@ export function sessionPaths(options: { messageWaitSeconds?: number } = {}): Rec
         requestBody: { required: true, content: { 'application/json': { schema: ref('CreateSession') } } },
         responses: {
           202: { ...json('Accepted; the session is Pending.', 'Session'), headers: locationHeader },
-          ...errors, 403: mayNot, ...idempotencyErrors, 413: problem('The body is too large.'), 415: problem('The body is not JSON.'), ...mutationErrors,
+          ...errors, 403: writeMayNot, ...idempotencyErrors, 413: problem('The body is too large.'), 415: problem('The body is not JSON.'), ...mutationErrors,
         },
       },
       get: {
@@ -51,7 +53,7 @@ export function sessionPaths(options: { messageWaitSeconds?: number } = {}): Rec
     [session]: {
       parameters: [namespace, name],
       get: { operationId: 'getSession', responses: { 200: json('The session.', 'Session'), ...errors } },
-      delete: { operationId: 'deleteSession', responses: { 202: { description: 'Deletion started.' }, ...errors, 403: mayNot, ...mutationErrors } },
+      delete: { operationId: 'deleteSession', responses: { 202: { description: 'Deletion started.' }, ...errors, 403: writeMayNot, ...mutationErrors } },
     },
     [`${session}/messages`]: {
       parameters: [namespace, name],

@@ -50,7 +50,7 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
     const caller = callerOf(res);
     const created = await deps.sessions.create(namespace, {
       ...body, annotations: { [tenantAnnotation]: caller.tenant, [submitterAnnotation]: caller.subject.slice(0, 1024) },
-    });
+    }, caller);
     const name = created.metadata.name ?? '';
     contextOf(res).target = { namespace, name };
     res.location(sessionPath(namespace, name));
@@ -72,7 +72,7 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
   router.delete('/namespaces/:namespace/sessions/:name', async (req, res) => {
     const { namespace, name } = visibleObject(req, res, 'session', 'session.delete');
     requireSubmitter(callerOf(res), 'sessions');
-    await deps.sessions.delete(namespace, name);
+    await deps.sessions.delete(namespace, name, callerOf(res));
     res.status(202).json({ namespace, name, deleting: true });
   });
 

@@ -61,7 +61,7 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
     const caller = callerOf(res);
     const created = await deps.tasks.create(namespace, {
       ...body, annotations: { [tenantAnnotation]: caller.tenant, [submitterAnnotation]: caller.subject.slice(0, 1024) },
-    });
+    }, caller);
     const name = created.metadata.name ?? '';
     contextOf(res).target = { namespace, name };
     res.location(taskPath(namespace, name));
@@ -96,13 +96,13 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
     const { namespace, name } = visibleTask(req, res, 'task.cancel');
     requireSubmitter(callerOf(res));
     if (await replayed(deps, req, res)) return;
-    res.status(202).json(taskView(await deps.tasks.cancel(namespace, name)));
+    res.status(202).json(taskView(await deps.tasks.cancel(namespace, name, callerOf(res))));
   });
 
   router.delete('/namespaces/:namespace/tasks/:name', async (req, res) => {
     const { namespace, name } = visibleTask(req, res, 'task.delete');
     requireSubmitter(callerOf(res));
-    await deps.tasks.delete(namespace, name);
+    await deps.tasks.delete(namespace, name, callerOf(res));
     res.status(202).json({ namespace, name, deleting: true });
   });
 

@@ -48,7 +48,7 @@ export function templateRoutes(deps: TemplateRouteDeps): Router {
     const created = await deps.tasks.create(namespace, {
       ...(body.name ? { name: body.name } : {}), ...(body.labels ? { labels: body.labels } : {}), spec,
       annotations: { [tenantAnnotation]: caller.tenant, [submitterAnnotation]: caller.subject.slice(0, 1024) },
-    });
+    }, caller);
     const name = created.metadata.name ?? '';
     contextOf(res).target = { namespace, name };
     res.location(taskPath(namespace, name)).status(202).json(taskView(created));

@@ -1,6 +1,8 @@
-// Who created a task, as the apiserver saw them: a MutatingAdmissionPolicy
-// stamps request.userInfo.username on every ClaudeTask at creation (over any
-// value the request carried), and a ValidatingAdmissionPolicy refuses a create
+// Who created a task or a session, as the apiserver saw them: a
+// MutatingAdmissionPolicy stamps request.userInfo.username on every ClaudeTask
+// and ClaudeSession at creation (over any value the request carried; a REST
+// caller is its impersonated claude-api:<sub> when the API impersonates), and a
+// ValidatingAdmissionPolicy refuses a create
 // whose value is not the requester's and any change of it afterwards, so
 // nobody (the operator and cluster admins included) can set or alter it.
 // Per-user limits count tasks by it. The same for every cluster: the operator
@@ -13,6 +15,7 @@
 import type {
   V1MutatingAdmissionPolicy, V1MutatingAdmissionPolicyBinding, V1ValidatingAdmissionPolicy, V1ValidatingAdmissionPolicyBinding,
 } from '@kubernetes/client-node';
+import { claudeSessionPlural } from '../../../crds/src/claude-session.ts';
 import { claudeTaskPlural, createdByAnnotation, group, version } from '../../../crds/src/claude-task.ts';
 import { managedByLabel, managedByValue } from '../names.ts';
 
@@ -20,7 +23,10 @@ export { createdByAnnotation };
 export const identityObjectName = 'claude-operator.io-created-by';
 
 const metadata = { name: identityObjectName, labels: { [managedByLabel]: managedByValue } };
-const tasks = (operations: string[]) => ({ resourceRules: [{ apiGroups: [group], apiVersions: [version], operations, resources: [claudeTaskPlural] }] });
+// Both kinds are in the one group and version: one rule covers them.
+const tasksAndSessions = (operations: string[]) => ({
+  resourceRules: [{ apiGroups: [group], apiVersions: [version], operations, resources: [claudeTaskPlural, claudeSessionPlural] }],
+});
 const annotation = (object: string) => `${object}.metadata.?annotations[?'${createdByAnnotation}']`;
 
 export interface IdentityObjects {
@@ -39,7 +45,7 @@ export function identityObjects(): IdentityObjects {
       spec: {
         failurePolicy: 'Fail',
         reinvocationPolicy: 'Never',
-        matchConstraints: tasks(['CREATE']),
+        matchConstraints: tasksAndSessions(['CREATE']),
         mutations: [{
           patchType: 'ApplyConfiguration',
           applyConfiguration: {
@@ -55,7 +61,7 @@ export function identityObjects(): IdentityObjects {
       metadata,
       spec: {
         failurePolicy: 'Fail',
-        matchConstraints: tasks(['CREATE', 'UPDATE']),
+        matchConstraints: tasksAndSessions(['CREATE', 'UPDATE']),
         validations: [
           {
             expression: `request.operation != 'CREATE' || ${annotation('object')} == optional.of(request.userInfo.username)`,
@@ -64,7 +70,7 @@ export function identityObjects(): IdentityObjects {
           },
           {
             expression: `request.operation != 'UPDATE' || ${annotation('object')} == ${annotation('oldObject')}`,
-            message: `${createdByAnnotation} names who created the task; it cannot be changed or removed`,
+            message: `${createdByAnnotation} names who created the object; it cannot be changed or removed`,
             reason: 'Forbidden',
           },
         ],
