@@ -45,12 +45,13 @@ export const ClaudeSessionSpecSchema = z.object({
 }).describe('How the session\'s agent runs, and how long it idles. The agent\'s fields are ClaudeTask\'s.');
 
 /**
- * Pending: accepted, no pod yet. Starting: a pod is starting. Ready: the pod waits for
- * messages. Busy: a turn is in flight. Suspended: no pod; the next message starts one.
+ * Pending: accepted, no pod yet. Queued: a ClaudePolicy's maxSessionsPerUser holds it
+ * (no pod; it starts when its creator has room). Starting: a pod is starting. Ready: the
+ * pod waits for messages. Busy: a turn is in flight. Suspended: no pod; the next message starts one.
  * Failed: the session cannot run (a missing Secret, an activation that failed for good).
  * Archived: for good; only the history is left.
  */
-export const sessionPhases = ['Pending', 'Starting', 'Ready', 'Busy', 'Suspended', 'Failed', 'Archived'] as const;
+export const sessionPhases = ['Pending', 'Queued', 'Starting', 'Ready', 'Busy', 'Suspended', 'Failed', 'Archived'] as const;
 export type SessionPhase = (typeof sessionPhases)[number];
 /** Phases that take no more messages (the API answers 409). */
 export const closedSessionPhases: ReadonlySet<string> = new Set(['Failed', 'Archived']);
@@ -61,7 +62,7 @@ export const sessionConditionTypes = ['Ready', 'Suspended'] as const;
 export const SessionUsageSchema = UsageSchema.describe('Tokens, cost and agent turns of every message so far.');
 
 export const ClaudeSessionStatusSchema = z.object({
-  phase: z.enum(sessionPhases).optional().describe('Pending, Starting, Ready, Busy, Suspended, Failed or Archived.'),
+  phase: z.enum(sessionPhases).optional().describe('Pending, Queued, Starting, Ready, Busy, Suspended, Failed or Archived.'),
   reason: z.string().max(1024).optional().describe('Why the session is in its phase, in one CamelCase word.'),
   message: z.string().max(1024).optional().describe('Why the session is in its phase, for people.'),
   conditions: z.array(ConditionSchema).max(16).optional()

@@ -29,9 +29,11 @@ import { SessionWakeSource, sessionController, sessionControllerName } from './s
 import { sessionCopyTarget } from './session/session-copier.ts';
 import { taskController } from './task-controller.ts';
 import { ConcurrencyGate } from './policy/concurrency-gate.ts';
+import { SessionGate } from './policy/session-gate.ts';
 import { PolicyStatusReconciler, policyStatusController } from './policy/policy-status-controller.ts';
 import { jobNameFor } from './names.ts';
 import type { ClaudePolicy } from '../../crds/src/claude-policy.ts';
+import type { ClaudeSession } from '../../crds/src/claude-session.ts';
 import type { ClaudeTask } from '../../crds/src/claude-task.ts';
 import { TaskReconciler } from './task-reconciler.ts';
 import { timedMethods } from './timed.ts';
@@ -138,10 +140,15 @@ async function main(): Promise<void> {
   manager.add(policyStatusController(cache, new PolicyStatusReconciler({
     clients, cache, usage: (query) => store.usage(query), watchNamespace: config.WATCH_NAMESPACE, now: () => new Date(systemClock.now()),
   })));
-  const sessions = new SessionReconciler({
-    clients, cache, db: sessionDb, redis, config, log, recorder, copier: sessionFollower, redisUsers, budgets: gate,
+  const sessionGate = new SessionGate({
+    sessions: () => cache.sessions.list() as unknown as ClaudeSession[],
+    policies: () => cache.policies.list() as unknown as ClaudePolicy[],
+    namespace: (name) => cache.namespaces.get(name),
   });
-  manager.add(sessionController(cache, wake, sessions, config.OPERATOR_WORKERS));
+  const sessions = new SessionReconciler({
+    clients, cache, db: sessionDb, redis, config, log, recorder, copier: sessionFollower, redisUsers, budgets: gate, sessionGate,
+  });
+  manager.add(sessionController(cache, wake, sessions, config.OPERATOR_WORKERS, sessionGate));
 
   let stopping: Promise<void> | undefined;
   const shutdown = (reason: string, code: number) => {

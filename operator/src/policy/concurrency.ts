@@ -35,12 +35,18 @@ export type QueueDecision =
   | { key: string; admit: true }
   | { key: string; admit: false; reason: 'QuotaExceeded'; place: number; message: string };
 
+/** How the messages name what is limited: tasks (maxTasksPerNamespace, maxTasksPerUser), or sessions, whose per-user
+ * limit is maxSessionsPerUser (given as the policy's maxTasksPerUser) and which have no per-namespace one. */
+export interface LimitNames { noun: string; perNamespace: string; perUser: string }
+export const taskLimitNames: LimitNames = { noun: 'tasks', perNamespace: 'maxTasksPerNamespace', perUser: 'maxTasksPerUser' };
+export const sessionLimitNames: LimitNames = { noun: 'sessions', perNamespace: 'maxSessionsPerNamespace', perUser: 'maxSessionsPerUser' };
+
 export function queueOrder(a: TaskForQueue, b: TaskForQueue): number {
   return (b.priority ?? 0) - (a.priority ?? 0) || Date.parse(a.createdAt) - Date.parse(b.createdAt) || a.key.localeCompare(b.key);
 }
 
 /** A decision for each task that is not running, in queue order. */
-export function decideAdmissions(tasks: readonly TaskForQueue[], policies: readonly ConcurrencyPolicy[]): QueueDecision[] {
+export function decideAdmissions(tasks: readonly TaskForQueue[], policies: readonly ConcurrencyPolicy[], names: LimitNames = taskLimitNames): QueueDecision[] {
   const limiting = policies.filter((p) => p.maxTasksPerNamespace !== undefined || p.maxTasksPerUser !== undefined);
   const perNamespace = new Map<string, number>();
   const perUser = new Map<string, number>(); // by policy and user
@@ -72,12 +78,12 @@ export function decideAdmissions(tasks: readonly TaskForQueue[], policies: reado
   function blockedBy(policy: ConcurrencyPolicy, task: TaskForQueue): string | undefined {
     const inNamespace = perNamespace.get(task.namespace) ?? 0;
     if (policy.maxTasksPerNamespace !== undefined && inNamespace >= policy.maxTasksPerNamespace) {
-      return `ClaudePolicy ${policy.name} allows ${policy.maxTasksPerNamespace} running tasks per namespace (maxTasksPerNamespace), ${inNamespace} are running`;
+      return `ClaudePolicy ${policy.name} allows ${policy.maxTasksPerNamespace} running ${names.noun} per namespace (${names.perNamespace}), ${inNamespace} are running`;
     }
     if (task.user === undefined || policy.maxTasksPerUser === undefined) return undefined;
     const ofUser = perUser.get(userKey(policy, task.user)) ?? 0;
     if (ofUser >= policy.maxTasksPerUser) {
-      return `ClaudePolicy ${policy.name} allows ${policy.maxTasksPerUser} running tasks per user (maxTasksPerUser), ${task.user} has ${ofUser}`;
+      return `ClaudePolicy ${policy.name} allows ${policy.maxTasksPerUser} running ${names.noun} per user (${names.perUser}), ${task.user} has ${ofUser}`;
     }
     return undefined;
   }

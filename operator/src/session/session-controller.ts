@@ -2,7 +2,8 @@
 // to a Job or pod the operator made for it, queues the session's key; so does a
 // message on sessionWakeChannel (the API publishes "<namespace>/<name>" after it
 // accepts a message), so a Suspended session starts its next pod at once; and a
-// ClaudePolicy's spec change queues the sessions a spent budget holds.
+// ClaudePolicy's spec change queues the sessions a spent budget holds, and it and
+// a session that stops having a pod queue the sessions maxSessionsPerUser holds.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ClaudeSession } from '../../../crds/src/claude-session.ts';
 import { Redis } from 'ioredis';
@@ -13,6 +14,7 @@ import type { InformerHandlers } from '../kube/informer.ts';
 import type { Cache, ControllerDefinition, WatchSource } from '../manager.ts';
 import { sessionNameAnnotation } from '../names.ts';
 import { generationChanged, keysOfOwner, ownKey } from '../watch-keys.ts';
+import type { SessionGate } from '../policy/session-gate.ts';
 import type { SessionReconciler } from './session-reconciler.ts';
 
 export const sessionControllerName = 'claudesessions';
@@ -56,21 +58,30 @@ function heldByBudget(cache: ClusterCache): string[] {
     .map((session) => `${session.metadata.namespace}/${session.metadata.name}`);
 }
 
+const podlessPhases: ReadonlySet<string> = new Set(['Suspended', 'Queued', 'Failed', 'Archived']);
+
 export function sessionController(cache: ClusterCache, wake: WatchSource<KubernetesObject>, reconciler: Pick<SessionReconciler, 'reconcile'>,
-  workers: number): ControllerDefinition {
+  workers: number, gate?: Pick<SessionGate, 'queuedKeys'>): ControllerDefinition {
   const ownerSessionKey = keysOfOwner({ annotation: sessionNameAnnotation });
+  // A session that no longer has a pod (or goes) may make room under maxSessionsPerUser: the Queued ones are looked at.
+  const sessionKeys = (object: KubernetesObject) => {
+    const session = object as unknown as ClaudeSession;
+    const freesRoom = session.metadata.deletionTimestamp !== undefined || podlessPhases.has(session.status?.phase ?? '');
+    const queued = freesRoom && gate ? gate.queuedKeys().filter((key) => key !== `${session.metadata.namespace}/${session.metadata.name}`) : [];
+    return [...ownKey(object), ...queued];
+  };
   return {
     name: sessionControllerName,
     workers,
     reconcile: (key) => reconciler.reconcile(key),
     watches: [
-      { source: cache.sessions, keysOf: ownKey },
+      { source: cache.sessions, keysOf: sessionKeys },
       { source: cache.jobs, keysOf: ownerSessionKey },
       { source: cache.pods, keysOf: ownerSessionKey },
       { source: cache.pvcs, keysOf: ownerSessionKey },
       { source: wake, keysOf: ownKey },
       // A policy's spec change (a budget raised) may free the sessions a spent budget holds.
-      { source: cache.policies, keysOf: () => heldByBudget(cache), updateMatters: generationChanged },
+      { source: cache.policies, keysOf: () => [...heldByBudget(cache), ...(gate?.queuedKeys() ?? [])], updateMatters: generationChanged },
     ] as ControllerDefinition['watches'],
   };
 }

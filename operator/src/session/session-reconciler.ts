@@ -29,9 +29,10 @@ import type { ReconcileResult } from '../manager.ts';
 import { sessionFinalizerName, sessionJobName, specSecretNameFor } from '../names.ts';
 import type { RunnerRedisUsers } from '../runner-redis-users.ts';
 import type { ConcurrencyGate } from '../policy/concurrency-gate.ts';
+import type { SessionGate } from '../policy/session-gate.ts';
 import { desiredSessionJob, desiredSessionPvc, desiredSessionSecret, operatorMakesPvc, workspacePvcName } from './desired-session.ts';
 import { finalizeSession } from './session-finalizer.ts';
-import { decideSession, lifecycleEventTypes, type ObservedSession } from './session-status.ts';
+import { decideSession, lifecycleEventTypes, queuedStatus, type ObservedSession } from './session-status.ts';
 
 export interface SessionReconcilerDeps {
   clients: KubeClients;
@@ -44,6 +45,8 @@ export interface SessionReconcilerDeps {
   redisUsers?: Pick<RunnerRedisUsers, 'ensureSession' | 'removeSession'> | undefined;
   /** The ClaudePolicies' budgets; without it no budget holds a session. */
   budgets?: Pick<ConcurrencyGate, 'budgetFor'> | undefined;
+  /** The ClaudePolicies' maxSessionsPerUser: an activation's Job is created only through it, when given. */
+  sessionGate?: Pick<SessionGate, 'admit'> | undefined;
   config: OperatorConfig;
   log: Logger;
   now?: () => Date;
@@ -54,6 +57,8 @@ const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const activeResyncMs = 30_000;
 /** A session a spent budget holds is looked at again this often (the period may reset); a policy change wakes it at once. */
 const budgetResyncMs = 60_000;
+/** A Queued session is woken when room frees up (session-controller.ts); this is the fallback. */
+const queuedResyncMs = 30_000;
 
 export class SessionReconciler {
   private readonly deps: SessionReconcilerDeps;
@@ -70,20 +75,27 @@ export class SessionReconciler {
     if (!session.metadata.finalizers?.includes(sessionFinalizerName)) session = await this.setFinalizers(session, [...(session.metadata.finalizers ?? []), sessionFinalizerName]);
     const identity = { namespace, name, uid: session.metadata.uid ?? '' };
 
-    const decision = decideSession(await this.observe(session));
+    const observed = await this.observe(session);
+    const decision = decideSession(observed);
     let status = decision.status;
     if (decision.ensurePvc) await this.createPvc(session);
     const { action } = decision;
     if (action.type === 'activate') {
-      if (!(await this.activate(session, action.activation))) return { requeueAfterMs: 500 };
-      status = { ...status, activations: action.activation, jobName: sessionJobName(name, action.activation) };
+      const activate = () => this.activate(session, action.activation);
+      const admission = this.deps.sessionGate
+        ? await this.deps.sessionGate.admit(session, action.activation, activate)
+        : { admit: true as const, started: await activate() };
+      if (!admission.admit) status = queuedStatus(observed, admission.message);
+      else if (!admission.started) return { requeueAfterMs: 500 };
+      else status = { ...status, activations: action.activation, jobName: sessionJobName(name, action.activation) };
     } else if (action.type === 'stop') {
       await this.stopJob(session);
     } else if (action.type === 'archive') {
       await this.deletePvc(session);
       this.deps.copier.unfollow(identity.uid);
     }
-    if (status.phase === 'Suspended' || status.phase === 'Archived') await this.deleteEndedPods(session);
+    const podless = status.phase === 'Suspended' || status.phase === 'Queued';
+    if (podless || status.phase === 'Archived') await this.deleteEndedPods(session);
     try {
       await this.writeStatus(session, status);
     } catch (error) {
@@ -98,9 +110,10 @@ export class SessionReconciler {
       await this.deps.redisUsers?.ensureSession(identity);
       return { requeueAfterMs: activeResyncMs };
     }
-    // Suspended: its stream is quiet. The copier keeps following until it has every event (the last pod's end).
-    if (status.phase !== 'Suspended' || (await this.streamCopied(session))) this.deps.copier.unfollow(identity.uid);
+    // Suspended or Queued: its stream is quiet. The copier keeps following until it has every event (the last pod's end).
+    if (!podless || (await this.streamCopied(session))) this.deps.copier.unfollow(identity.uid);
     else this.deps.copier.follow(identity);
+    if (status.phase === 'Queued') return { requeueAfterMs: queuedResyncMs };
     if (status.reason === 'BudgetExhausted') return { requeueAfterMs: Math.min(decision.requeueAfterMs ?? budgetResyncMs, budgetResyncMs) };
     return decision.requeueAfterMs === undefined ? {} : { requeueAfterMs: decision.requeueAfterMs };
   }

@@ -164,6 +164,12 @@ function decide(observed: ObservedSession): SessionDecision {
   return suspended(observed, phase);
 }
 
+/** The activation a decision asked for, held by a ClaudePolicy's maxSessionsPerUser: Queued, no pod, the message
+ * giving the limit and the place. The next pass asks again. */
+export function queuedStatus(observed: ObservedSession, message: string): ClaudeSessionStatus {
+  return statusFor(observed, { phase: 'Queued', reason: 'QuotaExceeded', message });
+}
+
 /** Suspended, or Archived once archiveAfterSeconds have passed since the last activity. */
 function suspended(observed: ObservedSession, phase: Phase): SessionDecision {
   const { session, totals, now } = observed;
