@@ -24,7 +24,7 @@ function mayNotImport(forbidden, who) {
 }
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'charts/**', 'crds/**/*.yaml', 'coverage/**'] },
+  { ignores: ['node_modules/**', 'charts/claude-operator/**', 'crds/**/*.yaml', 'coverage/**'] },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -43,7 +43,7 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': mayNotImport(deployables.filter((other) => other !== deployable), `${deployable}/`) },
   })),
   {
-    files: ['crds/**/*.ts', 'packages/**/*.ts'],
+    files: ['crds/**/*.ts', 'charts/**/*.ts', 'packages/**/*.ts'],
     rules: { 'no-restricted-imports': mayNotImport(deployables, 'A shared package') },
   },
 );

@@ -29,7 +29,7 @@ const config = {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/{operator,api,runner,crds,packages,test}/**/*.test.ts', '<rootDir>/*.test.ts'],
+      testMatch: ['<rootDir>/{operator,api,runner,crds,charts,packages,test}/**/*.test.ts', '<rootDir>/*.test.ts'],
       testPathIgnorePatterns: ['\\.(int|e2e)\\.test\\.ts$', '/node_modules/'],
     },
     {

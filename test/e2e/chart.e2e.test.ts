@@ -1,5 +1,6 @@
 // The Helm chart as a user installs it: lint clean, renders with the required
-// values, refuses to render without them, and its manifests pass the
+// values, refuses to render without them or with values its schema refuses
+// (charts/src/values.ts), and its manifests pass the
 // apiserver's validation (server-side dry run).
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -33,6 +34,18 @@ test('without a database or Redis the chart refuses to render, saying which valu
   const rendered = await helm('template', 'x', chart);
   expect(rendered.code).not.toBe(0);
   expect(rendered.stderr).toContain('operator.databaseUrl or operator.databaseUrlSecret is required');
+});
+
+test.each([
+  ['a misspelt key', ['--set', 'operator.replicass=3'], /operator.*replicass/],
+  ['a word where a number goes', ['--set-string', 'operator.replicas=two'], /operator\.replicas|\/operator\/replicas/],
+  ['an unknown Redis user mode', ['--set', 'operator.runnerRedisUsers=some'], /runnerRedisUsers/],
+])('values.schema.json: helm refuses %s before rendering anything, naming the value', async (_case, values, named) => {
+  const rendered = await helm('template', 'x', chart, ...required, ...values);
+  expect(rendered.code).not.toBe(0);
+  expect(rendered.stdout).toBe('');
+  expect(rendered.stderr).toContain('values don\'t meet the specifications of the schema');
+  expect(rendered.stderr).toMatch(named);
 });
 
 test('the rendered manifests are accepted by the apiserver (server-side dry run)', async () => {
@@ -112,6 +125,7 @@ test('api.impersonation: off by default (the API writes as itself); on, the API 
   for (const prefix of ['', 'system:claude-api:']) {
     const refused = await helm('template', 'sys', chart, ...required, '--set', 'api.impersonation.enabled=true', '--set-string', `api.impersonation.userPrefix=${prefix}`);
     expect(refused.code).not.toBe(0);
-    expect(refused.stderr).toContain('api.impersonation.userPrefix must be set and must not start with system:');
+    // values.schema.json refuses it first (the template's own check stays for a schema-less install).
+    expect(refused.stderr).toContain('/api/impersonation/userPrefix');
   }
 });
