@@ -16,6 +16,7 @@ const port = z.number().int().min(1).max(65_535);
 const booleanString = z.union([z.boolean(), z.enum(['true', 'false'])]);
 
 export const ChartValuesSchema = z.strictObject({
+  nameOverride: z.string().max(63).optional().describe('The objects\' base name; the release\'s name by default.'),
   image: z.strictObject({
     repository: z.string().min(1),
     tag: z.string().describe('Defaults to the chart\'s appVersion when empty.'),

@@ -48,6 +48,21 @@ test.each([
   expect(rendered.stderr).toMatch(named);
 });
 
+test('after an install helm prints what to do next, with the release\'s names', async () => {
+  const installed = await helm('install', 'notes', chart, '--dry-run=client', '--namespace', 'claude-system', ...required,
+    '--set', 'api.impersonation.enabled=true', '--set', 'postgres.enabled=true', '--set', 'postgres.image=postgres:17');
+  expect(installed.code).toBe(0);
+  const notes = installed.stdout.slice(installed.stdout.indexOf('NOTES:'));
+  expect(notes).toContain('kubectl -n claude-system rollout status deployment/notes');
+  expect(notes).toContain('kubectl create secret generic anthropic-api-key -n <namespace> --from-literal=api-key=<your key>');
+  expect(notes).toContain('kubectl -n claude-system port-forward service/notes-api 8080:80');
+  expect(notes).toContain('--clusterrole=notes-submitter --group=claude-api:tenant:<tenant>');
+  expect(notes).toContain('the evaluation Postgres keeps its data in an emptyDir');
+  const plain = await helm('install', 'plain', chart, '--dry-run=client', '--namespace', 'claude-system', ...required, '--set', 'api.enabled=false');
+  expect(plain.stdout).not.toContain('port-forward');
+  expect(plain.stdout).not.toContain('emptyDir');
+});
+
 test('the rendered manifests are accepted by the apiserver (server-side dry run)', async () => {
   const rendered = await helm('template', `chart-${ns.name}`, chart, '--namespace', ns.name, ...required);
   expect(rendered.code).toBe(0);
