@@ -15,8 +15,9 @@ export interface ObservedTask {
   now: Date;
   /** The operator's default model, for a spec that names none. */
   defaultModel?: string | undefined;
-  /** A ClaudePolicy holds the task (it has no Job): a concurrency limit (QuotaExceeded, the message gives its place) or a spent budget (BudgetExhausted). */
-  queued?: { reason: 'QuotaExceeded' | 'BudgetExhausted'; message: string } | undefined;
+  /** The gate holds the task (it has no Job): a ClaudePolicy's concurrency limit (QuotaExceeded, the message gives its place), a spent
+   * budget (BudgetExhausted), or the Messages API's rate limit on its API-key Secret (RateLimited, until the reset). */
+  queued?: { reason: 'QuotaExceeded' | 'BudgetExhausted' | 'RateLimited'; message: string } | undefined;
 }
 
 export interface PhaseDecision {
@@ -75,6 +76,20 @@ export function decidePhase({ task, job, pods, queued }: ObservedTask): PhaseDec
   const waiting = runnerState(newestPod(pods))?.waiting;
   if (waiting) return missingApiKeySecret(task, job, waiting.message) ?? { phase: 'Pending', reason: waiting.reason ?? 'Waiting', message: waiting.message ?? 'the pod is waiting' };
   return { phase: 'Pending', reason: 'Starting', message: 'waiting for the pod to start' };
+}
+
+/**
+ * The attempt ended because the Messages API rate-limited it: the Job failed (FailJob on the runner's exit code
+ * rateLimited) and the newest pod's summary says RateLimited; not for a cancel or a timeout. Such a task does not
+ * end: the reconciler runs it again after the reset (task-reconciler.ts). `resetAt`: when the run learnt the limit
+ * resets, if it did.
+ */
+export function rateLimitedAttempt({ task, job, pods }: Pick<ObservedTask, 'task' | 'job' | 'pods'>): { resetAt: string | undefined } | undefined {
+  const failed = jobCondition(job, 'Failed');
+  if (!failed || failed.reason === 'DeadlineExceeded' || task.spec.cancel || job?.metadata?.deletionTimestamp) return undefined;
+  const summary = parseRunnerSummary(runnerState(newestPod(pods))?.terminated?.message);
+  if (summary?.reason !== 'RateLimited') return undefined;
+  return { resetAt: summary.rateLimitResetAt ?? undefined };
 }
 
 /** The kubelet says a Secret is missing; when it is the API key's, say what to create. */
