@@ -95,7 +95,9 @@ test('a task whose run ends on a 429 is not Failed: it waits Queued RateLimited 
   api.rateLimitKey(secretA.key, new Date(Date.now() + 10 * 60_000));
   await tasks.applyTask('gives-up', { prompt: 'a task that meets a long rate limit' });
   const queued = await tasks.taskWhen('gives-up', 'Queued RateLimited after its attempt', queuedRateLimited, 180_000);
-  expect(queued.status?.message).toMatch(/^the Messages API rate-limited the last attempt \(429\); the task runs again after the limit resets at \d{4}-\d\d-\d\dT\S+Z$/);
+  // First the reconciler's word for the attempt that ended, then, once its Job is gone, the gate's for the hold on the Secret.
+  expect(queued.status?.message).toMatch(new RegExp('^(the Messages API rate-limited the last attempt \\(429\\); the task runs again after the limit resets at '
+    + '|the Messages API rate-limits the API key in Secret anthropic-api-key \\(429\\); the task waits until the limit resets at )\\d{4}-\\d\\d-\\d\\dT\\S+Z$'));
   // The limit lifts while the task waits; the operator's hold (60 s for an unknown reset) still decides when it runs.
   api.rateLimitKey(secretA.key, new Date(0));
 
@@ -104,4 +106,13 @@ test('a task whose run ends on a 429 is not Failed: it waits Queued RateLimited 
   // Its history: an attempt that ended RateLimited (exit code 5), then one that succeeded.
   const completions = (await eventsOf(done)).filter((e) => e.type === 'runner.completed').map((e) => [e.outcome, e.reason, e.exitCode]);
   expect(completions).toEqual([['failed', 'RateLimited', 5], ['succeeded', null, 0]]);
+  // The operator said so as the attempt ended (a Normal Event, not a Failed one).
+  const events = await tasks.eventsOf('gives-up');
+  const limited = events.filter((e) => e.reason === 'RateLimited');
+  expect(limited.length).toBeGreaterThan(0);
+  for (const event of limited) {
+    expect(event).toMatchObject({ type: 'Normal',
+      message: expect.stringMatching(/^the Messages API rate-limited the last attempt \(429\); the task runs again after the limit resets at \S+Z$/) });
+  }
+  expect(events.map((e) => e.reason)).not.toContain('Failed');
 }, 600_000);
