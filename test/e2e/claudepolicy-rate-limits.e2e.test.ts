@@ -8,10 +8,14 @@
 //   task with the other Secret runs and succeeds meanwhile. None fails.
 // - A task whose CLI gives up on the 429 at once (retry-after above 60 s) does not
 //   end Failed: it waits Queued RateLimited and runs again after the hold.
-import { expect, test } from '@jest/globals';
-import type { V1Job } from '@kubernetes/client-node';
+// - Under a ClaudePolicy's maxTasksPerNamespace 1, the tasks held until a reset
+//   start after it one at a time, not all at once.
+import crypto from 'node:crypto';
+import { afterAll, expect, test } from '@jest/globals';
+import { CustomObjectsApi, type V1Job } from '@kubernetes/client-node';
 import { terminalPhases, type ClaudeTask } from '../../crds/src/claude-task.ts';
-import { waitFor } from '../support/cluster.ts';
+import { admissionObjectName } from '../../operator/src/policy/admission-objects.ts';
+import { kubeConfig, kubectl, waitFor } from '../support/cluster.ts';
 import { useTaskFixture } from './support/task-fixture.ts';
 
 const keyB = 'key-b';
@@ -19,6 +23,14 @@ const fixture = useTaskFixture('ratelimits', { moreApiKeys: [keyB] });
 /** The fixture's default Secret, which the operator mounts for tasks without spec.apiKeySecretRef. */
 const secretA = { name: 'anthropic-api-key', key: 'test-key' };
 const secretB = 'anthropic-api-key-b';
+
+const custom = () => kubeConfig().makeApiClient(CustomObjectsApi);
+const policies: string[] = [];
+afterAll(async () => {
+  for (const name of policies) {
+    await custom().deleteClusterCustomObject({ group: 'claude-operator.io', version: 'v1alpha1', plural: 'claudepolicies', name }).catch(() => undefined);
+  }
+});
 
 const ended = (task: ClaudeTask) => task.status?.phase !== undefined && terminalPhases.has(task.status.phase);
 const queuedRateLimited = (task: ClaudeTask) => task.status?.phase === 'Queued' && task.status.reason === 'RateLimited';
@@ -36,22 +48,30 @@ async function eventsOf(task: ClaudeTask): Promise<Array<Record<string, unknown>
   return rows.map((row: { data: Record<string, unknown> }) => row.data);
 }
 
+/** Runs a task of key A and rate-limits key A for `forMs` between its two model calls; returns the API's reset
+ * once the task's CLI has reported its retry of the 429 (and so the operator holds the Secret). */
+async function rateLimitWhileRunning(name: string, forMs: number): Promise<Date> {
+  const { tasks, api } = fixture();
+  // One Bash call between two model calls: the limit begins while the task runs, before its second call.
+  const before = api.requests.length;
+  await tasks.applyTask(name, { prompt: '[[scenario:bash {"command":"sleep 5"}]]', allowedTools: ['Bash'] });
+  await waitFor(`${name} made its first model call`, async () => api.requests.slice(before)
+    .some((r) => r.headers['x-api-key'] === secretA.key && r.scenario === 'bash' && r.status === 200), { timeoutMs: 120_000, intervalMs: 100 });
+  const resetAt = new Date(Date.now() + forMs);
+  api.rateLimitKey(secretA.key, resetAt);
+  // The CLI retries the 429 itself and says so (system api_retry); once the copier stored it, the operator holds the Secret.
+  const task = await tasks.getTask(name);
+  await waitFor(`${name} reported its retry of the 429`, async () =>
+    (await eventsOf(task)).some((e) => e.type === 'system' && e.subtype === 'api_retry' && e.error_status === 429), { timeoutMs: 60_000 });
+  expect(Date.now()).toBeLessThan(resetAt.getTime()); // the scenario's premise: the limit is still on
+  return resetAt;
+}
+
 test('while one key is rate-limited, new tasks using its Secret wait Queued RateLimited until the reset and then succeed; another Secret\'s task runs meanwhile', async () => {
-  const { tasks, ns, api } = fixture();
+  const { tasks, ns } = fixture();
   await ns.core.createNamespacedSecret({ namespace: ns.name, body: { metadata: { name: secretB }, stringData: { 'api-key': keyB } } });
 
-  // One Bash call between two model calls: the limit begins while the task runs, before its second call.
-  await tasks.applyTask('first-a', { prompt: '[[scenario:bash {"command":"sleep 5"}]]', allowedTools: ['Bash'] });
-  await waitFor('first-a made its first model call', async () =>
-    api.requests.some((r) => r.headers['x-api-key'] === secretA.key && r.scenario === 'bash' && r.status === 200), { timeoutMs: 120_000, intervalMs: 100 });
-  const resetAt = new Date(Date.now() + 25_000);
-  api.rateLimitKey(secretA.key, resetAt);
-
-  // The CLI retries the 429 itself and says so (system api_retry); once the copier stored it, the operator holds the Secret.
-  const firstA = await tasks.getTask('first-a');
-  await waitFor('first-a reported its retry of the 429', async () =>
-    (await eventsOf(firstA)).some((e) => e.type === 'system' && e.subtype === 'api_retry' && e.error_status === 429), { timeoutMs: 60_000 });
-  expect(Date.now()).toBeLessThan(resetAt.getTime()); // the scenario's premise: the limit is still on
+  const resetAt = await rateLimitWhileRunning('first-a', 25_000);
 
   await tasks.applyTask('held-1', { prompt: 'held task 1' });
   await tasks.applyTask('held-2', { prompt: 'held task 2' });
@@ -116,3 +136,32 @@ test('a task whose run ends on a 429 is not Failed: it waits Queued RateLimited 
   }
   expect(events.map((e) => e.reason)).not.toContain('Failed');
 }, 600_000);
+
+test('under maxTasksPerNamespace 1, the tasks held until the reset start one at a time after it', async () => {
+  const { tasks, ns } = fixture();
+  const policy = `one-${crypto.randomBytes(3).toString('hex')}`;
+  policies.push(policy);
+  await custom().createClusterCustomObject({ group: 'claude-operator.io', version: 'v1alpha1', plural: 'claudepolicies', body: {
+    apiVersion: 'claude-operator.io/v1alpha1', kind: 'ClaudePolicy', metadata: { name: policy },
+    spec: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns.name } }, concurrency: { maxTasksPerNamespace: 1 } },
+  } });
+  await waitFor(`the operator has rendered ${policy}`, async () =>
+    (await kubectl('get', 'validatingadmissionpolicy', admissionObjectName(policy))).code === 0, { timeoutMs: 60_000 });
+
+  await rateLimitWhileRunning('probe', 20_000);
+  const names = ['burst-1', 'burst-2', 'burst-3'];
+  for (const name of names) await tasks.applyTask(name, { prompt: `${name} [[scenario:slow {"tokens":10,"delayMs":150}]]` });
+  for (const name of names) expect((await tasks.taskWhen(name, 'Queued RateLimited', queuedRateLimited)).status?.reason).toBe('RateLimited');
+
+  const finals = await Promise.all(['probe', ...names].map((name) => tasks.taskWhen(name, 'ended', ended, 300_000)));
+  expect(finals.map((t) => t.status?.phase)).toEqual(['Succeeded', 'Succeeded', 'Succeeded', 'Succeeded']);
+  // One at a time: no two Jobs' runs overlap (startTime and completionTime have whole seconds, so a Job that
+  // starts in the second the one before ended does not count as overlapping).
+  const runs = await Promise.all(finals.map(async (t) => {
+    const job = await jobOf(t);
+    return { name: t.metadata.name, start: new Date(job.status!.startTime!).getTime(), end: new Date(job.status!.completionTime!).getTime() };
+  }));
+  const overlapping = runs.flatMap((a, i) => runs.slice(i + 1).filter((b) => a.start < b.end && b.start < a.end).map((b) => `${a.name}+${b.name}`));
+  expect({ overlapping, runs }).toEqual({ overlapping: [], runs });
+}, 600_000);
+
