@@ -66,7 +66,7 @@ export const UsageSchema = z.object({
 export const taskConditionTypes = ['Accepted', 'Running', 'Succeeded', 'Finished'] as const;
 
 export const ClaudeTaskStatusSchema = z.object({
-  phase: z.enum(taskPhases).optional().describe('Pending; Queued (a ClaudePolicy\'s concurrency limit holds it: reason QuotaExceeded, the message gives its place); Running; or how the task ended: Succeeded, Failed, Cancelled, TimedOut.'),
+  phase: z.enum(taskPhases).optional().describe('Pending; Queued (held without a Job: a ClaudePolicy\'s concurrency limit, reason QuotaExceeded, the message gives its place; a spent budget, BudgetExhausted; or the Messages API\'s rate limit on its API-key Secret, RateLimited, until the reset); Running; or how the task ended: Succeeded, Failed, Cancelled, TimedOut.'),
   reason: z.string().max(1024).optional().describe('Why the task is in its phase, in one CamelCase word (e.g. Running, BackoffLimitExceeded, APIKeySecretMissing).'),
   // A list-map keyed by type, as metav1.Condition lists are: a server-side apply owns one condition, not the list.
   conditions: z.array(ConditionSchema).max(16).optional()

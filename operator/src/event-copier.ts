@@ -70,6 +70,8 @@ interface EventCopierCommonOptions {
   /** How long a persisted key outlives the last copy (a task that is never finalized leaves no key behind for ever). */
   persistedKeyTtlSeconds?: number;
   onCopied?: (events: number) => void;
+  /** Each batch once it is stored: for what the operator learns from a running task's events (a 429, rate-limits.ts). */
+  onEvents?: (followed: FollowedTask, events: TaskEventRecord[]) => void;
   /** After a reconnect, before the persisted keys are written again: e.g. the runners' Redis users, which a restarted Redis has lost. */
   onReconnect?: (tasks: FollowedTask[]) => Promise<void>;
 }
@@ -88,7 +90,8 @@ const trimCheckEvery = 500;
 const retryBackoff = { initialMs: 200, maxMs: 5_000 };
 
 export class EventCopier {
-  private readonly options: Required<Omit<EventCopierCommonOptions, 'onCopied' | 'onReconnect'>> & Pick<EventCopierCommonOptions, 'onCopied' | 'onReconnect'>;
+  private readonly options: Required<Omit<EventCopierCommonOptions, 'onCopied' | 'onReconnect' | 'onEvents'>>
+    & Pick<EventCopierCommonOptions, 'onCopied' | 'onReconnect' | 'onEvents'>;
   private readonly target: CopyTarget;
   private readonly redis: Redis;
   private readonly followed = new Map<string, Followed>();
@@ -231,7 +234,10 @@ export class EventCopier {
       }
     }
     const identity = { namespace: task.namespace, name: task.name, uid: task.uid };
-    if (events.length > 0) await this.target.recordEvents(identity, events, this.redis);
+    if (events.length > 0) {
+      await this.target.recordEvents(identity, events, this.redis);
+      this.options.onEvents?.(identity, events);
+    }
     const last = entries.at(-1);
     if (last) task.cursor = last[0];
     const highest = Math.max(task.persisted ?? 0, ...events.map((event) => event.seq));

@@ -36,6 +36,9 @@ import type { ClaudePolicy } from '../../crds/src/claude-policy.ts';
 import type { ClaudeSession } from '../../crds/src/claude-session.ts';
 import type { ClaudeTask } from '../../crds/src/claude-task.ts';
 import { TaskReconciler } from './task-reconciler.ts';
+import { apiKeyRefOf, endedRateLimitedReset, rateLimitResetOf, RateLimitHolds } from './policy/rate-limits.ts';
+import type { FollowedTask } from './event-copier.ts';
+import type { TaskEventRecord } from '../../packages/contracts/src/task-events.ts';
 import { timedMethods } from './timed.ts';
 
 const log = makeLogger('claude-operator');
@@ -116,16 +119,39 @@ async function main(): Promise<void> {
   const recorder = new EventRecorder(clients.core, { onDropped: (count) => log.warn({ count }, 'Events dropped: the apiserver is slower than they come') });
   const wake = new SessionWakeSource({ redisUrl: config.REDIS_URL, log });
   const manager = new Manager({ caches: [cache, wake], metrics, log });
+  // The Messages API's 429s that running tasks report, by API-key Secret (rate-limits.ts): in memory only.
+  const rateLimits = new RateLimitHolds();
+  const apiKeyOf = (task: ClaudeTask) => apiKeyRefOf(task, config.DEFAULT_API_KEY_SECRET);
+  const noticeRateLimits = (followed: FollowedTask, events: TaskEventRecord[]) => {
+    for (const event of events) {
+      const resetAt = rateLimitResetOf(event);
+      if (!resetAt) continue;
+      const task = cache.task(followed.namespace, followed.name);
+      if (task?.metadata.uid !== followed.uid) continue;
+      const apiKey = apiKeyOf(task);
+      const hold = rateLimits.record(apiKey, resetAt, new Date(systemClock.now()));
+      if (hold) {
+        log.info({ task: `${followed.namespace}/${followed.name}`, secret: apiKey.secret, until: hold.until.toISOString() },
+          'the Messages API rate-limits an API key: new tasks using its Secret wait until the reset');
+      }
+    }
+  };
   const gate = new ConcurrencyGate({
     tasks: () => cache.tasks.list() as unknown as ClaudeTask[],
     policies: () => cache.policies.list() as unknown as ClaudePolicy[],
     namespace: (name) => cache.namespaces.get(name),
     hasJob: (task) => cache.job(task.metadata.namespace ?? '', jobNameFor(task.metadata.name ?? '', task.metadata.uid ?? '')) !== undefined,
     spend: (scope, from) => store.spend(scope, from),
+    apiKeyOf,
+    rateLimitHold: (apiKey, now) => rateLimits.holdOn(apiKey, now),
     now: () => new Date(systemClock.now()),
   });
   const tasks = new TaskReconciler({
     clients, cache, store, redis, config, log, recorder, copier: follower, redisUsers, gate,
+    holdRateLimit: (task, resetAt) => {
+      const now = new Date(systemClock.now());
+      return rateLimits.record(apiKeyOf(task), endedRateLimitedReset(resetAt, now), now)?.until;
+    },
   });
   manager.add(taskController(cache, tasks, config.OPERATOR_WORKERS, gate));
   // Few cron tasks and cheap passes: one worker is plenty.
@@ -175,6 +201,7 @@ async function main(): Promise<void> {
   copying.copier = new EventCopier({
     redisUrl: config.REDIS_URL, store, logger: log, maxLength: config.EVENT_STREAM_MAX_LENGTH,
     onCopied: (events) => metrics.eventsCopied.inc(events),
+    onEvents: noticeRateLimits,
     onReconnect: async (tasks) => {
       for (const task of tasks) await redisUsers?.ensure(task);
     },

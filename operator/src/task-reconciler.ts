@@ -10,6 +10,18 @@
 //   subresource, so a crash in between repeats the write instead of losing it.
 // - finalizing: the finalizer is removed only after the final status and every
 //   event are in Postgres.
+// - rate-limited re-run: an attempt that ended because the Messages API
+//   rate-limited it (runner exit code rateLimited, summary reason RateLimited,
+//   task-status.ts rateLimitedAttempt) does not end the task. The pass that
+//   sees it records the hold on the task's API-key Secret (rate-limits.ts),
+//   writes Queued RateLimited, then deletes the Job (Background): the one case
+//   where the operator deletes a Job it made. With the Job gone the task is
+//   admitted again like a new one: the gate holds it until the reset, then a
+//   Job of the same name is created (the spec Secret is reused as it is). The
+//   status is written before the delete, so no pass sees the Job gone and the
+//   task not Queued; a pass that still sees the failed Job repeats the same
+//   steps (idempotent). There is no cap on such re-runs: each waits for a reset
+//   and spec.cancel ends the task as ever.
 import { isDeepStrictEqual } from 'node:util';
 import { PatchStrategy, setHeaderOptions, type CoreV1Event, type V1Job, type V1Pod } from '@kubernetes/client-node';
 import type { Redis } from 'ioredis';
@@ -34,7 +46,7 @@ import { asPermanentApiError, type KubeClients } from './kube-clients.ts';
 import type { Logger } from '../../packages/platform/src/logger.ts';
 import { finalizerName, jobNameFor } from './names.ts';
 import type { TaskStore } from '../../packages/database/src/task-store.ts';
-import { computeStatus, eventTypeFor, failedStatus, ttlDecision, type ObservedTask } from './task-status.ts';
+import { computeStatus, eventTypeFor, failedStatus, rateLimitedAttempt, ttlDecision, type ObservedTask } from './task-status.ts';
 import type { ConcurrencyGate } from './policy/concurrency-gate.ts';
 
 
@@ -49,6 +61,8 @@ export interface TaskReconcilerDeps {
   copier: Pick<EventCopier, 'follow' | 'unfollow'>;
   /** The ClaudePolicies' concurrency limits: a task's Job is created only through it. */
   gate: Pick<ConcurrencyGate, 'admit'>;
+  /** Holds the task's API-key Secret until the reset its rate-limited attempt reported (undefined: when unknown). */
+  holdRateLimit?: (task: ClaudeTask, resetAt: string | undefined) => Date | undefined;
   /** Per-task Redis users for the runners; undefined with RUNNER_REDIS_USERS=shared. */
   redisUsers?: Pick<RunnerRedisUsers, 'ensure' | 'remove'> | undefined;
   config: OperatorConfig;
@@ -104,7 +118,8 @@ export class TaskReconciler {
         if (!admission.admit) {
           const queued = { reason: admission.reason, message: admission.message };
           await this.writeStatus(task, computeStatus({ ...this.observed(task, undefined, []), queued }));
-          return { requeueAfterMs: queuedResyncMs };
+          // A rate limit ends at its reset: the task is looked at then (and the gate's concurrency still bounds what starts).
+          return { requeueAfterMs: admission.reason === 'RateLimited' ? Math.min(admission.retryAfterMs + 100, queuedResyncMs) : queuedResyncMs };
         }
       } catch (error) {
         // Retrying a request the apiserver refused as invalid or forbidden cannot help: the task ends, and says why.
@@ -118,6 +133,8 @@ export class TaskReconciler {
       this.deps.recorder.record(task, 'Normal', 'Cancelling', 'spec.cancel is set: stopping the agent');
     }
     const pods = job ? this.deps.cache.podsOfJob(namespace, jobName) : [];
+    const limited = job && rateLimitedAttempt({ task, job, pods });
+    if (job && limited) return this.rerunAfterRateLimit(task, job, limited.resetAt);
     const waitingForPod = job !== undefined && pods.length === 0 && !jobFinished(job);
     const podRefusal = waitingForPod && job ? await this.podRefusal(job) : undefined;
     const status = computeStatus({ ...this.observed(task, job, pods), podRefusal });
@@ -149,6 +166,23 @@ export class TaskReconciler {
       this.deps.log.warn({ job: `${namespace}/${job.metadata?.name}`, status: statusCode(error) }, 'cannot list the Job\'s FailedCreate events');
       return undefined;
     }
+  }
+
+  /** See the phase contract at the top: hold, Queued RateLimited, then the Job deleted so the gate admits the task anew. */
+  private async rerunAfterRateLimit(task: ClaudeTask, job: V1Job, resetAt: string | undefined): Promise<ReconcileResult> {
+    const namespace = task.metadata.namespace ?? '';
+    const until = this.deps.holdRateLimit?.(task, resetAt);
+    const when = until ? `after the limit resets at ${until.toISOString()}` : 'once the limit resets';
+    const queued = { reason: 'RateLimited' as const, message: `the Messages API rate-limited the last attempt (429); the task runs again ${when}` };
+    await this.writeStatus(task, computeStatus({ ...this.observed(task, undefined, []), queued }));
+    await this.deps.clients.batch.deleteNamespacedJob({ name: job.metadata?.name ?? '', namespace, propagationPolicy: 'Background' })
+      .catch((error: unknown) => {
+        if (statusCode(error) !== 404) throw error;
+      });
+    this.deps.log.info({ task: `${namespace}/${task.metadata.name}`, job: job.metadata?.name, until: until?.toISOString() },
+      'the attempt was rate-limited: the Job is deleted and the task runs again after the reset');
+    this.deps.recorder.record(task, 'Normal', 'RateLimited', queued.message);
+    return { requeueAfterMs: 1_000 };
   }
 
   /** The template read once and resolved (template-resolution.ts); the result goes to status at once, and later passes run it (asResolved). */

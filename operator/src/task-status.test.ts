@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import type { ClaudeTask } from '../../crds/src/claude-task.ts';
-import { computeStatus, decidePhase, eventTypeFor, failedStatus, formatDuration, ttlDecision } from './task-status.ts';
+import { computeStatus, decidePhase, eventTypeFor, failedStatus, formatDuration, rateLimitedAttempt, ttlDecision } from './task-status.ts';
 
 const now = new Date('2026-01-01T00:10:00Z');
 const task = (spec: Partial<ClaudeTask['spec']> = {}, status?: ClaudeTask['status']): ClaudeTask => ({
@@ -200,5 +200,25 @@ describe('ttlDecision', () => {
     ['no completion time: counted from now', 30, undefined, { action: 'wait', afterMs: 30_000 }],
   ] as const)('%s', (_name, ttl, completed, expected) => {
     expect(ttlDecision(ttl, completed, now)).toEqual(expected);
+  });
+});
+
+describe('rateLimitedAttempt', () => {
+  const limited = (resetAt: string | null) => JSON.stringify({ outcome: 'failed', exitCode: 5, reason: 'RateLimited', rateLimitResetAt: resetAt,
+    message: 'The Messages API rate-limited the run (429) and the CLI gave up retrying: API Error: Request rejected (429)' });
+  const failedJob = job({ conditions: [cond('Failed', 'PodFailurePolicy')] });
+  const ended = (message: string) => [pod('Failed', terminatedRunner(5, message))];
+  test.each<[string, ClaudeTask, V1Job, V1Pod[], { resetAt: string | undefined } | undefined]>([
+    ['a Job failed on a RateLimited attempt, with the reset', task(), failedJob, ended(limited('2026-01-01T00:10:30.000Z')),
+      { resetAt: '2026-01-01T00:10:30.000Z' }],
+    ['a Job failed on a RateLimited attempt, reset unknown', task(), failedJob, ended(limited(null)), { resetAt: undefined }],
+    ['a Job failed for another reason', task(), failedJob, [pod('Failed', terminatedRunner(1, summary))], undefined],
+    ['a Job failed without a pod to tell', task(), failedJob, [], undefined],
+    ['a Job past its deadline', task(), job({ conditions: [cond('Failed', 'DeadlineExceeded')] }), ended(limited(null)), undefined],
+    ['a cancelled task', task({ cancel: true }), failedJob, ended(limited(null)), undefined],
+    ['a Job being deleted', task(), { ...failedJob, metadata: { ...failedJob.metadata, deletionTimestamp: now } }, ended(limited(null)), undefined],
+    ['a Job still running', task(), job({ active: 1 }), [pod('Running')], undefined],
+  ])('%s', (_name, t, j, pods, expected) => {
+    expect(rateLimitedAttempt({ task: t, job: j, pods })).toEqual(expected);
   });
 });

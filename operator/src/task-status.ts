@@ -15,8 +15,9 @@ export interface ObservedTask {
   now: Date;
   /** The operator's default model, for a spec that names none. */
   defaultModel?: string | undefined;
-  /** A ClaudePolicy holds the task (it has no Job): a concurrency limit (QuotaExceeded, the message gives its place) or a spent budget (BudgetExhausted). */
-  queued?: { reason: 'QuotaExceeded' | 'BudgetExhausted'; message: string } | undefined;
+  /** The gate holds the task (it has no Job): a ClaudePolicy's concurrency limit (QuotaExceeded, the message gives its place), a spent
+   * budget (BudgetExhausted), or the Messages API's rate limit on its API-key Secret (RateLimited, until the reset). */
+  queued?: { reason: 'QuotaExceeded' | 'BudgetExhausted' | 'RateLimited'; message: string } | undefined;
   /** The job controller's latest FailedCreate message for the Job while it has no pod: the apiserver refuses the pod
    * (a ResourceQuota, Pod Security, a webhook), and the Job keeps trying. */
   podRefusal?: string | undefined;
@@ -91,6 +92,20 @@ function podRefused(jobControllerMessage: string): PhaseDecision {
     return { phase: 'Pending', reason: 'QuotaExceeded', message: `a ResourceQuota refuses the task's pod (${retrying}): ${why}` };
   }
   return { phase: 'Pending', reason: 'PodRejected', message: `the apiserver refuses the task's pod (${retrying}): ${why}` };
+}
+
+/**
+ * The attempt ended because the Messages API rate-limited it: the Job failed (FailJob on the runner's exit code
+ * rateLimited) and the newest pod's summary says RateLimited; not for a cancel or a timeout. Such a task does not
+ * end: the reconciler runs it again after the reset (task-reconciler.ts). `resetAt`: when the run learnt the limit
+ * resets, if it did.
+ */
+export function rateLimitedAttempt({ task, job, pods }: Pick<ObservedTask, 'task' | 'job' | 'pods'>): { resetAt: string | undefined } | undefined {
+  const failed = jobCondition(job, 'Failed');
+  if (!failed || failed.reason === 'DeadlineExceeded' || task.spec.cancel || job?.metadata?.deletionTimestamp) return undefined;
+  const summary = parseRunnerSummary(runnerState(newestPod(pods))?.terminated?.message);
+  if (summary?.reason !== 'RateLimited') return undefined;
+  return { resetAt: summary.rateLimitResetAt ?? undefined };
 }
 
 /** The kubelet says a Secret is missing; when it is the API key's, say what to create. */

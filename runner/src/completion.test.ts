@@ -63,11 +63,34 @@ describe('completionOf', () => {
     ['a CLI that cannot start', { result: undefined, process: { ...cleanExit, exitCode: null, spawnError: new Error('spawn ENOENT') } },
       2, /could not be started \(\/bin\/claude\): spawn ENOENT/, null],
     ['an api run without an answer', { result: undefined, process: undefined }, 1, /without an answer/, null],
+    // The CLI's result when a 429 ended the run (observed, CLI 2.1.328: retry-after above 60 s, or retries spent).
+    ['a 429 the CLI gave up on at once', { result: { subtype: 'success', isError: true, apiErrorStatus: 429, structuredOutput: undefined, usage: {},
+      text: 'API Error: Request rejected (429) · Number of requests has exceeded your rate limit.' }, process: { ...cleanExit, exitCode: 1 } },
+    5, /^The Messages API rate-limited the run \(429\) and the CLI gave up retrying: API Error: Request rejected \(429\)/, 'RateLimited'],
+    ['a 429 after the CLI\'s retries', { rateLimitRetryDue: new Date('2026-12-02T14:00:30.000Z'), result: { subtype: 'success', isError: true,
+      apiErrorStatus: 429, structuredOutput: undefined, usage: {}, text: 'API Error: Request rejected (429)' }, process: { ...cleanExit, exitCode: 1 } },
+    5, /gave up retrying \(last retry was due at 2026-12-02T14:00:30\.000Z\)/, 'RateLimited'],
+    ['a 529 (not a rate limit)', { result: { subtype: 'success', isError: true, apiErrorStatus: 529, structuredOutput: undefined, usage: {},
+      text: 'API Error: Repeated 529 Overloaded errors' }, process: { ...cleanExit, exitCode: 1 } }, 1, /^Claude failed: API Error: Repeated 529/, null],
   ];
 
   it.each(failures)('fails on %s', (_name, overrides, exitCode, message, reason) => {
     const completed = completionOf(run(overrides));
     expect(completed).toMatchObject({ outcome: 'failed', exitCode, reason, result: null, sessionId: 's-1' });
     expect(completed.message).toMatch(message);
+  });
+});
+
+describe('completionOf and the rate-limit reset', () => {
+  const limited = { subtype: 'success', isError: true, apiErrorStatus: 429, structuredOutput: undefined, usage: {}, text: 'API Error: Request rejected (429)' };
+  it.each([
+    ['the last retry\'s due time, when the CLI retried', new Date('2026-12-02T14:00:30.000Z'), '2026-12-02T14:00:30.000Z'],
+    ['null, when it gave up at once', undefined, null],
+  ])('says %s', (_name, due, resetAt) => {
+    expect(completionOf(run({ result: limited, rateLimitRetryDue: due, process: { ...cleanExit, exitCode: 1 } })).rateLimitResetAt).toBe(resetAt);
+  });
+
+  it('keeps no reset on other outcomes', () => {
+    expect(completionOf(run({ rateLimitRetryDue: new Date() }))).not.toHaveProperty('rateLimitResetAt');
   });
 });

@@ -13,6 +13,8 @@ export interface EngineRunOutcome {
   expectsStructuredOutput: boolean;
   /** The stop signal (SIGTERM) came before the run ended. */
   stopped: boolean;
+  /** When the CLI's last retry after a 429 was due (CliRunSummary.rateLimitRetryDue). */
+  rateLimitRetryDue?: Date | undefined;
   /** The CLI's exit; undefined for the api engine. */
   process?: {
     exitCode: number | null;
@@ -56,6 +58,13 @@ export function completionOf(run: EngineRunOutcome): RunnerCompletedEvent {
     return done('failed', runnerExitCodes.budgetExceeded,
       `Claude stopped when the run had cost ${result.usage.costUSD ?? 'more than the budget in'} US dollars (spec.maxBudgetUSD) without finishing.`,
       'BudgetExceeded');
+  }
+  if (result?.apiErrorStatus === 429) {
+    // Its own exit code: not final for the task, the operator runs it again once the API-key's limit resets.
+    const resetAt = run.rateLimitRetryDue?.toISOString() ?? null;
+    return { ...done('failed', runnerExitCodes.rateLimited,
+      `The Messages API rate-limited the run (429) and the CLI gave up retrying${resetAt ? ` (last retry was due at ${resetAt})` : ''}: ${result.text ?? 'no message'}`,
+      'RateLimited'), rateLimitResetAt: resetAt };
   }
   if (result?.subtype === 'error_max_turns') {
     return done('failed', runnerExitCodes.taskFailed,

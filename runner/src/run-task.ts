@@ -175,6 +175,7 @@ async function startCli(options: CliContext, task: CliAgent, args: string[], std
     result: run.summary.result,
     expectsStructuredOutput: task.spec.jsonSchema !== undefined,
     stopped: run.stopped,
+    rateLimitRetryDue: run.summary.rateLimitRetryDue,
     process: { exitCode: run.exitCode, signal: run.signal, spawnError: run.spawnError, stderrTail: run.stderrTail, cliPath: config.cliPath },
   };
 }

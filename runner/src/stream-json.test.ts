@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { CliRunSummary, formatUsd, malformedLineKeep, parseLine, StreamJsonReader } from './stream-json.ts';
+import { CliRunSummary, formatUsd, malformedLineKeep, parseLine, rateLimitRetryDue, StreamJsonReader } from './stream-json.ts';
 
 const init = { type: 'system', subtype: 'init', session_id: 'sess-1', cwd: '/w', model: 'claude-opus-5-5' };
 const result = {
@@ -122,5 +122,35 @@ describe('formatUsd', () => {
     [-1, undefined], [Number.NaN, undefined], ['1', undefined],
   ])('%p → %p', (value, expected) => {
     expect(formatUsd(value)).toBe(expected);
+  });
+});
+
+describe('rateLimitRetryDue', () => {
+  const now = new Date('2026-12-02T14:00:00.000Z');
+  // As the CLI 2.1.328 prints it when the API answers 429 with retry-after (test/scripted-api/README.md).
+  const apiRetry = { type: 'system', subtype: 'api_retry', attempt: 1, max_retries: 10, retry_delay_ms: 29_969, error_status: 429, error: 'rate_limit' };
+  it.each<[string, Record<string, unknown>, string | undefined]>([
+    ['a 429 retry: now plus its delay', apiRetry, '2026-12-02T14:00:29.969Z'],
+    ['a retry of a 500', { ...apiRetry, error_status: 500, error: 'server_error' }, undefined],
+    ['a retry of a 529', { ...apiRetry, error_status: 529, error: 'overloaded' }, undefined],
+    ['a 429 retry without a delay', { ...apiRetry, retry_delay_ms: undefined }, undefined],
+    ['a 429 retry with a negative delay', { ...apiRetry, retry_delay_ms: -5 }, undefined],
+    ['a 429 retry with a delay that is not a number', { ...apiRetry, retry_delay_ms: '30000' }, undefined],
+    ['another system event', { ...apiRetry, subtype: 'status' }, undefined],
+    ['the result of a 429', { type: 'result', subtype: 'success', is_error: true, api_error_status: 429 }, undefined],
+  ])('%s', (_name, event, due) => {
+    expect(rateLimitRetryDue(event as { type: string }, now)?.toISOString()).toBe(due);
+  });
+
+  it('is kept by CliRunSummary: the last 429 retry, with the API error status of the result', () => {
+    let clock = now;
+    const summary = new CliRunSummary(() => clock);
+    summary.observe(apiRetry);
+    clock = new Date('2026-12-02T14:00:30.000Z');
+    summary.observe({ ...apiRetry, attempt: 2, retry_delay_ms: 31_000 });
+    summary.observe({ type: 'system', subtype: 'api_retry', error_status: 500, retry_delay_ms: 600 });
+    summary.observe({ type: 'result', subtype: 'success', is_error: true, api_error_status: 429, result: 'API Error: Request rejected (429)' });
+    expect(summary.rateLimitRetryDue?.toISOString()).toBe('2026-12-02T14:01:01.000Z');
+    expect(summary.result).toMatchObject({ isError: true, apiErrorStatus: 429 });
   });
 });

@@ -56,6 +56,8 @@ export interface CliResult {
   /** With --json-schema: the validated object (the CLI's `structured_output`), else undefined. */
   structuredOutput: unknown;
   usage: TaskUsage;
+  /** The HTTP status of the API error that ended the run (the CLI's `api_error_status`, e.g. 429), else undefined. */
+  apiErrorStatus?: number | undefined;
 }
 
 /** Follows the events of one CLI run and keeps what the terminal event needs. */
@@ -64,9 +66,18 @@ export class CliRunSummary {
   /** The model the init event names. */
   model: string | undefined;
   result: CliResult | undefined;
+  /** When the CLI's last retry after a 429 was due (see rateLimitRetryDue); the API's reset as far as the run knows. */
+  rateLimitRetryDue: Date | undefined;
+  private readonly now: () => Date;
+
+  constructor(now: () => Date = () => new Date()) {
+    this.now = now;
+  }
 
   observe(event: TaskEvent): void {
     if (typeof event.session_id === 'string' && event.session_id !== '') this.sessionId = event.session_id;
+    const due = rateLimitRetryDue(event, this.now());
+    if (due) this.rateLimitRetryDue = due;
     if (event.type === 'system' && event.subtype === 'init' && typeof event.model === 'string' && event.model !== '') this.model = event.model;
     if (event.type === 'result') this.result = resultOf(event);
   }
@@ -79,7 +90,21 @@ function resultOf(event: TaskEvent): CliResult {
     text: typeof event.result === 'string' ? event.result : undefined,
     structuredOutput: event.structured_output ?? undefined,
     usage: usageOf(event),
+    apiErrorStatus: Number.isSafeInteger(event.api_error_status) ? event.api_error_status as number : undefined,
   };
+}
+
+/**
+ * The CLI (2.1.x) announces each retry of a failed request as
+ * `{"type":"system","subtype":"api_retry","attempt","max_retries","retry_delay_ms","error_status":429,"error":"rate_limit"}`
+ * and then waits retry_delay_ms (for a 429: the API's retry-after plus some jitter; it does not retry at all
+ * when retry-after is above 60 s). For a 429: when that retry is due, seen at `now`; else undefined.
+ */
+export function rateLimitRetryDue(event: TaskEvent, now: Date): Date | undefined {
+  if (event.type !== 'system' || event.subtype !== 'api_retry' || event.error_status !== 429) return undefined;
+  const delayMs = event.retry_delay_ms;
+  if (typeof delayMs !== 'number' || !Number.isFinite(delayMs) || delayMs < 0) return undefined;
+  return new Date(now.getTime() + delayMs);
 }
 
 const count = (value: unknown) => (Number.isSafeInteger(value) && (value as number) >= 0 ? (value as number) : undefined);

@@ -262,6 +262,19 @@ export function usageFor(request: MessagesRequest, outputChars: number): Usage {
   };
 }
 
+/** A 429 for a key whose request limit is spent until `resetAt` (epoch ms), with the headers
+ * the real API sends: `retry-after` in whole seconds (rounded up, at least 1) and the reset
+ * as RFC 3339 in `anthropic-ratelimit-requests-reset`. */
+export function keyRateLimitPlan(resetAt: number, now: number): ErrorPlan {
+  const retryAfter = Math.max(1, Math.ceil((resetAt - now) / 1000));
+  return errorPlan(429, 'rate_limit_error', 'Number of request tokens has exceeded your per-minute rate limit (scripted, per key).', {
+    'retry-after': String(retryAfter),
+    'anthropic-ratelimit-requests-limit': '50',
+    'anthropic-ratelimit-requests-remaining': '0',
+    'anthropic-ratelimit-requests-reset': new Date(resetAt).toISOString(),
+  });
+}
+
 export function errorPlan(status: number, type: string, message: string, headers: Record<string, string> = {}): ErrorPlan {
   return { kind: 'error', status, body: errorBody(type, message), headers };
 }

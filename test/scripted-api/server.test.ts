@@ -141,3 +141,30 @@ test('close() is idempotent and ends a slow stream', async () => {
   await Promise.all([slowApi.close(), slowApi.close()]);
   await expect(response.text()).rejects.toThrow();
 });
+
+describe('rateLimitKey', () => {
+  test('answers every message request with that key 429 with retry-after and the reset until then; other keys answer normally', async () => {
+    const limited = await startScriptedApi({ apiKey: ['key-a', 'key-b'] });
+    try {
+      const resetAt = new Date(Date.now() + 30_000);
+      limited.rateLimitKey('key-a', resetAt);
+      const send = (key: string) => fetch(`${limited.url}/v1/messages`, {
+        method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key }, body: JSON.stringify(promptRequest('hello')),
+      });
+      const a = await send('key-a');
+      expect(a.status).toBe(429);
+      expect(Number(a.headers.get('retry-after'))).toBeGreaterThanOrEqual(29);
+      expect(Number(a.headers.get('retry-after'))).toBeLessThanOrEqual(30);
+      expect(a.headers.get('anthropic-ratelimit-requests-reset')).toBe(resetAt.toISOString());
+      expect(await a.json()).toMatchObject({ type: 'error', error: { type: 'rate_limit_error' } });
+      expect((await send('key-b')).status).toBe(200);
+      expect((await send('key-c')).status).toBe(401);
+      limited.rateLimitKey('key-a', new Date(Date.now() - 1));
+      expect((await send('key-a')).status).toBe(200);
+      expect(limited.requests.map((r) => r.scenario)).toEqual(['key-rate-limited', 'answer', 'bad-key', 'answer']);
+    } finally {
+      await limited.close();
+    }
+  });
+});
+

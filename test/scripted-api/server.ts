@@ -8,14 +8,15 @@ import zlib from 'node:zlib';
 import { attemptKey, isSideRequest } from './conversation.ts';
 import { errorBody, type MessagesRequest } from './messages-api.ts';
 import { estimateTokens, formatSse, renderEvents, renderMessage } from './render.ts';
-import { errorPlan, planResponse, scenarioOf, type ErrorPlan, type MessagePlan } from './scenarios.ts';
+import { errorPlan, keyRateLimitPlan, planResponse, scenarioOf, type ErrorPlan, type MessagePlan } from './scenarios.ts';
 
 export interface ScriptedApiOptions {
   /** 0 or absent: a free port. */
   port?: number;
   host?: string;
-  /** When set, requests with another x-api-key (or Authorization: Bearer) get a 401. */
-  apiKey?: string;
+  /** When set, requests with another x-api-key (or Authorization: Bearer) get a 401;
+   * a list accepts each of its keys (for tests of two API-key Secrets). */
+  apiKey?: string | string[];
 }
 
 export interface RecordedRequest {
@@ -26,7 +27,7 @@ export interface RecordedRequest {
   /** Parsed JSON body; undefined for an empty or unparsable body. */
   body: MessagesRequest | undefined;
   /** The scenario that answered (the directive's name, `answer` without one), or: `side`
-   * (a request without tools), `bad-key`, `invalid` (unparsable body), `count-tokens`,
+   * (a request without tools), `bad-key`, `key-rate-limited` (see rateLimitKey), `invalid` (unparsable body), `count-tokens`,
    * `hello` (the CLI's connectivity check), `not-found`. */
   scenario: string;
   status: number;
@@ -40,6 +41,12 @@ export interface ScriptedApi {
   port: number;
   /** Every request so far, oldest first; the array keeps growing. */
   requests: RecordedRequest[];
+  /** From now until `resetAt`, every POST /v1/messages with this key gets a 429
+   * rate_limit_error with `retry-after` (whole seconds left, at least 1) and
+   * `anthropic-ratelimit-requests-reset` (RFC 3339), whatever the scenario, as the
+   * real API answers a key whose request limit is spent; other keys answer normally.
+   * Calling it again replaces the key's reset time; a past `resetAt` lifts the limit. */
+  rateLimitKey(apiKey: string, resetAt: Date): void;
   /** Idempotent; ends open streams. */
   close(): Promise<void>;
 }
@@ -52,6 +59,8 @@ export async function startScriptedApi(options: ScriptedApiOptions = {}): Promis
   const host = options.host ?? '127.0.0.1';
   const requests: RecordedRequest[] = [];
   const attempts = new Map<string, number>();
+  const acceptedKeys = options.apiKey === undefined ? undefined : [options.apiKey].flat();
+  const keyResets = new Map<string, number>();
   let messageCount = 0;
 
   const server = http.createServer((req, res) => {
@@ -92,9 +101,17 @@ export async function startScriptedApi(options: ScriptedApiOptions = {}): Promis
       sendJson(res, 404, errorBody('not_found_error', `scripted API has no ${route}`));
       return;
     }
-    if (options.apiKey !== undefined && presentedKey(req.headers) !== options.apiKey) {
+    const key = presentedKey(req.headers);
+    if (acceptedKeys !== undefined && (key === undefined || !acceptedKeys.includes(key))) {
       record(body, 'bad-key', 401);
       sendJson(res, 401, errorBody('authentication_error', 'invalid x-api-key'));
+      return;
+    }
+    const resetAt = key === undefined ? undefined : keyResets.get(key);
+    if (pathname === '/v1/messages' && resetAt !== undefined && resetAt > time) {
+      const plan = keyRateLimitPlan(resetAt, time);
+      record(body, 'key-rate-limited', plan.status);
+      sendJson(res, plan.status, plan.body, plan.headers);
       return;
     }
     if (body === undefined || bodyError !== undefined) {
@@ -110,9 +127,9 @@ export async function startScriptedApi(options: ScriptedApiOptions = {}): Promis
 
     let priorAttempts = 0;
     if (!isSideRequest(body)) {
-      const key = attemptKey(body, headerValue(req.headers['x-claude-code-session-id']));
-      priorAttempts = attempts.get(key) ?? 0;
-      attempts.set(key, priorAttempts + 1);
+      const attempt = attemptKey(body, headerValue(req.headers['x-claude-code-session-id']));
+      priorAttempts = attempts.get(attempt) ?? 0;
+      attempts.set(attempt, priorAttempts + 1);
     }
     let plan: MessagePlan | ErrorPlan;
     try {
@@ -149,6 +166,9 @@ export async function startScriptedApi(options: ScriptedApiOptions = {}): Promis
     url: `http://${urlHost}:${port}`,
     port,
     requests,
+    rateLimitKey(apiKey, resetAt) {
+      keyResets.set(apiKey, resetAt.getTime());
+    },
     close() {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());

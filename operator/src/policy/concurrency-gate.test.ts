@@ -3,6 +3,7 @@ import type { V1Namespace } from '@kubernetes/client-node';
 import type { ClaudePolicy } from '../../../crds/src/claude-policy.ts';
 import type { ClaudeTask } from '../../../crds/src/claude-task.ts';
 import { ConcurrencyGate, type GateWorld } from './concurrency-gate.ts';
+import { RateLimitHolds } from './rate-limits.ts';
 
 const task = (name: string, extra: { namespace?: string; phase?: string; reason?: string; priority?: number; created?: string; user?: string } = {}): ClaudeTask => ({
   apiVersion: 'claude-operator.io/v1alpha1', kind: 'ClaudeTask',
@@ -133,5 +134,30 @@ describe('ConcurrencyGate', () => {
     expect(gate.allQueuedKeys()).toEqual(['team-a/waiting']);
     policies.push(policy('budget', { budgets: [{ scope: 'Namespace', period: 'Daily', maxTokens: 10 }] }));
     expect(gate.queuedKeys()).toEqual(['team-a/waiting']);
+  });
+
+  test('a task whose API-key Secret is rate-limited waits Queued RateLimited until the reset, before any budget or limit; other Secrets start', async () => {
+    const tasks = [task('a'), task('b')];
+    const { view, reads } = world(tasks, [policy('budget', { budgets: [{ scope: 'Namespace', period: 'Daily', maxCostUSD: '10' }] })]);
+    const holds = new RateLimitHolds();
+    holds.record({ namespace: 'team-a', secret: 'key-a' }, new Date(now.getTime() + 20_000), now);
+    const gate = new ConcurrencyGate({
+      ...view, rateLimitHold: (key, at) => holds.holdOn(key, at),
+      apiKeyOf: (t) => ({ namespace: t.metadata.namespace ?? '', secret: t.metadata.name === 'a' ? 'key-a' : 'key-b' }),
+    });
+    const started: string[] = [];
+    const held = await gate.admit(tasks[0]!, async () => { started.push('a'); });
+    expect(held).toEqual({ key: 'team-a/a', admit: false, reason: 'RateLimited', retryAfterMs: 20_000,
+      message: 'the Messages API rate-limits the API key in Secret key-a (429); the task waits until the limit resets at 2026-12-15T12:00:20.000Z' });
+    expect(reads).toEqual([]); // the ledger is not read for a task that cannot start anyway
+    expect((await gate.admit(tasks[1]!, async () => { started.push('b'); })).admit).toBe(true);
+    expect(started).toEqual(['b']);
+  });
+
+  test('a rate-limited task does not take a place in the concurrency queue', async () => {
+    const tasks = [task('held', { phase: 'Queued', reason: 'RateLimited', created: '2026-01-01T00:00:00Z' }), task('next', { created: '2026-01-01T00:00:01Z' })];
+    const { view } = world(tasks, [policy('one', { concurrency: { maxTasksPerNamespace: 1 } })]);
+    const gate = new ConcurrencyGate(view);
+    expect((await gate.admit(tasks[1]!, async () => undefined)).admit).toBe(true);
   });
 });

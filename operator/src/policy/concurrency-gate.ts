@@ -18,6 +18,10 @@
 // concurrency queue. One that starts gets what is left as its cap. Two tasks
 // admitted at once may each get the whole rest: the cap bounds each run, and the
 // next task sees what they spent.
+//
+// Rate limits come before both (rate-limits.ts): a task whose API-key Secret the
+// Messages API rate-limits (a run saw its 429) waits Queued (RateLimited) until
+// the reset, with or without any ClaudePolicy, and is woken then.
 import type { V1Namespace } from '@kubernetes/client-node';
 import type { ClaudePolicy } from '../../../crds/src/claude-policy.ts';
 import { terminalPhases, type ClaudeTask } from '../../../crds/src/claude-task.ts';
@@ -25,6 +29,7 @@ import { applicableRules, budgetRules, decideBudget, periodStart, type BudgetDec
 import { decideAdmissions, type ConcurrencyPolicy, type QueueDecision, type TaskForQueue } from './concurrency.ts';
 import { createdByAnnotation } from './identity-objects.ts';
 import { selectorMatches } from './label-selector.ts';
+import { decideRateLimit, type ApiKeyRef, type Hold } from './rate-limits.ts';
 
 /** What the gate reads: the operator's caches. */
 export interface GateWorld {
@@ -35,13 +40,18 @@ export interface GateWorld {
   hasJob(task: ClaudeTask): boolean;
   /** What a namespace or a user spent from a UTC day on: the usage ledger. */
   spend(scope: { namespace: string } | { user: string }, from: Date): Promise<Spend>;
+  /** The task's API-key Secret (spec.apiKeySecretRef or the operator's default). */
+  apiKeyOf?(task: ClaudeTask): ApiKeyRef;
+  /** The rate-limit hold on an API-key Secret, if one is in force (RateLimitHolds). */
+  rateLimitHold?(key: ApiKeyRef, now: Date): Hold | undefined;
   now(): Date;
 }
 
 export type Admission =
   | { key: string; admit: true; /** The budgets' rest: the cap the task runs with (with its own spec.maxBudgetUSD, the smaller). */ remainingUSD?: string }
   | Exclude<QueueDecision, { admit: true }>
-  | { key: string; admit: false; reason: 'BudgetExhausted'; message: string };
+  | { key: string; admit: false; reason: 'BudgetExhausted'; message: string }
+  | { key: string; admit: false; reason: 'RateLimited'; message: string; /** The reset: wake the task then. */ retryAfterMs: number };
 
 /** Creates the task's Job; `remainingUSD` is the budgets' rest, for its cap. */
 export type StartTask = (remainingUSD: string | undefined) => Promise<void>;
@@ -65,6 +75,10 @@ export class ConcurrencyGate {
    */
   async admit(task: ClaudeTask, startTask: StartTask): Promise<Admission> {
     const key = keyOf(task);
+    if (!this.started.has(key)) {
+      const rateLimit = this.rateLimitOf(task);
+      if (!rateLimit.admit) return { key, ...rateLimit };
+    }
     // Started already (the cache lags behind its Job): what it spends since must not turn it back to Queued.
     const budget = this.started.has(key) ? { admit: true as const } : await this.budgetOf(task);
     if (!budget.admit) return { key, ...budget };
@@ -78,6 +92,13 @@ export class ConcurrencyGate {
     this.lock = turn.catch(() => undefined);
     const decision = await turn;
     return decision.admit ? { ...decision, ...remaining } : decision;
+  }
+
+  private rateLimitOf(task: ClaudeTask): ReturnType<typeof decideRateLimit> {
+    if (!this.world.apiKeyOf || !this.world.rateLimitHold) return { admit: true };
+    const now = this.world.now();
+    const apiKey = this.world.apiKeyOf(task);
+    return decideRateLimit(apiKey, this.world.rateLimitHold(apiKey, now), now);
   }
 
   private async budgetOf(task: ClaudeTask): Promise<BudgetDecision> {
@@ -130,8 +151,9 @@ export class ConcurrencyGate {
       if (ended || hasJob) this.started.delete(key);
       if (ended) continue;
       const running = hasJob || this.started.has(key);
-      // Waiting: no Job, not cancelled, not being deleted, not held by a budget (the one asking counts, whatever its cached state).
-      if (!running && key !== self && (task.spec.cancel || task.metadata.deletionTimestamp || task.status?.reason === 'BudgetExhausted')) continue;
+      // Waiting: no Job, not cancelled, not being deleted, not held by a budget or a rate limit (the one asking counts, whatever its cached state).
+      if (!running && key !== self && (task.spec.cancel || task.metadata.deletionTimestamp
+        || task.status?.reason === 'BudgetExhausted' || task.status?.reason === 'RateLimited')) continue;
       queue.push({
         key, namespace, name: task.metadata.name ?? '', running,
         ...(task.metadata.annotations?.[createdByAnnotation] ? { user: task.metadata.annotations[createdByAnnotation] } : {}),

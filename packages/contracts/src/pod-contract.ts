@@ -89,9 +89,13 @@ export const runnerExitCodes = {
   workspaceFailed: 3,
   /** The run cost more than spec.maxBudgetUSD. A retry would spend it again. */
   budgetExceeded: 4,
+  /** The Messages API answered 429 (rate limited) and the CLI gave up retrying. The operator holds the task's
+   * API-key Secret until the reset and runs the task again after it (operator/src/policy/rate-limits.ts). */
+  rateLimited: 5,
   /** Stopped by SIGTERM (cancel, timeout, eviction): 128 + 15, as a shell would report it. */
   cancelled: 143,
 } as const;
 
-/** Exits after which another attempt cannot help, so the Job fails at once: the same input fails the same way, a spent budget stays spent. */
-export const finalExitCodes = [runnerExitCodes.invalid, runnerExitCodes.budgetExceeded];
+/** Exits after which another attempt cannot help, so the Job fails at once: the same input fails the same way, a spent budget stays spent.
+ * rateLimited too: an attempt at once would meet the same 429, so the Job ends and the operator starts a new one after the reset. */
+export const finalExitCodes = [runnerExitCodes.invalid, runnerExitCodes.budgetExceeded, runnerExitCodes.rateLimited];

@@ -40,8 +40,10 @@ export type TaskUsage = z.infer<typeof UsageSchema>;
  * - BudgetExceeded: the run cost more than spec.maxBudgetUSD (the CLI's error_max_budget_usd).
  * - MaxTurnsExceeded: spec.maxTurns ran out (error_max_turns).
  * - StructuredOutputMissing: spec.jsonSchema was given, but Claude returned no output matching it.
+ * - RateLimited: the Messages API answered 429 and the CLI gave up retrying (exit code rateLimited); not final:
+ *   the operator runs the task again after the reset.
  */
-export const completionReasons = ['BudgetExceeded', 'MaxTurnsExceeded', 'StructuredOutputMissing'] as const;
+export const completionReasons = ['BudgetExceeded', 'MaxTurnsExceeded', 'StructuredOutputMissing', 'RateLimited'] as const;
 export type CompletionReason = (typeof completionReasons)[number];
 
 /** The runner's own event types start with this; every other type is the CLI's. */
@@ -99,6 +101,9 @@ export const RunnerCompletedEventSchema = z.object({
   sessionId: z.string().nullable(),
   /** The model the CLI's init event names (engine api: the model it called); null before the engine started. */
   model: z.string().nullable(),
+  /** reason RateLimited only: when the API said the limit resets (RFC 3339), as far as the run learnt it
+   * (the CLI's last api_retry for a 429: its time plus retry_delay_ms); null when the CLI gave up at once. */
+  rateLimitResetAt: z.string().nullable().optional(),
 });
 
 /** How a session's turn ended. */

@@ -23,6 +23,8 @@ export const TerminationSummarySchema = z.object({
   result: z.string().nullable(),
   resultTruncated: z.boolean(),
   attempt: z.number().int().nullable(),
+  /** reason RateLimited: when the limit resets, if the run learnt it (task-events.ts). */
+  rateLimitResetAt: z.string().nullable().optional(),
   /** The seq of the terminal event when it was written, else the last one written. */
   lastSeq: z.number().int(),
   /** Events Redis never got (0 unless Redis stayed unreachable through the flush wait). */
@@ -42,6 +44,8 @@ export const RunnerSummarySchema = z.object({
   model: z.string().nullish(),
   /** Why an attempt failed, when the runner can tell (e.g. BudgetExceeded). */
   reason: z.string().nullish(),
+  /** reason RateLimited: when the limit resets (RFC 3339), if the run learnt it. */
+  rateLimitResetAt: z.string().nullish(),
   // The runner writes usage in the status's own shape, so it is copied as is.
   usage: UsageSchema.nullish(),
 }).loose();

@@ -24,6 +24,8 @@ type FixtureOptions = {
   redisUrl?: string;
   /** More settings for the operator, e.g. DEFAULT_MODEL. */
   operatorEnv?: OperatorOptions['env'];
+  /** Keys the scripted API accepts besides the default Secret's `test-key` (for Secrets of a test's own). */
+  moreApiKeys?: string[];
 };
 
 /** For a test file or a describe: a fixture of its own, set up with its operator started before the tests and
@@ -48,7 +50,7 @@ export function useTaskFixture(namespacePrefix: string, options: FixtureOptions 
 export async function setUpTaskFixture(namespacePrefix: string, options: FixtureOptions = {}): Promise<TaskFixture> {
   // Every kind: the operator caches cron tasks and ClaudePolicies too.
   await installCrdsForUse(kubeConfig());
-  const api = await startScriptedApi({ apiKey: 'test-key' });
+  const api = await startScriptedApi({ apiKey: ['test-key', ...(options.moreApiKeys ?? [])] });
   // Restricted: every task pod the operator makes must pass the profile to be admitted.
   const ns = await createTestNamespace(namespacePrefix, { 'pod-security.kubernetes.io/enforce': 'restricted' });
   await ns.core.createNamespacedSecret({ namespace: ns.name, body: { metadata: { name: 'anthropic-api-key' }, stringData: { 'api-key': 'test-key' } } });
