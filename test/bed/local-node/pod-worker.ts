@@ -61,6 +61,12 @@ export class PodWorker {
   /** Stops the containers: SIGTERM, then SIGKILL after the grace period. */
   stop(graceSeconds: number, ended?: { reason: string; message: string }): Promise<void> {
     this.stopRequested ??= { graceSeconds, ...ended };
+    // As the kubelet does on activeDeadlineSeconds: the pod is Failed with the reason at once, while its containers
+    // stop; otherwise a container's exit reported first says Failed without one.
+    if (ended && !this.record.ended) {
+      this.record.ended = { ...ended };
+      void this.report();
+    }
     for (const wake of this.wakers) wake();
     for (const child of this.processes.values()) signalGroup(child, 'SIGTERM');
     const killTimer = setTimeout(() => {
