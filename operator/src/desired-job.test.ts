@@ -34,6 +34,15 @@ describe('desiredJob', () => {
       kind: 'ClaudeTask', name: 'fix-bug', uid: '1111-2222', controller: true, blockOwnerDeletion: true })]);
   });
 
+  test('without Kueue the Job runs at once; with a LocalQueue it is created suspended with Kueue\'s label, for Kueue to admit', () => {
+    const plain = desiredJob(task(), config);
+    expect(plain.spec?.suspend).toBeUndefined();
+    expect(plain.metadata?.labels?.['kueue.x-k8s.io/queue-name']).toBeUndefined();
+    const queued = desiredJob(task(), config, { kueueQueue: 'claude' });
+    expect(queued.spec?.suspend).toBe(true);
+    expect(queued.metadata?.labels).toMatchObject({ 'kueue.x-k8s.io/queue-name': 'claude', ...plain.metadata?.labels });
+  });
+
   test.each([
     ['defaults', {}, { backoffLimit: 0, activeDeadlineSeconds: 3600 }],
     ['retries and timeout', { retries: 2, timeoutSeconds: 60 }, { backoffLimit: 2, activeDeadlineSeconds: 60 }],

@@ -69,7 +69,12 @@ export function desiredSpecSecret(task: ClaudeTask, config: Pick<OperatorConfig,
   };
 }
 
-export function desiredJob(task: ClaudeTask, config: OperatorConfig): V1Job {
+/** Kueue's label naming the LocalQueue that admits a Job (sigs.k8s.io/kueue jobframework). */
+export const kueueQueueLabel = 'kueue.x-k8s.io/queue-name';
+
+/** `kueueQueue`: a ClaudePolicy selecting the namespace leaves admission to Kueue (spec.kueue.localQueueName). The Job
+ * is then created suspended with Kueue's label, and Kueue unsuspends it once its ClusterQueue has room. */
+export function desiredJob(task: ClaudeTask, config: OperatorConfig, { kueueQueue }: { kueueQueue?: string | undefined } = {}): V1Job {
   const { spec } = task;
   const name = jobNameFor(task.metadata.name ?? '', task.metadata.uid ?? '');
   const template = agentPodTemplate({
@@ -93,8 +98,12 @@ export function desiredJob(task: ClaudeTask, config: OperatorConfig): V1Job {
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: { name, namespace: task.metadata.namespace, labels: labels(task), annotations: annotations(task), ownerReferences: [ownerReference(task)] },
+    metadata: {
+      name, namespace: task.metadata.namespace, labels: { ...labels(task), ...(kueueQueue ? { [kueueQueueLabel]: kueueQueue } : {}) },
+      annotations: annotations(task), ownerReferences: [ownerReference(task)],
+    },
     spec: {
+      ...(kueueQueue ? { suspend: true } : {}),
       backoffLimit: spec.retries ?? 0,
       activeDeadlineSeconds: spec.timeoutSeconds ?? config.DEFAULT_TIMEOUT_SECONDS,
       // No ttlSecondsAfterFinished: the operator deletes the task itself (spec.ttlSecondsAfterFinished) once its

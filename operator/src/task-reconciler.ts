@@ -60,7 +60,7 @@ export interface TaskReconcilerDeps {
   /** Copies running tasks' events to Postgres as they come. */
   copier: Pick<EventCopier, 'follow' | 'unfollow'>;
   /** The ClaudePolicies' concurrency limits: a task's Job is created only through it. */
-  gate: Pick<ConcurrencyGate, 'admit'>;
+  gate: Pick<ConcurrencyGate, 'admit' | 'kueueQueueFor'>;
   /** Holds the task's API-key Secret until the reset its rate-limited attempt reported (undefined: when unknown). */
   holdRateLimit?: (task: ClaudeTask, resetAt: string | undefined) => Date | undefined;
   /** Per-task Redis users for the runners; undefined with RUNNER_REDIS_USERS=shared. */
@@ -254,7 +254,7 @@ export class TaskReconciler {
     await this.deps.clients.core.createNamespacedSecret({ namespace, body: secret }).catch((error: unknown) => {
       if (statusCode(error) !== 409) throw asPermanentApiError(error, `creating Secret ${secret.metadata?.name}`);
     });
-    const job = desiredJob(task, this.deps.config);
+    const job = desiredJob(task, this.deps.config, { kueueQueue: this.deps.gate.kueueQueueFor(namespace) });
     try {
       const created = await this.deps.clients.batch.createNamespacedJob({ namespace, body: job });
       this.deps.log.info({ task: `${namespace}/${task.metadata.name}`, job: created.metadata?.name }, 'job created');

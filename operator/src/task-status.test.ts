@@ -58,6 +58,16 @@ describe('decidePhase', () => {
     expect(status.conditions?.find((c) => c.type === 'Accepted')).toMatchObject({ status: 'True', reason: 'JobCreated' });
   });
 
+  test('a Job Kueue has not admitted yet waits for it, saying which LocalQueue; once Kueue unsuspends it, it runs', () => {
+    const held = job({}, { suspend: true });
+    held.metadata = { ...held.metadata, labels: { 'kueue.x-k8s.io/queue-name': 'claude' } };
+    expect(decidePhase({ task: task(), job: held, pods: [], now })).toEqual({
+      phase: 'Pending', reason: 'WaitingForKueue', message: 'the Job waits for Kueue to admit it (LocalQueue claude)' });
+    const admitted = { ...held, spec: { ...held.spec!, suspend: false } };
+    expect(decidePhase({ task: task(), job: admitted, pods: [pod('Running')], now })).toMatchObject({ phase: 'Running' });
+    expect(decidePhase({ task: task({ cancel: true }), job: held, pods: [], now })).toMatchObject({ phase: 'Cancelled' });
+  });
+
   test('a refusal the pod has since got past, or one of a finished Job, is history', () => {
     const refusal = 'Error creating: pods "t-abc" is forbidden: exceeded quota: pods';
     expect(decidePhase({ task: task(), job: job(), pods: [pod('Running')], now, podRefusal: refusal })).toMatchObject({ phase: 'Running' });

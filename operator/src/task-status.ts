@@ -3,7 +3,7 @@
 // termination messages. Pure; the clock comes in as `now`.
 import type { V1Job, V1JobCondition, V1Pod } from '@kubernetes/client-node';
 import { terminalPhases, type ClaudeTask, type ClaudeTaskStatus, type Condition, type TaskPhase } from '../../crds/src/claude-task.ts';
-import { apiKeyVolumeName } from './desired-job.ts';
+import { apiKeyVolumeName, kueueQueueLabel } from './desired-job.ts';
 import { runnerContainerName } from '../../packages/contracts/src/pod-contract.ts';
 import { parseRunnerSummary, type RunnerSummary } from '../../packages/contracts/src/termination-summary.ts';
 
@@ -77,6 +77,10 @@ export function decidePhase({ task, job, pods, queued, podRefusal }: ObservedTas
   if (!job) return { phase: 'Pending', reason: 'Creating', message: 'creating the Job' };
   if (running) return { phase: 'Running', reason: 'Running', message: 'the agent is running' };
   if (pods.length === 0 && podRefusal) return podRefused(podRefusal);
+  const kueueQueue = job.metadata?.labels?.[kueueQueueLabel];
+  if (job.spec?.suspend && kueueQueue && pods.length === 0) {
+    return { phase: 'Pending', reason: 'WaitingForKueue', message: `the Job waits for Kueue to admit it (LocalQueue ${kueueQueue})` };
+  }
   const waiting = runnerState(newestPod(pods))?.waiting;
   if (waiting) return missingApiKeySecret(task, job, waiting.message) ?? { phase: 'Pending', reason: waiting.reason ?? 'Waiting', message: waiting.message ?? 'the pod is waiting' };
   return { phase: 'Pending', reason: 'Starting', message: 'waiting for the pod to start' };

@@ -39,6 +39,19 @@ function world(tasks: ClaudeTask[], policies: ClaudePolicy[], namespaces: Record
 }
 
 describe('ConcurrencyGate', () => {
+  test('the LocalQueue of the first policy (by name) selecting the namespace with kueue set; none without one', () => {
+    const { view } = world([], [
+      policy('z-queue', { namespaceSelector: {}, kueue: { localQueueName: 'z' } }),
+      policy('a-queue', { namespaceSelector: { matchLabels: { team: 'a' } }, kueue: { localQueueName: 'team-a' } }),
+      policy('limits', { namespaceSelector: {}, concurrency: { maxTasksPerNamespace: 1 } }),
+    ], { 'ns-a': { team: 'a' }, 'ns-b': { team: 'b' } });
+    const gate = new ConcurrencyGate(view);
+    expect(gate.kueueQueueFor('ns-a')).toBe('team-a');
+    expect(gate.kueueQueueFor('ns-b')).toBe('z');
+    expect(new ConcurrencyGate(world([], [policy('limits', { namespaceSelector: {}, concurrency: { maxTasksPerNamespace: 1 } })]).view)
+      .kueueQueueFor('ns-a')).toBeUndefined();
+  });
+
   test('without a limiting policy every task starts at once', async () => {
     const { view } = world([task('a'), task('b')], [policy('rules-only', { admission: { allowedModels: ['x'] } })]);
     const gate = new ConcurrencyGate(view);

@@ -189,6 +189,14 @@ export class ConcurrencyGate {
     return selectorMatches(policy.spec.namespaceSelector, labels ?? { 'kubernetes.io/metadata.name': namespace });
   }
 
+  /** The LocalQueue of the first (by name) policy selecting the namespace with spec.kueue: Kueue admits its tasks'
+   * Jobs, and the operator's own concurrency limits step aside for that policy. */
+  kueueQueueFor(namespace: string): string | undefined {
+    return this.world.policies()
+      .filter((policy) => policy.spec.kueue && this.selects(policy, namespace))
+      .sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''))[0]?.spec.kueue?.localQueueName;
+  }
+
   /** Keys of the tasks waiting Queued: to look at again when room may have freed up (a task ended). Without any
    * policy that limits or budgets there is nothing to wait for, and no task is looked at. */
   queuedKeys(): string[] {
