@@ -28,7 +28,7 @@ import { terminalPhases, type ClaudeTask } from '../../../crds/src/claude-task.t
 import { applicableRules, budgetRules, decideBudget, periodStart, type BudgetDecision, type BudgetPeriod, type BudgetScope, type Spend } from './budget.ts';
 import { decideAdmissions, type ConcurrencyPolicy, type QueueDecision, type TaskForQueue } from './concurrency.ts';
 import { createdByAnnotation } from './identity-objects.ts';
-import { selectorMatches } from './label-selector.ts';
+import { policySelects } from './label-selector.ts';
 import { decideRateLimit, type ApiKeyRef, type Hold } from './rate-limits.ts';
 
 /** What the gate reads: the operator's caches. */
@@ -184,9 +184,7 @@ export class ConcurrencyGate {
   }
 
   private selects(policy: ClaudePolicy, namespace: string): boolean {
-    const labels = this.world.namespace(namespace)?.metadata?.labels;
-    // A namespace not in the cache yet: its labels are unknown; only a selector-less policy selects it for sure.
-    return selectorMatches(policy.spec.namespaceSelector, labels ?? { 'kubernetes.io/metadata.name': namespace });
+    return policySelects(policy, namespace, this.world.namespace(namespace));
   }
 
   /** The LocalQueue of the first (by name) policy selecting the namespace with spec.kueue: Kueue admits its tasks'

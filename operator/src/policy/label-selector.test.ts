@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
-import type { LabelSelector } from '../../../crds/src/claude-policy.ts';
-import { selectorMatches } from './label-selector.ts';
+import type { ClaudePolicy, LabelSelector } from '../../../crds/src/claude-policy.ts';
+import { policySelects, selectorMatches } from './label-selector.ts';
 
 describe('selectorMatches', () => {
   const labels = { team: 'a', tier: 'prod' };
@@ -27,5 +27,22 @@ describe('selectorMatches', () => {
   test('a namespace without labels is selected only by selectors that need none', () => {
     expect(selectorMatches({ matchExpressions: [{ key: 'team', operator: 'DoesNotExist' }] }, undefined)).toBe(true);
     expect(selectorMatches({ matchLabels: { team: 'a' } }, undefined)).toBe(false);
+  });
+});
+
+describe('policySelects', () => {
+  const policy = (namespaceSelector?: ClaudePolicy['spec']['namespaceSelector']): ClaudePolicy =>
+    ({ apiVersion: 'claude-operator.io/v1alpha1', kind: 'ClaudePolicy', metadata: { name: 'p' }, spec: { ...(namespaceSelector ? { namespaceSelector } : {}) } }) as ClaudePolicy;
+  const cached = { metadata: { name: 'team-a', labels: { 'kubernetes.io/metadata.name': 'team-a', team: 'a' } } };
+
+  test('reads the cached namespace\'s labels', () => {
+    expect(policySelects(policy({ matchLabels: { team: 'a' } }), 'team-a', cached)).toBe(true);
+    expect(policySelects(policy({ matchLabels: { team: 'b' } }), 'team-a', cached)).toBe(false);
+  });
+
+  test('a namespace not cached yet is known only by its name label', () => {
+    expect(policySelects(policy(), 'new', undefined)).toBe(true);
+    expect(policySelects(policy({ matchLabels: { 'kubernetes.io/metadata.name': 'new' } }), 'new', undefined)).toBe(true);
+    expect(policySelects(policy({ matchLabels: { team: 'a' } }), 'new', undefined)).toBe(false);
   });
 });

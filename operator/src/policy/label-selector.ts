@@ -1,7 +1,8 @@
 // Does a metav1.LabelSelector select these labels? As the apiserver reads one:
 // every matchLabels entry and every matchExpressions requirement must hold, and
 // an empty (or absent) selector selects everything. Pure.
-import type { LabelSelector } from '../../../crds/src/claude-policy.ts';
+import type { V1Namespace } from '@kubernetes/client-node';
+import type { ClaudePolicy, LabelSelector } from '../../../crds/src/claude-policy.ts';
 
 export function selectorMatches(selector: LabelSelector | undefined, labels: Readonly<Record<string, string>> | undefined): boolean {
   const have = labels ?? {};
@@ -17,4 +18,11 @@ export function selectorMatches(selector: LabelSelector | undefined, labels: Rea
     }
   }
   return true;
+}
+
+/** Does the policy's namespaceSelector select this namespace, read from the cache? A namespace not in the
+ * cache yet has unknown labels: only its name label is sure, so only a selector-less policy (or one on that
+ * label) selects it. */
+export function policySelects(policy: ClaudePolicy, namespace: string, cached: V1Namespace | undefined): boolean {
+  return selectorMatches(policy.spec.namespaceSelector, cached?.metadata?.labels ?? { 'kubernetes.io/metadata.name': namespace });
 }

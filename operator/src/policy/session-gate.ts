@@ -15,7 +15,7 @@ import type { ClaudePolicy } from '../../../crds/src/claude-policy.ts';
 import type { ClaudeSession } from '../../../crds/src/claude-session.ts';
 import { createdByAnnotation } from '../../../crds/src/claude-task.ts';
 import { decideAdmissions, sessionLimitNames, type ConcurrencyPolicy, type TaskForQueue } from './concurrency.ts';
-import { selectorMatches } from './label-selector.ts';
+import { policySelects } from './label-selector.ts';
 
 export interface SessionGateWorld {
   sessions(): ClaudeSession[];
@@ -95,8 +95,7 @@ export class SessionGate {
       if (max === undefined) return [];
       return [{
         name: policy.metadata.name ?? '',
-        selects: (namespace) => selectorMatches(policy.spec.namespaceSelector,
-          this.world.namespace(namespace)?.metadata?.labels ?? { 'kubernetes.io/metadata.name': namespace }),
+        selects: (namespace) => policySelects(policy, namespace, this.world.namespace(namespace)),
         maxTasksPerUser: max,
       }];
     });
