@@ -114,6 +114,7 @@ async function main(): Promise<void> {
     metrics: (resource) => ({
       event: (type) => metrics.watchEvents.inc({ resource, type }),
       relist: (reason) => metrics.relists.inc({ resource, reason }),
+      watchRestart: (outcome) => metrics.watchRestarts.inc({ resource, outcome }),
     }),
   });
   const recorder = new EventRecorder(clients.core, { onDropped: (count) => log.warn({ count }, 'Events dropped: the apiserver is slower than they come') });

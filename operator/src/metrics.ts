@@ -49,6 +49,11 @@ export class OperatorMetrics {
   readonly relists = new client.Counter({
     name: 'claude_operator_relists_total', help: 'Full relists by resource and reason.', labelNames: ['resource', 'reason'] as const, registers: [this.registry],
   });
+  readonly watchRestarts = new client.Counter({
+    name: 'claude_operator_watch_restarts_total',
+    help: 'Watches started again, by resource and how the last one ended (ended by the server, failed, expired, stalled).',
+    labelNames: ['resource', 'outcome'] as const, registers: [this.registry],
+  });
   readonly eventsCopied = new client.Counter({
     name: 'claude_operator_events_copied_total', help: 'Runner events copied from Redis to Postgres while tasks run.', registers: [this.registry],
   });

@@ -24,6 +24,9 @@ export interface ControlPlane {
   workDir: string;
   /** JSON lines, one per request (Metadata level). */
   auditLog: string;
+  /** Stops kube-apiserver (SIGTERM, as a rolling restart does), waits downMs, starts it again on the same port
+   * with the same flags (etcd is kept, so every object and resourceVersion stays) and waits until it is ready. */
+  restartApiserver(downMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -93,7 +96,7 @@ export async function startControlPlane(workDir: string, options: ControlPlaneOp
     }));
 
     const server = `https://127.0.0.1:${apiserverPort}`;
-    const apiserver = startSupervised({
+    const apiserverOptions = {
       name: 'kube-apiserver',
       command: bin.kubeApiserver,
       args: [
@@ -129,7 +132,8 @@ export async function startControlPlane(workDir: string, options: ControlPlaneOp
         '--v=1',
       ],
       logFile: path.join(logs, 'kube-apiserver.log'),
-    });
+    };
+    const apiserver = startSupervised(apiserverOptions);
     started.push(apiserver);
     await waitFor('kube-apiserver /readyz', () => isReady(server, pki.caCert, adminToken), { timeoutMs: 90_000 })
       .catch((error: Error) => { throw withLog(error, apiserver); });
@@ -188,11 +192,14 @@ export async function startControlPlane(workDir: string, options: ControlPlaneOp
     }
 
     let stopping = false;
-    for (const process of started) {
+    /** Processes stopped on purpose before the bed stops (a restart): their exit is no news. */
+    const retired = new Set<Supervised>();
+    const reportUnexpectedExit = (process: Supervised) => {
       void process.exited.then(({ code, signal }) => {
-        if (!stopping) console.error(`[test bed] ${process.name} exited (${code ?? signal}) while running:\n${process.logTail(10)}`);
+        if (!stopping && !retired.has(process)) console.error(`[test bed] ${process.name} exited (${code ?? signal}) while running:\n${process.logTail(10)}`);
       });
-    }
+    };
+    started.forEach(reportUnexpectedExit);
     return {
       server,
       caCertFile: pki.caCert,
@@ -203,6 +210,18 @@ export async function startControlPlane(workDir: string, options: ControlPlaneOp
       helm: bin.helm,
       workDir,
       auditLog,
+      async restartApiserver(downMs: number) {
+        const index = started.findIndex((process) => process.name === 'kube-apiserver');
+        const old = started[index]!;
+        retired.add(old);
+        await old.stop(30_000);
+        await new Promise((resolve) => setTimeout(resolve, downMs));
+        const restarted = startSupervised(apiserverOptions);
+        started[index] = restarted;
+        reportUnexpectedExit(restarted);
+        await waitFor('kube-apiserver /readyz after its restart', () => isReady(server, pki.caCert, adminToken), { timeoutMs: 90_000 })
+          .catch((error: Error) => { throw withLog(error, restarted); });
+      },
       async stop() {
         stopping = true;
         await stopAll();

@@ -18,6 +18,8 @@ export interface Stack {
     /** The API's HS256 key, issuer and audience: mint tokens for other tenants and roles with them. */
     API_JWT_SECRET: string; API_JWT_ISSUER: string; API_JWT_AUDIENCE: string;
   };
+  /** The control plane's kube-apiserver stopped and started again, etcd kept (chaos fault 5). */
+  restartApiserver(downMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -103,7 +105,8 @@ export async function startStack(): Promise<Stack> {
     const api = await startApi(bed.settings, logDir);
     stops.push(() => api.process.stop(10_000));
     return { settings: { ...bed.settings, ANTHROPIC_BASE_URL: baseUrl, OPERATOR_METRICS_URL: metricsUrl, API_URL: api.url, API_TOKEN: api.token,
-      API_JWT_SECRET: api.secret, API_JWT_ISSUER: apiIssuer, API_JWT_AUDIENCE: apiAudience }, stop };
+      API_JWT_SECRET: api.secret, API_JWT_ISSUER: apiIssuer, API_JWT_AUDIENCE: apiAudience },
+    restartApiserver: (downMs) => bed.controlPlane.restartApiserver(downMs), stop };
   } catch (error) {
     await stop();
     throw error;

@@ -86,6 +86,8 @@ export interface System {
   settings: StackSettings;
   /** A running `up` (true) or a stack this run started (false). */
   reused: boolean;
+  /** Only for a stack this run started: a running `up`'s control plane is not this process's to restart. */
+  restartApiserver?: (downMs: number) => Promise<void>;
 }
 
 /** The running `up` behind settingsFile, or else a stack of our own, stopped by the cleanups. */
@@ -97,7 +99,7 @@ export async function bringUpStack(settingsFile: string | undefined, cleanups: C
   log('starting a stack (control plane, local node, Postgres, Redis, operator, API)...');
   const stack = await startStack();
   cleanups.add('the stack', () => stack.stop());
-  return { settings: stack.settings, reused: false };
+  return { settings: stack.settings, reused: false, restartApiserver: (downMs) => stack.restartApiserver(downMs) };
 }
 
 export function kubeConfigOf(settings: { KUBECONFIG: string }): KubeConfig {

@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { bringUpStack, errorText, log, machineLines, printTable, runBench } from '../bench/support.ts';
 import { isClean, type Fault, type FaultResult, type Scale } from './fault.ts';
 import { apiSigkillFault } from './faults/api-sigkill.ts';
+import { apiserverRestartFault } from './faults/apiserver-restart.ts';
 import { badInputFault } from './faults/bad-input.ts';
 import { jwtAttacksFault } from './faults/jwt-attacks.ts';
 import { operatorSigkillFault } from './faults/operator-sigkill.ts';
@@ -32,7 +33,7 @@ const planned: Array<{ number: number; name: string; fault?: Fault }> = [
   { number: 2, name: redisRestartFault.name, fault: redisRestartFault },
   { number: 3, name: postgresDownFault.name, fault: postgresDownFault },
   { number: 4, name: apiSigkillFault.name, fault: apiSigkillFault },
-  { number: 5, name: 'kube-apiserver restart mid-burst' },
+  { number: 5, name: apiserverRestartFault.name, fault: apiserverRestartFault },
   { number: 6, name: 'kubelet and containerd restart' },
   { number: 7, name: runnerRedisCutFault.name, fault: runnerRedisCutFault },
   { number: 8, name: badInputFault.name, fault: badInputFault },

@@ -2,13 +2,27 @@
 // as a Bash sleep), in a namespace of their own with the scripted key, and what the
 // cluster and Postgres say about them.
 import { randomBytes } from 'node:crypto';
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { BatchV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type pg from 'pg';
 import { terminalPhases } from '../../crds/src/claude-task.ts';
+import { taskUidLabel } from '../../operator/src/names.ts';
 import { createNamespace, deleteNamespaces, inParallel, sleep } from '../bench/support.ts';
 
 const taskApi = { group: 'claude-operator.io', version: 'v1alpha1', plural: 'claudetasks' };
 export interface ListedTask { metadata: { name: string; uid: string }; status?: { phase?: string; result?: string } }
+
+/** What a burst came to, as faults 1 and 5 count it. */
+export interface BurstOutcome {
+  tasks: ListedTask[];
+  /** Not in a terminal phase (stuck, or still going at the deadline). */
+  unended: number;
+  /** More than one Job, or more than one terminal transition in Postgres. */
+  doubled: number;
+  withoutJob: number;
+  /** Postgres's phase is not the cluster's. */
+  disagreeing: number;
+  succeeded: number;
+}
 
 export class TaskLoad {
   readonly namespace: string;
@@ -51,6 +65,48 @@ export class TaskLoad {
       if (what(tasks) || Date.now() > deadline) return tasks;
       await sleep(500);
     }
+  }
+
+  /** Creates one task, again while the apiserver cannot be reached or answers 5xx (a 409 after such a
+   * retry: the earlier try had landed). Nothing is counted accepted before the apiserver said so. */
+  async createRetrying(name: string, prompt: string, timeoutMs = 120_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.custom.createNamespacedCustomObject({ ...taskApi, namespace: this.namespace, body: {
+          apiVersion: 'claude-operator.io/v1alpha1', kind: 'ClaudeTask', metadata: { name }, spec: { prompt } } });
+        return;
+      } catch (error) {
+        const code = (error as { code?: number }).code;
+        if (attempt > 0 && code === 409) return;
+        if ((typeof code === 'number' && code < 500) || Date.now() > deadline) throw error;
+        await sleep(500);
+      }
+    }
+  }
+
+  /** Jobs per task, terminal transitions per task in Postgres, and whether Postgres agrees with the cluster. */
+  async outcome(pool: pg.Pool): Promise<BurstOutcome> {
+    const tasks = await this.tasks();
+    const jobs = await this.kubeConfig.makeApiClient(BatchV1Api).listNamespacedJob({ namespace: this.namespace });
+    const jobsPerTask = new Map<string, number>();
+    for (const job of jobs.items) {
+      const uid = job.metadata?.labels?.[taskUidLabel];
+      if (uid) jobsPerTask.set(uid, (jobsPerTask.get(uid) ?? 0) + 1);
+    }
+    const { rows } = await pool.query<{ uid: string; phase: string; terminal: string }>(
+      `SELECT t.uid, t.phase, count(tr.id) FILTER (WHERE tr.to_phase = ANY($2)) AS terminal
+       FROM claude_tasks t LEFT JOIN claude_task_transitions tr ON tr.task_uid = t.uid
+       WHERE t.namespace = $1 GROUP BY t.uid, t.phase`, [this.namespace, [...terminalPhases]]);
+    const stored = new Map(rows.map((row) => [row.uid, row]));
+    return {
+      tasks,
+      unended: tasks.filter((task) => !terminalPhases.has(task.status?.phase ?? '')).length,
+      doubled: tasks.filter((task) => (jobsPerTask.get(task.metadata.uid) ?? 0) > 1 || Number(stored.get(task.metadata.uid)?.terminal ?? 0) > 1).length,
+      withoutJob: tasks.filter((task) => (jobsPerTask.get(task.metadata.uid) ?? 0) === 0).length,
+      disagreeing: tasks.filter((task) => stored.get(task.metadata.uid)?.phase !== task.status?.phase).length,
+      succeeded: tasks.filter((task) => task.status?.phase === 'Succeeded').length,
+    };
   }
 
   waitEnded(timeoutMs: number): Promise<ListedTask[]> {

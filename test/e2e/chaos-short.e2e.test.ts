@@ -6,6 +6,7 @@ import { startStack, type Stack } from '../bed/stack.ts';
 import { Cleanups } from '../bench/support.ts';
 import { isClean, type Fault } from '../chaos/fault.ts';
 import { apiSigkillFault } from '../chaos/faults/api-sigkill.ts';
+import { apiserverRestartFault } from '../chaos/faults/apiserver-restart.ts';
 import { badInputFault } from '../chaos/faults/bad-input.ts';
 import { jwtAttacksFault } from '../chaos/faults/jwt-attacks.ts';
 import { operatorSigkillFault } from '../chaos/faults/operator-sigkill.ts';
@@ -33,10 +34,11 @@ test.each<[string, Fault]>([
   ['2: Redis SIGKILLed and back empty under followers: no event lost or duplicated, for followers or in Postgres', redisRestartFault],
   ['3: Postgres unreachable while tasks run and clients submit: nothing accepted lost or unaudited, not ready meanwhile, Postgres catches up', postgresDownFault],
   ['4: the API SIGKILLed under WebSocket followers: every follower gets every event once', apiSigkillFault],
+  ['5: kube-apiserver restarted mid-burst, etcd kept: no task stuck, no relist storm', apiserverRestartFault],
   ['7: the runners\' path to Redis cut: they buffer and flush, each task Succeeds with every event', runnerRedisCutFault],
   ['8: zzuf-mutated requests and frames: no 5xx, no crash', badInputFault],
   ['9: JWT attacks over REST and the upgrade: all refused, a valid token accepted', jwtAttacksFault],
 ])('fault %s', async (_name, fault) => {
-  const result = await fault.run({ settings: stack.settings, reused: true, environments }, 'short', cleanups);
+  const result = await fault.run({ settings: stack.settings, reused: true, restartApiserver: (downMs) => stack.restartApiserver(downMs), environments }, 'short', cleanups);
   expect({ ...result, clean: isClean(result) }).toEqual(expect.objectContaining({ clean: true }));
 }, 600_000);

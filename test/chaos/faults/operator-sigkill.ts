@@ -4,10 +4,8 @@
 // Counted: Jobs per task (want 1), terminal transitions per task in Postgres (want
 // 1), tasks whose Postgres phase differs from the cluster's (want 0), tasks that
 // never ended (lost), and the time from each kill until a replica leads again.
-import { BatchV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { CustomObjectsApi } from '@kubernetes/client-node';
 import pg from 'pg';
-import { terminalPhases } from '../../../crds/src/claude-task.ts';
-import { taskUidLabel } from '../../../operator/src/names.ts';
 import { waitFor } from '../../bed/process.ts';
 import { inParallel, kubeConfigOf, log, sleep } from '../../bench/support.ts';
 import type { Fault, FaultResult, Scale } from '../fault.ts';
@@ -58,31 +56,10 @@ export const operatorSigkillFault: Fault = {
       })();
       await creating;
       await killing;
-      const phases = async () => {
-        const list = await custom.listNamespacedCustomObject({ ...taskApi, namespace }) as { items: Array<{ metadata: { name: string; uid: string }; status?: { phase?: string } }> };
-        return list.items;
-      };
-      const deadline = Date.now() + (scale === 'full' ? 1_800_000 : 300_000);
-      while (Date.now() < deadline && (await phases()).some((task) => !terminalPhases.has(task.status?.phase ?? ''))) await sleep(2_000);
+      await load.waitEnded(scale === 'full' ? 1_800_000 : 300_000);
       // The history is copied after the phase: give the copier a moment to catch up before comparing.
       await sleep(5_000);
-      const tasks = await phases();
-      const jobs = await kubeConfig.makeApiClient(BatchV1Api).listNamespacedJob({ namespace });
-      const jobsPerTask = new Map<string, number>();
-      for (const job of jobs.items) {
-        const uid = job.metadata?.labels?.[taskUidLabel];
-        if (uid) jobsPerTask.set(uid, (jobsPerTask.get(uid) ?? 0) + 1);
-      }
-      const { rows } = await pool.query<{ uid: string; phase: string; terminal: string }>(
-        `SELECT t.uid, t.phase, count(tr.id) FILTER (WHERE tr.to_phase = ANY($2)) AS terminal
-         FROM claude_tasks t LEFT JOIN claude_task_transitions tr ON tr.task_uid = t.uid
-         WHERE t.namespace = $1 GROUP BY t.uid, t.phase`, [namespace, [...terminalPhases]]);
-      const stored = new Map(rows.map((row) => [row.uid, row]));
-      const unended = tasks.filter((task) => !terminalPhases.has(task.status?.phase ?? '')).length;
-      const doubled = tasks.filter((task) => (jobsPerTask.get(task.metadata.uid) ?? 0) > 1 || Number(stored.get(task.metadata.uid)?.terminal ?? 0) > 1).length;
-      const noJob = tasks.filter((task) => (jobsPerTask.get(task.metadata.uid) ?? 0) === 0).length;
-      const disagreeing = tasks.filter((task) => stored.get(task.metadata.uid)?.phase !== task.status?.phase).length;
-      const succeeded = tasks.filter((task) => task.status?.phase === 'Succeeded').length;
+      const { tasks, unended, doubled, withoutJob: noJob, disagreeing, succeeded } = await load.outcome(pool);
       return {
         load: `${taskCount} tasks, ${kills} kills of the leader`,
         lost: unended + (tasks.length < taskCount ? taskCount - tasks.length : 0), duplicated: doubled, disagreeing,
