@@ -2,27 +2,20 @@
 // bed's node, on a PVC), the real CLI against the scripted Messages API, which
 // records what each request carried. A conversation through curl keeps its
 // context across turns, pods, idle suspends and a lost volume.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { CustomObjectsApi } from '@kubernetes/client-node';
-import { claudeSessionPlural, type ClaudeSession } from '../../crds/src/claude-session.ts';
-import { group, version } from '../../crds/src/claude-task.ts';
+import type { ClaudeSession } from '../../crds/src/claude-session.ts';
 import type { ApiServer } from '../../api/src/server.ts';
 import { follow } from '../../api/src/stream/testing.ts';
-import type { RecordedRequest } from '../scripted-api/server.ts';
-import { kubeConfig, waitFor } from '../support/cluster.ts';
+import { waitFor } from '../support/cluster.ts';
 import { grantedByChart, operatorRequests, permission, sessionPermissions } from './support/rbac-audit.ts';
-import { conversationTexts, turnRequest as firstRequestOfTurn } from './support/session-requests.ts';
+import { carries, conversationTexts, turnRequest as firstRequestOfTurn } from './support/session-requests.ts';
+import { sessionClient, type Answer } from './support/session-client.ts';
 import { startSessionStack, stopSessionStack, type SessionStack } from './support/session-stack.ts';
 import type { TaskFixture } from './support/task-fixture.ts';
-import { kubectlWaitTimeout } from './support/tasks.ts';
 
-const run = promisify(execFile);
 let fixture: TaskFixture;
 let api: ApiServer;
 let bearer: string;
-const custom = kubeConfig().makeApiClient(CustomObjectsApi);
 
 let stack: SessionStack | undefined;
 beforeAll(async () => {
@@ -31,52 +24,9 @@ beforeAll(async () => {
 });
 afterAll(() => stopSessionStack(stack));
 
-interface Answer { status: number; json: Record<string, unknown> }
-
-async function curl(method: string, path: string, body?: object, headers: string[] = []): Promise<Answer> {
-  const args = ['-sS', '-X', method, '-w', '\n%{http_code}', '-H', `Authorization: Bearer ${bearer}`, '-H', 'Content-Type: application/json',
-    ...headers.flatMap((header) => ['-H', header]), ...(body ? ['--data-binary', '@-'] : []),
-    `${api.url}/api/v1/namespaces/${fixture.ns.name}${path}`];
-  const child = run('curl', args, { maxBuffer: 16 * 1024 * 1024 });
-  if (body) child.child.stdin?.end(JSON.stringify(body));
-  const { stdout } = await child;
-  const lines = stdout.trimEnd().split('\n');
-  const status = Number(lines.pop());
-  const text = lines.join('\n');
-  return { status, json: text === '' ? {} : JSON.parse(text) as Record<string, unknown> };
-}
-
-const send = (session: string, text: string, headers: string[] = []) => curl('POST', `/sessions/${session}/messages`, { text }, headers);
-
-async function getSession(name: string): Promise<ClaudeSession> {
-  return await custom.getNamespacedCustomObject({ group, version, namespace: fixture.ns.name, plural: claudeSessionPlural, name }) as ClaudeSession;
-}
-
-async function sessionWhen(name: string, what: string, check: (session: ClaudeSession) => boolean, timeoutMs = 120_000): Promise<ClaudeSession> {
-  let last: ClaudeSession | undefined;
-  await waitFor(`session ${name}: ${what}`, async () => check(last = await getSession(name)), { timeoutMs, intervalMs: 250 })
-    .catch(async (error: Error) => {
-      const log = (await import('node:fs/promises')).readFile(fixture.operator.logFile, 'utf8').catch(() => '');
-      throw new Error(`${error.message}\nlast status: ${JSON.stringify(last?.status)}\n--- operator log ---\n${(await log).split('\n').slice(-40).join('\n')}`);
-    });
-  return last!;
-}
-
-async function createSession(name: string, spec: Record<string, unknown> = {}): Promise<ClaudeSession> {
-  const created = await curl('POST', '/sessions', { name, spec });
-  expect(created.status).toBe(202);
-  const waited = await fixture.ns.kubectl('wait', `claudesession/${name}`, '--for=condition=Ready', kubectlWaitTimeout);
-  expect(waited.stderr).toBe('');
-  return getSession(name);
-}
+const { curl, send, getSession, sessionWhen, createSession } = sessionClient(() => stack!);
 
 const turnRequest = (session: ClaudeSession, text: string) => firstRequestOfTurn(fixture.api.requests, session, text);
-
-function carries(request: RecordedRequest | undefined, ...texts: string[]): void {
-  expect(request).toBeDefined();
-  const all = conversationTexts(request!).join('\n');
-  for (const text of texts) expect(all).toContain(text);
-}
 
 describe('a conversation', () => {
   test('three messages through curl, each answered in its POST; each request to the model carries the messages and answers before it', async () => {

@@ -87,6 +87,18 @@ describe('tool scenarios', () => {
     expect(resultEvent(run)).toMatchObject({ subtype: 'success', result: 'Ran `echo x > marker.txt && echo made`. Output:\nmade' });
   });
 
+  test('many-tools: each answer\'s calls all run, each an assistant and a user event of its own', async () => {
+    const { run, requests } = await claude('[[scenario:many-tools {"calls":5,"rounds":2}]]');
+
+    expect(run.exitCode).toBe(0);
+    expect(resultEvent(run)).toMatchObject({ subtype: 'success', result: 'Ran 10 tools.' });
+    expect(requests).toHaveLength(3);
+    expect(toolUses(run)).toHaveLength(10);
+    expect(run.events.filter((event) => event.type === 'assistant')).toHaveLength(11);
+    expect(run.events.filter((event) => event.type === 'user')).toHaveLength(10);
+    expect(toolResultsIn(requests[2]!).filter((result) => result.is_error !== true)).toHaveLength(10);
+  });
+
   test('edit: Read, then Edit changes an existing file', async () => {
     const { run, requests } = await claude('[[scenario:edit {"path":"config.txt","old":"hello","new":"goodbye"}]]', {
       files: { 'config.txt': 'greeting = hello\ncolour = blue\n' },

@@ -7,7 +7,9 @@ import { afterToolResults, promptRequest } from './test-requests.ts';
 function summary(plan: Plan): Record<string, unknown> {
   if (plan.kind === 'error') return { status: plan.status, error: plan.body.error.type, headers: plan.headers };
   const [block] = plan.blocks;
-  if (block?.type === 'tool_use') return { stop: plan.stopReason, tool: block.name, input: block.input };
+  // Several calls in one answer (many-tools) also say how many.
+  const calls = plan.blocks.length > 1 ? { calls: plan.blocks.length } : {};
+  if (block?.type === 'tool_use') return { stop: plan.stopReason, tool: block.name, input: block.input, ...calls };
   return { stop: plan.stopReason, text: block?.chunks.join('') };
 }
 
@@ -47,6 +49,12 @@ describe('planResponse', () => {
     ['tool passes its input', '[[scenario:tool {"name":"Glob","input":{"pattern":"*.md"}}]]', [], 0, { stop: 'tool_use', tool: 'Glob', input: { pattern: '*.md' } }],
     ['tool quotes the result', '[[scenario:tool {"name":"mcp__clock__utc_time"}]]', [ok('2026-01-01T00:00:00.000Z')], 0, { stop: 'end_turn', text: 'mcp__clock__utc_time returned:\n2026-01-01T00:00:00.000Z' }],
     ['tool reports a refused call', '[[scenario:tool {"name":"mcp__clock__utc_time"}]]', [failed('denied')], 0, { stop: 'end_turn', text: 'The tool failed: denied' }],
+    ['many-tools calls Bash `calls` times in one answer', '[[scenario:many-tools {"calls":3,"rounds":2}]]', [], 0,
+      { stop: 'tool_use', tool: 'Bash', input: { command: 'true', description: 'Run the scripted command' }, calls: 3 }],
+    ['many-tools goes on for `rounds` answers', '[[scenario:many-tools {"calls":3,"rounds":2,"command":"echo x"}]]', [ok(''), ok(''), ok('')], 0,
+      { stop: 'tool_use', tool: 'Bash', input: { command: 'echo x', description: 'Run the scripted command' }, calls: 3 }],
+    ['many-tools then answers with the count', '[[scenario:many-tools {"calls":3,"rounds":2}]]', Array.from({ length: 6 }, () => ok('')), 0,
+      { stop: 'end_turn', text: 'Ran 6 tools.' }],
     ['loop-tools never stops', '[[scenario:loop-tools]]', [ok(''), ok(''), ok('')], 0, { stop: 'tool_use', tool: 'Bash', input: { command: 'true', description: 'Do nothing, successfully' } }],
     ['rate-limited first', '[[scenario:rate-limited {"times":2,"retryAfter":3}]]', [], 1, { status: 429, error: 'rate_limit_error', headers: { 'retry-after': '3' } }],
     ['rate-limited then answers', '[[scenario:rate-limited {"times":2}]]', [], 2, { stop: 'end_turn', text: defaultAnswer }],
@@ -118,5 +126,11 @@ describe('usageFor', () => {
     ['after a tool result', afterToolResults(promptRequest('x'), [ok('')]), 1, { input_tokens: 180, output_tokens: 11, cache_creation_input_tokens: 200, cache_read_input_tokens: 1000 }],
   ])('%s', (_name, request, outputChars, expected) => {
     expect(usageFor(request, outputChars)).toEqual(expected);
+  });
+
+  test('the calls of one many-tools answer have ids of their own', () => {
+    const plan = planResponse(promptRequest('[[scenario:many-tools {"calls":4}]]'), { priorAttempts: 0 });
+    const ids = plan.kind === 'message' ? plan.blocks.map((block) => (block.type === 'tool_use' ? block.id : undefined)) : [];
+    expect(new Set(ids).size).toBe(4);
   });
 });

@@ -51,6 +51,7 @@ export const scenarioNames = [
   'overloaded',
   'long-output',
   'loop-tools',
+  'many-tools',
   'structured-output',
   'tool',
 ] as const;
@@ -141,6 +142,19 @@ function planScenario(name: string, args: Args, request: MessagesRequest, contex
 
     case 'loop-tools':
       return toolPlan(request, 'Bash', { command: 'true', description: 'Do nothing, successfully' });
+
+    case 'many-tools': {
+      // Many events in one turn: `calls` Bash calls in each of `rounds` answers (the CLI emits an
+      // assistant event per tool_use block and a user event per result), then a text answer.
+      const calls = args.integer('calls', 10);
+      const rounds = args.integer('rounds', 1);
+      const command = args.string('command', 'true');
+      if (calls > 0 && step < calls * rounds) {
+        const inputs = Array.from({ length: calls }, () => ({ command, description: 'Run the scripted command' }));
+        return toolsPlan(request, 'Bash', inputs);
+      }
+      return textPlan(request, [finalText(last, `Ran ${step} tools.`)]);
+    }
 
     case 'rate-limited': {
       const times = args.integer('times', 1);
@@ -236,13 +250,19 @@ function textPlan(request: MessagesRequest, chunks: string[]): MessagePlan {
 }
 
 function toolPlan(request: MessagesRequest, name: string, input: Record<string, unknown>): MessagePlan {
-  // Unique within the conversation because `messages` only grows.
-  const id = `toolu_scripted_${(request.messages ?? []).length}`;
+  return toolsPlan(request, name, [input]);
+}
+
+/** One answer that calls `name` once per input, in parallel as the API allows. */
+function toolsPlan(request: MessagesRequest, name: string, inputs: Array<Record<string, unknown>>): MessagePlan {
+  // Unique within the conversation because `messages` only grows. Not `<id>_<n>` for the calls of one answer:
+  // with those the CLI 2.1.328 sent back "[Tool result missing due to internal error]" for all but the first.
+  const base = `toolu_scripted_${(request.messages ?? []).length}`;
   return {
     kind: 'message',
-    blocks: [{ type: 'tool_use', id, name, input }],
+    blocks: inputs.map((input, i) => ({ type: 'tool_use', id: inputs.length === 1 ? base : `${base}c${i + 1}`, name, input })),
     stopReason: 'tool_use',
-    usage: usageFor(request, JSON.stringify(input).length),
+    usage: usageFor(request, inputs.reduce((chars, input) => chars + JSON.stringify(input).length, 0)),
     delayMs: 0,
   };
 }

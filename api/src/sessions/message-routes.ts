@@ -24,7 +24,7 @@ import { acceptSessionMessage } from './accept.ts';
 import { waitForAnswer, type SessionKey } from './message-wait.ts';
 import type { SessionRouteDeps } from './routes.ts';
 import { MessagesQuerySchema, SendMessageBodySchema, SendMessageQuerySchema } from './schemas.ts';
-import { answerView, messagePath, messageView } from './session-view.ts';
+import { answerView, closedSessionDetail, messagePath, messageView } from './session-view.ts';
 
 export function messageRoutes(deps: SessionRouteDeps): Router {
   const router = Router({ mergeParams: true });
@@ -39,7 +39,7 @@ export function messageRoutes(deps: SessionRouteDeps): Router {
     const session = await deps.sessions.get(namespace, name);
     await deps.sessions.authorizeChange(namespace, name, caller);
     const phase = session.status?.phase ?? 'Pending';
-    if (closedSessionPhases.has(phase)) throw new Problem('conflict', `the session is ${phase}: it takes no more messages`);
+    if (closedSessionPhases.has(phase)) throw new Problem('conflict', closedSessionDetail(session));
     const { text } = parseOr400(SendMessageBodySchema, jsonBody(req), 'the message', ['body']);
     const bytes = Buffer.byteLength(text, 'utf8');
     if (bytes > maxMessageLength) throw new Problem('payload-too-large', `the text is ${bytes} bytes of UTF-8; a message may have at most ${maxMessageLength}`);

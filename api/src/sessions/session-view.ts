@@ -25,3 +25,11 @@ export function messageView(message: SessionMessage) {
   const { text, acceptedAt, answeredAt, requestedBy } = message;
   return { ...answerView(message), text, acceptedAt, answeredAt, requestedBy };
 }
+
+/** The detail of the 409 for a message to a Failed or Archived session: its phase and, as its status says, why. */
+export function closedSessionDetail(session: ClaudeSession): string {
+  const { phase = 'Pending', reason, message } = session.status ?? {};
+  // A reason that only repeats the phase (Archived) says nothing more.
+  const why = [reason === phase ? undefined : reason, message].filter((part) => part !== undefined && part !== '').join(': ');
+  return `the session is ${phase}${why === '' ? '' : ` (${why})`}: it takes no more messages; its history still reads`;
+}

@@ -3,7 +3,7 @@
 // and a submitter's token for that namespace.
 import { startTestApi, token } from '../../../api/src/test-support.ts';
 import type { ApiServer } from '../../../api/src/server.ts';
-import { setUpTaskFixture, type TaskFixture } from './task-fixture.ts';
+import { setUpTaskFixture, type FixtureOptions, type TaskFixture } from './task-fixture.ts';
 
 export interface SessionStack {
   fixture: TaskFixture;
@@ -11,8 +11,9 @@ export interface SessionStack {
   bearer: string;
 }
 
-export async function startSessionStack(namespacePrefix: string): Promise<SessionStack> {
-  const fixture = await setUpTaskFixture(namespacePrefix);
+/** `options` as for a task fixture, e.g. operatorEnv for a small EVENT_STREAM_MAX_LENGTH. */
+export async function startSessionStack(namespacePrefix: string, options: FixtureOptions = {}): Promise<SessionStack> {
+  const fixture = await setUpTaskFixture(namespacePrefix, options);
   await fixture.operator.start();
   const { api } = await startTestApi();
   const bearer = await token({ tenant: 'team-a', namespaces: [fixture.ns.name], role: 'submitter' });

@@ -19,7 +19,7 @@ export interface TaskFixture {
   close(): Promise<void>;
 }
 
-type FixtureOptions = {
+export type FixtureOptions = {
   /** A Redis of the test's own (test/support/own-redis.ts) for the operator, its runners and the test's client; the bed's by default. */
   redisUrl?: string;
   /** More settings for the operator, e.g. DEFAULT_MODEL. */
