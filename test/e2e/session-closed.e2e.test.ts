@@ -3,7 +3,8 @@
 // failed because the API key Secret it names was deleted while it was suspended.
 // A message then is 409 (problem type conflict) with a detail that says the phase
 // and why, nothing is stored, and the history still reads (the messages, and the
-// event stream, which replays it and ends).
+// event stream, which replays it and ends). A session deleted with kubectl is 404,
+// as one that never was.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { follow } from '../../api/src/stream/testing.ts';
 import { sessionClient } from './support/session-client.ts';
@@ -73,4 +74,18 @@ test('Failed when its API key Secret is gone: a message is 409 naming the Secret
   const history = await messagesOf('keyless');
   expect(history.map((m) => [m.text, m.state])).toEqual([['a message while the key exists', 'answered'], ['a message after the key is gone', 'accepted']]);
   expect(history[0]!.result).toBe(first.json.result);
+});
+
+test('deleted with kubectl: a message is 404, as for a session that never was', async () => {
+  const { fixture } = stack!;
+  await createSession('deleted', { idleTimeoutSeconds: 10 });
+  const first = await send('deleted', 'a message before the delete');
+  expect(first.json).toMatchObject({ state: 'answered' });
+  const deleted = await fixture.ns.kubectl('delete', 'claudesession', 'deleted', '--wait=true', '--timeout=120s');
+  expect(deleted.code).toBe(0);
+
+  const refused = await send('deleted', 'a message after the delete');
+  expect(refused.status).toBe(404);
+  expect(refused.json.type).toBe('https://claude-operator.io/problems/not-found');
+  expect((await curl('POST', '/sessions/deleted/messages?async=true', { text: 'and one more' })).status).toBe(404);
 });
