@@ -23,8 +23,8 @@ export const ClaudeCronTaskSpecSchema = z.object({
   failedTasksHistoryLimit: z.number().int().min(0).max(100).optional().describe('Failed, cancelled and timed-out tasks kept (default 1).'),
   taskTemplate: z.object({
     metadata: z.object({
-      labels: labelMap.optional(),
-      annotations: z.record(z.string().max(317), z.string().max(64 * 1024)).optional(),
+      labels: labelMap.optional().describe('Labels every task made carries, beside the operator\'s own.'),
+      annotations: z.record(z.string().max(317), z.string().max(64 * 1024)).optional().describe('Annotations every task made carries.'),
     }).optional().describe('Labels and annotations of every task made.'),
     spec: ClaudeTaskSpecSchema.omit({ cancel: true }).describe('The spec of every task made (it may use templateRef).'),
   }).describe('The ClaudeTask to make at each slot.'),
@@ -32,15 +32,15 @@ export const ClaudeCronTaskSpecSchema = z.object({
 
 export const ClaudeCronTaskStatusSchema = z.object({
   active: z.array(z.object({
-    name: z.string().max(253),
-    uid: z.string().max(64).optional(),
+    name: z.string().max(253).describe('The task\'s name, in the cron task\'s namespace.'),
+    uid: z.string().max(64).optional().describe('The task\'s metadata.uid.'),
   })).max(100).optional().describe('The tasks made that have not ended.'),
   activeCount: z.number().int().min(0).optional().describe('How many tasks in active (for kubectl\'s Active column).'),
   lastScheduleTime: z.string().optional().describe('The last slot a task was made for (RFC 3339).'),
   lastSuccessfulTime: z.string().optional().describe('When the last task made ended Succeeded (RFC 3339).'),
   lastSkippedTime: z.string().optional().describe('The last slot skipped because a task still ran (concurrencyPolicy Forbid).'),
   skipped: z.number().int().min(0).optional().describe('How many slots Forbid has skipped.'),
-  observedGeneration: z.number().int().min(0).optional(),
+  observedGeneration: z.number().int().min(0).optional().describe('The metadata.generation the operator last acted on.'),
   message: z.string().max(1024).optional().describe('What went wrong last, e.g. a schedule that does not parse.'),
 }).describe('What the operator made; written only by the operator.');
 

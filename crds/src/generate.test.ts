@@ -25,8 +25,9 @@ describe('the CRD schema is structural', () => {
 
 // kubectl explain shows a field's description; without one it shows nothing. The
 // apiserver allows no description on metadata (kubectl explains it as ObjectMeta).
-test('every field of the schema has a description', () => {
-  const undescribed = [...nodes(root, '')].flatMap(([path, node]) =>
+test.each(kinds.map((kind) => [kind.kind, kind] as const))('every field of the %s schema has a description', (_name, kind: KindDefinition) => {
+  const kindRoot = (crdOf(kind).spec as { versions: Version[] }).versions[0]!.schema.openAPIV3Schema;
+  const undescribed = [...nodes(kindRoot, '')].flatMap(([path, node]) =>
     Object.entries((node.properties ?? {}) as Record<string, JsonSchema>)
       .filter(([, child]) => typeof child.description !== 'string' || child.description.trim() === '')
       .map(([name]) => `${path}.${name}`))
