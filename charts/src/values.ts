@@ -50,6 +50,7 @@ export const ChartValuesSchema = z.strictObject({
       allowPrivateAddresses: booleanString,
       deliveryTimeoutSeconds: z.number().int().min(1),
       retryForSeconds: z.number().int().min(0),
+      deleteGraceSeconds: z.number().int().min(0).max(3600),
       apiBaseUrl: z.string(),
     }),
     resources,

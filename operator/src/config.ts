@@ -55,6 +55,9 @@ export const OperatorConfigSchema = z.object({
   WEBHOOK_RETRY_MAX_SECONDS: z.coerce.number().min(1).default(600),
   /** No attempt starts later than this after the first: then the delivery is Failed. */
   WEBHOOK_RETRY_FOR_SECONDS: z.coerce.number().min(0).default(24 * 3600),
+  /** A deleted task's deliveries still pending are tried for this long after the delete, then given up, so
+   * `kubectl delete` (and a namespace's deletion) never waits on a receiver for longer. */
+  WEBHOOK_DELETE_GRACE_SECONDS: z.coerce.number().min(0).max(3600).default(60),
   /** The REST API's root as receivers reach it (e.g. https://claude.example.com/api/v1), for the event's links. */
   API_BASE_URL: optionalUrl,
 }).refine((config) => config.RUNNER_REDIS_USERS === 'shared' || config.RUNNER_REDIS_ACL_SECRET !== undefined, {

@@ -11,6 +11,9 @@ export const taskUidLabel = 'claude-operator.io/task-uid';
  * be 253 characters long, label values only 63. */
 export const taskNameAnnotation = 'claude-operator.io/task-name';
 export const finalizerName = 'claude-operator.io/record';
+/** Held by the notifications controller while a task with webhooks has deliveries to make, so a task deleted
+ * just after it ends (or while it runs) still sends its CloudEvent; bounded by WEBHOOK_DELETE_GRACE_SECONDS. */
+export const notifyFinalizerName = 'claude-operator.io/notify';
 
 const maxLabelValue = 63;
 

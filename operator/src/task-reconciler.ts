@@ -351,6 +351,11 @@ export class TaskReconciler {
       final = { ...final, message: 'deleted while it ran: the agent was stopped' };
     }
     if (!(await this.recordFinal(task, final))) return { requeueAfterMs: 1_000 };
+    // Another finalizer keeps the object (the notifications controller's, for its webhooks): it reads the final
+    // phase from the status, so write it there before letting go.
+    if (task.metadata.finalizers.some((finalizer) => finalizer !== finalizerName) && task.status?.phase !== final.phase) {
+      await this.writeStatus(task, final);
+    }
     // Postgres has every event now; the stream goes, so a task made again under
     // the same name starts a stream of its own.
     const { events, persisted } = workloadStreamKeys('task', task.metadata.namespace ?? '', task.metadata.name ?? '');

@@ -10,17 +10,19 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Webhook } from 'standardwebhooks';
 import type { ClaudeTask } from '../../crds/src/claude-task.ts';
+import { waitFor } from '../bed/process.ts';
 import { bedSetting } from '../support/cluster.ts';
 import { operatorRequests, webhookPermissions } from './support/rbac-audit.ts';
 import { useTaskFixture } from './support/task-fixture.ts';
 
 interface Received { path: string; headers: http.IncomingHttpHeaders; body: string }
 
-const fixture = useTaskFixture('hooks', { operatorEnv: { WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true', WEBHOOK_RETRY_INITIAL_SECONDS: '1' } });
+const fixture = useTaskFixture('hooks', { operatorEnv: {
+  WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true', WEBHOOK_RETRY_INITIAL_SECONDS: '1', WEBHOOK_DELETE_GRACE_SECONDS: '8' } });
 const hmacKey = 'a-webhook-key-of-the-test';
 const received: Received[] = [];
 /** Per path, the statuses to answer in turn; the last one repeats. */
-const answers: Record<string, number[]> = { '/ok': [200], '/flaky': [503, 503, 200], '/bad': [400] };
+const answers: Record<string, number[]> = { '/ok': [200], '/flaky': [503, 503, 200], '/bad': [400], '/second-time': [503, 200], '/down': [503] };
 let receiver: http.Server;
 let base: string;
 
@@ -132,6 +134,39 @@ describe('completion webhooks', () => {
     // The chart's `get secrets` is what read the HMAC keys (claudetask.e2e.test.ts's RBAC test counts on this).
     const { used } = await operatorRequests(fixture().operator);
     for (const needed of webhookPermissions) expect(used).toContain(needed);
+  });
+
+  test('a task deleted as it ends, or while it runs, still sends its event, retries included; a receiver that stays down holds the delete only for the grace', async () => {
+    const { ns, tasks, db } = fixture();
+    const gone = (name: string) => waitFor(`task ${name} gone`, async () =>
+      (await ns.kubectl('get', 'claudetask', name, '--ignore-not-found', '-o', 'name')).stdout.trim() === '', { timeoutMs: 120_000 });
+    const deleteNow = async (name: string) => expect((await ns.kubectl('delete', 'claudetask', name, '--wait=false')).code).toBe(0);
+
+    // Deleted the moment it is Succeeded: the first attempt gets 503; the retry a second later must still happen.
+    await tasks.applyTask('hook-deleted-done', { prompt: 'hook-deleted-done [[scenario:answer]]', notify: { webhooks: [signed('/second-time')] } });
+    await tasks.taskWhen('hook-deleted-done', 'held by the notify finalizer', (t) => t.metadata.finalizers?.includes('claude-operator.io/notify') === true);
+    const done = await tasks.taskWhen('hook-deleted-done', 'Succeeded', (t) => t.status?.phase === 'Succeeded', 180_000);
+    await deleteNow('hook-deleted-done');
+    await gone('hook-deleted-done');
+    expect(eventsFor(done, '/second-time').map((r) => verifiedEvent(r, done).id)).toEqual([`${done.metadata.uid}/Succeeded`, `${done.metadata.uid}/Succeeded`]);
+
+    // Deleted while it runs: it ends Cancelled, and that event is sent before the task goes.
+    await tasks.applyTask('hook-deleted-running', { prompt: 'hook-deleted-running [[scenario:bash {"command":"sleep 30; echo slept"}]]', notify: { webhooks: [signed('/ok')] } });
+    const running = await tasks.taskWhen('hook-deleted-running', 'Running', (t) => t.status?.phase === 'Running', 180_000);
+    await deleteNow('hook-deleted-running');
+    await gone('hook-deleted-running');
+    const cancelled = received.filter((r) => r.path === '/ok' && (JSON.parse(r.body) as { subject: string }).subject === 'hook-deleted-running');
+    expect(cancelled).toHaveLength(1);
+    expect(JSON.parse(cancelled[0]!.body)).toMatchObject({ id: `${running.metadata.uid}/Cancelled`, data: { phase: 'Cancelled' } });
+
+    // A receiver that stays down: the delete waits the grace (8 s here), not the retry window (a day), and the attempts stay in Postgres.
+    await tasks.applyTask('hook-deleted-down', { prompt: 'hook-deleted-down [[scenario:answer]]', notify: { webhooks: [signed('/down')] } });
+    const down = await tasks.taskWhen('hook-deleted-down', 'an attempt made', (t) => (t.status?.notifications?.[0]?.attempts ?? 0) > 0, 180_000);
+    await deleteNow('hook-deleted-down');
+    await gone('hook-deleted-down');
+    const { rows } = await db.query<{ outcome: string }>('SELECT outcome FROM claude_task_webhook_attempts WHERE task_uid = $1', [down.metadata.uid]);
+    expect(rows.length).toBeGreaterThan(0);
+    expect(new Set(rows.map((row) => row.outcome))).toEqual(new Set(['retry']));
   });
 
   test.each([

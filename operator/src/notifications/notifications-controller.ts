@@ -5,6 +5,13 @@
 // carries it out, so a pass that runs twice sends nothing a recorded attempt
 // has settled. Keyed by task; it watches the tasks cache and requeues itself
 // for the next retry.
+//
+// Deletion: a task with webhooks carries the notify finalizer from its first
+// pass here until its deliveries are settled, so a task deleted just after it
+// ends, or while it runs (the task reconciler then writes its final status
+// before letting go), still sends its event. A deleted task's pending
+// deliveries are given up WEBHOOK_DELETE_GRACE_SECONDS after the delete; the
+// attempts stay in Postgres.
 import { isDeepStrictEqual } from 'node:util';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { claudeTaskPlural, group, terminalPhases, version, type ClaudeTask } from '../../../crds/src/claude-task.ts';
@@ -16,6 +23,7 @@ import type { KubeClients } from '../kube-clients.ts';
 import type { Logger } from '../kube/logger.ts';
 import type { ControllerDefinition, ReconcileResult } from '../manager.ts';
 import type { OperatorConfig } from '../config.ts';
+import { notifyFinalizerName } from '../names.ts';
 import { ownKey } from '../watch-keys.ts';
 import { refusedWebhookUrl } from './address-policy.ts';
 import { signatureHeaders, taskFinishedEvent } from './cloud-event.ts';
@@ -27,7 +35,7 @@ export const notificationsControllerName = 'notifications';
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 type Settings = Pick<OperatorConfig, 'WEBHOOK_ALLOW_PRIVATE_ADDRESSES' | 'WEBHOOK_DELIVERY_TIMEOUT_SECONDS' | 'WEBHOOK_RETRY_INITIAL_SECONDS'
-  | 'WEBHOOK_RETRY_MAX_SECONDS' | 'WEBHOOK_RETRY_FOR_SECONDS' | 'API_BASE_URL'>;
+  | 'WEBHOOK_RETRY_MAX_SECONDS' | 'WEBHOOK_RETRY_FOR_SECONDS' | 'WEBHOOK_DELETE_GRACE_SECONDS' | 'API_BASE_URL'>;
 
 export interface NotificationsDeps {
   tasks: { task(namespace: string, name: string): ClaudeTask | undefined };
@@ -60,7 +68,19 @@ export class NotificationsReconciler {
     const uid = task?.metadata.uid;
     const phase = task?.status?.phase;
     const webhooks = task?.spec.notify?.webhooks;
-    if (!task || !uid || !phase || !terminalPhases.has(phase) || !webhooks?.length) return;
+    if (!task || !uid) return;
+    const holds = task.metadata.finalizers?.includes(notifyFinalizerName) ?? false;
+    const deletedAt = task.metadata.deletionTimestamp === undefined ? undefined : Date.parse(String(task.metadata.deletionTimestamp));
+    if (!webhooks?.length) return holds ? this.letGo(task) : undefined;
+    if (!holds && deletedAt === undefined) return this.hold(task);
+    const graceLeftMs = deletedAt === undefined ? undefined : deletedAt + this.deps.config.WEBHOOK_DELETE_GRACE_SECONDS * 1000 - this.deps.clock.now();
+    if (!phase || !terminalPhases.has(phase)) {
+      // Deleted while it runs: the task reconciler writes the final status before it lets go; wait for it, a while.
+      if (graceLeftMs === undefined) return;
+      if (graceLeftMs > 0) return { requeueAfterMs: Math.min(graceLeftMs, 1_000) };
+      this.deps.log.warn({ task: key }, 'deleted task never reached a final phase within WEBHOOK_DELETE_GRACE_SECONDS: no webhook sent');
+      return holds ? this.letGo(task) : undefined;
+    }
     const finished = { uid, phase, webhooks };
     let plan = decide(finished, await this.deps.store.webhookAttempts(uid), this.deps.clock.now(), this.policy);
     const due = plan.webhooks.filter((webhook) => webhook.due);
@@ -70,7 +90,36 @@ export class NotificationsReconciler {
       plan = decide(finished, await this.deps.store.webhookAttempts(uid), this.deps.clock.now(), this.policy);
     }
     await this.writeStatus(task, plan.webhooks.map((webhook) => webhook.status));
-    return plan.requeueAfterMs === undefined ? undefined : { requeueAfterMs: plan.requeueAfterMs };
+    const pending = plan.webhooks.filter((webhook) => webhook.status.state === 'Pending').length;
+    if (pending === 0) return holds ? this.letGo(task) : undefined;
+    if (graceLeftMs !== undefined && graceLeftMs <= 0) {
+      this.deps.log.warn({ task: key, pending }, 'deleted task: webhook deliveries still pending after WEBHOOK_DELETE_GRACE_SECONDS given up');
+      return holds ? this.letGo(task) : undefined;
+    }
+    const next = plan.requeueAfterMs;
+    const wait = graceLeftMs === undefined ? next : Math.min(next ?? graceLeftMs, graceLeftMs);
+    return wait === undefined ? undefined : { requeueAfterMs: wait };
+  }
+
+  /** Adds the notify finalizer; the watch brings the task back for delivery. */
+  private async hold(task: ClaudeTask): Promise<void> {
+    await this.patchFinalizers(task, [...(task.metadata.finalizers ?? []), notifyFinalizerName]);
+  }
+
+  private async letGo(task: ClaudeTask): Promise<void> {
+    await this.patchFinalizers(task, (task.metadata.finalizers ?? []).filter((finalizer) => finalizer !== notifyFinalizerName));
+  }
+
+  /** With the resourceVersion read, so a finalizer another controller changed meanwhile is not overwritten (409: retried). */
+  private async patchFinalizers(task: ClaudeTask, finalizers: string[]): Promise<void> {
+    try {
+      await this.deps.clients.custom.patchNamespacedCustomObject({
+        group, version, namespace: task.metadata.namespace ?? '', plural: claudeTaskPlural, name: task.metadata.name ?? '',
+        body: { metadata: { finalizers, resourceVersion: task.metadata.resourceVersion } },
+      }, mergePatch);
+    } catch (error) {
+      if (statusCode(error) !== 404) throw error;
+    }
   }
 
   private async attempt(task: ClaudeTask, webhook: Webhook, plan: WebhookPlan, body: string): Promise<void> {
