@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: from a fresh clone on a fresh machine it installs what it
-# needs (Debian packages, npm packages, the control plane and the node built
-# from Go modules, the node's images), then runs the type check, the linter and
+# needs (Debian packages, npm packages, the control plane, the node and Kueue
+# built from Go modules, the node's images), then runs the type check, the linter and
 # every jest project (unit, integration, e2e), and finally checks that no
 # process was left behind.
 #
@@ -28,6 +28,9 @@ bash test/cluster/build-control-plane.sh >/dev/null
 step "node binaries (kubelet, kube-proxy, containerd, runc, CoreDNS, registry) and images (pause, busybox)"
 bash test/cluster/build-node.sh >/dev/null
 bash test/cluster/build-node-images.sh >/dev/null
+
+step "Kueue (its manager, CRDs and webhook configurations, for the Kueue e2e test)"
+bash test/cluster/build-kueue.sh >/dev/null
 
 step "images from the project's Dockerfile, and Postgres and Redis for the chart"
 bash test/cluster/build-images.sh >/dev/null

@@ -1,7 +1,8 @@
 // Certificates and keys for one control plane, made with openssl: a CA, the
 // apiserver's serving certificate, its client certificate towards kubelets, and
 // the service-account signing key pair. issueClientCert signs more client
-// certificates with the same CA (a kubelet's, for the real node).
+// certificates with the same CA (a kubelet's, for the real node), issueServingCert
+// serving ones (Kueue's webhooks on loopback).
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -82,12 +83,25 @@ export interface ClientCertRequest {
 /** A client certificate (and its key) signed by the CA, for x509 authentication. */
 export async function issueClientCert(ca: { caCert: string; caKey: string }, request: ClientCertRequest): Promise<void> {
   const subject = [...request.organizations.map((o) => `/O=${o}`), `/CN=${request.commonName}`].join('');
-  const csr = `${request.certFile}.csr`;
-  const ext = `${request.certFile}.ext`;
-  await fs.writeFile(ext, 'extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature,keyEncipherment\n');
-  await run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', subject, '-keyout', request.keyFile, '-out', csr]);
+  await issueCert(ca, request.certFile, request.keyFile, subject, 'extendedKeyUsage=clientAuth\n');
+}
+
+/** A serving certificate (and its key) signed by the CA, for a server the apiserver calls
+ * (a webhook on loopback). `altNames` as openssl takes them: `IP:127.0.0.1`, `DNS:localhost`. */
+export async function issueServingCert(ca: { caCert: string; caKey: string },
+  request: { certFile: string; keyFile: string; commonName: string; altNames: string[] }): Promise<void> {
+  await issueCert(ca, request.certFile, request.keyFile, `/CN=${request.commonName}`,
+    `subjectAltName=${request.altNames.join(',')}\nextendedKeyUsage=serverAuth\n`);
+}
+
+async function issueCert(ca: { caCert: string; caKey: string }, certFile: string, keyFile: string, subject: string,
+  extensions: string): Promise<void> {
+  const csr = `${certFile}.csr`;
+  const ext = `${certFile}.ext`;
+  await fs.writeFile(ext, `${extensions}keyUsage=digitalSignature,keyEncipherment\n`);
+  await run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', subject, '-keyout', keyFile, '-out', csr]);
   // A serial of its own (not the CA's serial file): certificates may be issued concurrently.
   await run('openssl', ['x509', '-req', '-in', csr, '-CA', ca.caCert, '-CAkey', ca.caKey,
-    '-set_serial', `0x${crypto.randomBytes(8).toString('hex')}`, '-days', '30', '-extfile', ext, '-out', request.certFile]);
+    '-set_serial', `0x${crypto.randomBytes(8).toString('hex')}`, '-days', '30', '-extfile', ext, '-out', certFile]);
   await Promise.all([fs.rm(csr), fs.rm(ext)]);
 }
