@@ -140,8 +140,6 @@ mapfile -d '' project_files < <(cd "$repo" &&
     crds packages runner operator api | grep -zv '\.test\.ts$' | LC_ALL=C sort -zu |
   while IFS= read -r -d '' file; do [ -f "$file" ] && printf '%s\0' "$repo/$file"; done)
 project_inputs=$(hash_of "${project_files[@]}")
-# The one image all three were before the Dockerfile had targets.
-rm -f "$images_dir"/claude-operator.{tar,ref,hash}
 share_stages=true
 for target in operator api runner; do
   build "$target" "claude-operator.test/$target:HASH" "$target $project_inputs" node-base "$repo" --target "$target"
