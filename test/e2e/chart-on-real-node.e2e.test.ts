@@ -1,14 +1,18 @@
 // The chart installs the system on a real node, as a user installs it on a cluster:
 // `helm install --wait` of charts/claude-operator with the images built from the
-// project's Dockerfile (and the evaluation Postgres and Redis), pulled from the node's
-// registry; then `kubectl apply -f examples/task.yaml` runs to Succeeded in a runner pod.
+// project's Dockerfile, one per target (operator, api, runner), and the evaluation
+// Postgres and Redis, pulled from the node's registry; then `kubectl apply -f
+// examples/task.yaml` runs to Succeeded in a runner pod, and a task submitted through
+// the API's Service has its report printed as a PDF by the api image's Chromium.
 // A control plane of its own: it advertises the host's end of the node's link (pods
 // reach the apiserver through the `kubernetes` Service) and runs kube-scheduler (the
 // Deployments' pods have no node of their own). The model is the scripted Messages
 // API, on the host's end of the link, where pods reach it.
+import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { SignJWT } from 'jose';
 import { repoRoot } from '../bed/binaries.ts';
@@ -22,6 +26,15 @@ const chart = path.join(repoRoot, 'charts/claude-operator');
 const release = 'claude';
 const systemNamespace = 'claude-system';
 const tasksNamespace = 'tasks';
+const restAnswer = 'Served through the Service, printed by Chromium.';
+const run = promisify(execFile);
+
+/** --set flags for one of the chart's image values (repository and tag) from a reference. */
+function imageValues(value: string, ref: string): string[] {
+  const [repository, tag] = ref.split(/:(?=[^:/]+$)/);
+  // --set-string: a tag of digits alone would be a number, which the values' schema refuses.
+  return ['--set', `${value}.repository=${repository}`, '--set-string', `${value}.tag=${tag}`];
+}
 
 describe('the chart on a real node', () => {
   let dir: string;
@@ -29,6 +42,8 @@ describe('the chart on a real node', () => {
   let node: RealNode;
   let api: ScriptedApi;
   const images: Record<string, string> = {};
+  let restBase = '';
+  let restHeaders: Record<string, string> = {};
 
   const kubectl = (...args: string[]) => runTool(controlPlane.kubectl, ['--kubeconfig', controlPlane.adminKubeconfig, ...args]);
   const helm = (...args: string[]) => runTool(controlPlane.helm, ['--kubeconfig', controlPlane.adminKubeconfig, ...args]);
@@ -53,10 +68,9 @@ describe('the chart on a real node', () => {
     if (dir) await fs.rm(dir, { recursive: true, force: true });
   });
 
-  test('helm install --wait brings up the operator (2 replicas, both Ready), Postgres and Redis as pods of the images built here', async () => {
-    const [repository, tag] = images.project!.split(/:(?=[^:]+$)/);
+  test('helm install --wait brings up the operator (2 replicas, both Ready), the API, Postgres and Redis as pods of the images built here, each its own', async () => {
     const install = await helm('install', release, chart, '--namespace', systemNamespace, '--create-namespace', '--wait', '--timeout', '6m',
-      '--set', `image.repository=${repository}`, '--set', `image.tag=${tag}`, '--set', `runner.image=${images.project}`,
+      ...imageValues('operator.image', images.operator!), ...imageValues('api.image', images.api!), ...imageValues('runner.image', images.runner!),
       '--set', 'postgres.enabled=true', '--set', `postgres.image=${images.postgres}`,
       '--set', 'redis.enabled=true', '--set', `redis.image=${images.redis}`,
       '--set', `operator.anthropicBaseUrl=${api.url}`);
@@ -72,8 +86,8 @@ describe('the chart on a real node', () => {
       [component, list.items.filter((pod) => pod.metadata.labels['app.kubernetes.io/component'] === component)
         .map((pod) => ({ node: pod.spec.nodeName, image: pod.spec.containers[0]!.image }))]));
     expect(byComponent).toEqual({
-      operator: [{ node: 'chart-node', image: images.project }, { node: 'chart-node', image: images.project }],
-      api: [{ node: 'chart-node', image: images.project }, { node: 'chart-node', image: images.project }],
+      operator: [{ node: 'chart-node', image: images.operator }, { node: 'chart-node', image: images.operator }],
+      api: [{ node: 'chart-node', image: images.api }, { node: 'chart-node', image: images.api }],
       postgres: [{ node: 'chart-node', image: images.postgres }],
       redis: [{ node: 'chart-node', image: images.redis }],
     });
@@ -81,7 +95,7 @@ describe('the chart on a real node', () => {
     expect(logs.stdout).toMatch(/"msg"/);
   }, 10 * 60_000);
 
-  test('kubectl apply -f examples/task.yaml runs to Succeeded in a runner pod of the project\'s image', async () => {
+  test('kubectl apply -f examples/task.yaml runs to Succeeded in a pod of the runner image', async () => {
     await kubectl('create', 'namespace', tasksNamespace);
     const secret = await kubectl('create', 'secret', 'generic', 'anthropic-api-key', '--namespace', tasksNamespace, '--from-literal=api-key=sk-ant-test');
     expect(secret.stderr).toBe('');
@@ -101,7 +115,7 @@ describe('the chart on a real node', () => {
     const runnerLogs = await kubectl('logs', '--namespace', tasksNamespace, '-l', 'claude-operator.io/task=hello-file', '--tail=20');
     expect({ phase, runnerLogs: phase === 'Succeeded' ? '' : runnerLogs.stdout }).toEqual({ phase: 'Succeeded', runnerLogs: '' });
     expect(pods.items.map((pod) => ({ node: pod.spec.nodeName, image: pod.spec.containers[0]!.image })))
-      .toEqual([{ node: 'chart-node', image: images.project }]);
+      .toEqual([{ node: 'chart-node', image: images.runner }]);
     expect(api.requests.some((request) => request.scenario === 'write-file')).toBe(true);
   }, 10 * 60_000);
 
@@ -115,8 +129,9 @@ describe('the chart on a real node', () => {
     // The ClusterIP, from the host: kube-proxy's rules take it to one of the API's pods.
     const base = `http://${service.spec.clusterIP}/api/v1/namespaces/${tasksNamespace}/tasks`;
     const headers = { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' };
+    [restBase, restHeaders] = [base, headers];
     const submitted = await fetch(base, { method: 'POST', headers,
-      body: JSON.stringify({ name: 'via-rest', spec: { prompt: 'hello through the Service [[scenario:answer {"text":"served"}]]' } }) });
+      body: JSON.stringify({ name: 'via-rest', spec: { prompt: `hello through the Service [[scenario:answer {"text":"${restAnswer}"}]]` } }) });
     expect({ status: submitted.status, body: submitted.status === 202 ? '' : await submitted.text() }).toEqual({ status: 202, body: '' });
     let task: { status?: { phase?: string; result?: string } } = {};
     await waitFor('the REST task to finish', async () => {
@@ -127,4 +142,31 @@ describe('the chart on a real node', () => {
     const unauthenticated = await fetch(base, { method: 'GET' });
     expect(unauthenticated.status).toBe(401);
   }, 10 * 60_000);
+
+  test('the API\'s pods print that task\'s report as a PDF (the api image\'s Chromium, as uid 65532 on a read-only root) that holds the prompt and the answer', async () => {
+    expect(restBase).not.toBe('');
+    const deployment = await jsonOf<{ spec: { template: { spec: {
+      securityContext: { runAsUser?: number }; containers: Array<{ securityContext?: { readOnlyRootFilesystem?: boolean } }> } } } }>(
+      'get', 'deployment', `${release}-api`, '--namespace', systemNamespace);
+    expect([deployment.spec.template.spec.securityContext.runAsUser, deployment.spec.template.spec.containers[0]!.securityContext?.readOnlyRootFilesystem])
+      .toEqual([65532, true]);
+    // The report is read from Postgres, where the operator finalizes the run just after its phase.
+    let json: { report?: { phase?: string }; answer?: string } = {};
+    await waitFor('the REST task\'s report', async () => {
+      const response = await fetch(`${restBase}/via-rest/report?format=json`, { headers: restHeaders });
+      json = response.status === 200 ? await response.json() as typeof json : {};
+      return json.report?.phase === 'Succeeded' && (json.answer ?? '').includes(restAnswer);
+    }, { timeoutMs: 120_000 }).catch((error: Error) => { throw new Error(`${error.message}: ${JSON.stringify(json).slice(0, 2000)}`); });
+
+    const response = await fetch(`${restBase}/via-rest/report?format=pdf`, { headers: restHeaders });
+    const body = Buffer.from(await response.arrayBuffer());
+    const apiLogs = response.status === 200 ? '' : (await kubectl('logs', '--namespace', systemNamespace, `deployment/${release}-api`, '--tail=20')).stdout;
+    expect({ status: response.status, type: response.headers.get('content-type'), body: response.status === 200 ? '' : body.toString(), apiLogs })
+      .toEqual({ status: 200, type: 'application/pdf', body: '', apiLogs: '' });
+    expect(body.subarray(0, 5).toString('latin1')).toBe('%PDF-');
+    const pdf = path.join(dir, 'via-rest.pdf');
+    await fs.writeFile(pdf, body);
+    const { stdout: text } = await run('pdftotext', ['-layout', pdf, '-']);
+    for (const shown of [restAnswer, 'hello through the Service']) expect(text.replace(/\s+/g, ' ')).toContain(shown);
+  }, 5 * 60_000);
 });

@@ -5,7 +5,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import type { KubernetesObject, V1ClusterRole, V1Deployment, V1Service } from '@kubernetes/client-node';
+import { loadYaml, type KubernetesObject, type V1ClusterRole, type V1Deployment, type V1Service } from '@kubernetes/client-node';
 import { repoRoot } from '../bed/binaries.ts';
 import { bedSetting, createTestNamespace, kubectl, runTool, type TestNamespace } from '../support/cluster.ts';
 
@@ -91,14 +91,13 @@ async function renderedObjects(...values: string[]): Promise<Map<string, Kuberne
   return new Map(objects.map((object) => [`${object.kind}/${object.metadata?.name}`, object]));
 }
 
-test('the API: a Deployment and Service of the image, its own ServiceAccount and ClusterRole, and a generated HS256 key; a JWKS URL replaces the key; api.enabled=false leaves it out', async () => {
+test('the API: a Deployment and Service, its own ServiceAccount and ClusterRole, and a generated HS256 key; a JWKS URL replaces the key; api.enabled=false leaves it out', async () => {
   const objects = await renderedObjects();
   for (const kind of ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Secret', 'Deployment', 'Service']) {
     expect(objects.has(`${kind}/sys-api${kind === 'Secret' ? '-jwt' : ''}`)).toBe(true);
   }
   const container = containerOf(objects, 'sys-api');
   expect(container.args).toEqual(['api/src/main.ts']);
-  expect(container.image).toBe(containerOf(objects, 'sys').image);
   const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]));
   expect(env).toMatchObject({ DATABASE_URL: 'postgres://db/claude', REDIS_URL: 'redis://redis:6379', JWT_ISSUER: 'claude-operator',
     JWT_AUDIENCE: 'claude-operator-api', JWT_HS256_SECRET: { secretKeyRef: { name: 'sys-api-jwt', key: 'hs256-secret' } } });
@@ -116,6 +115,29 @@ test('the API: a Deployment and Service of the image, its own ServiceAccount and
   const both = await helm('template', 'sys', chart, ...required, '--set', 'api.jwt.jwksUrl=https://idp.example.com/jwks.json', '--set', 'api.jwt.hs256SecretName=mine');
   expect(both.code).not.toBe(0);
   expect(both.stderr).toContain('api.jwt: set at most one of jwksUrl and hs256SecretName');
+});
+
+test('each component runs its own image (a target of the Dockerfile), tagged the chart\'s appVersion unless given a tag; the operator names the runner\'s in task Jobs', async () => {
+  const { appVersion } = loadYaml<{ appVersion: string }>(await fs.readFile(path.join(chart, 'Chart.yaml'), 'utf8'));
+  const imagesOf = (objects: Map<string, KubernetesObject>) => {
+    const operator = containerOf(objects, 'sys');
+    const api = containerOf(objects, 'sys-api');
+    return { operator: [operator.image, operator.imagePullPolicy], api: [api.image, api.imagePullPolicy],
+      runner: operator.env?.find((e) => e.name === 'RUNNER_IMAGE')?.value };
+  };
+  expect(imagesOf(await renderedObjects())).toEqual({
+    operator: [`ghcr.io/claude-operator/operator:${appVersion}`, 'IfNotPresent'],
+    api: [`ghcr.io/claude-operator/api:${appVersion}`, 'IfNotPresent'],
+    runner: `ghcr.io/claude-operator/runner:${appVersion}`,
+  });
+  expect(imagesOf(await renderedObjects('--set', 'operator.image.repository=registry.example/op', '--set', 'operator.image.tag=v1',
+    '--set-string', 'api.image.tag=2', '--set', 'api.image.pullPolicy=Always', '--set', 'runner.image.repository=registry.example/run',
+    '--set', 'runner.image.tag=v3'))).toEqual({
+    operator: ['registry.example/op:v1', 'IfNotPresent'], api: ['ghcr.io/claude-operator/api:2', 'Always'], runner: 'registry.example/run:v3',
+  });
+  const before = await helm('template', 'sys', chart, ...required, '--set', 'image.repository=ghcr.io/claude-operator/operator');
+  expect(before.code).not.toBe(0);
+  expect(before.stderr).toMatch(/additional properties 'image' not allowed/);
 });
 
 test('api.impersonation: off by default (the API writes as itself); on, the API may only read and impersonate, and a <release>-submitter ClusterRole is there to bind', async () => {

@@ -2,6 +2,12 @@
 {{- default .Release.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
+{{- /* An image reference from (list <image value> .): the tag defaults to the chart's appVersion. */ -}}
+{{- define "claude-operator.image" -}}
+{{- $image := index . 0 }}
+{{- printf "%s:%s" $image.repository ($image.tag | default (index . 1).Chart.AppVersion) -}}
+{{- end -}}
+
 {{- define "claude-operator.labels" -}}
 app.kubernetes.io/name: claude-operator
 app.kubernetes.io/instance: {{ .Release.Name }}

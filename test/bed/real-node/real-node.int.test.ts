@@ -121,9 +121,9 @@ describe('a real node', () => {
     expect(events.stdout.split(' ')).toContain('Pulled');
   });
 
-  test('a pod of the image built from the project\'s Dockerfile runs as the image\'s own non-root user, under tini, with the pinned claude CLI', async () => {
-    const image = await node.pushImage((await projectImages()).project);
-    expect(image).toMatch(/^localhost:5000\/claude-operator:[0-9a-f]{16}$/);
+  test('a pod of the runner image built from the project\'s Dockerfile runs as the image\'s own non-root user, under tini, with the pinned claude CLI', async () => {
+    const image = await node.pushImage((await projectImages()).runner);
+    expect(image).toMatch(/^localhost:5000\/runner:[0-9a-f]{16}$/);
     // No runAsUser: the kubelet must find the image's user non-root itself.
     const pod = podOn(node, 'project-image', [], { securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } } });
     const container = pod.spec!.containers[0]!;

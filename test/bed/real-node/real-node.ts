@@ -74,11 +74,13 @@ async function nodeImages(): Promise<Record<'pause' | 'busybox', BuiltImage>> {
   return { pause: await builtImage(dir, 'pause'), busybox: await builtImage(dir, 'busybox') };
 }
 
-/** The project's image, from its own Dockerfile, and the chart's evaluation datastores
- * (test/cluster/build-images.sh; minutes when an input changed, else cached). */
-export async function projectImages(): Promise<Record<'project' | 'postgres' | 'redis', BuiltImage>> {
+/** The project's images, one per target of its Dockerfile, and the chart's evaluation
+ * datastores (test/cluster/build-images.sh; minutes when an input changed, else cached). */
+export type ProjectImage = 'operator' | 'api' | 'runner' | 'postgres' | 'redis';
+export async function projectImages(): Promise<Record<ProjectImage, BuiltImage>> {
   const dir = await runBuildScript('build-images.sh');
-  return { project: await builtImage(dir, 'claude-operator'), postgres: await builtImage(dir, 'postgres'), redis: await builtImage(dir, 'redis') };
+  const names: ProjectImage[] = ['operator', 'api', 'runner', 'postgres', 'redis'];
+  return Object.fromEntries(await Promise.all(names.map(async (name) => [name, await builtImage(dir, name)]))) as Record<ProjectImage, BuiltImage>;
 }
 
 export async function startRealNode(options: RealNodeOptions): Promise<RealNode> {
