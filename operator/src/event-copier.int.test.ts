@@ -123,6 +123,22 @@ describe('EventCopier', () => {
     expect(entries.length).toBeGreaterThan(0);
   });
 
+  it('with a cap below the check interval (500), trims as often as the cap, so the stream stays near it', async () => {
+    const redisUrl = env('REDIS_URL');
+    const task = await newTask();
+    const copier = copierOn(redisUrl, { maxLength: 100 });
+    copier.follow(task);
+    const publisher = publisherOf(redisUrl, task, { batchSize: 50 });
+    for (let i = 1; i <= 450; i++) publisher.publish({ type: 'many', i });
+    expect(await publisher.close(30_000)).toMatchObject({ flushed: true, persisted: true, lastSeq: 450 });
+    expect(await storedSeqs(task)).toEqual(range(1, 450));
+    const redis = new Redis(redisUrl);
+    const entries = await redis.xlen(workloadStreamKeys('task', task.namespace, task.name).events);
+    redis.disconnect();
+    // Checked after 100, 200, 300 and 400 copied: the cap, the 100 an approximate trim may keep, and the 50 since.
+    expect(entries).toBeLessThanOrEqual(250);
+  });
+
   describe('with a Redis that restarts empty', () => {
     let redis: OwnRedis;
 

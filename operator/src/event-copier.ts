@@ -248,7 +248,8 @@ export class EventCopier {
     if (events.length > 0) await this.target.afterPersisted?.(identity, events, this.redis);
     this.options.onCopied?.(events.length);
     task.copiedSinceTrim += entries.length;
-    if (task.copiedSinceTrim >= trimCheckEvery) {
+    // A cap below the check interval would otherwise hold several times the cap between checks.
+    if (task.copiedSinceTrim >= Math.min(trimCheckEvery, this.options.maxLength)) {
       task.copiedSinceTrim = 0;
       await this.trim(task);
     }
