@@ -96,7 +96,8 @@ export async function waitFor(
   let lastError: unknown;
   while (Date.now() < deadline) {
     try {
-      if (await check()) return;
+      // A check that never settles (a request to a process that hangs) must not outlast the deadline.
+      if (await settlesBefore(check(), deadline)) return;
     } catch (error) {
       if (error instanceof GiveUp) throw error;
       lastError = error;
@@ -105,4 +106,11 @@ export async function waitFor(
   }
   const reason = lastError instanceof Error ? `: ${lastError.message}` : '';
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${reason}`);
+}
+
+/** The check's answer, or false once the deadline passes first. */
+function settlesBefore(answer: Promise<boolean>, deadline: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now())); });
+  return Promise.race([answer, late]).finally(() => clearTimeout(timer));
 }

@@ -14,9 +14,19 @@ export type StackSettings = Stack['settings'];
 
 let benchName = 'bench';
 
+const recentLines: string[] = [];
+
 /** Progress goes to stderr; stdout carries only the figures. */
 export function log(message: string): void {
-  console.error(`[${benchName}] ${message}`);
+  const line = `[${benchName}] ${message}`;
+  recentLines.push(`${new Date().toISOString()} ${line}`);
+  if (recentLines.length > 50) recentLines.shift();
+  console.error(line);
+}
+
+/** The last progress lines, timestamped: what a run that overran its time was doing. */
+export function recentLog(count = 20): string[] {
+  return recentLines.slice(-count);
 }
 
 export function errorText(error: unknown): string {
@@ -215,7 +225,8 @@ export function findNodeScript(script: string, envEntry: string): number {
 export type Metrics = Map<string, number>;
 
 export async function scrapeMetrics(url: string): Promise<Metrics> {
-  const response = await fetch(url);
+  // A process that hangs must not hang its scraper (the chaos faults scrape while they break things).
+  const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
   if (!response.ok) throw new Error(`GET ${url}: ${response.status}`);
   const metrics: Metrics = new Map();
   for (const line of (await response.text()).split('\n')) {

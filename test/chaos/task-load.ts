@@ -9,7 +9,7 @@ import { taskUidLabel } from '../../operator/src/names.ts';
 import { createNamespace, deleteNamespaces, inParallel, sleep } from '../bench/support.ts';
 
 const taskApi = { group: 'claude-operator.io', version: 'v1alpha1', plural: 'claudetasks' };
-export interface ListedTask { metadata: { name: string; uid: string }; status?: { phase?: string; result?: string } }
+export interface ListedTask { metadata: { name: string; uid: string }; status?: { phase?: string; reason?: string; message?: string; result?: string } }
 
 /** What a burst came to, as faults 1 and 5 count it. */
 export interface BurstOutcome {
@@ -22,6 +22,8 @@ export interface BurstOutcome {
   /** Postgres's phase is not the cluster's. */
   disagreeing: number;
   succeeded: number;
+  /** The tasks that did not succeed, as `name: phase reason (message)`, at most 5: where a failure starts. */
+  notSucceeded: string[];
 }
 
 export class TaskLoad {
@@ -106,6 +108,8 @@ export class TaskLoad {
       withoutJob: tasks.filter((task) => (jobsPerTask.get(task.metadata.uid) ?? 0) === 0).length,
       disagreeing: tasks.filter((task) => stored.get(task.metadata.uid)?.phase !== task.status?.phase).length,
       succeeded: tasks.filter((task) => task.status?.phase === 'Succeeded').length,
+      notSucceeded: tasks.filter((task) => task.status?.phase !== 'Succeeded').slice(0, 5).map(({ metadata, status }) =>
+        `${metadata.name}: ${status?.phase ?? 'no phase'} ${status?.reason ?? ''} (${status?.message?.slice(0, 200) ?? ''})`),
     };
   }
 

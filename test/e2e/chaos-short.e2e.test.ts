@@ -3,7 +3,7 @@
 // row must be clean (nothing lost or duplicated, the fault's own goal met).
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { startStack, type Stack } from '../bed/stack.ts';
-import { Cleanups } from '../bench/support.ts';
+import { Cleanups, recentLog } from '../bench/support.ts';
 import { isClean, type Fault } from '../chaos/fault.ts';
 import { apiSigkillFault } from '../chaos/faults/api-sigkill.ts';
 import { apiserverRestartFault } from '../chaos/faults/apiserver-restart.ts';
@@ -18,6 +18,9 @@ import { readStackEnvironments, type StackEnvironments } from '../chaos/replicas
 let stack: Stack;
 let environments: StackEnvironments;
 const cleanups = new Cleanups();
+// A fault that overruns fails with its last progress lines a minute before jest would time it out
+// (a CI run on f05e17f timed one out at 600 s, and said nothing about where it was).
+const faultTimeoutMs = 720_000;
 
 beforeAll(async () => {
   stack = await startStack();
@@ -39,6 +42,17 @@ test.each<[string, Fault]>([
   ['8: zzuf-mutated requests and frames: no 5xx, no crash', badInputFault],
   ['9: JWT attacks over REST and the upgrade: all refused, a valid token accepted', jwtAttacksFault],
 ])('fault %s', async (_name, fault) => {
-  const result = await fault.run({ settings: stack.settings, reused: true, restartApiserver: (downMs) => stack.restartApiserver(downMs), environments }, 'short', cleanups);
+  const running = fault.run({ settings: stack.settings, reused: true, restartApiserver: (downMs) => stack.restartApiserver(downMs), environments }, 'short', cleanups);
+  const result = await overrunAfter(running, faultTimeoutMs - 60_000, fault);
   expect({ ...result, clean: isClean(result) }).toEqual(expect.objectContaining({ clean: true }));
-}, 600_000);
+}, faultTimeoutMs);
+
+/** The fault's result, or an error with what it was doing when it overran (jest's own timeout says nothing). */
+function overrunAfter<T>(running: Promise<T>, ms: number, fault: Fault): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const overran = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(
+      `fault ${fault.number} (${fault.name}) still running after ${ms / 1000} s; its last progress lines:\n${recentLog().join('\n')}`)), ms);
+  });
+  return Promise.race([running, overran]).finally(() => clearTimeout(timer));
+}

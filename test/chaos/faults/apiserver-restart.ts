@@ -120,8 +120,10 @@ export const apiserverRestartFault: Fault = {
       await stopWatching();
       const relists = relistsSince(before, [...lastScrapes.values()]);
       const relistCount = [...relists.values()].reduce((sum, count) => sum + count, 0);
-      const { tasks, unended, doubled, withoutJob, disagreeing, succeeded } = await load.outcome(pool);
+      const { tasks, unended, doubled, withoutJob, disagreeing, succeeded, notSucceeded } = await load.outcome(pool);
       const expected = taskCount + 1;
+      const why = succeeded === expected ? ''
+        : `; not Succeeded: ${notSucceeded.join('; ')}\n--- the operator's log ---\n${operator.process.logTail(40)}`;
       return {
         load: `${expected} tasks, apiserver away ${awaySeconds.toFixed(0)} s`,
         lost: unended + Math.max(0, expected - tasks.length), duplicated: doubled, disagreeing, recoverySeconds,
@@ -129,7 +131,7 @@ export const apiserverRestartFault: Fault = {
           + `(${downMs / 1000} s stopped, then its start); operator restarts ${restarts} (the lease is 15 s), `
           + `${lastScrapes.size} operator processes each listing once at its start; `
           + `relists during the fault ${relistCount} (${[...relists].map(([reason, count]) => `${reason} ${count}`).join(', ') || 'none'}; at most ${informerCount}, one per informer); `
-          + `a new task's Job ${recoverySeconds.toFixed(1)} s after the apiserver was back`,
+          + `a new task's Job ${recoverySeconds.toFixed(1)} s after the apiserver was back${why}`,
         passed: succeeded === expected && withoutJob === 0 && relistCount <= informerCount,
       };
     } finally {

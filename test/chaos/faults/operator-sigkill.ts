@@ -59,12 +59,13 @@ export const operatorSigkillFault: Fault = {
       await load.waitEnded(scale === 'full' ? 1_800_000 : 300_000);
       // The history is copied after the phase: give the copier a moment to catch up before comparing.
       await sleep(5_000);
-      const { tasks, unended, doubled, withoutJob: noJob, disagreeing, succeeded } = await load.outcome(pool);
+      const { tasks, unended, doubled, withoutJob: noJob, disagreeing, succeeded, notSucceeded } = await load.outcome(pool);
       return {
         load: `${taskCount} tasks, ${kills} kills of the leader`,
         lost: unended + (tasks.length < taskCount ? taskCount - tasks.length : 0), duplicated: doubled, disagreeing,
         recoverySeconds: recoveries.length ? Math.max(...recoveries) : null,
-        detail: `${succeeded}/${taskCount} Succeeded; tasks without a Job ${noJob}; a new leader after ${recoveries.map((seconds) => seconds.toFixed(1)).join(', ')} s (the lease is 15 s)`,
+        detail: `${succeeded}/${taskCount} Succeeded; tasks without a Job ${noJob}; a new leader after ${recoveries.map((seconds) => seconds.toFixed(1)).join(', ')} s (the lease is 15 s)`
+          + (notSucceeded.length ? `; not Succeeded: ${notSucceeded.join('; ')}` : ''),
         passed: succeeded === taskCount && noJob === 0,
       };
     } finally {
