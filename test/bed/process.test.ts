@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { GiveUp, waitFor } from './process.ts';
+import { GiveUp, settleWithin, waitFor } from './process.ts';
 
 describe('waitFor', () => {
   test('resolves once the check answers true', async () => {
@@ -21,5 +21,17 @@ describe('waitFor', () => {
   test('GiveUp stops the wait at once', async () => {
     await expect(waitFor('never', async () => { throw new GiveUp('cannot happen'); }, { timeoutMs: 60_000 }))
       .rejects.toThrow('cannot happen');
+  });
+});
+
+describe('settleWithin', () => {
+  test('the work\'s answer when it settles in time', async () => {
+    await expect(settleWithin(Promise.resolve('done'), 1_000, () => 'late')).resolves.toBe('done');
+  });
+
+  test('what late returns, or throws, when the work has not settled', async () => {
+    const never = new Promise<string>(() => undefined);
+    await expect(settleWithin(never, 10, () => 'late')).resolves.toBe('late');
+    await expect(settleWithin(never, 10, () => { throw new Error('overran'); })).rejects.toThrow('overran');
   });
 });

@@ -97,7 +97,7 @@ export async function waitFor(
   while (Date.now() < deadline) {
     try {
       // A check that never settles (a request to a process that hangs) must not outlast the deadline.
-      if (await settlesBefore(check(), deadline)) return;
+      if (await settleWithin(check(), deadline - Date.now(), () => false)) return;
     } catch (error) {
       if (error instanceof GiveUp) throw error;
       lastError = error;
@@ -108,9 +108,11 @@ export async function waitFor(
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${reason}`);
 }
 
-/** The check's answer, or false once the deadline passes first. */
-function settlesBefore(answer: Promise<boolean>, deadline: number): Promise<boolean> {
+/** What `work` settles to, or, when it has not settled within `ms`, what `late` returns (or throws). */
+export function settleWithin<T>(work: Promise<T>, ms: number, late: () => T): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now())); });
-  return Promise.race([answer, late]).finally(() => clearTimeout(timer));
+  const lateAnswer = new Promise<T>((resolve, reject) => {
+    timer = setTimeout(() => { try { resolve(late()); } catch (error) { reject(error as Error); } }, Math.max(0, ms));
+  });
+  return Promise.race([work, lateAnswer]).finally(() => clearTimeout(timer));
 }

@@ -2,6 +2,7 @@
 // stack of its own, as `bash test/chaos/run.sh --scale short` runs them: every
 // row must be clean (nothing lost or duplicated, the fault's own goal met).
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { settleWithin } from '../bed/process.ts';
 import { startStack, type Stack } from '../bed/stack.ts';
 import { Cleanups, recentLog } from '../bench/support.ts';
 import { isClean, type Fault } from '../chaos/fault.ts';
@@ -43,16 +44,10 @@ test.each<[string, Fault]>([
   ['9: JWT attacks over REST and the upgrade: all refused, a valid token accepted', jwtAttacksFault],
 ])('fault %s', async (_name, fault) => {
   const running = fault.run({ settings: stack.settings, reused: true, restartApiserver: (downMs) => stack.restartApiserver(downMs), environments }, 'short', cleanups);
-  const result = await overrunAfter(running, faultTimeoutMs - 60_000, fault);
+  const overrunMs = faultTimeoutMs - 60_000;
+  // Jest's own timeout says nothing of where the fault was.
+  const result = await settleWithin(running, overrunMs, () => {
+    throw new Error(`fault ${fault.number} (${fault.name}) still running after ${overrunMs / 1000} s; its last progress lines:\n${recentLog().join('\n')}`);
+  });
   expect({ ...result, clean: isClean(result) }).toEqual(expect.objectContaining({ clean: true }));
 }, faultTimeoutMs);
-
-/** The fault's result, or an error with what it was doing when it overran (jest's own timeout says nothing). */
-function overrunAfter<T>(running: Promise<T>, ms: number, fault: Fault): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const overran = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(
-      `fault ${fault.number} (${fault.name}) still running after ${ms / 1000} s; its last progress lines:\n${recentLog().join('\n')}`)), ms);
-  });
-  return Promise.race([running, overran]).finally(() => clearTimeout(timer));
-}
