@@ -5,55 +5,30 @@
 // waits; raising the budget resumes it, and the waiting message is answered
 // with the conversation before it.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { CustomObjectsApi } from '@kubernetes/client-node';
-import { claudeSessionPlural, type ClaudeSession } from '../../crds/src/claude-session.ts';
-import { group, version } from '../../crds/src/claude-task.ts';
-import type { ApiServer } from '../../api/src/server.ts';
-import { kubeConfig, waitFor } from '../support/cluster.ts';
+import { waitFor } from '../support/cluster.ts';
 import { useTestPolicies } from './support/policies.ts';
+import { sessionClient } from './support/session-client.ts';
 import { conversationTexts, turnRequest } from './support/session-requests.ts';
 import { startSessionStack, stopSessionStack, type SessionStack } from './support/session-stack.ts';
-import type { TaskFixture } from './support/task-fixture.ts';
 
-let fixture: TaskFixture;
-let api: ApiServer;
-let bearer: string;
 const policies = useTestPolicies();
-const custom = kubeConfig().makeApiClient(CustomObjectsApi);
 
 let stack: SessionStack | undefined;
 beforeAll(async () => {
   stack = await startSessionStack('session-budget');
-  ({ fixture, api, bearer } = stack);
 });
 afterAll(() => stopSessionStack(stack));
 
-async function rest(method: string, path: string, body?: object): Promise<{ status: number; json: Record<string, unknown> }> {
-  const response = await fetch(`${api.url}/api/v1/namespaces/${fixture.ns.name}${path}`, {
-    method, headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await response.text();
-  return { status: response.status, json: text === '' ? {} : JSON.parse(text) as Record<string, unknown> };
-}
-
-const getSession = async (name: string) =>
-  await custom.getNamespacedCustomObject({ group, version, namespace: fixture.ns.name, plural: claudeSessionPlural, name }) as ClaudeSession;
-
-async function sessionWhen(name: string, what: string, check: (session: ClaudeSession) => boolean): Promise<ClaudeSession> {
-  let last: ClaudeSession | undefined;
-  await waitFor(`session ${name}: ${what}`, async () => check(last = await getSession(name)), { timeoutMs: 180_000, intervalMs: 250 })
-    .catch((error: Error) => { throw new Error(`${error.message}\nlast status: ${JSON.stringify(last?.status)}`); });
-  return last!;
-}
+const { curl: rest, getSession, sessionWhen } = sessionClient(() => stack!);
 
 const daily = (maxCostUSD: string) => [{ scope: 'Namespace' as const, period: 'Daily' as const, maxCostUSD }];
 // About 0.41 USD with the CLI's default model: one answer spends more than the budget below.
 const costly = (text: string) => `${text} [[scenario:answer {"inputTokens":100000}]]`;
 
 test('a spent budget suspends the session (BudgetExhausted) with its context; raising it resumes the session and answers the waiting message', async () => {
-  const policy = await policies.create('session-budget', fixture.ns.name, { budgets: daily('0.30') });
+  const policy = await policies.create('session-budget', stack!.fixture.ns.name, { budgets: daily('0.30') });
   expect((await rest('POST', '/sessions', { name: 'frugal', spec: {} })).status).toBe(202);
-  await sessionWhen('frugal', 'Ready', (s) => s.status?.phase === 'Ready');
+  await sessionWhen('frugal', 'Ready', (s) => s.status?.phase === 'Ready', 180_000);
 
   // Nothing is spent yet: the first message is answered, and spends more than the budget.
   const first = await rest('POST', '/sessions/frugal/messages', { text: costly('first question alpha') });
@@ -61,12 +36,12 @@ test('a spent budget suspends the session (BudgetExhausted) with its context; ra
   expect(first.json).toMatchObject({ state: 'answered', result: expect.stringContaining('scripted answer') });
 
   // Not Failed: Suspended, for the budget, naming the policy; its pod stopped, its volume kept.
-  const held = await sessionWhen('frugal', 'Suspended BudgetExhausted', (s) => s.status?.phase === 'Suspended' && s.status.reason === 'BudgetExhausted');
+  const held = await sessionWhen('frugal', 'Suspended BudgetExhausted', (s) => s.status?.phase === 'Suspended' && s.status.reason === 'BudgetExhausted', 180_000);
   expect(held.status?.message).toContain(policy);
   expect(held.status?.conditions?.find((c) => c.type === 'Suspended')).toMatchObject({ status: 'True', reason: 'BudgetExhausted' });
   expect(held.status?.podName).toBeUndefined();
   expect(held.status?.activations).toBe(1);
-  expect((await fixture.ns.kubectl('get', 'pvc', held.status!.workspacePVC!, '-o', 'name')).code).toBe(0);
+  expect((await stack!.fixture.ns.kubectl('get', 'pvc', held.status!.workspacePVC!, '-o', 'name')).code).toBe(0);
 
   // A message sent meanwhile is accepted and waits; the wake it sends does not start a pod (sampled for a while).
   const second = await rest('POST', '/sessions/frugal/messages?async=true', { text: 'second question bravo' });
@@ -85,6 +60,7 @@ test('a spent budget suspends the session (BudgetExhausted) with its context; ra
     { timeoutMs: 180_000, intervalMs: 500 });
   const resumed = await getSession('frugal');
   expect(resumed.status?.activations).toBe(2);
+  const { fixture } = stack!;
   const job = await fixture.ns.batch.readNamespacedJob({ namespace: fixture.ns.name, name: resumed.status!.jobName! });
   expect(new Date(job.metadata!.creationTimestamp!).getTime()).toBeGreaterThanOrEqual(raisedAt);
   const request = turnRequest(fixture.api.requests, resumed, 'second question bravo');

@@ -3,10 +3,12 @@
 // failed because the API key Secret it names was deleted while it was suspended.
 // A message then is 409 (problem type conflict) with a detail that says the phase
 // and why, nothing is stored, and the history still reads (the messages, and the
-// event stream, which replays it and ends). A session deleted with kubectl is 404,
-// as one that never was.
+// event stream, which replays it and ends). A message that was waiting when the
+// session failed fails too, with an error saying why, so its caller stops waiting.
+// A session deleted with kubectl is 404, as one that never was.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { follow } from '../../api/src/stream/testing.ts';
+import { waitFor } from '../support/cluster.ts';
 import { sessionClient } from './support/session-client.ts';
 import { startSessionStack, stopSessionStack, type SessionStack } from './support/session-stack.ts';
 
@@ -20,10 +22,11 @@ const { curl, send, sessionWhen, createSession, streamUrl } = sessionClient(() =
 
 const conflict = 'https://claude-operator.io/problems/conflict';
 
-async function messagesOf(session: string): Promise<Array<{ messageId: string; text: string; state: string; result: string | null }>> {
+interface Message { messageId: string; text: string; state: string; result: string | null; error: string | null }
+async function messagesOf(session: string): Promise<Message[]> {
   const listed = await curl('GET', `/sessions/${session}/messages`);
   expect(listed.status).toBe(200);
-  return listed.json.items as Array<{ messageId: string; text: string; state: string; result: string | null }>;
+  return listed.json.items as Message[];
 }
 
 test('Archived after archiveAfterSeconds without a message: a message is 409 saying so; the history reads', async () => {
@@ -71,8 +74,16 @@ test('Failed when its API key Secret is gone: a message is 409 naming the Secret
   expect(refused.json).toMatchObject({ type: conflict,
     detail: `the session is Failed (APIKeySecretMissing: ${failed.status?.message}): it takes no more messages; its history still reads` });
 
+  // The message that woke it will never be answered: it fails, saying why, where its caller polls.
+  const error = `the session became Failed (APIKeySecretMissing: ${failed.status?.message}) before this message was answered`;
+  let polled: Message | undefined;
+  await waitFor('the waiting message to fail', async () => {
+    polled = (await curl('GET', `/sessions/keyless/messages/${waiting.json.messageId as string}`)).json as unknown as Message;
+    return polled.state !== 'accepted';
+  }, { timeoutMs: 60_000 });
+  expect(polled).toMatchObject({ state: 'failed', result: null, error });
   const history = await messagesOf('keyless');
-  expect(history.map((m) => [m.text, m.state])).toEqual([['a message while the key exists', 'answered'], ['a message after the key is gone', 'accepted']]);
+  expect(history.map((m) => [m.text, m.state])).toEqual([['a message while the key exists', 'answered'], ['a message after the key is gone', 'failed']]);
   expect(history[0]!.result).toBe(first.json.result);
 });
 

@@ -16,7 +16,7 @@ import { createdByAnnotation, group, version } from '../../../crds/src/claude-ta
 import { seqOfEntry, workloadStreamKeys } from '../../../packages/contracts/src/event-stream.ts';
 import { inboxEntryFields, sessionInboxKey, sessionTranscriptKey } from '../../../packages/contracts/src/session-stream.ts';
 import {
-  maxSessionEventSeq, readSessionTotalsAndLastEvent, readTranscript, readWaitingMessages, writeSessionStatus,
+  failWaitingMessages, maxSessionEventSeq, readSessionTotalsAndLastEvent, readTranscript, readWaitingMessages, writeSessionStatus,
 } from '../../../packages/database/src/session-records.ts';
 import { statusCode } from '../../../packages/platform/src/kube-errors.ts';
 import type { Logger } from '../../../packages/platform/src/logger.ts';
@@ -110,9 +110,17 @@ export class SessionReconciler {
       await this.deps.redisUsers?.ensureSession(identity);
       return { requeueAfterMs: activeResyncMs };
     }
-    // Suspended or Queued: its stream is quiet. The copier keeps following until it has every event (the last pod's end).
-    if (!podless || (await this.streamCopied(session))) this.deps.copier.unfollow(identity.uid);
+    // Suspended, Queued or Failed: its stream is quiet. The copier keeps following until it has every event (the last pod's end).
+    const quiet = podless || status.phase === 'Failed';
+    const copied = quiet && (await this.streamCopied(session));
+    if (!quiet || copied) this.deps.copier.unfollow(identity.uid);
     else this.deps.copier.follow(identity);
+    if (decision.failWaiting !== undefined) {
+      // An answer the last pod wrote may still be on its way to Postgres: it comes first.
+      if (status.phase === 'Failed' && !copied) return { requeueAfterMs: 1_000 };
+      const failed = await failWaitingMessages(this.deps.db, identity.uid, decision.failWaiting, this.deps.now?.() ?? new Date());
+      if (failed.length > 0) this.deps.log.info({ session: key, messages: failed, phase: status.phase }, 'waiting messages failed: the session closed');
+    }
     if (status.phase === 'Queued') return { requeueAfterMs: queuedResyncMs };
     if (status.reason === 'BudgetExhausted') return { requeueAfterMs: Math.min(decision.requeueAfterMs ?? budgetResyncMs, budgetResyncMs) };
     return decision.requeueAfterMs === undefined ? {} : { requeueAfterMs: decision.requeueAfterMs };

@@ -158,4 +158,20 @@ describe('decideSession: status fields', () => {
       .toBeUndefined();
     expect(decideSession(world({ pvcExists: false, session: session({}, { phase: 'Archived', activations: 1 }) })).ensurePvc).toBeUndefined();
   });
+
+  test.each<[string, Partial<ObservedSession>, string | undefined]>([
+    ['Failed with its pod stopped: the waiting messages fail, saying why', {
+      session: session({}, { phase: 'Failed', reason: 'APIKeySecretMissing', message: 'secret "k" not found', activations: 2 }),
+      pods: [pod('Failed')], totals: totals({ waiting: 1 }) },
+    'the session became Failed (APIKeySecretMissing: secret "k" not found) before this message was answered'],
+    ['Failed just now, its pod still running: stopped first, failed on a later pass', {
+      pods: [pod('Pending', missingSecret)], totals: totals({ waiting: 1 }) }, undefined],
+    ['Failed with no message waiting: nothing to fail', {
+      session: session({}, { phase: 'Failed', reason: 'InvalidSpec', message: 'bad', activations: 1 }) }, undefined],
+    ['Archived with a message waiting', { session: session({}, { phase: 'Archived', reason: 'Archived', message: 'no message for 60 s', activations: 1 }),
+      job: undefined, totals: totals({ waiting: 2 }) }, 'the session became Archived (no message for 60 s) before this message was answered'],
+    ['Suspended with a message waiting: woken, not failed', { job: job({ conditions: [{ type: 'Complete' }] }), totals: totals({ waiting: 1 }) }, undefined],
+  ])('failWaiting: %s', (_name, over, failWaiting) => {
+    expect(decideSession(world(over)).failWaiting).toBe(failWaiting);
+  });
 });

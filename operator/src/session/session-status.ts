@@ -53,6 +53,9 @@ export interface SessionDecision {
   ensurePvc?: boolean;
   /** Look again after this long (archiveAfterSeconds counting down); undefined: when something changes. */
   requeueAfterMs?: number;
+  /** The session is closed (Failed or Archived) with messages still waiting and no pod left to answer them:
+   * they fail with this error, so that their callers learn why instead of waiting for ever. */
+  failWaiting?: string;
 }
 
 interface Phase { phase: SessionPhase; reason: string; message: string }
@@ -114,9 +117,17 @@ function phaseOfJob(observed: ObservedSession): Phase {
 /** The status to write and the next step; a Failed or Archived session stays so. */
 export function decideSession(observed: ObservedSession): SessionDecision {
   const decision = decide(observed);
-  const needsPvc = !observed.pvcExists && operatorMakesPvc(observed.session)
-    && decision.status.phase !== 'Archived' && decision.status.phase !== 'Failed';
-  return needsPvc ? { ...decision, ensurePvc: true } : decision;
+  const { phase, reason, message } = decision.status;
+  const closed = phase !== undefined && closedSessionPhases.has(phase);
+  const needsPvc = !observed.pvcExists && operatorMakesPvc(observed.session) && !closed;
+  // A pod still running may yet answer: the stop comes first, the failing after it.
+  const failWaiting = closed && observed.totals.waiting > 0 && !activePod(observed.pods);
+  const why = [reason === phase ? undefined : reason, message].filter((part) => part !== undefined && part !== '').join(': ');
+  return {
+    ...decision,
+    ...(needsPvc ? { ensurePvc: true } : {}),
+    ...(failWaiting ? { failWaiting: `the session became ${phase}${why === '' ? '' : ` (${why})`} before this message was answered` } : {}),
+  };
 }
 
 function decide(observed: ObservedSession): SessionDecision {

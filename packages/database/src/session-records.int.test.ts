@@ -7,7 +7,9 @@ import pg from 'pg';
 import type { ClaudeSession } from '../../../crds/src/claude-session.ts';
 import { bedSetting } from '../../../test/support/cluster.ts';
 import { migrate } from './migrate.ts';
-import { acceptMessage, ensureSessionRecord, readSessionTotalsAndLastEvent, writeSessionEvents } from './session-records.ts';
+import {
+  acceptMessage, ensureSessionRecord, failWaitingMessages, readMessages, readSessionTotalsAndLastEvent, writeSessionEvents,
+} from './session-records.ts';
 
 const namespace = `records-${randomBytes(3).toString('hex')}`;
 let pool: pg.Pool;
@@ -74,5 +76,32 @@ describe('readSessionTotalsAndLastEvent', () => {
     expect((await readSessionTotalsAndLastEvent(pool, uid, ['assistant'])).lastEvent).toEqual(
       { seq: 2, type: 'assistant', messageId: 'm1', time: '2026-12-01T10:01:30.000Z', data: { type: 'assistant' } });
     expect((await readSessionTotalsAndLastEvent(pool, uid, [])).lastEvent).toBeUndefined();
+  });
+});
+
+describe('failWaitingMessages', () => {
+  test('fails the waiting messages, oldest first, with the error; an answered one keeps its answer, and an answer that comes later is not taken', async () => {
+    const uid = await newSession('closed');
+    for (const messageId of ['m1', 'm2', 'm3']) {
+      await acceptMessage(pool, { sessionUid: uid, messageId, text: `text of ${messageId}`, acceptedAt: '2026-12-01T10:00:30.000Z' });
+    }
+    const answer = (seq: number, messageId: string) => ({
+      seq, type: 'runner.turn_completed', messageId, time: '2026-12-01T10:01:00.000Z',
+      data: { type: 'runner.turn_completed', messageId, outcome: 'answered', result: 'ok', stopReason: 'success', message: null,
+        usage: null, sessionId: uid, model: null, firstSeq: seq },
+    });
+    await writeSessionEvents(pool, uid, [answer(1, 'm1')]);
+
+    const error = 'the session became Failed (APIKeySecretMissing: secret "k" not found) before this message was answered';
+    expect(await failWaitingMessages(pool, uid, error, new Date('2026-12-01T10:02:00.000Z'))).toEqual(['m2', 'm3']);
+    expect(await failWaitingMessages(pool, uid, 'again', new Date())).toEqual([]);
+    await writeSessionEvents(pool, uid, [answer(2, 'm2')]);
+
+    const messages = await readMessages(pool, uid);
+    expect(messages.map((m) => [m.messageId, m.state, m.result, m.error])).toEqual([
+      ['m1', 'answered', 'ok', null], ['m2', 'failed', null, error], ['m3', 'failed', null, error],
+    ]);
+    expect(messages[1]!.answeredAt).toBe('2026-12-01T10:02:00.000Z');
+    expect((await readSessionTotalsAndLastEvent(pool, uid, lifecycle)).totals).toMatchObject({ messages: 1, waiting: 0 });
   });
 });

@@ -138,6 +138,15 @@ export async function readWaitingMessages(db: Queryable, sessionUid: string): Pr
   return rows.map(messageOf);
 }
 
+/** Fails every message still waiting, with this error (the session closed before a turn could answer
+ * them); an answer stored first is kept. Returns the ids failed, oldest first. */
+export async function failWaitingMessages(db: Queryable, sessionUid: string, error: string, at: Date): Promise<string[]> {
+  const { rows } = await db.query<{ message_id: string; position: string }>(
+    `UPDATE claude_session_messages SET state = 'failed', error = $2, answered_at = $3
+     WHERE session_uid = $1 AND state = 'accepted' RETURNING message_id, position`, [sessionUid, error, at]);
+  return rows.sort((a, b) => Number(a.position) - Number(b.position)).map((row) => row.message_id);
+}
+
 /**
  * Stores events (those already stored are left) and, in the same transaction, the
  * answer of every runner.turn_completed among them and the transcript that came
