@@ -8,6 +8,8 @@
 #                         (its go.mod has replace directives, which `go install` refuses)
 #   coredns               github.com/coredns/coredns, the cluster DNS
 #   registry              github.com/distribution/distribution/v3, the OCI registry containerd pulls from
+#   local-path-provisioner   github.com/rancher/local-path-provisioner, the default StorageClass's
+#                         provisioner (as kind ships it): PVCs become directories under the node's dir
 # Idempotent: a binary whose recorded version matches is reused.
 #
 #   test/cluster/build-node.sh          # build if needed, print the bin dir
@@ -21,6 +23,8 @@ containerd_version=v2.4.2
 runc_version=v1.5.3
 coredns_version=v1.15.0
 registry_version=v3.1.2
+# The only version the module proxy serves.
+local_path_version=v0.0.30
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # The control plane's bin dir (built first if it is not yet).
@@ -103,6 +107,7 @@ go_install() { # name version package@version: one binary from a module without 
 }
 go_install coredns "$coredns_version" "github.com/coredns/coredns@$coredns_version"
 go_install registry "$registry_version" "github.com/distribution/distribution/v3/cmd/registry@$registry_version"
+go_install local-path-provisioner "$local_path_version" "github.com/rancher/local-path-provisioner@$local_path_version"
 
 log "done: $bin_dir"
 echo "$bin_dir"

@@ -263,7 +263,7 @@ describe('a real node', () => {
   });
 });
 
-describe('with a control plane that advertises the host\'s end of the node\'s link', () => {
+describe('with a control plane that advertises the host\'s end of the node\'s link and runs kube-scheduler, and storage', () => {
   let dir: string;
   let controlPlane: ControlPlane;
   let node: RealNode;
@@ -271,8 +271,8 @@ describe('with a control plane that advertises the host\'s end of the node\'s li
 
   beforeAll(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'claude-operator-in-cluster-'));
-    controlPlane = await startControlPlane(path.join(dir, 'control-plane'), { advertiseAddress: podNetwork.hostIp });
-    node = await startRealNode({ dir: path.join(dir, 'node'), nodeName: 'in-cluster-node', ...controlPlaneOf(controlPlane.adminKubeconfig) });
+    controlPlane = await startControlPlane(path.join(dir, 'control-plane'), { advertiseAddress: podNetwork.hostIp, scheduler: true });
+    node = await startRealNode({ dir: path.join(dir, 'node'), nodeName: 'in-cluster-node', storage: true, ...controlPlaneOf(controlPlane.adminKubeconfig) });
     const config = new KubeConfig();
     config.loadFromFile(controlPlane.adminKubeconfig);
     core = config.makeApiClient(CoreV1Api);
@@ -297,6 +297,46 @@ describe('with a control plane that advertises the host\'s end of the node\'s li
     }, { timeoutMs: 60_000 });
     const logs = await core.readNamespacedPodLog({ name: 'in-cluster', namespace: 'default' });
     expect({ phase: ended?.status?.phase, logs }).toEqual({ phase: 'Succeeded', logs: expect.stringContaining('"kind":"APIVersions"') });
+  });
+
+  test('a PVC of the default StorageClass is provisioned once its pod is scheduled, keeps a file for the next pod, and goes with its claim', async () => {
+    const namespace = 'default';
+    await core.createNamespacedPersistentVolumeClaim({ namespace, body: {
+      metadata: { name: 'notes' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } } });
+    // No nodeName: the scheduler places the pod, which is what lets a WaitForFirstConsumer claim bind.
+    const onClaim = (name: string, script: string): V1Pod => {
+      const pod = podOn(node, name, ['sh', '-c', script]);
+      delete pod.spec!.nodeName;
+      pod.spec!.containers[0]!.volumeMounts = [{ name: 'notes', mountPath: '/data' }];
+      pod.spec!.volumes = [{ name: 'notes', persistentVolumeClaim: { claimName: 'notes' } }];
+      return pod;
+    };
+    const runToEnd = async (pod: V1Pod) => {
+      const name = pod.metadata!.name!;
+      await core.createNamespacedPod({ namespace, body: pod });
+      let ended: V1Pod | undefined;
+      await waitFor(`pod ${name} to end`, async () => {
+        ended = await core.readNamespacedPod({ name, namespace });
+        return ended.status?.phase === 'Succeeded' || ended.status?.phase === 'Failed';
+      }, { timeoutMs: 120_000 }).catch((error: Error) => { throw new Error(`${error.message}: ${JSON.stringify(ended?.status)}`); });
+      return { phase: ended?.status?.phase, node: ended?.spec?.nodeName, logs: await core.readNamespacedPodLog({ name, namespace }) };
+    };
+    expect(await runToEnd(onClaim('writer', 'echo kept on the volume > /data/note && id -u'))).toEqual({ phase: 'Succeeded', node: node.nodeName, logs: '1000\n' });
+    const claim = await core.readNamespacedPersistentVolumeClaim({ name: 'notes', namespace });
+    expect([claim.status?.phase, claim.spec?.storageClassName]).toEqual(['Bound', node.storage!.storageClassName]);
+    const volume = await core.readPersistentVolume({ name: claim.spec!.volumeName! });
+    const volumeDir = volume.spec!.hostPath!.path;
+    expect(path.dirname(volumeDir)).toBe(node.storage!.volumesDir);
+    expect(volume.spec?.nodeAffinity?.required?.nodeSelectorTerms?.[0]?.matchExpressions?.[0]?.values).toEqual([node.nodeName]);
+    expect(await runToEnd(onClaim('reader', 'cat /data/note'))).toEqual({ phase: 'Succeeded', node: node.nodeName, logs: 'kept on the volume\n' });
+
+    // Reclaim policy Delete: the claim gone (and no pod naming it), the volume and its directory go.
+    for (const name of ['writer', 'reader']) await core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 });
+    await core.deleteNamespacedPersistentVolumeClaim({ name: 'notes', namespace });
+    await waitFor('the volume and its directory to go', async () => {
+      const left = await core.readPersistentVolume({ name: volume.metadata!.name! }).then(() => true, () => false);
+      return !left && !(await fs.stat(volumeDir).then(() => true, () => false));
+    }, { timeoutMs: 120_000 });
   });
 });
 

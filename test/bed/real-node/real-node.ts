@@ -18,6 +18,7 @@ import { GiveUp, startSupervised, waitFor, type Supervised } from '../process.ts
 import { startTcpProxy, type TcpProxy } from '../../support/tcp-proxy.ts';
 import { clusterDns, fixedHostPaths, kubeProxyHealthzPort, nodePaths, podNetwork, registry, type NodePaths } from './config.ts';
 import { corednsUser, createNodeObjects, deleteNodeObjects } from './cluster-objects.ts';
+import { deleteStorageObjects, startLocalPathStorage, storageClassName } from './storage.ts';
 import { namespaceScript, writeClientKubeconfig, writeNodeFiles } from './node-files.ts';
 import {
   cleanUpHost, daemonsCgroup, lockHost, makeCgroupRoot, pathExists, readRecord, writeRecord, type HostRecord,
@@ -35,6 +36,9 @@ export interface RealNodeOptions {
   caKeyFile: string;
   /** Cluster-admin: makes the node's RBAC bindings and kube-dns (cluster-objects.ts), removes them and the Node at stop. */
   adminKubeconfig: string;
+  /** PVCs: a default StorageClass `standard` and local-path-provisioner (storage.ts). Claims bind
+   * once a scheduler has placed their pod, so this wants a control plane with kube-scheduler. */
+  storage?: boolean;
 }
 
 export interface RealNode {
@@ -48,6 +52,8 @@ export interface RealNode {
   paths: NodePaths;
   /** What the node makes outside its dir, for checks that stop() undid it. */
   record: HostRecord;
+  /** The default StorageClass, when started with `storage`; claims' directories are under volumesDir. */
+  storage?: { storageClassName: string; volumesDir: string };
   /** ctr against the node's containerd (namespace k8s.io). */
   ctr(...args: string[]): Promise<string>;
   stop(): Promise<void>;
@@ -109,6 +115,7 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
         // Whatever failed above, the lock goes (the next start cleans up after this one), and
         // no child is left to keep this process alive.
         await deleteNodeObjects(admin, options.nodeName).catch(() => undefined);
+        if (options.storage) await deleteStorageObjects(admin).catch(() => undefined);
         await lock.stop();
       }
     })();
@@ -212,9 +219,20 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
     const coredns = inNode('coredns', bin('coredns'), ['-conf', paths.corefile]);
     await daemonReady(coredns, 'CoreDNS ready', () => answers(`http://${podNetwork.nodeIp}:${clusterDns.readyPort}/ready`));
 
+    let storage: RealNode['storage'];
+    if (options.storage) {
+      const localPath = await startLocalPathStorage({
+        dir: path.join(options.dir, 'local-path'), binary: bin('local-path-provisioner'),
+        adminKubeconfigFile: options.adminKubeconfig, admin, helperImage: busybox,
+        logFile: path.join(paths.logsDir, 'local-path-provisioner.log'),
+      });
+      started.push(localPath.provisioner);
+      storage = { storageClassName, volumesDir: localPath.volumesDir };
+    }
+
     return {
       nodeName: options.nodeName, nodeIp: podNetwork.nodeIp, images: { busybox }, pushImage,
-      paths, record, ctr, stop,
+      paths, record, storage, ctr, stop,
     };
   } catch (error) {
     await stop().catch(() => undefined);
