@@ -1,23 +1,43 @@
 // `up`: brings the single-machine stack up and keeps it up until Ctrl-C:
 // control plane, local node, Postgres, Redis, the CRD, the operator and the API
 // (and the scripted Messages API when ANTHROPIC_BASE_URL is not set).
-//   node test/bed/up.ts [--settings FILE]
+// With --real-node: a control plane with kube-scheduler, the real node (kubelet,
+// containerd, CoreDNS, a registry, PVCs), the images built from the Dockerfile, and
+// the chart installed with `helm install --wait` (test/bed/chart-stack.ts); the model
+// is the scripted Messages API (pods reach nothing outside the machine).
+//   node test/bed/up.ts [--settings FILE] [--real-node]
 // Writes KEY=value lines (KUBECONFIG, DATABASE_URL, REDIS_URL, KUBECTL, HELM,
 // ANTHROPIC_BASE_URL, OPERATOR_METRICS_URL, API_URL, API_TOKEN, and the API's JWT key, issuer
 // and audience as API_JWT_SECRET, API_JWT_ISSUER, API_JWT_AUDIENCE) to FILE (default .bed.env in the
 // repo), so `set -a; . .bed.env` or `kubectl --kubeconfig ...` can use it.
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRoot } from './binaries.ts';
+import { startChartStack } from './chart-stack.ts';
 import { startStack } from './stack.ts';
 
-const { values } = parseArgs({ options: { settings: { type: 'string', default: path.join(repoRoot, '.bed.env') } } });
+const { values } = parseArgs({ options: {
+  settings: { type: 'string', default: path.join(repoRoot, '.bed.env') },
+  'real-node': { type: 'boolean', default: false },
+} });
 const envFile = path.resolve(values.settings);
 
 const started = Date.now();
-console.error('[up] starting the control plane, the local node, Postgres, Redis, the operator and the API...');
-const bed = await startStack();
+let bed: { settings: Record<string, string>; stop(): Promise<void> };
+let bedDir: string | undefined;
+if (values['real-node']) {
+  console.error('[up] building what is missing, then starting the control plane and the real node, and installing the chart...');
+  bedDir = await fs.mkdtemp(path.join(os.tmpdir(), 'claude-operator-up-'));
+  bed = await startChartStack(bedDir).catch(async (error: unknown) => {
+    await fs.rm(bedDir!, { recursive: true, force: true });
+    throw error;
+  });
+} else {
+  console.error('[up] starting the control plane, the local node, Postgres, Redis, the operator and the API...');
+  bed = await startStack();
+}
 await fs.writeFile(envFile, Object.entries(bed.settings).map(([key, value]) => `${key}=${value}`).join('\n') + '\n', { mode: 0o600 });
 console.error(`[up] ready in ${((Date.now() - started) / 1000).toFixed(1)} s; settings written to ${envFile}`);
 console.error(`[up] try: ${bed.settings.KUBECTL} --kubeconfig ${bed.settings.KUBECONFIG} apply -f examples/task.yaml`);
@@ -29,6 +49,7 @@ const shutdown = async (signal: string) => {
   stopping = true;
   console.error(`[up] ${signal}: stopping...`);
   await bed.stop();
+  if (bedDir) await fs.rm(bedDir, { recursive: true, force: true });
   await fs.rm(envFile, { force: true });
   console.error('[up] stopped');
   process.exit(0);

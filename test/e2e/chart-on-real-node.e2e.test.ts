@@ -4,10 +4,10 @@
 // Postgres and Redis, pulled from the node's registry; then `kubectl apply -f
 // examples/task.yaml` runs to Succeeded in a runner pod, and a task submitted through
 // the API's Service has its report printed as a PDF by the api image's Chromium.
-// A control plane of its own: it advertises the host's end of the node's link (pods
-// reach the apiserver through the `kubernetes` Service) and runs kube-scheduler (the
-// Deployments' pods have no node of their own). The model is the scripted Messages
-// API, on the host's end of the link, where pods reach it.
+// `helm test` passes, `helm upgrade --wait` rolls out a changed value, and then a
+// PVC-backed workspace (the node's default StorageClass) keeps a file across two tasks.
+// The cluster, the images and the install are test/bed/chart-stack.ts's, as `up
+// --real-node` makes them (the evaluation Postgres on a PVC too).
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -16,64 +16,34 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { SignJWT } from 'jose';
 import { repoRoot } from '../bed/binaries.ts';
-import { startControlPlane, type ControlPlane } from '../bed/control-plane.ts';
-import { podNetwork } from '../bed/real-node/config.ts';
-import { controlPlaneOf, projectImages, startRealNode, type RealNode } from '../bed/real-node/real-node.ts';
-import { runTool, waitFor } from '../support/cluster.ts';
-import { startScriptedApi, type ScriptedApi } from '../scripted-api/server.ts';
+import { chart, chartNamespace as systemNamespace, chartRelease as release, installChart, startChartBed, type ChartBed } from '../bed/chart-stack.ts';
+import { waitFor } from '../support/cluster.ts';
 
-const chart = path.join(repoRoot, 'charts/claude-operator');
-const release = 'claude';
-const systemNamespace = 'claude-system';
 const tasksNamespace = 'tasks';
 const restAnswer = 'Served through the Service, printed by Chromium.';
 const run = promisify(execFile);
 
-/** --set flags for one of the chart's image values (repository and tag) from a reference. */
-function imageValues(value: string, ref: string): string[] {
-  const [repository, tag] = ref.split(/:(?=[^:/]+$)/);
-  // --set-string: a tag of digits alone would be a number, which the values' schema refuses.
-  return ['--set', `${value}.repository=${repository}`, '--set-string', `${value}.tag=${tag}`];
-}
-
 describe('the chart on a real node', () => {
   let dir: string;
-  let controlPlane: ControlPlane;
-  let node: RealNode;
-  let api: ScriptedApi;
-  const images: Record<string, string> = {};
+  let bed: ChartBed;
   let restBase = '';
   let restHeaders: Record<string, string> = {};
 
-  const kubectl = (...args: string[]) => runTool(controlPlane.kubectl, ['--kubeconfig', controlPlane.adminKubeconfig, ...args]);
-  const helm = (...args: string[]) => runTool(controlPlane.helm, ['--kubeconfig', controlPlane.adminKubeconfig, ...args]);
-  const jsonOf = async <T>(...args: string[]): Promise<T> => {
-    const result = await kubectl(...args, '-o', 'json');
-    if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${result.stderr}`);
-    return JSON.parse(result.stdout) as T;
-  };
+  const kubectl = (...args: string[]) => bed.kubectl(...args);
+  const helm = (...args: string[]) => bed.helm(...args);
+  const jsonOf = <T>(...args: string[]): Promise<T> => bed.json<T>(...args);
 
   beforeAll(async () => {
-    const built = await projectImages();
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'claude-operator-chart-'));
-    controlPlane = await startControlPlane(path.join(dir, 'control-plane'), { advertiseAddress: podNetwork.hostIp, scheduler: true });
-    node = await startRealNode({ dir: path.join(dir, 'node'), nodeName: 'chart-node', ...controlPlaneOf(controlPlane.adminKubeconfig) });
-    for (const [name, image] of Object.entries(built)) images[name] = await node.pushImage(image);
-    api = await startScriptedApi({ host: podNetwork.hostIp });
+    bed = await startChartBed(dir);
   }, 30 * 60_000);
   afterAll(async () => {
-    await api?.close();
-    await node?.stop();
-    await controlPlane?.stop();
+    await bed?.stop();
     if (dir) await fs.rm(dir, { recursive: true, force: true });
   });
 
   test('helm install --wait brings up the operator (2 replicas, both Ready), the API, Postgres and Redis as pods of the images built here, each its own', async () => {
-    const install = await helm('install', release, chart, '--namespace', systemNamespace, '--create-namespace', '--wait', '--timeout', '6m',
-      ...imageValues('operator.image', images.operator!), ...imageValues('api.image', images.api!), ...imageValues('runner.image', images.runner!),
-      '--set', 'postgres.enabled=true', '--set', `postgres.image=${images.postgres}`,
-      '--set', 'redis.enabled=true', '--set', `redis.image=${images.redis}`,
-      '--set', `operator.anthropicBaseUrl=${api.url}`);
+    const install = await installChart(bed);
     const pods = await kubectl('get', 'pods', '--namespace', systemNamespace, '-o', 'wide');
     const events = install.code === 0 ? undefined : (await kubectl('get', 'events', '--namespace', systemNamespace)).stdout;
     expect({ code: install.code, stderr: install.stderr, pods: pods.stdout, events }).toMatchObject({ code: 0, stderr: '' });
@@ -86,14 +56,22 @@ describe('the chart on a real node', () => {
       [component, list.items.filter((pod) => pod.metadata.labels['app.kubernetes.io/component'] === component)
         .map((pod) => ({ node: pod.spec.nodeName, image: pod.spec.containers[0]!.image }))]));
     expect(byComponent).toEqual({
-      operator: [{ node: 'chart-node', image: images.operator }, { node: 'chart-node', image: images.operator }],
-      api: [{ node: 'chart-node', image: images.api }, { node: 'chart-node', image: images.api }],
-      postgres: [{ node: 'chart-node', image: images.postgres }],
-      redis: [{ node: 'chart-node', image: images.redis }],
+      operator: [{ node: 'chart-node', image: bed.images.operator }, { node: 'chart-node', image: bed.images.operator }],
+      api: [{ node: 'chart-node', image: bed.images.api }, { node: 'chart-node', image: bed.images.api }],
+      postgres: [{ node: 'chart-node', image: bed.images.postgres }],
+      redis: [{ node: 'chart-node', image: bed.images.redis }],
     });
     const logs = await kubectl('logs', '--namespace', systemNamespace, `deployment/${release}`);
     expect(logs.stdout).toMatch(/"msg"/);
   }, 10 * 60_000);
+
+  test('helm test passes: the API answers by its Service\'s DNS name (/readyz 200, a 401 problem document without a token)', async () => {
+    const tested = await helm('test', release, '--namespace', systemNamespace, '--logs', '--timeout', '3m');
+    expect({ code: tested.code, stderr: tested.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(tested.stdout).toMatch(/TEST SUITE:\s+claude-test-api-answers[\s\S]*Phase:\s+Succeeded/);
+    expect(tested.stdout).toContain('GET /readyz: 200');
+    expect(tested.stdout).toContain('without a token: 401');
+  }, 5 * 60_000);
 
   test('kubectl apply -f examples/task.yaml runs to Succeeded in a pod of the runner image', async () => {
     await kubectl('create', 'namespace', tasksNamespace);
@@ -115,8 +93,8 @@ describe('the chart on a real node', () => {
     const runnerLogs = await kubectl('logs', '--namespace', tasksNamespace, '-l', 'claude-operator.io/task=hello-file', '--tail=20');
     expect({ phase, runnerLogs: phase === 'Succeeded' ? '' : runnerLogs.stdout }).toEqual({ phase: 'Succeeded', runnerLogs: '' });
     expect(pods.items.map((pod) => ({ node: pod.spec.nodeName, image: pod.spec.containers[0]!.image })))
-      .toEqual([{ node: 'chart-node', image: images.runner }]);
-    expect(api.requests.some((request) => request.scenario === 'write-file')).toBe(true);
+      .toEqual([{ node: 'chart-node', image: bed.images.runner }]);
+    expect(bed.scriptedApi.requests.some((request) => request.scenario === 'write-file')).toBe(true);
   }, 10 * 60_000);
 
   test('a REST client reaches the API through its Service with a token signed by the chart\'s key; the task it submits runs to Succeeded', async () => {
@@ -169,4 +147,56 @@ describe('the chart on a real node', () => {
     const { stdout: text } = await run('pdftotext', ['-layout', pdf, '-']);
     for (const shown of [restAnswer, 'hello through the Service']) expect(text.replace(/\s+/g, ' ')).toContain(shown);
   }, 5 * 60_000);
+
+  test('helm upgrade --wait with a changed value rolls the operator out: both new replicas Ready, with the new value', async () => {
+    const before = await jsonOf<{ metadata: { generation: number } }>('get', 'deployment', release, '--namespace', systemNamespace);
+    const upgraded = await helm('upgrade', release, chart, '--namespace', systemNamespace, '--reuse-values', '--wait', '--timeout', '6m',
+      '--set', 'operator.logLevel=debug');
+    expect({ code: upgraded.code, stderr: upgraded.stderr }).toEqual({ code: 0, stderr: '' });
+    const after = await jsonOf<{ metadata: { generation: number }; status: { readyReplicas?: number; updatedReplicas?: number; observedGeneration?: number } }>(
+      'get', 'deployment', release, '--namespace', systemNamespace);
+    expect(after.metadata.generation).toBeGreaterThan(before.metadata.generation);
+    expect(after.status).toMatchObject({ readyReplicas: 2, updatedReplicas: 2, observedGeneration: after.metadata.generation });
+    const pods = await jsonOf<{ items: Array<{ metadata: { deletionTimestamp?: string }; status: { phase: string }; spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }> } }> }>(
+      'get', 'pods', '--namespace', systemNamespace, '-l', 'app.kubernetes.io/component=operator');
+    const running = pods.items.filter((pod) => !pod.metadata.deletionTimestamp);
+    expect(running.map((pod) => pod.spec.containers[0]!.env?.find((e) => e.name === 'LOG_LEVEL')?.value)).toEqual(['debug', 'debug']);
+  }, 10 * 60_000);
+
+  test('a PVC-backed workspace keeps a file across two tasks: the claim is provisioned by the node\'s default StorageClass', async () => {
+    const waitForTask = async (name: string) => {
+      let task: { status?: { phase?: string; result?: string; message?: string } } = {};
+      await waitFor(`task ${name} to finish`, async () => {
+        task = await jsonOf<typeof task>('get', 'claudetask', name, '--namespace', tasksNamespace);
+        return task.status?.phase === 'Succeeded' || task.status?.phase === 'Failed';
+      }, { timeoutMs: 300_000 }).catch(async (error: Error) => {
+        const described = await kubectl('describe', 'pvc', 'agent-workspace', '--namespace', tasksNamespace);
+        throw new Error(`${error.message}: ${JSON.stringify(task.status)}\n${described.stdout}`);
+      });
+      return task.status!;
+    };
+    const applied = await kubectl('apply', '--namespace', tasksNamespace, '-f', path.join(repoRoot, 'examples/pvc-workspace.yaml'));
+    expect(applied.stderr).toBe('');
+    expect(await waitForTask('notes-on-a-volume')).toMatchObject({ phase: 'Succeeded' });
+
+    const claim = await jsonOf<{ spec: { storageClassName?: string; volumeName?: string }; status: { phase: string } }>(
+      'get', 'pvc', 'agent-workspace', '--namespace', tasksNamespace);
+    expect({ phase: claim.status.phase, storageClassName: claim.spec.storageClassName }).toEqual({ phase: 'Bound', storageClassName: bed.node.storage!.storageClassName });
+    const volume = await jsonOf<{ spec: { hostPath?: { path: string } } }>('get', 'pv', claim.spec.volumeName!);
+    // The claim is a directory under the node's dir, where the first task's runner wrote.
+    expect(path.dirname(volume.spec.hostPath!.path)).toBe(bed.node.storage!.volumesDir);
+    const written = await fs.readFile(path.join(volume.spec.hostPath!.path, 'notes.md'), 'utf8');
+    expect(written).toBe('A note written by a ClaudeTask.\n');
+
+    const second = path.join(dir, 'reads-the-volume.json');
+    await fs.writeFile(second, JSON.stringify({
+      apiVersion: 'claude-operator.io/v1alpha1', kind: 'ClaudeTask', metadata: { name: 'reads-the-volume' },
+      spec: { prompt: 'Print notes.md. [[scenario:bash {"command":"cat notes.md"}]]', allowedTools: ['Bash'], maxTurns: 5,
+        workspace: { persistentVolumeClaim: { claimName: 'agent-workspace' } } },
+    }));
+    expect((await kubectl('apply', '--namespace', tasksNamespace, '-f', second)).stderr).toBe('');
+    const status = await waitForTask('reads-the-volume');
+    expect(status).toMatchObject({ phase: 'Succeeded' });
+    expect(status.result).toContain('A note written by a ClaudeTask.');
+  }, 12 * 60_000);
 });
