@@ -5,7 +5,8 @@
 // examples/task.yaml` runs to Succeeded in a runner pod, and a task submitted through
 // the API's Service has its report printed as a PDF by the api image's Chromium.
 // `helm test` passes, `helm upgrade --wait` rolls out a changed value, and then a
-// PVC-backed workspace (the node's default StorageClass) keeps a file across two tasks.
+// PVC-backed workspace (the node's default StorageClass) keeps a file across two tasks,
+// and a ClaudeSession resumes on a new pod with its files and its whole context.
 // The cluster, the images and the install are test/bed/chart-stack.ts's, as `up
 // --real-node` makes them (the evaluation Postgres on a PVC too).
 import { execFile } from 'node:child_process';
@@ -18,6 +19,8 @@ import { SignJWT } from 'jose';
 import { repoRoot } from '../bed/binaries.ts';
 import { chart, chartNamespace as systemNamespace, chartRelease as release, installChart, startChartBed, type ChartBed } from '../bed/chart-stack.ts';
 import { waitFor } from '../support/cluster.ts';
+import type { ClaudeSession } from '../../crds/src/claude-session.ts';
+import { carries, turnRequest } from './support/session-requests.ts';
 
 const tasksNamespace = 'tasks';
 const restAnswer = 'Served through the Service, printed by Chromium.';
@@ -199,4 +202,34 @@ describe('the chart on a real node', () => {
     expect(status).toMatchObject({ phase: 'Succeeded' });
     expect(status.result).toContain('A note written by a ClaudeTask.');
   }, 12 * 60_000);
+
+  test('a ClaudeSession through the API\'s Service: its PVC (the default StorageClass) keeps the workspace across pods; the message on the next pod has the whole context', async () => {
+    expect(restBase).not.toBe('');
+    const sessions = restBase.replace(/\/tasks$/, '/sessions');
+    const post = async (path: string, body: object) => {
+      const response = await fetch(`${sessions}${path}`, { method: 'POST', headers: restHeaders, body: JSON.stringify(body) });
+      return { status: response.status, json: await response.json() as Record<string, unknown> };
+    };
+    const created = await post('', { name: 'on-volume', spec: { idleTimeoutSeconds: 10, permissionMode: 'acceptEdits', allowedTools: ['Write', 'Bash'] } });
+    expect(created.status).toBe(202);
+    const first = await post('/on-volume/messages',
+      { text: 'first, alpha: keep a note [[scenario:write-file {"path":"session-note.md","content":"kept by the session\\n"}]]' });
+    // As uid 65532, on a volume it has never seen: the runner makes the workspace, and the CLI writes in it.
+    expect(first).toMatchObject({ status: 200, json: { state: 'answered', result: 'Wrote session-note.md.' } });
+
+    let session: ClaudeSession | undefined;
+    await waitFor('the session to idle out (Suspended)', async () => {
+      session = await jsonOf<ClaudeSession>('get', 'claudesession', 'on-volume', '--namespace', tasksNamespace);
+      return session.status?.phase === 'Suspended';
+    }, { timeoutMs: 180_000 }).catch((error: Error) => { throw new Error(`${error.message}: ${JSON.stringify(session?.status)}`); });
+
+    const second = await post('/on-volume/messages', { text: 'second, bravo: print the note [[scenario:bash {"command":"cat session-note.md"}]]' });
+    expect(second).toMatchObject({ status: 200, json: { state: 'answered', result: expect.stringContaining('kept by the session') } });
+    session = await jsonOf<ClaudeSession>('get', 'claudesession', 'on-volume', '--namespace', tasksNamespace);
+    expect(session.status?.activations).toBe(2);
+    const claim = await jsonOf<{ spec: { storageClassName?: string }; status: { phase: string } }>(
+      'get', 'pvc', session.status!.workspacePVC!, '--namespace', tasksNamespace);
+    expect([claim.status.phase, claim.spec.storageClassName]).toEqual(['Bound', bed.node.storage!.storageClassName]);
+    carries(turnRequest(bed.scriptedApi.requests, session, 'second, bravo'), 'first, alpha', first.json.result as string);
+  }, 10 * 60_000);
 });

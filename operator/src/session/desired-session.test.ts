@@ -78,7 +78,8 @@ describe('desiredSessionJob', () => {
     expect(pod.volumes).toContainEqual({ name: 'session', persistentVolumeClaim: { claimName: 'chat-session' } });
     const mounts = pod.containers[0]!.volumeMounts!.filter((mount) => mount.name === 'session');
     expect(mounts).toEqual([{ name: 'session', mountPath: sessionVolume.mountPath }]);
-    expect(pod.containers[0]!.workingDir).toBe(sessionVolume.workspace);
+    // Not the workspace: the runtime would make that as root on a new volume (the runner makes it).
+    expect(pod.containers[0]!.workingDir).toBe(sessionVolume.mountPath);
     const named = desiredSessionJob(session({ workspace: { persistentVolumeClaim: { claimName: 'mine' } } }), 1, config);
     expect(named.spec!.template.spec!.volumes).toContainEqual({ name: 'session', persistentVolumeClaim: { claimName: 'mine' } });
   });

@@ -95,7 +95,10 @@ export function desiredSessionJob(session: ClaudeSession, activation: number, co
   const metadata = metadataFor(session, name, activation);
   const template = agentPodTemplate({
     spec, config, specSecretName: specSecretNameFor(name), labels: metadata.labels, annotations: metadata.annotations,
-    workingDir: sessionVolume.workspace,
+    // The volume's root, not the workspace under it: a workingDir that does not exist yet is made by
+    // the container runtime as root (0755), and the runner, not root, could then write nothing in it.
+    // The runner makes the workspace itself and runs the CLI there (WORKSPACE_DIR).
+    workingDir: sessionVolume.mountPath,
     env: [
       { name: podEnv.runnerMode, value: 'session' },
       { name: podEnv.sessionNamespace, value: session.metadata.namespace ?? '' },
