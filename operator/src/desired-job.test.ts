@@ -55,7 +55,7 @@ describe('desiredJob', () => {
     expect(spec.podReplacementPolicy).toBe('Failed');
     expect(spec.podFailurePolicy?.rules).toEqual([
       expect.objectContaining({ action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] }),
-      expect.objectContaining({ action: 'FailJob', onExitCodes: expect.objectContaining({ operator: 'In', values: [2, 4, 5] }) }),
+      expect.objectContaining({ action: 'FailJob', onExitCodes: expect.objectContaining({ operator: 'In', values: [2, 4, 5, 6] }) }),
     ]);
     expect(spec.template.spec?.restartPolicy).toBe('Never');
   });

@@ -70,6 +70,12 @@ describe('completionOf', () => {
     ['a 429 after the CLI\'s retries', { rateLimitRetryDue: new Date('2026-12-02T14:00:30.000Z'), result: { subtype: 'success', isError: true,
       apiErrorStatus: 429, structuredOutput: undefined, usage: {}, text: 'API Error: Request rejected (429)' }, process: { ...cleanExit, exitCode: 1 } },
     5, /gave up retrying \(last retry was due at 2026-12-02T14:00:30\.000Z\)/, 'RateLimited'],
+    // The runner stopped the CLI at the OOM kill (SIGTERM to its group: exit 143); the agent may even have reported success.
+    ['an OOM kill in the container', { oomKill: { kills: 1, limitBytes: 512 * 2 ** 20 }, result: undefined, process: { ...cleanExit, exitCode: 143 } },
+      6, /^The container went past its memory limit \(512Mi\): the kernel's OOM killer took a process in it .*Raise spec\.resources\.limits\.memory/,
+      'OOMKilled'],
+    ['OOM kills after the agent reported success, with no limit known', { oomKill: { kills: 2, limitBytes: undefined } },
+      6, /^The container went past its memory limit: the kernel's OOM killer took 2 processes in it/, 'OOMKilled'],
     ['a 529 (not a rate limit)', { result: { subtype: 'success', isError: true, apiErrorStatus: 529, structuredOutput: undefined, usage: {},
       text: 'API Error: Repeated 529 Overloaded errors' }, process: { ...cleanExit, exitCode: 1 } }, 1, /^Claude failed: API Error: Repeated 529/, null],
   ];

@@ -2,6 +2,7 @@
 // one pure function from what the run left behind.
 import { runnerExitCodes } from '../../packages/contracts/src/pod-contract.ts';
 import type { CompletionReason, RunnerCompletedEvent } from '../../packages/contracts/src/task-events.ts';
+import { formatBytes, type OomKill } from './oom-watch.ts';
 import type { CliResult } from './stream-json.ts';
 
 export interface EngineRunOutcome {
@@ -13,6 +14,8 @@ export interface EngineRunOutcome {
   expectsStructuredOutput: boolean;
   /** The stop signal (SIGTERM) came before the run ended. */
   stopped: boolean;
+  /** The kernel's OOM killer took a process in the container while the engine ran (oom-watch.ts); the runner then stopped it. */
+  oomKill?: OomKill | undefined;
   /** When the CLI's last retry after a 429 was due (CliRunSummary.rateLimitRetryDue). */
   rateLimitRetryDue?: Date | undefined;
   /** The CLI's exit; undefined for the api engine. */
@@ -38,6 +41,14 @@ export function completionOf(run: EngineRunOutcome): RunnerCompletedEvent {
     sessionId: run.sessionId ?? null,
     model: run.model ?? null,
   });
+  // First: whatever the agent made of its killed command, the container went past its limit.
+  if (run.oomKill) {
+    const limit = run.oomKill.limitBytes === undefined ? 'its memory limit' : `its memory limit (${formatBytes(run.oomKill.limitBytes)})`;
+    const processes = run.oomKill.kills === 1 ? 'a process' : `${run.oomKill.kills} processes`;
+    return done('failed', runnerExitCodes.oomKilled,
+      `The container went past ${limit}: the kernel's OOM killer took ${processes} in it (e.g. a command the Bash tool ran), ` +
+      'and the runner stopped Claude. Raise spec.resources.limits.memory, or ask for less.', 'OOMKilled');
+  }
   const proc = run.process;
   const cleanExit = proc === undefined || (proc.exitCode === 0 && proc.signal === null);
   if (run.result && !run.result.isError && cleanExit) {

@@ -40,6 +40,8 @@ const CommonEnvSchema = z.object({
   RUNNER_FLUSH_TIMEOUT_MS: positiveInt(10_000),
   RUNNER_CLI_STOP_GRACE_MS: positiveInt(10_000),
   RUNNER_TERMINATION_LOG: absolutePath.default(podPaths.terminationLog),
+  RUNNER_CGROUP_DIR: absolutePath.default(podPaths.cgroup),
+  RUNNER_OOM_POLL_MS: positiveInt(1_000),
   RUNNER_API_MODEL: z.string().min(1).default(defaultApiModel),
   RUNNER_API_MAX_TOKENS: positiveInt(8192),
 });
@@ -77,6 +79,9 @@ export interface CommonRunnerConfig {
   /** The mounted workspace.git.credentialsSecretRef, if any. */
   gitCredentialsDir: string | undefined;
   terminationLogFile: string;
+  /** The container's cgroup, where the runner reads the count of OOM kills (oom-watch.ts). */
+  cgroupDir: string;
+  oomPollMs: number;
   redisUrl: string;
   /** How long the runner waits at the end for the operator to have every event in Postgres. */
   persistWaitMs: number;
@@ -150,6 +155,9 @@ function commonConfig(e: z.infer<typeof CommonEnvSchema>, env: NodeJS.ProcessEnv
     tmpDir: hostPath(e.TMPDIR, rootfs),
     gitCredentialsDir: e.GIT_CREDENTIALS_DIR === undefined ? undefined : hostPath(e.GIT_CREDENTIALS_DIR, rootfs),
     terminationLogFile: hostPath(e.RUNNER_TERMINATION_LOG, rootfs),
+    // On the local node (a host process) this is under the "pod's" rootfs, where there is no cgroup: no watch.
+    cgroupDir: hostPath(e.RUNNER_CGROUP_DIR, rootfs),
+    oomPollMs: e.RUNNER_OOM_POLL_MS,
     redisUrl: e.REDIS_URL,
     persistWaitMs: e.RUNNER_PERSIST_WAIT_MS,
     flushTimeoutMs: e.RUNNER_FLUSH_TIMEOUT_MS,

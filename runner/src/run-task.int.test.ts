@@ -120,6 +120,31 @@ describe('the runner', () => {
     for (const pid of cliPids) expect(() => process.kill(pid, 0)).toThrow();
   });
 
+  it('stops the run at an OOM kill in its cgroup: Failed, reason OOMKilled, exit 6, and no process left', async () => {
+    // The container's cgroup as the runtime mounts it, under the "pod's" rootfs: here the test is the kernel and counts the kill.
+    const rootfs = await harness.newRootfs();
+    const cgroup = path.join(rootfs, 'sys/fs/cgroup');
+    await fs.mkdir(cgroup, { recursive: true });
+    await fs.writeFile(path.join(cgroup, 'memory.events'), 'oom 0\noom_kill 0\n');
+    await fs.writeFile(path.join(cgroup, 'memory.max'), `${256 * 2 ** 20}\n`);
+    const run = await runRunner({
+      rootfs, env: { RUNNER_OOM_POLL_MS: '50' },
+      spec: { prompt: 'Run it. [[scenario:bash {"command":"touch started && sleep 120"}]]', allowedTools: ['Bash'] },
+      whileRunning: async (_pid, workspace) => {
+        await waitFor('the Bash tool to run', () => fs.access(path.join(workspace, 'started')).then(() => true, () => false),
+          { timeoutMs: 60_000, intervalMs: 50 });
+        await fs.writeFile(path.join(cgroup, 'memory.events'), 'oom 1\noom_kill 1\n');
+      },
+    });
+    expect(run.exitCode).toBe(6);
+    expectGapFree(run.events);
+    const message = 'The container went past its memory limit (256Mi): the kernel\'s OOM killer took a process in it (e.g. a command the Bash tool ran), ' +
+      'and the runner stopped Claude. Raise spec.resources.limits.memory, or ask for less.';
+    expect(run.completed).toMatchObject({ outcome: 'failed', exitCode: 6, reason: 'OOMKilled', message });
+    expect(run.termination).toMatchObject({ outcome: 'failed', exitCode: 6, reason: 'OOMKilled', message });
+    expect(await processesIn(run.workspace)).toEqual([]);
+  });
+
   it('answers with the Messages API for engine api, its stream events kept out of the stream like the CLI\'s', async () => {
     const run = await runRunner({ spec: { prompt: 'Say something.', engine: 'api', systemPrompt: 'Be brief.', model: 'claude-haiku-4-5' } });
     expect(run.exitCode).toBe(0);

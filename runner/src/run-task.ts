@@ -19,7 +19,8 @@ import type { Logger } from '../../packages/platform/src/logger.ts';
 import { PartialPublisher } from './partial-publisher.ts';
 import { renderPrompt } from './prompt-template.ts';
 import { runApi } from './run-api.ts';
-import { runCli } from './run-cli.ts';
+import { runCli, type CliRun } from './run-cli.ts';
+import { OomWatch, type OomKill } from './oom-watch.ts';
 import { writeTerminationMessage } from './termination.ts';
 import { prepareWorkspace, redactUrl } from './workspace.ts';
 
@@ -165,16 +166,29 @@ async function startCli(options: CliContext, task: CliAgent, args: string[], std
   await fs.access(config.cliPath, fs.constants.X_OK).catch((error: Error) => {
     throw new ConfigError(`the Claude CLI at ${config.cliPath} cannot be run: ${error.message}`, { cause: error });
   });
-  const run = await runCli({
-    cliPath: config.cliPath, setprivPath: config.setprivPath, args, stdin, env, cwd: config.workspaceDir,
-    signal: options.signal, stopGraceMs: config.cliStopGraceMs, onEvent: sink, logger,
-  });
+  // An OOM kill stops the CLI as SIGTERM would; the run is then not "stopped" but OOM-killed.
+  const oomStop = new AbortController();
+  const oomWatch = await OomWatch.start({ cgroupDir: config.cgroupDir, intervalMs: config.oomPollMs, onKill: (kill) => {
+    logger.warn({ kills: kill.kills, limitBytes: kill.limitBytes }, 'the OOM killer took a process in the container: stopping Claude');
+    oomStop.abort();
+  } });
+  let run: CliRun;
+  let oomKill: OomKill | undefined;
+  try {
+    run = await runCli({
+      cliPath: config.cliPath, setprivPath: config.setprivPath, args, stdin, env, cwd: config.workspaceDir,
+      signal: AbortSignal.any([options.signal, oomStop.signal]), stopGraceMs: config.cliStopGraceMs, onEvent: sink, logger,
+    });
+  } finally {
+    oomKill = await oomWatch.stop();
+  }
   return {
+    oomKill,
     sessionId: run.summary.sessionId,
     model: run.summary.model,
     result: run.summary.result,
     expectsStructuredOutput: task.spec.jsonSchema !== undefined,
-    stopped: run.stopped,
+    stopped: run.stopped && options.signal.aborted,
     rateLimitRetryDue: run.summary.rateLimitRetryDue,
     process: { exitCode: run.exitCode, signal: run.signal, spawnError: run.spawnError, stderrTail: run.stderrTail, cliPath: config.cliPath },
   };

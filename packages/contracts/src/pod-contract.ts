@@ -23,6 +23,8 @@ export const podPaths = {
   gitCredentials: '/var/run/claude-operator/git-credentials',
   /** Kubernetes' default terminationMessagePath: the runner's summary goes there (termination-summary.ts). */
   terminationLog: '/dev/termination-log',
+  /** The container's own cgroup, as the runtime mounts it: the runner watches its count of OOM kills there. */
+  cgroup: '/sys/fs/cgroup',
 } as const;
 
 /** The variables the operator sets on the runner's container, by what they hold. */
@@ -92,10 +94,14 @@ export const runnerExitCodes = {
   /** The Messages API answered 429 (rate limited) and the CLI gave up retrying. The operator holds the task's
    * API-key Secret until the reset and runs the task again after it (operator/src/policy/rate-limits.ts). */
   rateLimited: 5,
+  /** The kernel's OOM killer took a process in the container (most often a command the Bash tool ran): the
+   * container went past its memory limit, and the runner stopped the attempt. Another attempt would meet the same limit. */
+  oomKilled: 6,
   /** Stopped by SIGTERM (cancel, timeout, eviction): 128 + 15, as a shell would report it. */
   cancelled: 143,
 } as const;
 
-/** Exits after which another attempt cannot help, so the Job fails at once: the same input fails the same way, a spent budget stays spent.
+/** Exits after which another attempt cannot help, so the Job fails at once: the same input fails the same way, a spent budget stays spent,
+ * the memory limit stays what it was.
  * rateLimited too: an attempt at once would meet the same 429, so the Job ends and the operator starts a new one after the reset. */
-export const finalExitCodes = [runnerExitCodes.invalid, runnerExitCodes.budgetExceeded, runnerExitCodes.rateLimited];
+export const finalExitCodes = [runnerExitCodes.invalid, runnerExitCodes.budgetExceeded, runnerExitCodes.rateLimited, runnerExitCodes.oomKilled];

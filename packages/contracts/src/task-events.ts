@@ -42,8 +42,10 @@ export type TaskUsage = z.infer<typeof UsageSchema>;
  * - StructuredOutputMissing: spec.jsonSchema was given, but Claude returned no output matching it.
  * - RateLimited: the Messages API answered 429 and the CLI gave up retrying (exit code rateLimited); not final:
  *   the operator runs the task again after the reset.
+ * - OOMKilled: the kernel's OOM killer took a process in the container (the memory limit), and the runner stopped
+ *   the run (exit code oomKilled); the kubelet reports the container OOMKilled too.
  */
-export const completionReasons = ['BudgetExceeded', 'MaxTurnsExceeded', 'StructuredOutputMissing', 'RateLimited'] as const;
+export const completionReasons = ['BudgetExceeded', 'MaxTurnsExceeded', 'StructuredOutputMissing', 'RateLimited', 'OOMKilled'] as const;
 export type CompletionReason = (typeof completionReasons)[number];
 
 /** The runner's own event types start with this; every other type is the CLI's. */

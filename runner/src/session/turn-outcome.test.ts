@@ -24,6 +24,9 @@ describe('turnCompletionOf', () => {
       { outcome: 'failed', result: null, stopReason: 'error_max_turns', message: expect.stringMatching(/spec.maxTurns/) }],
     ['an API error', run({ result: result('success', true, 'API Error: 500'), process: proc(1) }),
       { outcome: 'failed', stopReason: 'success', message: 'Claude failed: API Error: 500' }],
+    // The runner stopped the CLI at the kill: a failed turn that says why, not an interrupt.
+    ['an OOM kill in the container', run({ oomKill: { kills: 1, limitBytes: 2 ** 30 }, process: proc(143) }),
+      { outcome: 'failed', result: null, stopReason: null, message: expect.stringMatching(/^The container went past its memory limit \(1Gi\)/) }],
     ['a crash without a result', run({ process: proc(null, 'SIGKILL') }),
       { outcome: 'failed', stopReason: null, message: expect.stringMatching(/killed by SIGKILL/), usage: null }],
   ];
