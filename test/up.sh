@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The "up" command: installs what it needs, then brings up the single-machine
-# stack (control plane, local node, Postgres, Redis) until Ctrl-C; with --real-node,
-# the real node and the chart installed on it (test/bed/up.ts).
+# system until Ctrl-C: the control plane, the real node and the chart installed on
+# it; with --local-node, the local node with the operator and the API as host
+# processes (test/bed/up.ts).
 #
-#   bash test/up.sh [--settings FILE] [--real-node]     (default FILE: .bed.env in the repo)
+#   bash test/up.sh [--settings FILE] [--local-node]     (default FILE: .bed.env in the repo)
 # (Not --env-file: node itself takes that option wherever it appears.)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -1,11 +1,13 @@
-// `up`: brings the single-machine stack up and keeps it up until Ctrl-C:
-// control plane, local node, Postgres, Redis, the CRD, the operator and the API
-// (and the scripted Messages API when ANTHROPIC_BASE_URL is not set).
-// With --real-node: a control plane with kube-scheduler, the real node (kubelet,
+// `up`: brings the single-machine system up and keeps it up until Ctrl-C, as a
+// cluster runs it: a control plane with kube-scheduler, the real node (kubelet,
 // containerd, CoreDNS, a registry, PVCs), the images built from the Dockerfile, and
 // the chart installed with `helm install --wait` (test/bed/chart-stack.ts); the model
 // is the scripted Messages API (pods reach nothing outside the machine).
-//   node test/bed/up.ts [--settings FILE] [--real-node]
+// With --local-node: the control plane, the bed's process-based local node, Postgres,
+// Redis, the CRD, and the operator and the API as host processes (and the scripted
+// Messages API when ANTHROPIC_BASE_URL is not set): what the benchmarks measure.
+//   node test/bed/up.ts [--settings FILE] [--local-node]
+// (--real-node, the default, is still taken.)
 // Writes KEY=value lines (KUBECONFIG, DATABASE_URL, REDIS_URL, KUBECTL, HELM,
 // ANTHROPIC_BASE_URL, OPERATOR_METRICS_URL, API_URL, API_TOKEN, and the API's JWT key, issuer
 // and audience as API_JWT_SECRET, API_JWT_ISSUER, API_JWT_AUDIENCE) to FILE (default .bed.env in the
@@ -20,14 +22,19 @@ import { startStack } from './stack.ts';
 
 const { values } = parseArgs({ options: {
   settings: { type: 'string', default: path.join(repoRoot, '.bed.env') },
+  'local-node': { type: 'boolean', default: false },
   'real-node': { type: 'boolean', default: false },
 } });
+if (values['local-node'] && values['real-node']) {
+  console.error('[up] --local-node and --real-node exclude each other: give one (the real node is the default)');
+  process.exit(2);
+}
 const envFile = path.resolve(values.settings);
 
 const started = Date.now();
 let bed: { settings: Record<string, string>; stop(): Promise<void> };
 let bedDir: string | undefined;
-if (values['real-node']) {
+if (!values['local-node']) {
   console.error('[up] building what is missing, then starting the control plane and the real node, and installing the chart...');
   bedDir = await fs.mkdtemp(path.join(os.tmpdir(), 'claude-operator-up-'));
   bed = await startChartStack(bedDir).catch(async (error: unknown) => {

@@ -79,7 +79,7 @@ export async function runBench(name: string, body: (cleanups: Cleanups) => Promi
   process.exit(code);
 }
 
-/** The settings `bash test/up.sh` wrote (KEY=value lines). */
+/** The settings `bash test/up.sh --local-node` wrote (KEY=value lines): the benchmarks measure the operator's own process. */
 export function readSettingsFile(file: string): StackSettings {
   const settings: Record<string, string> = {};
   for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
@@ -87,7 +87,7 @@ export function readSettingsFile(file: string): StackSettings {
     if (at > 0) settings[line.slice(0, at)] = line.slice(at + 1);
   }
   for (const key of ['KUBECONFIG', 'DATABASE_URL', 'REDIS_URL', 'OPERATOR_METRICS_URL', 'API_URL', 'API_TOKEN', 'API_JWT_SECRET', 'API_JWT_ISSUER', 'API_JWT_AUDIENCE']) {
-    if (!settings[key]) throw new Error(`${file} has no ${key}: give the settings file \`bash test/up.sh\` wrote`);
+    if (!settings[key]) throw new Error(`${file} has no ${key}: give the settings file \`bash test/up.sh --local-node\` wrote`);
   }
   return settings as StackSettings;
 }

@@ -20,6 +20,7 @@ import { repoRoot } from '../bed/binaries.ts';
 import { chart, chartNamespace as systemNamespace, chartRelease as release, installChart, startChartBed, type ChartBed } from '../bed/chart-stack.ts';
 import { waitFor } from '../support/cluster.ts';
 import type { ClaudeSession } from '../../crds/src/claude-session.ts';
+import { sessionRunnerPid } from './support/runner-process.ts';
 import { carries, turnRequest } from './support/session-requests.ts';
 
 const tasksNamespace = 'tasks';
@@ -231,5 +232,101 @@ describe('the chart on a real node', () => {
       'get', 'pvc', session.status!.workspacePVC!, '--namespace', tasksNamespace);
     expect([claim.status.phase, claim.spec.storageClassName]).toEqual(['Bound', bed.node.storage!.storageClassName]);
     carries(turnRequest(bed.scriptedApi.requests, session, 'second, bravo'), 'first, alpha', first.json.result as string);
+  }, 10 * 60_000);
+
+  describe('a session that loses its pod mid-turn, on the real node', () => {
+    const sessionsBase = () => restBase.replace(/\/tasks$/, '/sessions');
+    const call = async (method: string, path: string, body?: object, headers: Record<string, string> = {}) => {
+      const response = await fetch(`${sessionsBase()}${path}`, { method, headers: { ...restHeaders, ...headers }, body: body && JSON.stringify(body) });
+      return { status: response.status, json: await response.json() as Record<string, unknown> };
+    };
+    const slowTurn = (text: string) => `${text} [[scenario:slow {"tokens":60,"delayMs":200}]]`;
+    const sessionOf = (name: string) => jsonOf<ClaudeSession>('get', 'claudesession', name, '--namespace', tasksNamespace);
+    const busyWith = async (name: string, messageId: string) => {
+      let session: ClaudeSession | undefined;
+      await waitFor(`session ${name} Busy with ${messageId} on a running pod`, async () => {
+        session = await sessionOf(name);
+        if (session.status?.phase !== 'Busy' || session.status.activeTurn !== messageId || !session.status.podName) return false;
+        const pod = await jsonOf<{ status: { phase: string } }>('get', 'pod', session.status.podName, '--namespace', tasksNamespace);
+        return pod.status.phase === 'Running';
+      }, { timeoutMs: 180_000, intervalMs: 250 }).catch((error: Error) => { throw new Error(`${error.message}: ${JSON.stringify(session?.status)}`); });
+      return session!;
+    };
+    /** The conversation as the API returns it from Postgres: the answers to one message. */
+    const answersTo = async (name: string, messageId: string) => {
+      const listed = await call('GET', `/${name}/messages?limit=100`);
+      return (listed.json.items as Array<{ messageId: string; state: string }>).filter((m) => m.messageId === messageId);
+    };
+    const started = async (name: string, fact: string) => {
+      expect((await call('POST', '', { name, spec: { idleTimeoutSeconds: 120 } })).status).toBe(202);
+      expect(await call('POST', `/${name}/messages`, { text: fact })).toMatchObject({ status: 200, json: { state: 'answered' } });
+      return sessionOf(name);
+    };
+
+    test('kubectl delete pod --grace-period=0 --force: the message is answered exactly once, its Idempotency-Key retry gets that answer, and the context holds', async () => {
+      expect(restBase).not.toBe('');
+      const session = await started('lost-pod', 'the harbour is Valletta');
+      const key = { 'idempotency-key': 'lost-pod-slow-1' };
+      const accepted = await call('POST', '/lost-pod/messages?async=true', { text: slowTurn('describe the harbour at length') }, key);
+      expect(accepted.status).toBe(202);
+      const slow = accepted.json.messageId as string;
+      const busy = await busyWith('lost-pod', slow);
+      const deleted = await kubectl('delete', 'pod', busy.status!.podName!, '--namespace', tasksNamespace, '--grace-period=0', '--force');
+      expect(deleted.code).toBe(0);
+      // The caller's retry (its first POST may have been cut off with the pod): the same id, and it waits for the answer.
+      const retried = await call('POST', '/lost-pod/messages', { text: slowTurn('describe the harbour at length') }, key);
+      expect(retried).toMatchObject({ status: 200, json: { messageId: slow, state: 'answered', result: expect.any(String) } });
+      expect(await answersTo('lost-pod', slow)).toHaveLength(1);
+      const after = await sessionOf('lost-pod');
+      expect(after.status?.podName).not.toBe(busy.status!.podName);
+      const next = await call('POST', '/lost-pod/messages', { text: 'which harbour did I name' });
+      expect(next).toMatchObject({ status: 200, json: { state: 'answered' } });
+      carries(turnRequest(bed.scriptedApi.requests, session, 'which harbour did I name'), 'the harbour is Valletta');
+    }, 10 * 60_000);
+
+    test('the runner process SIGKILLed in its container: the Job\'s next pod answers the message exactly once, with the context', async () => {
+      expect(restBase).not.toBe('');
+      const session = await started('killed-runner', 'the mountain is Etna');
+      const accepted = await call('POST', '/killed-runner/messages?async=true', { text: slowTurn('tell me about the mountain') });
+      const slow = accepted.json.messageId as string;
+      const busy = await busyWith('killed-runner', slow);
+      // From the node, as its admin would: the runner is PID 2 in the container, under tini, which then exits with it.
+      process.kill(await sessionRunnerPid(tasksNamespace, 'killed-runner'), 'SIGKILL');
+      let message: Record<string, unknown> = {};
+      await waitFor(`message ${slow} to end`, async () => {
+        message = (await call('GET', `/killed-runner/messages/${slow}`)).json;
+        return message.state !== 'accepted';
+      }, { timeoutMs: 240_000, intervalMs: 500 });
+      expect(message).toMatchObject({ state: 'answered', result: expect.any(String) });
+      expect(await answersTo('killed-runner', slow)).toHaveLength(1);
+      const pods = await jsonOf<{ items: Array<{ metadata: { name: string } }> }>('get', 'pods', '--namespace', tasksNamespace,
+        '-l', `job-name=${busy.status!.podName!.replace(/-[a-z0-9]{5}$/, '')}`);
+      expect(pods.items.length).toBeGreaterThanOrEqual(2); // the killed pod and the Job's next one
+      const next = await call('POST', '/killed-runner/messages', { text: 'which mountain did I name' });
+      expect(next).toMatchObject({ status: 200, json: { state: 'answered' } });
+      carries(turnRequest(bed.scriptedApi.requests, session, 'which mountain did I name'), 'the mountain is Etna');
+    }, 10 * 60_000);
+  });
+
+  test('a Bash tool that allocates past the memory limit gets the container OOMKilled, and the task ends Failed with reason OOMKilled', async () => {
+    const manifest = path.join(dir, 'memory-hog.json');
+    // dd fills a 2 GiB buffer in a container limited to 1 GiB: the OOM killer takes dd, the biggest process there.
+    await fs.writeFile(manifest, JSON.stringify({
+      apiVersion: 'claude-operator.io/v1alpha1', kind: 'ClaudeTask', metadata: { name: 'memory-hog' },
+      spec: { prompt: 'Fill the memory. [[scenario:bash {"command":"dd if=/dev/zero of=/dev/null bs=2G count=1"}]]', allowedTools: ['Bash'], maxTurns: 5,
+        resources: { limits: { memory: '1Gi' } } },
+    }));
+    expect((await kubectl('apply', '--namespace', tasksNamespace, '-f', manifest)).stderr).toBe('');
+    let task: { status?: { phase?: string; reason?: string; message?: string; attempts?: number } } = {};
+    await waitFor('the task to finish', async () => {
+      task = await jsonOf<typeof task>('get', 'claudetask', 'memory-hog', '--namespace', tasksNamespace);
+      return task.status?.phase === 'Succeeded' || task.status?.phase === 'Failed';
+    }, { timeoutMs: 300_000 });
+    expect(task.status).toMatchObject({ phase: 'Failed', reason: 'OOMKilled', attempts: 1 });
+    expect(task.status?.message).toMatch(/^The container went past its memory limit \(1Gi\): the kernel's OOM killer took a process in it/);
+    // What the kubelet saw: the runtime's OOM event for the container's cgroup, and the runner's exit code for it.
+    const pods = await jsonOf<{ items: Array<{ status: { containerStatuses?: Array<{ state: { terminated?: { reason?: string; exitCode?: number } } }> } }> }>(
+      'get', 'pods', '--namespace', tasksNamespace, '-l', 'claude-operator.io/task=memory-hog');
+    expect(pods.items.map((pod) => pod.status.containerStatuses?.[0]?.state.terminated)).toEqual([expect.objectContaining({ reason: 'OOMKilled', exitCode: 6 })]);
   }, 10 * 60_000);
 });

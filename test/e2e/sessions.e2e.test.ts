@@ -9,6 +9,7 @@ import { follow } from '../../api/src/stream/testing.ts';
 import { waitFor } from '../support/cluster.ts';
 import { grantedByChart, operatorRequests, permission, sessionPermissions } from './support/rbac-audit.ts';
 import { carries, conversationTexts, turnRequest as firstRequestOfTurn } from './support/session-requests.ts';
+import { sessionRunnerPid } from './support/runner-process.ts';
 import { sessionClient, type Answer } from './support/session-client.ts';
 import { startSessionStack, stopSessionStack, type SessionStack } from './support/session-stack.ts';
 import type { TaskFixture } from './support/task-fixture.ts';
@@ -195,20 +196,6 @@ describe('turns in flight', () => {
   });
 });
 
-/** The pid of the runner process the bed's local node runs for this session's pod (a host process there). */
-async function runnerPid(session: string): Promise<number> {
-  const fs = await import('node:fs/promises');
-  for (const entry of await fs.readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const read = (file: string) => fs.readFile(`/proc/${entry}/${file}`, 'utf8').catch(() => '');
-    const [environ, cmdline] = [await read('environ'), await read('cmdline')];
-    const env = environ.split('\0');
-    if (cmdline.includes('runner/src/main.ts') && env.includes(`CLAUDE_SESSION_NAME=${session}`)
-      && env.includes(`CLAUDE_SESSION_NAMESPACE=${fixture.ns.name}`)) return Number(entry);
-  }
-  throw new Error(`no runner process for session ${session}`);
-}
-
 describe('turns and pods', () => {
   test('a turn that runs longer than idleTimeoutSeconds is never suspended', async () => {
     await createSession('long-turn', { idleTimeoutSeconds: 10 });
@@ -223,7 +210,7 @@ describe('turns and pods', () => {
     expect((await send('runner-killed', 'the river is the Tagus')).status).toBe(200);
     const slow = await sendAsync('runner-killed', slowTurn('tell me about the river'));
     await sessionWhen('runner-killed', 'Busy with the slow turn', (s) => s.status?.phase === 'Busy' && s.status.activeTurn === slow);
-    process.kill(await runnerPid('runner-killed'), 'SIGKILL');
+    process.kill(await sessionRunnerPid(fixture.ns.name, 'runner-killed'), 'SIGKILL');
     const answered = await messageWhen('runner-killed', slow, (m) => m.state !== 'accepted');
     expect(answered).toMatchObject({ state: 'answered', result: expect.any(String) });
     expect(await completionsOf(session, slow)).toBe(1);

@@ -1,7 +1,7 @@
 // The README's "up" command, as a person uses it: start it, point kubectl at the
 // settings file it writes, run work, press Ctrl-C, and nothing is left running.
-// Twice: the default stack (local node, the operator and API as host processes), and
-// --real-node (the real node, the images built from the Dockerfile, the chart).
+// Twice: the default (the real node, the images built from the Dockerfile, the chart),
+// and --local-node (the local node, the operator and API as host processes).
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -117,8 +117,14 @@ function realNodeProcesses(): string[] {
   });
 }
 
-test('up: kubectl sees a Ready node, a Job runs to Complete, the example task Succeeds, and Ctrl-C stops everything', async () => {
-  const up = await startUp([], 180_000);
+test('up refuses --local-node with --real-node, saying why, before it starts anything', async () => {
+  const refused = await run('bash', [path.join(repoRoot, 'test/up.sh'), '--local-node', '--real-node'], { cwd: repoRoot })
+    .then(() => ({ code: 0, stderr: '' }), (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }));
+  expect(refused).toEqual({ code: 2, stderr: expect.stringContaining('[up] --local-node and --real-node exclude each other') });
+}, 120_000);
+
+test('up --local-node: kubectl sees a Ready node, a Job runs to Complete, the example task Succeeds, and Ctrl-C stops everything', async () => {
+  const up = await startUp(['--local-node'], 180_000);
   try {
     expect(Object.keys(up.settings)).toEqual(expect.arrayContaining(['KUBECONFIG', 'DATABASE_URL', 'REDIS_URL', 'KUBECTL', 'API_URL', 'API_TOKEN']));
     const nodes = await up.kubectl('get', 'nodes');
@@ -137,8 +143,8 @@ test('up: kubectl sees a Ready node, a Job runs to Complete, the example task Su
   }
 });
 
-test('up --real-node: the chart installs the system on the real node; the example task runs in a pod of the runner image; Ctrl-C leaves no node process, interface or dir', async () => {
-  const up = await startUp(['--real-node'], 30 * 60_000);
+test('up (the real node, the default): the chart installs the system on the real node; the example task runs in a pod of the runner image; Ctrl-C leaves no node process, interface or dir', async () => {
+  const up = await startUp([], 30 * 60_000);
   try {
     expect(Object.keys(up.settings)).toEqual(expect.arrayContaining(['KUBECONFIG', 'DATABASE_URL', 'REDIS_URL', 'KUBECTL', 'HELM', 'API_URL', 'API_TOKEN', 'REGISTRY', 'BED_DIR']));
     const nodes = await up.kubectl('get', 'nodes');
