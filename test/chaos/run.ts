@@ -5,7 +5,7 @@
 //
 //   node test/chaos/run.ts [--only 8,9] [--scale short|full] [--settings FILE]
 //
-// --settings reuses a running `up` (its settings file); otherwise a stack is
+// --settings reuses a running `up --local-node` (its settings file); otherwise a stack is
 // started here and stopped at the end. Faults not written yet are listed as such
 // and make the run fail: a table with a gap is not a result.
 import { parseArgs } from 'node:util';
