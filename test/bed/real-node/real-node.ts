@@ -14,7 +14,8 @@ import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { runBuildScript } from '../binaries.ts';
 import { serviceClusterIpRange } from '../control-plane.ts';
 import { caKeyFileFor } from '../pki.ts';
-import { GiveUp, startSupervised, waitFor, type Supervised } from '../process.ts';
+import { startSupervised, type Supervised } from '../process.ts';
+import { daemonReady } from './daemon-ready.ts';
 import { startTcpProxy, type TcpProxy } from '../../support/tcp-proxy.ts';
 import { clusterDns, fixedHostPaths, kubeProxyHealthzPort, nodePaths, podNetwork, registry, type NodePaths } from './config.ts';
 import { corednsUser, createNodeObjects, deleteNodeObjects } from './cluster-objects.ts';
@@ -243,21 +244,6 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
 /** An image built here without its registry: claude-operator.test/busybox:bed -> busybox:bed. */
 function repositoryOf(ref: string): string {
   return ref.slice(ref.indexOf('/') + 1);
-}
-
-async function exitedAlready(process: Supervised): Promise<boolean> {
-  return Promise.race([process.exited.then(() => true), new Promise<boolean>((resolve) => setImmediate(() => resolve(false)))]);
-}
-
-/** Waits for a daemon to be ready; gives up at once if it exits, and either way says why with
- * the end of its log. */
-async function daemonReady(daemon: Supervised, what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  await waitFor(what, async () => {
-    if (await exitedAlready(daemon)) throw new GiveUp(`${daemon.name} exited`);
-    return check();
-  }, { timeoutMs }).catch((error: Error) => {
-    throw new Error(`${error.message}\n--- ${daemon.name} ---\n${daemon.logTail()}`);
-  });
 }
 
 /** An HTTP GET that answers 2xx within 2 s. */

@@ -8,7 +8,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { CoreV1Api, StorageV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { startSupervised, waitFor, type Supervised } from '../process.ts';
+import { startSupervised, type Supervised } from '../process.ts';
+import { daemonReady } from './daemon-ready.ts';
 
 export const storageClassName = 'standard';
 export const provisionerName = 'rancher.io/local-path';
@@ -61,14 +62,12 @@ export async function startLocalPathStorage(options: LocalPathOptions): Promise<
     logFile: options.logFile,
   });
   // It logs its start once it has read its config; a bad flag or config ends it at once.
-  await waitFor('local-path-provisioner started', async () => {
-    const exited = await Promise.race([provisioner.exited.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), 200))]);
-    if (exited) throw new Error(`local-path-provisioner exited:\n${provisioner.logTail()}`);
-    return (await fs.readFile(options.logFile, 'utf8')).includes('Starting provisioner controller');
-  }, { timeoutMs: 30_000 }).catch(async (error: Error) => {
-    await provisioner.stop();
-    throw new Error(`${error.message}\n${provisioner.logTail()}`);
-  });
+  await daemonReady(provisioner, 'local-path-provisioner started',
+    async () => (await fs.readFile(options.logFile, 'utf8')).includes('Starting provisioner controller'))
+    .catch(async (error: Error) => {
+      await provisioner.stop();
+      throw error;
+    });
   return { volumesDir, provisioner };
 }
 
