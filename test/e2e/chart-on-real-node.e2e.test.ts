@@ -329,4 +329,34 @@ describe('the chart on a real node', () => {
       'get', 'pods', '--namespace', tasksNamespace, '-l', 'claude-operator.io/task=memory-hog');
     expect(pods.items.map((pod) => pod.status.containerStatuses?.[0]?.state.terminated)).toEqual([expect.objectContaining({ reason: 'OOMKilled', exitCode: 6 })]);
   }, 10 * 60_000);
+
+  test('kubelet and containerd restart while tasks run: each task still ends by the Job\'s rules, none stays Running', async () => {
+    const names = ['through-restart-1', 'through-restart-2'];
+    for (const name of names) {
+      const manifest = path.join(dir, `${name}.json`);
+      // About 60 s of streaming: the restart falls in the middle of it.
+      await fs.writeFile(manifest, JSON.stringify({ apiVersion: 'claude-operator.io/v1alpha1', kind: 'ClaudeTask', metadata: { name },
+        spec: { prompt: 'Take your time. [[scenario:slow {"tokens":300,"delayMs":200}]]' } }));
+      expect((await kubectl('apply', '--namespace', tasksNamespace, '-f', manifest)).stderr).toBe('');
+    }
+    type Task = { status?: { phase?: string; reason?: string; message?: string } };
+    const phases = async () => Promise.all(names.map(async (name) => (await jsonOf<Task>('get', 'claudetask', name, '--namespace', tasksNamespace)).status ?? {}));
+    await waitFor('both tasks Running', async () => (await phases()).every((status) => status.phase === 'Running'), { timeoutMs: 180_000 });
+
+    await bed.node.restartRuntime();
+    const nodes = await kubectl('get', 'nodes', bed.node.nodeName, '--no-headers');
+    expect(nodes.stdout).toMatch(/\sReady\s/);
+    // The restart came while they ran: they have not ended yet.
+    expect((await phases()).map((status) => status.phase)).toEqual(['Running', 'Running']);
+
+    let statuses: Array<NonNullable<Task['status']>> = [];
+    await waitFor('both tasks to end', async () => {
+      statuses = await phases();
+      return statuses.every((status) => status.phase === 'Succeeded' || status.phase === 'Failed');
+    }, { timeoutMs: 300_000 }).catch((error: Error) => { throw new Error(`${error.message}: ${JSON.stringify(statuses)}`); });
+    // Succeeded (the containers outlived the restart), or Failed with the reason the Job's rules gave.
+    for (const status of statuses) expect(status.phase === 'Succeeded' || (status.reason ?? '') !== '').toBe(true);
+    const logs = await kubectl('logs', '--namespace', tasksNamespace, '-l', `claude-operator.io/task=${names[0]}`, '--tail=5');
+    expect(logs.stdout).toMatch(/"msg"/);
+  }, 10 * 60_000);
 });

@@ -57,6 +57,9 @@ export interface RealNode {
   storage?: { storageClassName: string; volumesDir: string };
   /** ctr against the node's containerd (namespace k8s.io). */
   ctr(...args: string[]): Promise<string>;
+  /** What `systemctl restart kubelet containerd` does on a node: both stop (SIGTERM) and start again
+   * with the same flags; containers keep running under their shims. Resolves once the node is Ready. */
+  restartRuntime(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -161,7 +164,9 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
     await writeClientKubeconfig(options, relayed, { kubeconfig: paths.corednsKubeconfig, user: corednsUser, groups: [] });
 
     // Each daemon joins the node's cgroup, then the namespace, then becomes itself.
+    const specs = new Map<string, { command: string; args: string[]; env?: NodeJS.ProcessEnv }>();
     const inNode = (name: string, command: string, args: string[], env?: NodeJS.ProcessEnv) => {
+      specs.set(name, { command, args, env });
       const daemon = startSupervised({
         name,
         command: 'sh',
@@ -181,7 +186,8 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
     });
     const ctr = async (...args: string[]) =>
       (await run(bin('ctr'), ['--address', paths.containerdSocket, '--namespace', 'k8s.io', ...args])).stdout;
-    await daemonReady(containerd, 'containerd', async () => { await ctr('version'); return true; });
+    const containerdReady = (daemon: Supervised) => daemonReady(daemon, 'containerd', async () => { await ctr('version'); return true; });
+    await containerdReady(containerd);
     // The sandbox image is containerd's own business (pinned, never pulled): imported.
     await ctr('images', 'import', images.pause.archive);
 
@@ -208,10 +214,13 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
       '--v=1',
     ]);
     const core = admin.makeApiClient(CoreV1Api);
-    await daemonReady(kubelet, `node ${options.nodeName} Ready`, async () => {
+    const kubeletReady = (daemon: Supervised, since = 0) => daemonReady(daemon, `node ${options.nodeName} Ready`, async () => {
       const node = await core.readNode({ name: options.nodeName });
-      return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+      // After a restart: Ready as posted by the new kubelet, not the old one's last heartbeat.
+      return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'
+        && new Date(c.lastHeartbeatTime ?? 0).getTime() >= since) ?? false;
     }, 90_000).catch((error: Error) => { throw new Error(`${error.message}\n--- containerd ---\n${containerd.logTail()}`); });
+    await kubeletReady(kubelet);
 
     const kubeProxy = inNode('kube-proxy', bin('kube-proxy'), [`--config=${paths.kubeProxyConfig}`, '--v=1']);
     // Healthy once its first sync of Services into iptables is done.
@@ -231,9 +240,27 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
       storage = { storageClassName, volumesDir: localPath.volumesDir };
     }
 
+    const restartRuntime = async () => {
+      const since = Date.now() - 1_000; // heartbeat times have whole seconds
+      const take = async (name: string) => {
+        const at = started.findIndex((daemon) => daemon.name === name);
+        await started[at]!.stop(10_000);
+        started.splice(at, 1);
+      };
+      const again = (name: string) => {
+        const spec = specs.get(name)!;
+        return inNode(name, spec.command, spec.args, spec.env);
+      };
+      // The kubelet stops first and starts last, as on a node: it would otherwise see its runtime go.
+      await take('kubelet');
+      await take('containerd');
+      await containerdReady(again('containerd'));
+      await kubeletReady(again('kubelet'), since);
+    };
+
     return {
       nodeName: options.nodeName, nodeIp: podNetwork.nodeIp, images: { busybox }, pushImage,
-      paths, record, storage, ctr, stop,
+      paths, record, storage, ctr, restartRuntime, stop,
     };
   } catch (error) {
     await stop().catch(() => undefined);
