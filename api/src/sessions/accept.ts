@@ -14,6 +14,7 @@ import type { ClaudeSession } from '../../../crds/src/claude-session.ts';
 import {
   inboxEntryFields, sessionInboxKey, sessionWakeChannel, sessionWakeMessage,
 } from '../../../packages/contracts/src/session-stream.ts';
+import { withClient } from '../../../packages/database/src/pool.ts';
 import { acceptMessage, ensureSessionRecord, type AcceptedMessage } from '../../../packages/database/src/session-records.ts';
 import type { Logger } from '../../../packages/platform/src/logger.ts';
 
@@ -40,33 +41,27 @@ export async function acceptSessionMessage(deps: AcceptDeps, session: ClaudeSess
   const uid = session.metadata.uid ?? '';
   const { namespace = '', name = '' } = session.metadata;
   const messageId = messageIdFor(uid, input.idempotencyKey);
-  const client = await deps.pool.connect();
-  let broken: Error | undefined;
-  let accepted: AcceptedMessage;
-  try {
+  const accepted = await withClient(deps.pool, async (client, markBroken) => {
     await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [inboxLockClass, uid]);
     try {
       await ensureSessionRecord(client, session);
-      accepted = await acceptMessage(client, {
+      const stored = await acceptMessage(client, {
         sessionUid: uid, messageId, text: input.text, acceptedAt: new Date().toISOString(), requestedBy: input.requestedBy,
         ...(input.idempotencyKey !== undefined ? { idempotencyKey: input.idempotencyKey } : {}),
       });
       // Stored but not in the inbox when this fails: the answer is a 5xx, and the
       // operator puts accepted messages the inbox lacks back (readWaitingMessages).
-      if (accepted.created) {
-        const { message } = accepted;
+      if (stored.created) {
+        const { message } = stored;
         await deps.redis.xadd(sessionInboxKey(namespace, name), '*',
           ...inboxEntryFields({ messageId: message.messageId, text: message.text, acceptedAt: message.acceptedAt }));
       }
+      return stored;
     } finally {
-      await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [inboxLockClass, uid]).catch((error: Error) => {
-        // Closing the connection frees the lock.
-        broken = error;
-      });
+      // Closing the connection frees the lock: a client that cannot unlock is not reused.
+      await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [inboxLockClass, uid]).catch(markBroken);
     }
-  } finally {
-    client.release(broken);
-  }
+  });
   // A hint: the operator also finds waiting messages on its own.
   await deps.redis.publish(sessionWakeChannel, sessionWakeMessage(namespace, name)).catch((error: Error) =>
     deps.log.warn({ err: error.message, session: `${namespace}/${name}` }, 'cannot wake the operator for a message'));

@@ -1,10 +1,11 @@
-// A pool whose idle connections break (Postgres restarted, a network cut) tells its
-// owner and carries on: found by the chaos suite (fault 3), where the operator died
-// of the unhandled 'error' a broken idle connection emits.
+// A pool whose connections break (Postgres restarted, a network cut) tells its owner
+// and carries on: found by the chaos suite (fault 3), where the operator died of the
+// unhandled 'error' a broken connection emits, idle or checked out mid-transaction.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { bedSetting } from '../../../test/support/cluster.ts';
 import { startTcpProxy, viaProxy, type TcpProxy } from '../../../test/support/tcp-proxy.ts';
 import { migrate } from './migrate.ts';
+import { createPool, inTransaction } from './pool.ts';
 import { TaskStore } from './task-store.ts';
 
 let proxy: TcpProxy;
@@ -32,5 +33,24 @@ test('the task store survives its idle connections breaking, says so, and works 
     expect(await store.maxEventSeq('00000000-0000-0000-0000-000000000000')).toBe(0);
   } finally {
     await store.close();
+  }
+});
+
+test('a transaction whose connection is cut midway fails, and the pool hands out a working client once Postgres is back', async () => {
+  // One client: the broken one must go, not come back from the pool.
+  const pool = createPool(viaProxy(bedSetting('DATABASE_URL'), proxy), { max: 1, onIdleError: () => undefined });
+  try {
+    const cutMidway = inTransaction(pool, async (client) => {
+      await client.query('SELECT 1');
+      await proxy.cut();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      return (await client.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one;
+    });
+    await expect(cutMidway).rejects.toThrow(/Connection terminated|not queryable/);
+    await proxy.restore();
+    expect(await inTransaction(pool, async (client) => (await client.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one)).toBe(1);
+  } finally {
+    await proxy.restore();
+    await pool.end();
   }
 });

@@ -23,3 +23,40 @@ export function createPool(connectionString: string, options: PoolOptions = {}):
   pool.on('error', (error) => options.onIdleError?.(error));
   return pool;
 }
+
+/**
+ * Runs `work` on a client of its own. While a client is checked out the pool does not
+ * listen for its 'error' (its connection cut mid-transaction, Postgres restarted), and
+ * that unhandled event kills the process: fault 3 of the chaos suite found the operator
+ * dead after a cut. Here the error is caught; the query in flight fails on its own, and
+ * a broken client is destroyed on release instead of going back to the pool.
+ */
+export async function withClient<T>(pool: pg.Pool, work: (client: pg.PoolClient, markBroken: (error: Error) => void) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  const markBroken = (error: Error) => { broken ??= error; };
+  client.on('error', markBroken);
+  try {
+    return await work(client, markBroken);
+  } finally {
+    // A broken client keeps the listener: it may say more before it is gone.
+    if (!broken) client.off('error', markBroken);
+    client.release(broken);
+  }
+}
+
+/** `work` between BEGIN and COMMIT on a client of its own; ROLLBACK when it throws. */
+export function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return withClient(pool, async (client, markBroken) => {
+    await client.query('BEGIN');
+    try {
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      // A failed ROLLBACK leaves the transaction open on that connection: it must not be reused.
+      await client.query('ROLLBACK').catch(markBroken);
+      throw error;
+    }
+  });
+}

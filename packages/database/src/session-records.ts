@@ -8,6 +8,7 @@ import type { ClaudeSession, ClaudeSessionStatus } from '../../../crds/src/claud
 import { createdByAnnotation } from '../../../crds/src/claude-task.ts';
 import type { TaskEventRecord, TaskUsage } from '../../contracts/src/task-events.ts';
 import { RunnerTurnCompletedEventSchema } from '../../contracts/src/task-events.ts';
+import { inTransaction } from './pool.ts';
 import type { Queryable } from './task-records.ts';
 import { recordSessionTurnUsageSql } from './usage-ledger.ts';
 
@@ -155,9 +156,7 @@ export async function failWaitingMessages(db: Queryable, sessionUid: string, err
  */
 export async function writeSessionEvents(db: pg.Pool, sessionUid: string, events: TaskEventRecord[],
   transcript?: SessionTranscript): Promise<void> {
-  const client = await db.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(db, async (client) => {
     const batchSize = 500;
     for (let start = 0; start < events.length; start += batchSize) {
       const batch = events.slice(start, start + batchSize).map((event) => ({ ...event, message_id: event.messageId ?? null }));
@@ -195,13 +194,7 @@ export async function writeSessionEvents(db: pg.Pool, sessionUid: string, events
         [sessionUid, transcript.claudeSessionId, transcript.content, transcript.throughSeq],
       );
     }
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 export async function maxSessionEventSeq(db: Queryable, sessionUid: string): Promise<number> {

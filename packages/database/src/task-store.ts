@@ -5,7 +5,7 @@ import pg from 'pg';
 import { createdByAnnotation, type ClaudeTask, type ClaudeTaskStatus } from '../../../crds/src/claude-task.ts';
 import type { TaskEventRecord } from '../../contracts/src/task-events.ts';
 import { readEventLog, readTaskRecord, writeEvents, type TaskRecord } from './task-records.ts';
-import { createPool } from './pool.ts';
+import { createPool, inTransaction } from './pool.ts';
 import { readSpend, recordUsage, sumUsage, type SpendTotals, type UsageQuery, type UsageRow } from './usage-ledger.ts';
 import { readWebhookAttempts, recordWebhookAttempt, type WebhookAttempt } from './webhook-attempts.ts';
 
@@ -24,9 +24,7 @@ export class TaskStore {
     const uid = task.metadata.uid ?? '';
     const phase = status.phase ?? 'Pending';
     const createdBy = task.metadata.annotations?.[createdByAnnotation] ?? null;
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    return inTransaction(this.pool, async (client) => {
       const previous = await client.query<{ phase: string }>('SELECT phase FROM claude_tasks WHERE uid = $1 FOR UPDATE', [uid]);
       await client.query(
         `INSERT INTO claude_tasks (uid, namespace, name, spec, status, phase, result, created_at, completed_at, created_by)
@@ -54,14 +52,8 @@ export class TaskStore {
           [uid, from, phase, transition?.reason ?? null, transition?.message ?? status.message ?? null],
         );
       }
-      await client.query('COMMIT');
       return changed;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   /** Stores events; those already stored (same seq) are left as they are. */

@@ -37,6 +37,11 @@ export const postgresDownFault: Fault = {
     const api = await startReplica('api', system.environments.api, settings, proxied);
     cleanups.add('the fault\'s operator and API', async () => { await Promise.all([operator.stop(), api.stop()]); });
     const pool = new pg.Pool({ connectionString: settings.DATABASE_URL, max: 2 });
+    // Neither may die of the outage (a connection cut mid-transaction once killed the operator).
+    const died: string[] = [];
+    for (const [what, replica] of [['operator', operator], ['API', api]] as const) {
+      void replica.process.exited.then(({ code, signal }) => { died.push(`the ${what} exited (${signal ?? code})`); });
+    }
     try {
       await Promise.all([operator.waitReady(), api.waitReady()]);
       const submit = (name: string, prompt: string) => fetch(`${api.url}/api/v1/namespaces/${namespace}/tasks`, {
@@ -51,9 +56,10 @@ export const postgresDownFault: Fault = {
       }
       const tasks = async () => ((await custom.listNamespacedCustomObject({ ...taskApi, namespace })) as { items: ListedTask[] }).items;
       const deadline = Date.now() + 120_000;
-      while (Date.now() < deadline && (await tasks()).filter((task) => task.status?.phase === 'Running').length < accepted.length) await sleep(500);
+      let runningBeforeCut = 0;
+      while (Date.now() < deadline && (runningBeforeCut = (await tasks()).filter((task) => task.status?.phase === 'Running').length) < accepted.length) await sleep(500);
 
-      log(`fault 3: Postgres unreachable for ${downSeconds} s, ${accepted.length} tasks running, ${clients} REST clients submitting`);
+      log(`fault 3: Postgres unreachable for ${downSeconds} s, ${runningBeforeCut} of ${accepted.length} tasks running, ${clients} REST clients submitting`);
       await proxy.cut();
       const cutAt = Date.now();
       const readiness: number[] = [];
@@ -102,12 +108,16 @@ export const postgresDownFault: Fault = {
       const readyWhileDown = readiness.filter((status) => status === 200).length;
       const codes = [...statuses].sort(([a], [b]) => a - b).map(([status, count]) => `${status}: ${count}`).join(', ');
       const succeeded = listed.filter((task) => task.status?.phase === 'Succeeded').length;
+      // Where a failure starts: the tasks that did not succeed, and what the fault's operator and API said.
+      const why = succeeded === listed.length && died.length === 0 ? ''
+        : `; ${died.join(', ') || 'the operator and API ran throughout'}; ${runningBeforeCut} of the first ${running} Running before the cut; not Succeeded: ${(await load.outcome(pool)).notSucceeded.join('; ')}`
+          + `\n--- the operator's log ---\n${operator.process.logTail(40)}\n--- the API's log ---\n${api.process.logTail(20)}`;
       return {
         load: `${running} running tasks, ${clients} REST clients, ${downSeconds} s down`,
         lost, duplicated: null, disagreeing: disagreeing + unaudited, recoverySeconds,
         detail: `submissions while down: ${codes}; accepted ${accepted.length}, ${succeeded} Succeeded; unaudited ${unaudited}; `
-          + `/readyz while down: ${readiness.length - readyWhileDown}/${readiness.length} not ready; Postgres agreed ${Number.isFinite(recoverySeconds) ? `${recoverySeconds.toFixed(1)} s after the return` : 'NEVER'}`,
-        passed: readiness.length > 0 && readyWhileDown === 0 && succeeded === listed.length,
+          + `/readyz while down: ${readiness.length - readyWhileDown}/${readiness.length} not ready; Postgres agreed ${Number.isFinite(recoverySeconds) ? `${recoverySeconds.toFixed(1)} s after the return` : 'NEVER'}${why}`,
+        passed: readiness.length > 0 && readyWhileDown === 0 && succeeded === listed.length && died.length === 0,
       };
     } finally {
       await proxy.restore();
