@@ -190,7 +190,7 @@ export class EventCopier {
         failures++;
         const delayMs = backoffDelay(failures, retryBackoff);
         const log = failures === 1 || failures % 10 === 0 ? 'warn' : 'debug';
-        this.options.logger[log]({ err: (error as Error).message, failures, delayMs }, 'event copier: cannot read the streams; retrying');
+        this.options.logger[log]({ err: (error as Error).message, failures, delayMs }, 'event copier: a pass failed; retrying');
         await new Promise((resolve) => setTimeout(resolve, delayMs));
       }
     }
@@ -204,14 +204,22 @@ export class EventCopier {
       ...tasks.map((task) => task.key), ...tasks.map((task) => task.cursor)) as Array<[string, Array<[string, string[]]>]> | null;
     if (!reply || this.stopped) return;
     const byKey = new Map(tasks.map((task) => [task.key, task]));
+    const failed: string[] = [];
+    let firstError: unknown;
     for (const [key, entries] of reply) {
       const task = byKey.get(key);
       // Unfollowed meanwhile, or followed again under a new uid: the next pass reads it.
       if (!task || this.followed.get(task.uid) !== task) continue;
       await this.copy(task, entries).catch((error: unknown) => {
-        // Postgres down, or the task's record not written yet: the cursor stays, the next pass tries again.
-        this.options.logger.warn({ task: `${task.namespace}/${task.name}`, err: (error as Error).message }, 'event copier: cannot store events; retrying');
+        failed.push(`${task.namespace}/${task.name}`);
+        firstError ??= error;
       });
+    }
+    // Postgres down, or a task's record not written yet: the cursors stay, and the loop backs off before the
+    // next pass, which would otherwise read the same entries at once and fail again, thousands of times a second.
+    if (failed.length) {
+      throw new Error(`cannot store the events of ${failed.slice(0, 5).join(', ')}${failed.length > 5 ? ` and ${failed.length - 5} more` : ''}: ${(firstError as Error).message}`,
+        { cause: firstError });
     }
   }
 
