@@ -12,7 +12,7 @@ import { CronReconciler, cronController } from './cron-controller.ts';
 import { EventCopier } from './event-copier.ts';
 import { EventRecorder } from './event-recorder.ts';
 import { makeKubeClients } from './kube-clients.ts';
-import { createPool } from '../../packages/database/src/pool.ts';
+import { createPool, isDatabaseUnreachable } from '../../packages/database/src/pool.ts';
 import { LeaderElector } from './leader-election.ts';
 import { Manager } from './manager.ts';
 import { NotificationsReconciler, notificationsController } from './notifications/notifications-controller.ts';
@@ -119,7 +119,9 @@ async function main(): Promise<void> {
   });
   const recorder = new EventRecorder(clients.core, { onDropped: (count) => log.warn({ count }, 'Events dropped: the apiserver is slower than they come') });
   const wake = new SessionWakeSource({ redisUrl: config.REDIS_URL, log });
-  const manager = new Manager({ caches: [cache, wake], metrics, log });
+  // Postgres back after an outage: the tasks whose reconciles failed meanwhile catch up within seconds, not
+  // after the minute of backoff their failures (one per watch event) would have earned.
+  const manager = new Manager({ caches: [cache, wake], metrics, log, retrySoon: (error) => (isDatabaseUnreachable(error) ? 2_000 : undefined) });
   // The Messages API's 429s that running tasks report, by API-key Secret (rate-limits.ts): in memory only.
   const rateLimits = new RateLimitHolds();
   const apiKeyOf = (task: ClaudeTask) => apiKeyRefOf(task, config.DEFAULT_API_KEY_SECRET);

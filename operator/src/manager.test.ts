@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { flushPromises } from '../../packages/platform/src/fake-clock.ts';
+import { waitFor } from '../../test/bed/process.ts';
 import type { InformerHandlers } from './kube/informer.ts';
 import { silentLogger } from './kube/logger.ts';
 import { PermanentError } from './kube/work-queue.ts';
@@ -97,6 +98,30 @@ describe('Manager', () => {
     expect(text).toMatch(/^claude_operator_reconcile_total\{controller="claudetasks",outcome="permanent-failure"\} 1$/m);
     expect(text).toMatch(/^claude_operator_queue_wait_seconds_count\{controller="claudetasks"\} 2$/m);
     expect(text).toMatch(/^claude_operator_reconcile_duration_seconds_count\{controller="claudetasks"\} 2$/m);
+  });
+
+  it('retries a reconcile within retrySoon\'s delay when that says the error mends by itself; any other error waits out its backoff', async () => {
+    const cache = new TestCache();
+    const unreachable = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    const manager = new Manager({ caches: [cache], metrics: new OperatorMetrics(), log: silentLogger,
+      retrySoon: (error) => (error === unreachable ? 10 : undefined) });
+    const calls = new Map<string, number>();
+    manager.add({
+      // Without retrySoon the first retry would come after 30 s.
+      name: 'claudetasks', workers: 1, watches: [{ source: cache, keysOf: keyOf }], rateLimit: { initialMs: 30_000, maxMs: 60_000 },
+      reconcile: async (key) => {
+        calls.set(key, (calls.get(key) ?? 0) + 1);
+        if (key === 'a/postgres' && calls.get(key)! < 3) throw unreachable;
+        if (key === 'a/refused') throw new Error('admission webhook said no');
+      },
+    });
+    cache.sync();
+    await manager.start();
+    cache.change(object('a', 'postgres'));
+    cache.change(object('a', 'refused'));
+    await waitFor('the third reconcile of a/postgres', async () => calls.get('a/postgres') === 3, { timeoutMs: 5_000, intervalMs: 5 });
+    expect(calls.get('a/refused')).toBe(1);
+    await manager.stop();
   });
 
   it('drops an update its watch says does not matter, but never an add or a delete', async () => {

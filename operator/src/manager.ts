@@ -9,7 +9,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from './kube/logger.ts';
 import type { InformerHandlers } from './kube/informer.ts';
-import { WorkQueue, type RateLimitOptions, type WorkResult } from './kube/work-queue.ts';
+import { PermanentError, RetrySoonError, WorkQueue, type RateLimitOptions, type WorkResult } from './kube/work-queue.ts';
 import type { OperatorMetrics } from './metrics.ts';
 
 /** What a reconcile returns (controller-runtime's Result): nothing, or when to look again. Throw PermanentError for a terminal error, anything else to retry with backoff. */
@@ -48,6 +48,9 @@ export interface ManagerDeps {
   caches: Cache[];
   metrics: OperatorMetrics;
   log: Logger;
+  /** How soon a reconcile that failed on something mending by itself must be retried (in ms), or undefined
+   * for the usual backoff: e.g. Postgres unreachable, whose return should not wait out a minute of backoff. */
+  retrySoon?: (error: unknown) => number | undefined;
 }
 
 interface RunningController {
@@ -115,8 +118,10 @@ export class Manager {
         try {
           return (await definition.reconcile(key)) ?? undefined;
         } catch (error) {
-          this.deps.log.warn({ controller: definition.name, key, err: error instanceof Error ? error.message : String(error) }, 'reconcile failed');
-          throw error;
+          const message = error instanceof Error ? error.message : String(error);
+          this.deps.log.warn({ controller: definition.name, key, err: message }, 'reconcile failed');
+          const soonMs = error instanceof PermanentError ? undefined : this.deps.retrySoon?.(error);
+          throw soonMs === undefined ? error : new RetrySoonError(message, soonMs, { cause: error });
         }
       });
     }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { FakeClock, flushPromises } from '../../../packages/platform/src/fake-clock.ts';
 import { silentLogger } from './logger.ts';
-import { PermanentError, WorkQueue, type WorkHandler } from './work-queue.ts';
+import { PermanentError, RetrySoonError, WorkQueue, type WorkHandler } from './work-queue.ts';
 
 function deferred() {
   let resolve!: () => void;
@@ -142,6 +142,23 @@ describe('WorkQueue', () => {
     queue.add('a');
     await clock.advance(10_000);
     expect(calls).toEqual([0, 100, 300, 700]);
+    expect(queue.retries('a')).toBe(0);
+    await queue.shutDown();
+    await running;
+  });
+
+  it('retries a key whose handler throws a RetrySoonError with the backoff, but never later than its retryAfterMs', async () => {
+    const { clock, queue } = makeQueue({ initialMs: 100, maxMs: 60_000 });
+    const calls: number[] = [];
+    const start = clock.now();
+    const running = queue.run(1, () => {
+      calls.push(clock.now() - start);
+      if (calls.length <= 5) throw new RetrySoonError('Postgres unreachable', 300);
+    });
+    queue.add('a');
+    await clock.advance(10_000);
+    // Delays 100, 200, then 300 (not 400, 800): the 6th try, once Postgres is back, comes at 1.2 s, not 3.1 s.
+    expect(calls).toEqual([0, 100, 300, 600, 900, 1_200]);
     expect(queue.retries('a')).toBe(0);
     await queue.shutDown();
     await running;

@@ -15,6 +15,19 @@ export class PermanentError extends Error {
   }
 }
 
+/** Thrown by a handler when what failed mends by itself outside the cluster (Postgres unreachable): the key
+ * is retried with its backoff as any other, but never later than `retryAfterMs`, so its work is done within
+ * that long of the return, however many times it failed while the outage lasted. */
+export class RetrySoonError extends Error {
+  readonly retryAfterMs: number;
+
+  constructor(message: string, retryAfterMs: number, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RetrySoonError';
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
 export interface WorkResult {
   /** Process the key again after this long (0: as soon as a worker is free). */
   requeueAfterMs?: number;
@@ -110,10 +123,10 @@ export class WorkQueue {
   }
 
   /** Adds `key` after its backoff: initialMs, doubling with each call, up to
-   * maxMs, until forget(key). Returns the delay chosen. */
-  addRateLimited(key: string): number {
+   * maxMs (or `capMs`, when lower), until forget(key). Returns the delay chosen. */
+  addRateLimited(key: string, capMs = this.rateLimit.maxMs): number {
     const failures = this.failures.get(key) ?? 0;
-    const delayMs = Math.min(this.rateLimit.maxMs, this.rateLimit.initialMs * 2 ** failures);
+    const delayMs = Math.min(this.rateLimit.maxMs, capMs, this.rateLimit.initialMs * 2 ** failures);
     this.failures.set(key, failures + 1);
     this.addAfter(key, delayMs);
     return delayMs;
@@ -141,7 +154,8 @@ export class WorkQueue {
   /** Runs `concurrency` workers calling `handler` until shutDown(); resolves
    * when the last worker has stopped. A handler's result or error decides what
    * happens to its key: `requeueAfterMs` → again after that long; a
-   * PermanentError → dropped; any other error → retried rate-limited. */
+   * PermanentError → dropped; a RetrySoonError → retried rate-limited, within
+   * its retryAfterMs; any other error → retried rate-limited. */
   run(concurrency: number, handler: WorkHandler): Promise<void> {
     if (this.workers) throw new Error(`work queue ${this.name} is already running`);
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`concurrency must be a positive integer, not ${concurrency}`);
@@ -186,7 +200,7 @@ export class WorkQueue {
           this.logger.error({ queue: this.name, worker, key, ...errorFields(error) }, 'work failed permanently; not retried');
         } else {
           outcome = 'retried';
-          const delayMs = this.addRateLimited(key);
+          const delayMs = this.addRateLimited(key, error instanceof RetrySoonError ? error.retryAfterMs : undefined);
           this.logger.warn({ queue: this.name, worker, key, ...errorFields(error), retries: this.retries(key), delayMs }, 'work failed; retrying after backoff');
         }
       } finally {

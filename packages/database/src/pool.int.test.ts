@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { bedSetting } from '../../../test/support/cluster.ts';
 import { startTcpProxy, viaProxy, type TcpProxy } from '../../../test/support/tcp-proxy.ts';
 import { migrate } from './migrate.ts';
-import { createPool, inTransaction } from './pool.ts';
+import { createPool, inTransaction, isDatabaseUnreachable } from './pool.ts';
 import { TaskStore } from './task-store.ts';
 
 let proxy: TcpProxy;
@@ -28,7 +28,8 @@ test('the task store survives its idle connections breaking, says so, and works 
     await proxy.cut();
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(idleErrors.length).toBeGreaterThan(0);
-    await expect(store.maxEventSeq('00000000-0000-0000-0000-000000000000')).rejects.toThrow();
+    const refused = await store.maxEventSeq('00000000-0000-0000-0000-000000000000').then(() => undefined, (error: unknown) => error);
+    expect({ refused: String(refused), unreachable: isDatabaseUnreachable(refused) }).toEqual({ refused: expect.stringMatching(/ECONNREFUSED/), unreachable: true });
     await proxy.restore();
     expect(await store.maxEventSeq('00000000-0000-0000-0000-000000000000')).toBe(0);
   } finally {
@@ -36,7 +37,7 @@ test('the task store survives its idle connections breaking, says so, and works 
   }
 });
 
-test('a transaction whose connection is cut midway fails, and the pool hands out a working client once Postgres is back', async () => {
+test('a transaction whose connection is cut midway fails as unreachable, and the pool hands out a working client once Postgres is back', async () => {
   // One client: the broken one must go, not come back from the pool.
   const pool = createPool(viaProxy(bedSetting('DATABASE_URL'), proxy), { max: 1, onIdleError: () => undefined });
   try {
@@ -46,9 +47,13 @@ test('a transaction whose connection is cut midway fails, and the pool hands out
       await new Promise((resolve) => setTimeout(resolve, 500));
       return (await client.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one;
     });
-    await expect(cutMidway).rejects.toThrow(/Connection terminated|not queryable/);
+    const lost = await cutMidway.then(() => undefined, (error: unknown) => error);
+    expect({ lost: String(lost), unreachable: isDatabaseUnreachable(lost) }).toEqual({ lost: expect.stringMatching(/Connection terminated|not queryable/), unreachable: true });
     await proxy.restore();
     expect(await inTransaction(pool, async (client) => (await client.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one)).toBe(1);
+    // A query Postgres refuses is not an outage: it waits out the usual backoff.
+    const refused = await pool.query('SELEC 1').then(() => undefined, (error: unknown) => error);
+    expect({ refused: String(refused), unreachable: isDatabaseUnreachable(refused) }).toEqual({ refused: expect.stringMatching(/syntax error/), unreachable: false });
   } finally {
     await proxy.restore();
     await pool.end();

@@ -60,3 +60,23 @@ export function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) =>
     }
   });
 }
+
+/** Node's errors for a connection that could not be made or broke. */
+const connectionErrorCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+/** SQLSTATEs of a server going or not there yet: class 08 (connection exception), admin/crash shutdown, starting up. */
+const unavailableSqlStates = /^(08...|57P0[123])$/;
+/** pg's own messages for a connection it lost or could not make in time. */
+const lostConnectionMessages = /Connection terminated|not queryable|timeout exceeded when trying to connect/;
+
+/**
+ * Whether the error says Postgres could not be reached, as against a query it refused: what comes back by
+ * itself, so the work is worth retrying soon rather than after a long backoff. Only the error itself is
+ * read, not its causes: a kube client's "fetch failed" is caused by an ECONNREFUSED too.
+ */
+export function isDatabaseUnreachable(error: unknown): boolean {
+  // Not `instanceof Error`: Node's socket errors can come from another realm (a vm context, as under jest).
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && (connectionErrorCodes.has(code) || unavailableSqlStates.test(code))) return true;
+  return typeof message === 'string' && lostConnectionMessages.test(message);
+}
