@@ -1,6 +1,7 @@
 // A pool whose connections break (Postgres restarted, a network cut) tells its owner
 // and carries on: found by the chaos suite (fault 3), where the operator died of the
 // unhandled 'error' a broken connection emits, idle or checked out mid-transaction.
+import net from 'node:net';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { bedSetting } from '../../../test/support/cluster.ts';
 import { startTcpProxy, viaProxy, type TcpProxy } from '../../../test/support/tcp-proxy.ts';
@@ -59,3 +60,20 @@ test('a transaction whose connection is cut midway fails as unreachable, and the
     await pool.end();
   }
 });
+
+test('a Postgres that takes connections and never answers (a partition) fails a query after the default 5 s, as unreachable', async () => {
+  const silent = new Set<net.Socket>();
+  const blackHole = net.createServer((socket) => { silent.add(socket); });
+  await new Promise<void>((resolve) => blackHole.listen(0, '127.0.0.1', resolve));
+  const { port } = blackHole.address() as net.AddressInfo;
+  const store = new TaskStore(`postgres://nobody@127.0.0.1:${port}/nothing`);
+  try {
+    // Without the default timeout this waits for ever (the socket stays open, silent).
+    const failed = await store.maxEventSeq('00000000-0000-0000-0000-000000000000').then(() => undefined, (error: unknown) => error);
+    expect({ failed: String(failed), unreachable: isDatabaseUnreachable(failed) }).toEqual({ failed: expect.stringMatching(/timeout/), unreachable: true });
+  } finally {
+    await store.close();
+    for (const socket of silent) socket.destroy();
+    await new Promise((resolve) => blackHole.close(resolve));
+  }
+}, 30_000);

@@ -7,6 +7,8 @@ import pg from 'pg';
 
 export interface PoolOptions {
   max?: number;
+  /** A connection not made by then fails (default 5 s), rather than holding its caller for the kernel's
+   * TCP timeout (about two minutes) while Postgres is partitioned away. */
   connectionTimeoutMillis?: number;
   /** Postgres stops a statement that runs longer. */
   statementTimeoutMillis?: number;
@@ -17,7 +19,7 @@ export interface PoolOptions {
 export function createPool(connectionString: string, options: PoolOptions = {}): pg.Pool {
   const pool = new pg.Pool({
     connectionString, max: options.max ?? 5,
-    ...(options.connectionTimeoutMillis === undefined ? {} : { connectionTimeoutMillis: options.connectionTimeoutMillis }),
+    connectionTimeoutMillis: options.connectionTimeoutMillis ?? 5_000,
     ...(options.statementTimeoutMillis === undefined ? {} : { statement_timeout: options.statementTimeoutMillis }),
   });
   pool.on('error', (error) => options.onIdleError?.(error));

@@ -5,7 +5,7 @@ import pg from 'pg';
 import { createdByAnnotation, type ClaudeTask, type ClaudeTaskStatus } from '../../../crds/src/claude-task.ts';
 import type { TaskEventRecord } from '../../contracts/src/task-events.ts';
 import { readEventLog, readTaskRecord, writeEvents, type TaskRecord } from './task-records.ts';
-import { createPool, inTransaction } from './pool.ts';
+import { createPool, inTransaction, type PoolOptions } from './pool.ts';
 import { readSpend, recordUsage, sumUsage, type SpendTotals, type UsageQuery, type UsageRow } from './usage-ledger.ts';
 import { readWebhookAttempts, recordWebhookAttempt, type WebhookAttempt } from './webhook-attempts.ts';
 
@@ -13,7 +13,7 @@ export class TaskStore {
   private readonly pool: pg.Pool;
   private closed = false;
 
-  constructor(databaseUrl: string, options: { onIdleError?: (error: Error) => void } = {}) {
+  constructor(databaseUrl: string, options: Pick<PoolOptions, 'onIdleError' | 'connectionTimeoutMillis'> = {}) {
     this.pool = createPool(databaseUrl, { max: 5, ...options });
   }
 
