@@ -6,7 +6,9 @@
 // the API's Service has its report printed as a PDF by the api image's Chromium.
 // `helm test` passes, `helm upgrade --wait` rolls out a changed value, and then a
 // PVC-backed workspace (the node's default StorageClass) keeps a file across two tasks,
-// and a ClaudeSession resumes on a new pod with its files and its whole context.
+// and a ClaudeSession resumes on a new pod with its files and its whole context, also
+// after losing its pod mid-turn or its volume while Suspended. A task past its memory
+// limit ends OOMKilled, and tasks outlive a restart of kubelet and containerd.
 // The cluster, the images and the install are test/bed/chart-stack.ts's, as `up
 // --real-node` makes them (the evaluation Postgres on a PVC too).
 import { execFile } from 'node:child_process';
@@ -36,6 +38,23 @@ describe('the chart on a real node', () => {
   const kubectl = (...args: string[]) => bed.kubectl(...args);
   const helm = (...args: string[]) => bed.helm(...args);
   const jsonOf = <T>(...args: string[]): Promise<T> => bed.json<T>(...args);
+  type TaskStatus = { phase?: string; reason?: string; message?: string; result?: string; attempts?: number };
+  /** Writes the task's manifest and `kubectl apply`s it, as a user would. */
+  const applyTask = async (name: string, spec: object) => {
+    const manifest = path.join(dir, `${name}.json`);
+    await fs.writeFile(manifest, JSON.stringify({ apiVersion: 'claude-operator.io/v1alpha1', kind: 'ClaudeTask', metadata: { name }, spec }));
+    expect((await kubectl('apply', '--namespace', tasksNamespace, '-f', manifest)).stderr).toBe('');
+  };
+  const taskStatus = async (name: string) => (await jsonOf<{ status?: TaskStatus }>('get', 'claudetask', name, '--namespace', tasksNamespace)).status ?? {};
+  /** The task's status once it is Succeeded or Failed; `explain` adds to the error when it never is. */
+  const waitForTask = async (name: string, explain: () => Promise<string> = async () => '') => {
+    let status: TaskStatus = {};
+    await waitFor(`task ${name} to finish`, async () => {
+      status = await taskStatus(name);
+      return status.phase === 'Succeeded' || status.phase === 'Failed';
+    }, { timeoutMs: 300_000 }).catch(async (error: Error) => { throw new Error(`${error.message}: ${JSON.stringify(status)}\n${await explain()}`); });
+    return status;
+  };
 
   beforeAll(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'claude-operator-chart-'));
@@ -168,20 +187,10 @@ describe('the chart on a real node', () => {
   }, 10 * 60_000);
 
   test('a PVC-backed workspace keeps a file across two tasks: the claim is provisioned by the node\'s default StorageClass', async () => {
-    const waitForTask = async (name: string) => {
-      let task: { status?: { phase?: string; result?: string; message?: string } } = {};
-      await waitFor(`task ${name} to finish`, async () => {
-        task = await jsonOf<typeof task>('get', 'claudetask', name, '--namespace', tasksNamespace);
-        return task.status?.phase === 'Succeeded' || task.status?.phase === 'Failed';
-      }, { timeoutMs: 300_000 }).catch(async (error: Error) => {
-        const described = await kubectl('describe', 'pvc', 'agent-workspace', '--namespace', tasksNamespace);
-        throw new Error(`${error.message}: ${JSON.stringify(task.status)}\n${described.stdout}`);
-      });
-      return task.status!;
-    };
+    const describeClaim = async () => (await kubectl('describe', 'pvc', 'agent-workspace', '--namespace', tasksNamespace)).stdout;
     const applied = await kubectl('apply', '--namespace', tasksNamespace, '-f', path.join(repoRoot, 'examples/pvc-workspace.yaml'));
     expect(applied.stderr).toBe('');
-    expect(await waitForTask('notes-on-a-volume')).toMatchObject({ phase: 'Succeeded' });
+    expect(await waitForTask('notes-on-a-volume', describeClaim)).toMatchObject({ phase: 'Succeeded' });
 
     const claim = await jsonOf<{ spec: { storageClassName?: string; volumeName?: string }; status: { phase: string } }>(
       'get', 'pvc', 'agent-workspace', '--namespace', tasksNamespace);
@@ -192,14 +201,11 @@ describe('the chart on a real node', () => {
     const written = await fs.readFile(path.join(volume.spec.hostPath!.path, 'notes.md'), 'utf8');
     expect(written).toBe('A note written by a ClaudeTask.\n');
 
-    const second = path.join(dir, 'reads-the-volume.json');
-    await fs.writeFile(second, JSON.stringify({
-      apiVersion: 'claude-operator.io/v1alpha1', kind: 'ClaudeTask', metadata: { name: 'reads-the-volume' },
-      spec: { prompt: 'Print notes.md. [[scenario:bash {"command":"cat notes.md"}]]', allowedTools: ['Bash'], maxTurns: 5,
-        workspace: { persistentVolumeClaim: { claimName: 'agent-workspace' } } },
-    }));
-    expect((await kubectl('apply', '--namespace', tasksNamespace, '-f', second)).stderr).toBe('');
-    const status = await waitForTask('reads-the-volume');
+    await applyTask('reads-the-volume', {
+      prompt: 'Print notes.md. [[scenario:bash {"command":"cat notes.md"}]]', allowedTools: ['Bash'], maxTurns: 5,
+      workspace: { persistentVolumeClaim: { claimName: 'agent-workspace' } },
+    });
+    const status = await waitForTask('reads-the-volume', describeClaim);
     expect(status).toMatchObject({ phase: 'Succeeded' });
     expect(status.result).toContain('A note written by a ClaudeTask.');
   }, 12 * 60_000);
@@ -234,7 +240,7 @@ describe('the chart on a real node', () => {
     carries(turnRequest(bed.scriptedApi.requests, session, 'second, bravo'), 'first, alpha', first.json.result as string);
   }, 10 * 60_000);
 
-  describe('a session that loses its pod mid-turn, on the real node', () => {
+  describe('a session that loses its pod mid-turn, or its volume while Suspended, on the real node', () => {
     const sessionsBase = () => restBase.replace(/\/tasks$/, '/sessions');
     const call = async (method: string, path: string, body?: object, headers: Record<string, string> = {}) => {
       const response = await fetch(`${sessionsBase()}${path}`, { method, headers: { ...restHeaders, ...headers }, body: body && JSON.stringify(body) });
@@ -257,8 +263,8 @@ describe('the chart on a real node', () => {
       const listed = await call('GET', `/${name}/messages?limit=100`);
       return (listed.json.items as Array<{ messageId: string; state: string }>).filter((m) => m.messageId === messageId);
     };
-    const started = async (name: string, fact: string) => {
-      expect((await call('POST', '', { name, spec: { idleTimeoutSeconds: 120 } })).status).toBe(202);
+    const started = async (name: string, fact: string, idleTimeoutSeconds = 120) => {
+      expect((await call('POST', '', { name, spec: { idleTimeoutSeconds } })).status).toBe(202);
       expect(await call('POST', `/${name}/messages`, { text: fact })).toMatchObject({ status: 200, json: { state: 'answered' } });
       return sessionOf(name);
     };
@@ -306,24 +312,41 @@ describe('the chart on a real node', () => {
       expect(next).toMatchObject({ status: 200, json: { state: 'answered' } });
       carries(turnRequest(bed.scriptedApi.requests, session, 'which mountain did I name'), 'the mountain is Etna');
     }, 10 * 60_000);
+    test('its PVC deleted while Suspended (the provisioner removes the directory): the next message has the whole context, from the transcript in Postgres', async () => {
+      expect(restBase).not.toBe('');
+      const session = await started('lost-volume', 'the river is the Danube', 10);
+      let suspended: ClaudeSession | undefined;
+      await waitFor('the session to idle out (Suspended)', async () => (suspended = await sessionOf('lost-volume')).status?.phase === 'Suspended',
+        { timeoutMs: 180_000 }).catch((error: Error) => { throw new Error(`${error.message}: ${JSON.stringify(suspended?.status)}`); });
+      const claimName = suspended!.status!.workspacePVC!;
+      type Claim = { metadata: { uid: string }; spec: { volumeName: string } };
+      const lost = await jsonOf<Claim>('get', 'pvc', claimName, '--namespace', tasksNamespace);
+      const volume = await jsonOf<{ spec: { hostPath?: { path: string } } }>('get', 'pv', lost.spec.volumeName);
+      const directory = volume.spec.hostPath!.path;
+      await fs.access(directory);
+      expect((await kubectl('delete', 'pvc', claimName, '--namespace', tasksNamespace, '--wait=true')).code).toBe(0);
+      // The reclaim policy is Delete: the provisioner's helper pod removes the directory with the CLI's ~/.claude in it.
+      await waitFor(`${directory} removed`, async () => fs.access(directory).then(() => false, () => true), { timeoutMs: 180_000 });
+
+      const next = await call('POST', '/lost-volume/messages', { text: 'which river did I name' });
+      expect(next).toMatchObject({ status: 200, json: { state: 'answered' } });
+      carries(turnRequest(bed.scriptedApi.requests, session, 'which river did I name'), 'the river is the Danube');
+      // On a claim of the operator's making again, not the one that went.
+      const resumed = await sessionOf('lost-volume');
+      const claim = await jsonOf<Claim>('get', 'pvc', resumed.status!.workspacePVC!, '--namespace', tasksNamespace);
+      expect(claim.metadata.uid).not.toBe(lost.metadata.uid);
+    }, 10 * 60_000);
   });
 
   test('a Bash tool that allocates past the memory limit gets the container OOMKilled, and the task ends Failed with reason OOMKilled', async () => {
-    const manifest = path.join(dir, 'memory-hog.json');
     // dd fills a 2 GiB buffer in a container limited to 1 GiB: the OOM killer takes dd, the biggest process there.
-    await fs.writeFile(manifest, JSON.stringify({
-      apiVersion: 'claude-operator.io/v1alpha1', kind: 'ClaudeTask', metadata: { name: 'memory-hog' },
-      spec: { prompt: 'Fill the memory. [[scenario:bash {"command":"dd if=/dev/zero of=/dev/null bs=2G count=1"}]]', allowedTools: ['Bash'], maxTurns: 5,
-        resources: { limits: { memory: '1Gi' } } },
-    }));
-    expect((await kubectl('apply', '--namespace', tasksNamespace, '-f', manifest)).stderr).toBe('');
-    let task: { status?: { phase?: string; reason?: string; message?: string; attempts?: number } } = {};
-    await waitFor('the task to finish', async () => {
-      task = await jsonOf<typeof task>('get', 'claudetask', 'memory-hog', '--namespace', tasksNamespace);
-      return task.status?.phase === 'Succeeded' || task.status?.phase === 'Failed';
-    }, { timeoutMs: 300_000 });
-    expect(task.status).toMatchObject({ phase: 'Failed', reason: 'OOMKilled', attempts: 1 });
-    expect(task.status?.message).toMatch(/^The container went past its memory limit \(1Gi\): the kernel's OOM killer took a process in it/);
+    await applyTask('memory-hog', {
+      prompt: 'Fill the memory. [[scenario:bash {"command":"dd if=/dev/zero of=/dev/null bs=2G count=1"}]]', allowedTools: ['Bash'], maxTurns: 5,
+      resources: { limits: { memory: '1Gi' } },
+    });
+    const status = await waitForTask('memory-hog');
+    expect(status).toMatchObject({ phase: 'Failed', reason: 'OOMKilled', attempts: 1 });
+    expect(status.message).toMatch(/^The container went past its memory limit \(1Gi\): the kernel's OOM killer took a process in it/);
     // What the kubelet saw: the runtime's OOM event for the container's cgroup, and the runner's exit code for it.
     const pods = await jsonOf<{ items: Array<{ status: { containerStatuses?: Array<{ state: { terminated?: { reason?: string; exitCode?: number } } }> } }> }>(
       'get', 'pods', '--namespace', tasksNamespace, '-l', 'claude-operator.io/task=memory-hog');
@@ -332,15 +355,9 @@ describe('the chart on a real node', () => {
 
   test('kubelet and containerd restart while tasks run: each task still ends by the Job\'s rules, none stays Running', async () => {
     const names = ['through-restart-1', 'through-restart-2'];
-    for (const name of names) {
-      const manifest = path.join(dir, `${name}.json`);
-      // About 60 s of streaming: the restart falls in the middle of it.
-      await fs.writeFile(manifest, JSON.stringify({ apiVersion: 'claude-operator.io/v1alpha1', kind: 'ClaudeTask', metadata: { name },
-        spec: { prompt: 'Take your time. [[scenario:slow {"tokens":300,"delayMs":200}]]' } }));
-      expect((await kubectl('apply', '--namespace', tasksNamespace, '-f', manifest)).stderr).toBe('');
-    }
-    type Task = { status?: { phase?: string; reason?: string; message?: string } };
-    const phases = async () => Promise.all(names.map(async (name) => (await jsonOf<Task>('get', 'claudetask', name, '--namespace', tasksNamespace)).status ?? {}));
+    // About 60 s of streaming each: the restart falls in the middle of it.
+    for (const name of names) await applyTask(name, { prompt: 'Take your time. [[scenario:slow {"tokens":300,"delayMs":200}]]' });
+    const phases = () => Promise.all(names.map(taskStatus));
     await waitFor('both tasks Running', async () => (await phases()).every((status) => status.phase === 'Running'), { timeoutMs: 180_000 });
 
     await bed.node.restartRuntime();
@@ -349,7 +366,7 @@ describe('the chart on a real node', () => {
     // The restart came while they ran: they have not ended yet.
     expect((await phases()).map((status) => status.phase)).toEqual(['Running', 'Running']);
 
-    let statuses: Array<NonNullable<Task['status']>> = [];
+    let statuses: TaskStatus[] = [];
     await waitFor('both tasks to end', async () => {
       statuses = await phases();
       return statuses.every((status) => status.phase === 'Succeeded' || status.phase === 'Failed');
