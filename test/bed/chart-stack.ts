@@ -129,8 +129,16 @@ export async function chartSettings(bed: ChartBed): Promise<Record<string, strin
   };
 }
 
-/** `up --real-node`: the bed, the chart installed, the key tasks in `default` use, and the settings. */
-export async function startChartStack(dir: string): Promise<{ settings: Record<string, string>; stop(): Promise<void> }> {
+/** What `up` runs: the settings a user needs, and the node's own faults for the chaos suite. */
+export interface ChartStack {
+  settings: Record<string, string>;
+  /** kubelet and containerd restarted, as `systemctl restart` would (RealNode.restartRuntime). */
+  restartRuntime(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** `up`: the bed, the chart installed, the key tasks in `default` use, and the settings. */
+export async function startChartStack(dir: string): Promise<ChartStack> {
   const bed = await startChartBed(dir);
   try {
     const install = await installChart(bed);
@@ -140,7 +148,7 @@ export async function startChartStack(dir: string): Promise<{ settings: Record<s
     }
     const secret = await bed.kubectl('create', 'secret', 'generic', 'anthropic-api-key', '--namespace', 'default', '--from-literal=api-key=scripted-api-key');
     if (secret.code !== 0) throw new Error(`creating the API key Secret: ${secret.stderr}`);
-    return { settings: await chartSettings(bed), stop: () => bed.stop() };
+    return { settings: await chartSettings(bed), restartRuntime: () => bed.node.restartRuntime(), stop: () => bed.stop() };
   } catch (error) {
     await bed.stop().catch(() => undefined);
     throw error;

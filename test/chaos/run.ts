@@ -19,6 +19,7 @@ import { operatorSigkillFault } from './faults/operator-sigkill.ts';
 import { postgresDownFault } from './faults/postgres-down.ts';
 import { redisRestartFault } from './faults/redis-restart.ts';
 import { runnerRedisCutFault } from './faults/runner-redis-cut.ts';
+import { runtimeRestartFault } from './faults/runtime-restart.ts';
 import { readStackEnvironments } from './replicas.ts';
 
 const { values: args } = parseArgs({
@@ -34,7 +35,7 @@ const planned: Array<{ number: number; name: string; fault?: Fault }> = [
   { number: 3, name: postgresDownFault.name, fault: postgresDownFault },
   { number: 4, name: apiSigkillFault.name, fault: apiSigkillFault },
   { number: 5, name: apiserverRestartFault.name, fault: apiserverRestartFault },
-  { number: 6, name: 'kubelet and containerd restart' },
+  { number: 6, name: runtimeRestartFault.name, fault: runtimeRestartFault },
   { number: 7, name: runnerRedisCutFault.name, fault: runnerRedisCutFault },
   { number: 8, name: badInputFault.name, fault: badInputFault },
   { number: 9, name: jwtAttacksFault.name, fault: jwtAttacksFault },
