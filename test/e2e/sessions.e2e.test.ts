@@ -57,12 +57,15 @@ describe('a conversation', () => {
     expect(status.usage?.costUSD).toMatch(/^[0-9.]+$/);
   });
 
-  test('kubectl shows the columns and explains the fields', async () => {
+  test('kubectl shows the columns, explains the fields, and waits for condition=Ready', async () => {
     const got = await fixture.ns.kubectl('get', 'csess', 'talk');
     expect(got.stderr).toBe('');
     expect(got.stdout.split('\n')[0]).toMatch(/^NAME\s+PHASE\s+MODEL\s+MESSAGES\s+COST\s+LAST ACTIVITY\s+AGE$/);
     const explained = await fixture.ns.kubectl('explain', 'claudesession.spec.idleTimeoutSeconds');
     expect(explained.stdout).toContain('Suspend the session');
+    // Answered and not yet idle (the default idleTimeoutSeconds is 300): Ready.
+    const waited = await fixture.ns.kubectl('wait', '--for=condition=Ready', 'csess/talk', '--timeout=60s');
+    expect({ code: waited.code, stdout: waited.stdout.trim(), stderr: waited.stderr }).toEqual({ code: 0, stdout: 'claudesession.claude-operator.io/talk condition met', stderr: '' });
   });
 });
 
