@@ -132,6 +132,8 @@ export async function chartSettings(bed: ChartBed): Promise<Record<string, strin
 /** What `up` runs: the settings a user needs, and the node's own faults for the chaos suite. */
 export interface ChartStack {
   settings: Record<string, string>;
+  /** The cluster under the chart: its control plane (fault 5 restarts the apiserver) and node. */
+  bed: ChartBed;
   /** kubelet and containerd restarted, as `systemctl restart` would (RealNode.restartRuntime). */
   restartRuntime(): Promise<void>;
   stop(): Promise<void>;
@@ -148,7 +150,7 @@ export async function startChartStack(dir: string): Promise<ChartStack> {
     }
     const secret = await bed.kubectl('create', 'secret', 'generic', 'anthropic-api-key', '--namespace', 'default', '--from-literal=api-key=scripted-api-key');
     if (secret.code !== 0) throw new Error(`creating the API key Secret: ${secret.stderr}`);
-    return { settings: await chartSettings(bed), restartRuntime: () => bed.node.restartRuntime(), stop: () => bed.stop() };
+    return { settings: await chartSettings(bed), bed, restartRuntime: () => bed.node.restartRuntime(), stop: () => bed.stop() };
   } catch (error) {
     await bed.stop().catch(() => undefined);
     throw error;

@@ -1,8 +1,12 @@
 // What every chaos fault reports: the row of the suite's one table. A cell is a
 // count a user would care about (0 is the goal), or null where the fault cannot
 // lose, duplicate or disagree on anything (printed "n/a", never as a 0).
-import type { Cleanups, System } from '../bench/support.ts';
+import type { Cleanups, StackSettings, System } from '../bench/support.ts';
+import type { RealNodeSystem } from './real-node-system.ts';
 import type { StackEnvironments } from './replicas.ts';
+
+/** What a fault needs of either system, as a user of it would: the cluster, the datastores, the API and its key. */
+export type ClientSettings = Pick<StackSettings, 'KUBECONFIG' | 'DATABASE_URL' | 'REDIS_URL' | 'API_URL' | 'API_TOKEN' | 'API_JWT_SECRET' | 'API_JWT_ISSUER' | 'API_JWT_AUDIENCE'>;
 
 /** The stack, and the settings its operator and API were started with (for replicas). */
 export type ChaosSystem = System & { environments: StackEnvironments };
@@ -28,7 +32,10 @@ export interface Fault {
   /** Its number in issue 12's list, which is the table's order. */
   number: number;
   name: string;
+  /** On the bed's local node: the operator and API are processes here, each fault starts its own. */
   run(system: ChaosSystem, scale: Scale, cleanups: Cleanups): Promise<FaultResult>;
+  /** On the system `up` installs on the real node: the fault is injected into the chart's own pods. */
+  runOnRealNode?(system: RealNodeSystem, scale: Scale, cleanups: Cleanups): Promise<FaultResult>;
 }
 
 export function isClean(result: FaultResult): boolean {

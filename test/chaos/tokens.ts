@@ -4,6 +4,8 @@
 import { SignJWT } from 'jose';
 import type { StackSettings } from '../bench/support.ts';
 
+type SigningSettings = Pick<StackSettings, 'API_JWT_SECRET' | 'API_JWT_ISSUER' | 'API_JWT_AUDIENCE'>;
+
 export interface TokenClaims {
   subject: string;
   tenant?: string;
@@ -11,7 +13,7 @@ export interface TokenClaims {
   role?: 'viewer' | 'submitter' | 'admin';
 }
 
-export async function mintToken(settings: StackSettings, claims: TokenClaims): Promise<string> {
+export async function mintToken(settings: SigningSettings, claims: TokenClaims): Promise<string> {
   return new SignJWT({ tenant: claims.tenant ?? claims.subject, namespaces: claims.namespaces ?? ['*'], role: claims.role ?? 'admin' })
     .setProtectedHeader({ alg: 'HS256' }).setIssuer(settings.API_JWT_ISSUER).setAudience(settings.API_JWT_AUDIENCE)
     .setSubject(claims.subject).setIssuedAt().setExpirationTime('1h')

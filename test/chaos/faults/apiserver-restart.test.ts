@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { informersOf, relistsSince } from './apiserver-restart.ts';
+import { informersOf, relistsOfProcesses, relistsSince } from './apiserver-restart.ts';
 
 const series = (resource: string, reason: string) => `claude_operator_relists_total{resource="${resource}",reason="${reason}"}`;
 
@@ -24,5 +24,19 @@ describe('fault 5\'s relist count', () => {
 
   test('one informer per initial series', () => {
     expect(informersOf(before)).toBe(2);
+  });
+
+  test('processes by key: each from its own first scrape, one seen only later from 0', () => {
+    const standby = new Map([[series('jobs', 'expired'), 5]]);
+    const last = new Map([
+      ['a@1', new Map([...before, [series('jobs', 'expired'), 3]])],
+      ['b@2', new Map([[series('jobs', 'expired'), 6], [series('jobs', 'initial'), 1]])],
+      ['a@9', new Map([[series('pods', 'stalled'), 1], [series('pods', 'initial'), 1]])],
+    ]);
+    expect(Object.fromEntries(relistsOfProcesses(new Map([['a@1', before], ['b@2', standby]]), last))).toEqual({ expired: 2, stalled: 1 });
+  });
+
+  test('processes by key: none relisted, none counted', () => {
+    expect(relistsOfProcesses(new Map([['a@1', before]]), new Map([['a@1', before]])).size).toBe(0);
   });
 });

@@ -9,9 +9,10 @@ import net from 'node:net';
 import pg from 'pg';
 import { insertTask } from '../../../api/src/stream/testing.ts';
 import {
-  createNamespace, deleteNamespaces, findNodeScript, inParallel, kubeConfigOf, type StackSettings,
+  createNamespace, deleteNamespaces, findNodeScript, inParallel, kubeConfigOf,
 } from '../../bench/support.ts';
-import type { Fault, FaultResult, Scale } from '../fault.ts';
+import type { ClientSettings, Fault, FaultResult, Scale } from '../fault.ts';
+import type { RealNodeSystem } from '../real-node-system.ts';
 import { mintToken } from '../tokens.ts';
 
 /** zzuf's default mode flips bits and keeps every byte in place, so one run over k
@@ -71,9 +72,9 @@ function clientFrame(payload: Buffer): Buffer {
 
 /** Sends bytes, returns the status of the answer (0: closed without one). After a 101 it
  * sends `after` (mutated frames) and waits for the server to close or 2 s. */
-function exchange(port: number, request: Buffer, after?: Buffer): Promise<number> {
+function exchange(target: ApiAddress, request: Buffer, after?: Buffer): Promise<number> {
   return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
+    const socket = net.connect(target.port, target.host);
     let status = 0;
     let head = '';
     const done = () => { socket.destroy(); resolve(status); };
@@ -106,7 +107,19 @@ export interface BadInputResult {
 /** An answer to an unmutated seed that shows it was understood (made, found, or already there). */
 const understood = (status: number) => (status >= 200 && status < 300) || status === 101 || status === 404 || status === 409;
 
-export async function sendBadInput(settings: StackSettings, total: number, seedBase: number): Promise<BadInputResult> {
+/** Where the API answers, and what changes when it crashes (a pid; on the real node, its pods' restarts). */
+export interface ApiAddress { host: string; port: number }
+export interface CrashProbe { signature(): Promise<string> }
+
+/** The stack's own API process: its address from API_URL, a crash is another pid behind its port. */
+export function localApi(settings: ClientSettings): ApiAddress & CrashProbe {
+  const port = Number(new URL(settings.API_URL).port);
+  return { host: '127.0.0.1', port, signature: async () => {
+    try { return String(findNodeScript('api/src/main.ts', `PORT=${port}`)); } catch { return 'none'; }
+  } };
+}
+
+export async function sendBadInput(settings: ClientSettings, total: number, seedBase: number, api: ApiAddress & CrashProbe = localApi(settings)): Promise<BadInputResult> {
   const kubeConfig = kubeConfigOf(settings);
   // No API key Secret here: a mutation that is still a valid task fails at once, with no pod.
   const namespace = `chaos-fuzz-${randomBytes(3).toString('hex')}`;
@@ -116,16 +129,15 @@ export async function sendBadInput(settings: StackSettings, total: number, seedB
   try {
     await insertTask(pool, { uid: randomUUID(), namespace, name: streamTask, phase: 'Running' });
     const url = new URL(settings.API_URL);
-    const port = Number(url.port);
-    const apiPid = findNodeScript('api/src/main.ts', `PORT=${port}`);
+    const signature = await api.signature();
     const tokens = await Promise.all(Array.from({ length: 40 }, (_unused, index) =>
       mintToken(settings, { subject: `fuzzer-${index}`, tenant: `fuzz-${index % 8}`, namespaces: [namespace], role: 'submitter' })));
     const all = seeds({ namespace, streamTask });
     const refusedSeeds: string[] = [];
     for (const seed of all) {
       const status = seed.part === 'frames'
-        ? await exchange(port, upgradeRequest(seed.path, tokens[0]!, url.host))
-        : await exchange(port, rawRequest(seed, tokens[0]!, url.host));
+        ? await exchange(api, upgradeRequest(seed.path, tokens[0]!, url.host))
+        : await exchange(api, rawRequest(seed, tokens[0]!, url.host));
       if (!understood(status)) refusedSeeds.push(`${seed.method} ${seed.path} (${seed.part}): ${status}`);
     }
     const perSeed = Math.ceil(total / all.length);
@@ -153,33 +165,44 @@ export async function sendBadInput(settings: StackSettings, total: number, seedB
     });
     const statuses = new Map<number, number>();
     await inParallel(requests.slice(0, total), 16, async (request) => {
-      const status = await exchange(port, request.bytes, request.after);
+      const status = await exchange(api, request.bytes, request.after);
       statuses.set(status, (statuses.get(status) ?? 0) + 1);
     });
     const alive = (await fetch(`${settings.API_URL}/healthz`).catch(() => undefined))?.ok === true;
-    let samePid = false;
-    try { samePid = findNodeScript('api/src/main.ts', `PORT=${port}`) === apiPid; } catch { samePid = false; }
+    const unchanged = (await api.signature()) === signature;
     const serverErrors = [...statuses].filter(([status]) => status >= 500).reduce((sum, [, count]) => sum + count, 0);
-    return { sent: Math.min(total, requests.length), statuses, serverErrors, crashed: !alive || !samePid, refusedSeeds };
+    return { sent: Math.min(total, requests.length), statuses, serverErrors, crashed: !alive || !unchanged, refusedSeeds };
   } finally {
     await pool.end();
     await deleteNamespaces(kubeConfig, [namespace]).catch(() => undefined);
   }
 }
 
+const totalFor = (scale: Scale) => (scale === 'full' ? 10_000 : 1_100);
+
+async function badInputRow(sending: Promise<BadInputResult>): Promise<FaultResult> {
+  const result = await sending;
+  const codes = [...result.statuses].sort(([a], [b]) => a - b).map(([status, count]) => `${status === 0 ? 'closed' : status}: ${count}`).join(', ');
+  return {
+    load: `${result.sent.toLocaleString('en-US')} mutated requests under 40 tokens`,
+    lost: null, duplicated: null, disagreeing: null, recoverySeconds: null,
+    detail: `5xx ${result.serverErrors}, crashed ${result.crashed ? 'yes' : 'no'}; ${codes}`
+      + (result.refusedSeeds.length ? `; SEEDS REFUSED unmutated: ${result.refusedSeeds.join('; ')}` : '; every seed, unmutated, understood'),
+    passed: result.serverErrors === 0 && !result.crashed && result.refusedSeeds.length === 0,
+  };
+}
+
 export const badInputFault: Fault = {
   number: 8,
   name: 'Bad input at scale (zzuf)',
-  async run(system, scale: Scale): Promise<FaultResult> {
-    const total = scale === 'full' ? 10_000 : 1_100;
-    const result = await sendBadInput(system.settings, total, 20261202);
-    const codes = [...result.statuses].sort(([a], [b]) => a - b).map(([status, count]) => `${status === 0 ? 'closed' : status}: ${count}`).join(', ');
-    return {
-      load: `${result.sent.toLocaleString('en-US')} mutated requests under 40 tokens`,
-      lost: null, duplicated: null, disagreeing: null, recoverySeconds: null,
-      detail: `5xx ${result.serverErrors}, crashed ${result.crashed ? 'yes' : 'no'}; ${codes}`
-        + (result.refusedSeeds.length ? `; SEEDS REFUSED unmutated: ${result.refusedSeeds.join('; ')}` : '; every seed, unmutated, understood'),
-      passed: result.serverErrors === 0 && !result.crashed && result.refusedSeeds.length === 0,
-    };
+  run(system, scale: Scale): Promise<FaultResult> {
+    return badInputRow(sendBadInput(system.settings, totalFor(scale), 20261202));
+  },
+
+  // Through the API's Service (both replicas); a crash is any restart of an API container.
+  async runOnRealNode(system: RealNodeSystem, scale: Scale): Promise<FaultResult> {
+    const url = new URL(system.settings.API_URL);
+    return badInputRow(sendBadInput(system.settings, totalFor(scale), 20261202,
+      { host: url.hostname, port: Number(url.port || 80), signature: () => system.crashSignature('api') }));
   },
 };

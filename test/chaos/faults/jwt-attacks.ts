@@ -4,8 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from 'jose';
 import { WebSocket } from 'ws';
-import type { StackSettings } from '../../bench/support.ts';
-import type { Fault, FaultResult } from '../fault.ts';
+import type { ClientSettings, Fault, FaultResult } from '../fault.ts';
 import { mintToken } from '../tokens.ts';
 
 interface Attack {
@@ -19,7 +18,7 @@ const b64 = (value: unknown) => Buffer.from(typeof value === 'string' ? value : 
 
 /** The attacks, built against the stack's issuer and audience (and, where the attack is a valid
  * signature on a bad claim set, its key: those prove the claim checks, not the signature check). */
-export async function jwtAttacks(settings: StackSettings): Promise<Attack[]> {
+export async function jwtAttacks(settings: ClientSettings): Promise<Attack[]> {
   const secret = new TextEncoder().encode(settings.API_JWT_SECRET);
   const now = Math.floor(Date.now() / 1000);
   const claims: JWTPayload = {
@@ -92,7 +91,7 @@ function atUpgrade(apiUrl: string, attack: Attack): Promise<Outcome> {
 
 export interface AttackOutcome { attack: string; rest: Outcome; upgrade: Outcome }
 
-export async function tryJwtAttacks(settings: StackSettings): Promise<{ outcomes: AttackOutcome[]; control: { rest: number; upgrade: number } }> {
+export async function tryJwtAttacks(settings: ClientSettings): Promise<{ outcomes: AttackOutcome[]; control: { rest: number; upgrade: number } }> {
   const outcomes: AttackOutcome[] = [];
   for (const attack of await jwtAttacks(settings)) {
     outcomes.push({ attack: attack.name, rest: await overRest(settings.API_URL, attack), upgrade: await atUpgrade(settings.API_URL, attack) });
@@ -101,23 +100,28 @@ export async function tryJwtAttacks(settings: StackSettings): Promise<{ outcomes
   return { outcomes, control: { rest: (await overRest(settings.API_URL, control)).status, upgrade: (await atUpgrade(settings.API_URL, control)).status } };
 }
 
+/** Every attack over REST and at the upgrade, and one valid token as the control. */
+async function jwtAttacksRow(settings: ClientSettings): Promise<FaultResult> {
+  const { outcomes, control } = await tryJwtAttacks(settings);
+  const accepted = outcomes.flatMap((outcome) => [
+    ...(outcome.rest.refused ? [] : [`${outcome.attack} over REST (${outcome.rest.status})`]),
+    ...(outcome.upgrade.refused ? [] : [`${outcome.attack} at the upgrade (${outcome.upgrade.status})`]),
+  ]);
+  const controlAccepted = control.rest === 200 && control.upgrade === 404;
+  const tries = outcomes.length * 2;
+  return {
+    load: `${outcomes.length} attacks x 2 paths`,
+    lost: null, duplicated: null, disagreeing: null, recoverySeconds: null,
+    detail: `refused ${tries - accepted.length}/${tries}${accepted.length ? `; ACCEPTED: ${accepted.join('; ')}` : ''}; `
+      + `a valid token: REST ${control.rest}, upgrade ${control.upgrade}${controlAccepted ? '' : ' (expected 200 and 404)'}`,
+    passed: accepted.length === 0 && controlAccepted,
+  };
+}
+
 export const jwtAttacksFault: Fault = {
   number: 9,
   name: 'JWT attacks (REST and WebSocket upgrade)',
-  async run(system): Promise<FaultResult> {
-    const { outcomes, control } = await tryJwtAttacks(system.settings);
-    const accepted = outcomes.flatMap((outcome) => [
-      ...(outcome.rest.refused ? [] : [`${outcome.attack} over REST (${outcome.rest.status})`]),
-      ...(outcome.upgrade.refused ? [] : [`${outcome.attack} at the upgrade (${outcome.upgrade.status})`]),
-    ]);
-    const controlAccepted = control.rest === 200 && control.upgrade === 404;
-    const tries = outcomes.length * 2;
-    return {
-      load: `${outcomes.length} attacks x 2 paths`,
-      lost: null, duplicated: null, disagreeing: null, recoverySeconds: null,
-      detail: `refused ${tries - accepted.length}/${tries}${accepted.length ? `; ACCEPTED: ${accepted.join('; ')}` : ''}; `
-        + `a valid token: REST ${control.rest}, upgrade ${control.upgrade}${controlAccepted ? '' : ' (expected 200 and 404)'}`,
-      passed: accepted.length === 0 && controlAccepted,
-    };
-  },
+  run: (system) => jwtAttacksRow(system.settings),
+  // The same tokens, signed with the chart's key, through the API's Service.
+  runOnRealNode: (system) => jwtAttacksRow(system.settings),
 };
