@@ -52,12 +52,6 @@ export class RealNodeSystem {
     return (await this.podsIn(chartNamespace, componentSelector(component))).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
   }
 
-  async pod(component: Component, name: string): Promise<PodView> {
-    const pod = (await this.pods(component)).find((candidate) => candidate.metadata.name === name);
-    if (!pod) throw new Error(`no ${component} pod ${name}`);
-    return pod;
-  }
-
   /** Each pod of the components with its uid and restarts: it changes when a container of theirs
    * dies (a restart) or a pod is replaced, and not otherwise. */
   async crashSignature(...components: Component[]): Promise<string> {
