@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { gapsAndDuplicates } from './followers.ts';
+import { gapsAndDuplicates, secondsToEventAfterReconnect } from './followers.ts';
 import { isClean, type FaultResult } from './fault.ts';
 
 describe('gapsAndDuplicates', () => {
@@ -11,6 +11,17 @@ describe('gapsAndDuplicates', () => {
     ['nothing received', [], 2, { lost: 2, duplicated: 0 }],
   ])('%s', (_name, seqs, published, expected) => {
     expect(gapsAndDuplicates(seqs, published)).toEqual(expected);
+  });
+});
+
+describe('secondsToEventAfterReconnect (the kill at 10 000 ms)', () => {
+  test.each<[string, { openedAt: number; firstEventAt?: number }[], number]>([
+    ['an event in flight on the old connection does not count', [{ openedAt: 1_000, firstEventAt: 1_100 }, { openedAt: 12_000, firstEventAt: 12_500 }], 2.5],
+    ['a connection opened after the kill that got nothing is passed over', [{ openedAt: 1_000, firstEventAt: 1_100 }, { openedAt: 10_500 }, { openedAt: 13_000, firstEventAt: 14_000 }], 4],
+    ['never reconnected', [{ openedAt: 1_000, firstEventAt: 1_100 }], Infinity],
+    ['reconnected, no event since', [{ openedAt: 1_000, firstEventAt: 1_100 }, { openedAt: 11_000 }], Infinity],
+  ])('%s', (_name, connections, expected) => {
+    expect(secondsToEventAfterReconnect({ connections }, 10_000)).toBe(expected);
   });
 });
 

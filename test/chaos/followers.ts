@@ -9,6 +9,8 @@ export class Follower {
   readonly seqs: number[] = [];
   /** performance.now() of every event received, parallel to seqs. */
   readonly receivedAt: number[] = [];
+  /** Each connection that opened: when (performance.now()), and when its first event came. */
+  readonly connections: { openedAt: number; firstEventAt?: number }[] = [];
   reconnects = 0;
   private finished: Promise<void>;
   private stopped = false;
@@ -51,16 +53,33 @@ export class Follower {
   private once(): Promise<number> {
     return new Promise((resolve) => {
       const ws = new WebSocket(`${this.url()}?from=${this.lastSeq}`, { headers: { authorization: `Bearer ${this.token}` } });
+      const connection: { openedAt: number; firstEventAt?: number } = { openedAt: 0 };
+      ws.on('open', () => {
+        connection.openedAt = performance.now();
+        this.connections.push(connection);
+      });
       ws.on('message', (data) => {
         const event = JSON.parse(String(data)) as { seq: number };
+        const at = performance.now();
         this.seqs.push(event.seq);
-        this.receivedAt.push(performance.now());
+        this.receivedAt.push(at);
+        connection.firstEventAt ??= at;
       });
       ws.on('unexpected-response', (_request, response) => { response.resume(); ws.terminate(); resolve(response.statusCode ?? 0); });
       ws.on('close', (code) => resolve(code));
       ws.on('error', () => resolve(-1));
     });
   }
+}
+
+/**
+ * Seconds from `since` to the first event on a connection opened after it: how long a
+ * follower whose connection was cut took to get events again, its reconnects included.
+ * An event already in flight on the old connection does not count. Infinity if none came.
+ */
+export function secondsToEventAfterReconnect(follower: Pick<Follower, 'connections'>, since: number): number {
+  const first = follower.connections.find((connection) => connection.openedAt > since && connection.firstEventAt !== undefined);
+  return first === undefined ? Infinity : (first.firstEventAt! - since) / 1000;
 }
 
 /** Events a follower lacks, and those it got more than once, against seqs 1..published. */
