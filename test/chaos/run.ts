@@ -86,7 +86,11 @@ await runBench('chaos', async (cleanups) => {
     log(`fault ${entry.number}: ${entry.name} (${scale}${realNode ? ', real node' : ''})...`);
     const started = Date.now();
     try {
-      rows.push({ ...entry, result: await runFault(entry.fault) });
+      const result = await runFault(entry.fault);
+      rows.push({ ...entry, result });
+      // As it ends, too: a long run stopped halfway still has the figures of what it did.
+      log(`fault ${entry.number}: ${isClean(result) ? 'clean' : 'FAILED'}; ${result.load}; lost ${cell(result.lost)}, duplicated ${cell(result.duplicated)}, `
+        + `disagreeing ${cell(result.disagreeing)}, recovery ${result.recoverySeconds === null ? 'n/a' : `${result.recoverySeconds.toFixed(1)} s`}; ${result.detail}`);
     } catch (error) {
       rows.push({ ...entry, error: `failed to run: ${errorText(error)}` });
     }
