@@ -50,7 +50,7 @@ export interface FeedDeps {
   /** The reason of the normal close. */
   finishedReason?: string;
   logger: Logger;
-  /** A live client with more than this many bytes unsent is closed (1013). */
+  /** The most bytes unsent that live pushes leave in a client's buffer; past it the client pulls, and is closed (1013) if it stops reading. */
   maxBufferedBytes: number;
   /** Events per XRANGE / Postgres page. */
   pageSize?: number;
@@ -61,6 +61,8 @@ export interface FeedDeps {
 }
 
 const rawView = (event: StreamEvent): string[] => [event.json];
+/** The most a server's (unmasked) WebSocket frame header takes. */
+const frameHeaderBytes = 10;
 
 export const closeCodes = {
   normal: 1000,
@@ -233,16 +235,22 @@ export class EventFeed {
 
   private send(event: StreamEvent, how: 'live' | 'replay'): void {
     if (this.stopped || event.seq !== this.last + 1) return;
-    for (const message of this.deps.encode(event)) this.sink.send(message);
+    const messages = this.deps.encode(event);
+    // The reader pushes to every client at once and cannot wait for one. A live
+    // event that would take the client's buffer past the bound is not sent: the
+    // client pulls it from Redis, paced by what it reads, and is closed if it
+    // stops reading (catchUpLoop). Asked before sending, so the bound holds however
+    // the buffer got where it is. Lengths as the socket counts them (characters).
+    if (how === 'live' && this.sink.bufferedAmount() + messages.reduce((sum, message) => sum + message.length + frameHeaderBytes, 0) > this.deps.maxBufferedBytes) {
+      this.catchUp();
+      return;
+    }
+    for (const message of messages) this.sink.send(message);
     this.last = event.seq;
     if (event.id !== undefined) this.redisCursor = event.id;
     const ends = this.deps.completion(event);
     if (ends === 'final') this.end(closeCodes.normal, this.deps.finishedReason);
     else if (ends === 'maybe-final') void this.checkFinished();
-    // The reader pushes to every client at once and cannot wait for one. A client
-    // whose buffer passes the bound gets no more pushes: it pulls from Redis,
-    // paced by what it reads, and is closed if it stops reading (catchUpLoop).
-    else if (how === 'live' && this.sink.bufferedAmount() > this.deps.maxBufferedBytes) this.catchUp();
   }
 
   private armIdleCheck(): void {
